@@ -1,0 +1,90 @@
+"""The `mpa` command: the local stack, the platform, and operator/developer tools.
+
+Typer gives typed options, help text and shell completion for free.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+
+from mpa_cli.stack import control
+from mpa_cli.stack.console import StackError, step
+from mpa_cli.stack.layout import Layout
+from mpa_cli.stack.migrate import migrate_all
+from mpa_common.settings import SERVICE_PORTS
+
+app = typer.Typer(help="MPA Referral Platform command line.", no_args_is_help=True)
+stack_app = typer.Typer(help="The local Kafka and PostgreSQL the platform runs on.")
+db_app = typer.Typer(help="Service databases.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(db_app, name="db")
+
+
+def _fail(error: StackError) -> None:
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@stack_app.command("up")
+def stack_up(
+    migrate: bool = typer.Option(True, help="Apply every service's migrations."),
+    topics: bool = typer.Option(True, help="Create the contracts' topics."),
+) -> None:
+    """Install what is missing, start PostgreSQL and Kafka, migrate, create topics."""
+    try:
+        control.up(Layout.discover(), migrate=migrate, topics=topics)
+    except StackError as error:
+        _fail(error)
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the local Kafka and PostgreSQL this checkout started."""
+    try:
+        control.down(Layout.discover())
+    except StackError as error:
+        _fail(error)
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Show whether the local Kafka and PostgreSQL are running."""
+    for name, state in control.status(Layout.discover()).items():
+        typer.echo(f"{name:9} {state}")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply every service's Alembic migrations."""
+    try:
+        migrate_all(Layout.discover())
+    except StackError as error:
+        _fail(error)
+
+
+@app.command("run")
+def run_platform() -> None:
+    """Start the stack, then the four services under honcho; Ctrl-C stops them."""
+    layout = Layout.discover()
+    try:
+        control.up(layout)
+    except StackError as error:
+        _fail(error)
+    step("Starting the services (honcho, deploy/local/Procfile); Ctrl-C stops them")
+    for service, port in SERVICE_PORTS.items():
+        typer.echo(f"    {service:13} http://127.0.0.1:{port}/docs   (ready: /readyz)")
+    # The Procfile's `python` must be this environment's interpreter.
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    honcho = shutil.which("honcho", path=bin_dir) or "honcho"
+    os.execv(honcho, [honcho, "-f", str(layout.procfile), "-d", str(layout.root), "start"])  # noqa: S606
+
+
+if __name__ == "__main__":
+    app()

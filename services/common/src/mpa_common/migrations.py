@@ -1,0 +1,48 @@
+"""Alembic glue shared by every service's `migrations/env.py` (one history per service).
+
+Migrations run with the service's own database URL (`<SERVICE>_DATABASE_URL`, or
+`<SERVICE>_MIGRATIONS_DATABASE_URL` when the schema owner differs from the runtime role).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from alembic import context
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from mpa_common.settings import ServiceSettings
+
+
+def migrations_url(settings: ServiceSettings) -> str:
+    override = os.environ.get(f"{settings.service_name.upper()}_MIGRATIONS_DATABASE_URL")
+    return override or settings.database_url.get_secret_value()
+
+
+def run_alembic_env(metadata: MetaData, settings: ServiceSettings) -> None:
+    """The body of a service's env.py: offline (SQL script) or online (async engine)."""
+    url = migrations_url(settings)
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    asyncio.run(_run_online(url, metadata))
+
+
+async def _run_online(url: str, metadata: MetaData) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_migrate, metadata)
+    finally:
+        await engine.dispose()
+
+
+def _migrate(connection: Connection, metadata: MetaData) -> None:
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()

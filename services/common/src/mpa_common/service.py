@@ -1,0 +1,162 @@
+"""Builds each service's FastAPI application and runs it: the parts every service shares.
+
+A service's `main.py` (its composition root) calls `create_service_app` with its routers and
+its background workers (outbox relay, consumers), then `run_service`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mpa_common.db import create_engine, create_session_factory, ping
+from mpa_common.kafka import kafka_metadata_ok
+from mpa_common.logging import configure_logging
+from mpa_common.problems import PROBLEM_JSON, install_problem_handlers
+from mpa_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWorker(Protocol):
+    """Something that runs beside the HTTP server for the service's whole life."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class ServiceContext:
+    """What the composition root hands to routers and workers: built once per process."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    workers: list[BackgroundWorker] = field(default_factory=list)
+
+
+WorkerFactory = Callable[[ServiceContext], Sequence[BackgroundWorker]]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    version: str = "0.1.0",
+    routers: Sequence[APIRouter] = (),
+    workers: WorkerFactory | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database_url.get_secret_value(), application_name=settings.kafka_client_id
+        )
+        context = ServiceContext(settings, engine, create_session_factory(engine))
+        app.state.context = context
+        context.workers = list(workers(context)) if workers else []
+        for worker in context.workers:
+            await worker.start()
+            log.info("worker started", extra={"worker": worker.name})
+        try:
+            yield
+        finally:
+            # Reverse order: consumers stop before the relay that flushes what they wrote.
+            for worker in reversed(context.workers):
+                await worker.stop()
+                log.info("worker stopped", extra={"worker": worker.name})
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router(settings))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def health_router(settings: ServiceSettings) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process is up and serving HTTP")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: the service's database and Kafka are reachable",
+        responses={
+            503: {"description": "A dependency is unreachable", "content": {PROBLEM_JSON: {}}}
+        },
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        context: ServiceContext = request.app.state.context
+        timeout = settings.readiness_timeout_seconds
+        checks = await asyncio.gather(
+            _check("database", ping(context.engine), timeout),
+            _check(
+                "kafka",
+                kafka_metadata_ok(settings.kafka_bootstrap_servers, timeout=timeout),
+                timeout,
+            ),
+        )
+        failed = {name: reason for name, reason in checks if reason}
+        body: dict[str, Any] = {
+            "service": settings.service_name,
+            "checks": {name: (reason or "ok") for name, reason in checks},
+        }
+        if failed:
+            body.update(
+                type="about:blank",
+                title="Service not ready",
+                status=503,
+                detail="; ".join(f"{name}: {reason}" for name, reason in failed.items()),
+            )
+            return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+        body["status"] = "ready"
+        return JSONResponse(body)
+
+    return router
+
+
+async def _check(name: str, probe: Any, timeout: float) -> tuple[str, str | None]:
+    """Runs one readiness probe; returns (name, None) when fine or (name, reason)."""
+    try:
+        await asyncio.wait_for(probe, timeout=timeout + 0.5)
+    except TimeoutError:
+        return name, f"no answer within {timeout:g} s"
+    except Exception as exc:  # the reason is the point of the check
+        return name, f"{type(exc).__name__}: {exc}"[:300]
+    return name, None
+
+
+def run_service(app: FastAPI, settings: ServiceSettings) -> None:
+    """Runs the app under uvicorn with JSON logs; SIGINT/SIGTERM stop it gracefully."""
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
