@@ -64,7 +64,7 @@ def up(layout: Layout, *, migrate: bool = True, topics: bool = True) -> StackPla
     if migrate:
         migrate_all(layout)
     if topics:
-        asyncio.run(ensure_topics(plan.bootstrap_servers))
+        asyncio.run(ensure_topics(plan.bootstrap_servers, os.environ.get("KAFKA_TOPIC_PREFIX", "")))
     return plan
 
 

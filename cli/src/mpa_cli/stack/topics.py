@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from mpa_cli.stack.console import info, step
+from mpa_common.messaging.outbox import topic_name
+from mpa_contracts.topics import all_topics
 
 
-async def ensure_topics(bootstrap_servers: str) -> None:
-    from mpa_contracts.topics import all_topics
+async def ensure_topics(bootstrap_servers: str, prefix: str = "") -> list[str]:
+    """Creates missing topics, updates retention of existing ones; returns the names."""
 
     step("Ensuring the platform's topics (from mpa_contracts.topics)")
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="mpa-stack")
@@ -19,7 +23,7 @@ async def ensure_topics(bootstrap_servers: str) -> None:
         # Up to three copies where the cluster has the brokers for it; one on the local node.
         replication = min(3, len(cluster["brokers"]))
         existing = set(await admin.list_topics())
-        wanted = all_topics()
+        wanted = [replace(t, name=topic_name(t.name, prefix)) for t in all_topics()]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
             await admin.create_topics(
@@ -51,5 +55,6 @@ async def ensure_topics(bootstrap_servers: str) -> None:
             + ", ".join(t.name for t in wanted if not t.name.endswith(".dlq"))
             + " and their .dlq dead-letter topics"
         )
+        return [t.name for t in wanted]
     finally:
         await admin.close()

@@ -21,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from mpa_common.db import create_engine, create_session_factory, ping
 from mpa_common.kafka import kafka_metadata_ok
 from mpa_common.logging import configure_logging
+from mpa_common.messaging.relay import OutboxRelay
 from mpa_common.problems import PROBLEM_JSON, install_problem_handlers
 from mpa_common.settings import ServiceSettings
+from mpa_common.telemetry import configure_tracing, instrument_app
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,8 @@ def create_service_app(
         )
         context = ServiceContext(settings, engine, create_session_factory(engine))
         app.state.context = context
-        context.workers = list(workers(context)) if workers else []
+        # The relay first and (stopping in reverse) last: it flushes what consumers wrote.
+        context.workers = [outbox_relay(settings), *(workers(context) if workers else ())]
         for worker in context.workers:
             await worker.start()
             log.info("worker started", extra={"worker": worker.name})
@@ -88,10 +91,21 @@ def create_service_app(
         openapi_tags=openapi_tags,
     )
     install_problem_handlers(app)
+    configure_tracing(settings.service_name)
+    instrument_app(app)
     app.include_router(health_router(settings))
     for router in routers:
         app.include_router(router)
     return app
+
+
+def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
+    return OutboxRelay(
+        dsn=settings.database_url.get_secret_value(),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.kafka_client_id}-relay",
+        lock_name=f"{settings.kafka_client_id}-outbox-relay",
+    )
 
 
 def health_router(settings: ServiceSettings) -> APIRouter:

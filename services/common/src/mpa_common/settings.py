@@ -58,6 +58,10 @@ class ServiceSettings(BaseSettings):
         default=LOCAL_KAFKA_BOOTSTRAP_SERVERS,
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"),
     )
+    # Namespaces every topic (e.g. "staging."), so several deployments can share one cluster.
+    kafka_topic_prefix: str = Field(
+        default="", validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX"), pattern=r"^[a-z0-9._-]*$"
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL"))
     host: str = "127.0.0.1"
     port: int = 0

@@ -1,0 +1,183 @@
+"""Publishes committed outbox rows to Kafka, in commit order, from one leader per service.
+
+Leadership is a PostgreSQL session-level advisory lock held on the relay's own connection:
+a second replica's relay waits on standby and takes over when the leader's connection closes
+(crash, shutdown, network loss). The leader wakes on NOTIFY and polls as well, because a
+notification sent while it was disconnected is never replayed.
+
+Delivery is at least once: a crash between Kafka's acknowledgement and the mark-sent update
+republishes those rows, and consumers skip the duplicates by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from mpa_common.messaging.tables import OUTBOX_CHANNEL
+from mpa_contracts.envelope import envelope_from_json, to_kafka_record
+
+log = logging.getLogger(__name__)
+
+ProducerFactory = Callable[[], AIOKafkaProducer]
+
+
+def advisory_lock_key(name: str) -> int:
+    """A stable signed 64-bit key for pg_advisory_lock from a readable name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class OutboxRelay:
+    name = "outbox-relay"
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        bootstrap_servers: str,
+        client_id: str,
+        lock_name: str = "mpa-outbox-relay",
+        server_settings: Mapping[str, str] | None = None,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        standby_interval: float = 2.0,
+        error_backoff: float = 1.0,
+        producer_factory: ProducerFactory | None = None,
+    ) -> None:
+        self._dsn = asyncpg_dsn(dsn)
+        self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id
+        self._lock_key = advisory_lock_key(lock_name)
+        self._server_settings = dict(server_settings or {})
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._standby_interval = standby_interval
+        self._error_backoff = error_backoff
+        self._producer_factory = producer_factory or self._default_producer
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.is_leader = False
+        self.published_total = 0
+        # Test seam: runs after Kafka acknowledged a batch and before it is marked sent.
+        self.after_publish: Callable[[list[int]], Awaitable[None]] | None = None
+
+    def _default_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+        )
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=f"{self._client_id}-outbox-relay")
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Publishes what is committed already, then releases leadership."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except TimeoutError:
+                log.warning("outbox relay did not stop in time; cancelling")
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._lead_when_elected()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Broker or database trouble: drop connection and producer (a fresh idempotent
+                # producer also clears a stuck sequence, aiokafka #1017), then try again.
+                log.exception("outbox relay failed; restarting", extra={"relay": self._client_id})
+                await self._sleep(self._error_backoff)
+
+    async def _lead_when_elected(self) -> None:
+        connection = await asyncpg.connect(self._dsn, server_settings=self._server_settings)
+        try:
+            while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+                if await self._sleep(self._standby_interval):
+                    return
+            self.is_leader = True
+            log.info("outbox relay is the leader", extra={"relay": self._client_id})
+            await connection.add_listener(OUTBOX_CHANNEL, self._on_notify)
+            producer = self._producer_factory()
+            await producer.start()
+            try:
+                await self._publish_until_stopped(connection, producer)
+            finally:
+                await producer.stop()
+        finally:
+            self.is_leader = False
+            # Closing the session releases the advisory lock for a standby relay.
+            await connection.close()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _publish_until_stopped(
+        self, connection: asyncpg.Connection, producer: AIOKafkaProducer
+    ) -> None:
+        while True:
+            self._wake.clear()
+            published = await self.publish_batch(connection, producer)
+            if published == self._batch_size:
+                continue  # more may be waiting
+            if self._stopping.is_set():
+                return  # flushed: everything committed before stop() is out
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+
+    async def publish_batch(
+        self, connection: asyncpg.Connection, producer: AIOKafkaProducer
+    ) -> int:
+        rows = await connection.fetch(
+            "SELECT position, topic, envelope FROM outbox WHERE published_at IS NULL "
+            "ORDER BY position LIMIT $1",
+            self._batch_size,
+        )
+        if not rows:
+            return 0
+        deliveries = []
+        for row in rows:
+            record = to_kafka_record(envelope_from_json(row["envelope"]))
+            # send() only enqueues; per partition the idempotent producer keeps this order.
+            deliveries.append(
+                await producer.send(
+                    row["topic"], value=record.value, key=record.key, headers=record.headers
+                )
+            )
+        await asyncio.gather(*deliveries)
+        positions = [row["position"] for row in rows]
+        if self.after_publish is not None:
+            await self.after_publish(positions)
+        await connection.execute(
+            "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])", positions
+        )
+        self.published_total += len(rows)
+        return len(rows)
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleeps unless stopped first; returns True when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return self._stopping.is_set()

@@ -1,0 +1,308 @@
+"""Reliable messaging on the real broker and database (issue: contracts and messaging).
+
+Outbox + relay + idempotent consumer: exactly-once effects under normal operation, a relay
+killed between publish and mark-sent, a handler killed mid-transaction, poison records,
+per-case order over 6 partitions and 2 consumers, one relay leader, trace continuity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from mpa_common.telemetry import configure_tracing
+from mpa_common.uow import UnitOfWork
+from mpa_contracts.envelope import Envelope, to_kafka_record
+from tests.integration.messaging_harness import (
+    Playground,
+    case_event,
+    eventually,
+    open_playground,
+    read_topic,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
+    async for ground in open_playground(bootstrap_servers):
+        yield ground
+
+
+async def test_events_written_with_a_state_change_are_published_exactly_once(
+    playground: Playground,
+) -> None:
+    cases = [uuid.uuid4() for _ in range(3)]
+    events = [case_event(c) for c in cases for _ in range(4)]
+    await playground.stage(*events)
+    # A unit of work left without commit writes neither state nor events.
+    async with playground.uow() as uow:
+        uow.emit(case_event(uuid.uuid4()))
+    relay = playground.relay()
+    await relay.start()
+    await eventually(lambda: _zero(playground.unpublished()), what="outbox drained")
+
+    records = await read_topic(playground.bootstrap_servers, playground.case_topic, len(events))
+    ids = [dict(r.headers)["ce_id"].decode() for r in records]
+    assert sorted(ids) == sorted(str(e.id) for e in events)  # each once, nothing else
+    assert {r.key for r in records} == {str(c).encode() for c in cases}
+    assert relay.published_total == len(events)
+
+
+async def test_relay_killed_between_publish_and_mark_sent_duplicates_and_consumer_skips(
+    playground: Playground,
+) -> None:
+    events = [case_event(uuid.uuid4()) for _ in range(5)]
+    await playground.stage(*events)
+
+    published = asyncio.Event()
+
+    async def die_before_marking(positions: list[int]) -> None:
+        published.set()
+        await asyncio.Event().wait()  # hang here until killed
+
+    first = playground.relay()
+    first.after_publish = die_before_marking
+    await first.start()
+    await asyncio.wait_for(published.wait(), 20)
+    assert first._task is not None
+    first._task.cancel()  # the kill: the batch is in Kafka but never marked sent
+    await asyncio.gather(first._task, return_exceptions=True)
+    first._task = None
+    assert await playground.unpublished() == len(events)
+
+    second = playground.relay()
+    await second.start()
+    await eventually(lambda: _zero(playground.unpublished()), what="second relay drained")
+    records = await read_topic(playground.bootstrap_servers, playground.case_topic, 2 * len(events))
+    assert len(records) == 2 * len(events)  # every event twice on the topic
+
+    consumer = playground.consumer(playground.recording_handler("reader"))
+    await consumer.start()
+    await eventually(
+        lambda: _at_least(consumer_progress(consumer), 2 * len(events)), what="all read"
+    )
+    effects = await playground.effects_of("reader")
+    assert sorted(e for e, _ in effects) == sorted(e.id for e in events)  # once each
+    assert consumer.skipped_duplicates == len(events)
+
+
+async def test_handler_killed_mid_transaction_leaves_nothing_and_runs_after_restart(
+    playground: Playground,
+) -> None:
+    event = case_event(uuid.uuid4())
+    await playground.stage(event)
+    relay = playground.relay()
+    await relay.start()
+
+    inside = asyncio.Event()
+
+    async def write_then_hang(uow: UnitOfWork, envelope: Envelope) -> None:
+        await playground.recording_handler("reader")(uow, envelope)
+        inside.set()
+        await asyncio.Event().wait()
+
+    group = f"crash-{playground.schema}"
+    doomed = playground.consumer(write_then_hang, group=group)
+    await doomed.start()
+    await asyncio.wait_for(inside.wait(), 30)
+    assert doomed._task is not None
+    doomed._task.cancel()  # the crash: no commit of the transaction, nor of the offset
+    await asyncio.gather(doomed._task, return_exceptions=True)
+    doomed._task = None
+    await doomed.stop()
+    assert await playground.effects_of("reader") == []  # no partial state
+
+    restarted = playground.consumer(playground.recording_handler("reader"), group=group)
+    await restarted.start()
+    await eventually(lambda: _at_least(consumer_progress(restarted), 1), what="reprocessed")
+    assert [e for e, _ in await playground.effects_of("reader")] == [event.id]
+
+
+async def test_poison_records_are_dead_lettered_with_reasons_and_later_records_processed(
+    playground: Playground,
+) -> None:
+    case_id = uuid.uuid4()
+    good_before, doomed, good_after = (case_event(case_id) for _ in range(3))
+    raw = to_kafka_record(good_before)
+    producer = AIOKafkaProducer(bootstrap_servers=playground.bootstrap_servers)
+    await producer.start()
+    key = str(case_id).encode()  # one key: one partition, so "moves on" is visible
+    try:
+        await _send(producer, playground.case_topic, to_kafka_record(good_before), key)
+        await producer.send_and_wait(
+            playground.case_topic, b"{not json", key=key, headers=raw.headers
+        )
+        unknown = [
+            (n, b"org.mpa.case.teleported.v1" if n == "ce_type" else v) for n, v in raw.headers
+        ]
+        await producer.send_and_wait(playground.case_topic, raw.value, key=key, headers=unknown)
+        await _send(producer, playground.case_topic, to_kafka_record(doomed), key)
+        await _send(producer, playground.case_topic, to_kafka_record(good_after), key)
+    finally:
+        await producer.stop()
+
+    record_handler = playground.recording_handler("reader")
+
+    async def fail_on_doomed(uow: UnitOfWork, envelope: Envelope) -> None:
+        if envelope.id == doomed.id:
+            raise RuntimeError("downstream refused the event")
+        await record_handler(uow, envelope)
+
+    consumer = playground.consumer(fail_on_doomed, max_attempts=3)
+    await consumer.start()
+    await eventually(lambda: _at_least(consumer_progress(consumer), 5), what="all five handled")
+
+    handled = [e for e, _ in await playground.effects_of("reader")]
+    assert handled == [good_before.id, good_after.id]
+    dead = await read_topic(playground.bootstrap_servers, playground.case_topic + ".dlq", 3)
+    reasons = [dict(r.headers)["mpa_dlq_reason"].decode() for r in dead]
+    assert reasons == ["bad_json", "unknown_type", "handler_failed"]
+    last = dict(dead[2].headers)
+    assert last["mpa_dlq_source_topic"].decode() == playground.case_topic
+    assert int(last["mpa_dlq_source_offset"]) == 3
+    assert last["mpa_dlq_attempts"] == b"3"
+    assert b"downstream refused the event" in last["mpa_dlq_error"]
+    assert last["ce_id"] == str(doomed.id).encode()  # the original headers travel along
+    assert dead[2].value == to_kafka_record(doomed).value
+    assert dead[0].value == b"{not json"
+
+
+async def test_per_case_order_holds_across_six_partitions_and_two_consumers(
+    playground: Playground,
+) -> None:
+    cases = [uuid.uuid4() for _ in range(24)]
+    staged: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+
+    async def writer(worker: int) -> None:
+        for round_ in range(10):
+            batch = [case_event(c) for c in cases[worker::4]]
+            for envelope in batch:
+                staged[envelope.key].append(envelope.id)
+            await playground.stage(*batch)
+            if round_ % 3 == 0:
+                await asyncio.sleep(0)
+
+    relay = playground.relay()
+    await relay.start()
+    group = f"order-{playground.schema}"
+    first = playground.consumer(playground.recording_handler("reader"), group=group)
+    second = playground.consumer(playground.recording_handler("reader"), group=group)
+    await first.start()
+    await second.start()
+
+    async def both_assigned() -> bool:
+        owned = [c._consumer.assignment() if c._consumer else set() for c in (first, second)]
+        return all(owned) and len(owned[0] | owned[1]) == 6
+
+    await eventually(both_assigned, what="six partitions shared by two consumers")
+    await asyncio.gather(*(writer(w) for w in range(4)))
+    total = sum(len(v) for v in staged.values())
+    assert total == 240
+
+    async def all_handled() -> bool:
+        return len(await playground.effects_of("reader")) >= total
+
+    await eventually(all_handled, timeout=60, what="240 events handled")
+    seen: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for event_id, case_id in await playground.effects_of("reader"):
+        seen[case_id].append(event_id)
+    assert sum(len(v) for v in seen.values()) == total  # exactly once
+    for case_id in cases:
+        assert seen[case_id] == staged[case_id]
+    assert first.handled > 0
+    assert second.handled > 0  # both instances took part
+
+
+async def test_only_one_relay_publishes_and_a_standby_takes_over(playground: Playground) -> None:
+    leader, standby = playground.relay(), playground.relay()
+    await leader.start()
+    await eventually(lambda: _true(leader.is_leader), what="a leader")
+    await standby.start()
+    await asyncio.sleep(1.0)
+    assert not standby.is_leader
+
+    await playground.stage(case_event(uuid.uuid4()))
+    await eventually(lambda: _zero(playground.unpublished()), what="published by the leader")
+    assert (leader.published_total, standby.published_total) == (1, 0)
+
+    await leader.stop()
+    await eventually(lambda: _true(standby.is_leader), timeout=10, what="standby elected")
+    await playground.stage(case_event(uuid.uuid4()))
+    await eventually(lambda: _zero(playground.unpublished()), what="published by the standby")
+    assert standby.published_total == 1
+
+
+async def test_relay_stop_flushes_what_is_committed(playground: Playground) -> None:
+    relay = playground.relay(poll_interval=30.0)  # no polling help: NOTIFY or the flush
+    await relay.start()
+    await eventually(lambda: _true(relay.is_leader), what="leader")
+    await playground.stage(*(case_event(uuid.uuid4()) for _ in range(3)))
+    await relay.stop()
+    assert await playground.unpublished() == 0
+
+
+async def test_trace_context_flows_from_the_writer_through_kafka_into_the_handler(
+    playground: Playground,
+) -> None:
+    configure_tracing("tests")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    tracer = trace.get_tracer("tests")
+    with tracer.start_as_current_span("POST /v1/cases") as request_span:
+        event = case_event(uuid.uuid4())
+        await playground.stage(event)
+    trace_id = request_span.get_span_context().trace_id
+
+    handled_in: list[int] = []
+
+    async def note_trace(uow: UnitOfWork, envelope: Envelope) -> None:
+        handled_in.append(trace.get_current_span().get_span_context().trace_id)
+
+    relay = playground.relay()
+    consumer = playground.consumer(note_trace)
+    await relay.start()
+    await consumer.start()
+    await eventually(lambda: _at_least(consumer_progress(consumer), 1), what="handled")
+    assert handled_in == [trace_id]
+    [record] = await read_topic(playground.bootstrap_servers, playground.case_topic, 1, settle=0)
+    traceparent = dict(record.headers)["traceparent"].decode()
+    assert traceparent.split("-")[1] == f"{trace_id:032x}"
+    process_spans = [s for s in exporter.get_finished_spans() if s.name.startswith("process ")]
+    assert any(s.context.trace_id == trace_id for s in process_spans)
+
+
+# --- small helpers ---------------------------------------------------------------------
+
+
+def consumer_progress(consumer) -> int:  # type: ignore[no-untyped-def]
+    return int(consumer.handled + consumer.skipped_duplicates + consumer.dead_lettered)
+
+
+async def _zero(count_coro) -> bool:  # type: ignore[no-untyped-def]
+    return await count_coro == 0
+
+
+async def _at_least(value: int, expected: int) -> bool:
+    return value >= expected
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _send(producer: AIOKafkaProducer, topic: str, record, key: bytes) -> None:  # type: ignore[no-untyped-def]
+    await producer.send_and_wait(topic, record.value, key=key, headers=record.headers)
