@@ -67,6 +67,39 @@ def db_migrate() -> None:
         _fail(error)
 
 
+@app.command("token")
+def token(
+    role: list[str] = typer.Option(
+        ...,
+        "--role",
+        help="operator, caseworker, supervisor, "
+        "partner, auditor, admin or service; repeat for several",
+    ),
+    subject: str | None = typer.Option(None, help="Token subject (default: a random dev id)"),
+    partner_id: str | None = typer.Option(None, help="The partner a `partner` token acts for"),
+    country: str | None = typer.Option(None, help="ISO 3166-1 alpha-2 country scope"),
+    ttl: int = typer.Option(8 * 3600, help="Lifetime in seconds"),
+) -> None:
+    """Print a development bearer token signed with the local key (refused in production)."""
+    import uuid as _uuid
+
+    from mpa_common.auth import Role, mint_dev_token
+
+    try:
+        roles = [Role(r) for r in role]
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    typer.echo(
+        mint_dev_token(
+            roles,
+            subject=subject,
+            partner_id=_uuid.UUID(partner_id) if partner_id else None,
+            country=country,
+            ttl_seconds=ttl,
+        )
+    )
+
+
 @app.command("run")
 def run_platform() -> None:
     """Start the stack, then the four services under honcho; Ctrl-C stops them."""

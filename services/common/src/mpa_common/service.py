@@ -90,6 +90,7 @@ def create_service_app(
         lifespan=lifespan,
         openapi_tags=openapi_tags,
     )
+    app.state.production = settings.environment == "production"
     install_problem_handlers(app)
     configure_tracing(settings.service_name)
     instrument_app(app)
