@@ -56,7 +56,8 @@ unit: venv ## Only the fast tests that need no servers
 	@$(VENV)/bin/pytest contracts services cli/tests -m "not integration and not e2e"
 
 bench: stack ## Benchmarks that print figures (not part of make test)
-	@$(VENV)/bin/python services/audit/bench/bench_merkle.py
+	@set -e; for script in services/*/bench/bench_*.py; do \
+		echo "==> $$script"; $(VENV)/bin/python $$script; done
 
 clean: down ## Stop the stack and delete .local (data, jars, logs) and .venv
 	rm -rf .local $(VENV)
