@@ -13,7 +13,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +25,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mpa_common.problems import Problem
+from mpa_contracts.vocabularies import ActorRole
 
 DEV_KEY_ALGORITHM = "EdDSA"
 DEFAULT_AUDIENCE = "mpa"
@@ -33,16 +33,8 @@ DEV_ISSUER = "urn:mpa:dev-issuer"
 _SAFE_SUBJECT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class Role(StrEnum):
-    """What a principal may do. A token may carry several."""
-
-    OPERATOR = "operator"  # hotline operator: registers cases, refers
-    CASEWORKER = "caseworker"  # follows cases, reads their personal data
-    SUPERVISOR = "supervisor"  # consent overrides where a life is at risk, escalations
-    PARTNER = "partner"  # staff of a partner organisation (token names the partner)
-    AUDITOR = "auditor"  # reads the audit log; never personal data
-    ADMIN = "admin"  # directory administration, erasure
-    SERVICE = "service"  # another platform service
+# One vocabulary for token roles and the roles events name (SYSTEM is never in a token).
+Role = ActorRole
 
 
 class AuthSettings(BaseSettings):
@@ -119,6 +111,8 @@ class TokenVerifier:
             raise Problem(401, "Unauthorized", f"Invalid bearer token: {error}") from error
         try:
             roles = frozenset(Role(r) for r in claims.get("roles", ()))
+            if Role.SYSTEM in roles:
+                raise ValueError("the system role is never granted by a token")
             partner = claims.get("partner_id")
             return Principal(
                 subject=str(claims["sub"]),

@@ -1,0 +1,512 @@
+"""CloudEvents 1.0 envelope and its Kafka mapping.
+
+Producers publish in binary content mode: the CloudEvents attributes travel as `ce_*`
+headers, the record value is the event data as JSON, the record key is the aggregate id
+that orders the event (see `topics`). Consumers also accept structured mode
+(`content-type: application/cloudevents+json`, the whole event as JSON in the value).
+
+Extensions: `correlationid` (the whole story of a case: every event a request set off
+shares it), `causationid` (id of the event that caused this one) and `actorid` (who acted).
+W3C Trace Context travels as plain `traceparent` and `tracestate` headers; on read, a
+malformed one is dropped (the trace restarts), as the W3C recommendation asks.
+
+Errors never echo record content: a malformed record may hold personal data, and error
+messages end up in logs. They name attributes, field paths and pydantic error types only.
+"""
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Final, Self
+from uuid import UUID, uuid4
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from mpa_contracts.events.base import ActorEventData, EventData
+from mpa_contracts.events.registry import UnknownEventType, event_class_for
+from mpa_contracts.topics import kafka_key_for, topic_for_event_type
+from mpa_contracts.types import (
+    EVENT_SOURCE_PATTERN,
+    EVENT_SUBJECT_PATTERN,
+    TRACEPARENT_PATTERN,
+    TRACESTATE_PATTERN,
+    ActorId,
+    EventId,
+    UtcTimestamp,
+)
+
+SPECVERSION: Final = "1.0"
+JSON_CONTENT_TYPE: Final = "application/json"
+STRUCTURED_CONTENT_TYPE: Final = "application/cloudevents+json"
+CONTENT_TYPE_HEADER: Final = "content-type"
+CE_HEADER_PREFIX: Final = "ce_"
+TRACEPARENT_HEADER: Final = "traceparent"
+TRACESTATE_HEADER: Final = "tracestate"
+SCHEMA_URN_PREFIX: Final = "urn:mpa:schema:"
+# Structured-mode attribute that carries the Kafka key (CloudEvents Partitioning extension).
+PARTITIONKEY_ATTRIBUTE: Final = "partitionkey"
+
+# Envelope field -> CloudEvents attribute, for error messages in the wire's own terms.
+_ATTRIBUTE_OF_FIELD: Final[Mapping[str, str]] = {
+    "correlation_id": "correlationid",
+    "causation_id": "causationid",
+    "actor_id": "actorid",
+    "key": "Kafka record key",
+}
+# Envelope-level consistency errors -> the attribute they are about.
+_ATTRIBUTE_OF_ERROR: Final[Mapping[str, str]] = {
+    "key_mismatch": "Kafka record key",
+    "actor_mismatch": "actorid",
+    "tracestate_without_traceparent": "tracestate",
+}
+_MAX_REPORTED_ERRORS: Final = 10
+# Headers read besides the ce_* ones.
+_PLAIN_HEADERS: Final = frozenset({CONTENT_TYPE_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER})
+# Attributes read from a structured-mode document besides `data`.
+_STRUCTURED_ATTRIBUTES: Final = frozenset(
+    {
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "time",
+        "subject",
+        "dataschema",
+        "datacontenttype",
+        "correlationid",
+        "causationid",
+        "actorid",
+        TRACEPARENT_HEADER,
+        TRACESTATE_HEADER,
+        PARTITIONKEY_ATTRIBUTE,
+    }
+)
+_SAFE_NAME: Final = re.compile(r"(ce_)?[a-z0-9-]{1,32}")
+
+
+def dataschema_for(event_type: str) -> str:
+    """The CloudEvents `dataschema` of an event type; also its JSON Schema's `$id`."""
+    return f"{SCHEMA_URN_PREFIX}{event_type}"
+
+
+class InvalidEventReason(StrEnum):
+    """Machine-readable cause of an InvalidEvent, e.g. for a dead-letter header or metric."""
+
+    BAD_JSON = "bad_json"
+    BAD_CONTENT_TYPE = "bad_content_type"
+    MISSING_ATTRIBUTE = "missing_attribute"
+    INVALID_ATTRIBUTE = "invalid_attribute"
+    UNSUPPORTED_SPECVERSION = "unsupported_specversion"
+    UNKNOWN_TYPE = "unknown_type"
+    SCHEMA_VIOLATION = "schema_violation"
+
+
+class InvalidEvent(ValueError):
+    """A record or stored envelope is not a valid event of this platform.
+
+    `message` names attributes, field paths and error types; never a value from the record.
+    """
+
+    def __init__(self, reason: InvalidEventReason, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+class Envelope(BaseModel):
+    """One event: CloudEvents attributes, Kafka key, trace context and the payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: EventId
+    source: Annotated[str, Field(pattern=EVENT_SOURCE_PATTERN)]
+    time: UtcTimestamp
+    subject: Annotated[str, Field(pattern=EVENT_SUBJECT_PATTERN)] | None = None
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    actor_id: ActorId | None = None
+    traceparent: Annotated[str, Field(pattern=TRACEPARENT_PATTERN)] | None = None
+    tracestate: Annotated[str, Field(pattern=TRACESTATE_PATTERN)] | None = None
+    key: UUID
+    data: SerializeAsAny[EventData]
+
+    @property
+    def type(self) -> str:
+        """CloudEvents `type`: always the payload's event type, so the two cannot disagree."""
+        return self.data.event_type
+
+    @property
+    def dataschema(self) -> str:
+        return dataschema_for(self.type)
+
+    @property
+    def specversion(self) -> str:
+        return SPECVERSION
+
+    @model_validator(mode="after")
+    def _consistent_with_payload(self) -> Self:
+        key_field = topic_for_event_type(self.type).key
+        if self.key != kafka_key_for(self.data):
+            raise PydanticCustomError(
+                "key_mismatch", "key must equal the payload's {field}", {"field": key_field}
+            )
+        if isinstance(self.data, ActorEventData) and self.actor_id != self.data.actor_id:
+            raise PydanticCustomError(
+                "actor_mismatch", "actor_id must equal the payload's actor_id"
+            )
+        if self.tracestate is not None and self.traceparent is None:
+            raise PydanticCustomError(
+                "tracestate_without_traceparent", "tracestate needs a traceparent"
+            )
+        return self
+
+
+def new_envelope(
+    data: EventData,
+    *,
+    source: str,
+    key: UUID | None = None,
+    subject: str | None = None,
+    correlation_id: UUID | None = None,
+    causation_id: UUID | None = None,
+    caused_by: Envelope | None = None,
+    actor_id: str | None = None,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
+) -> Envelope:
+    """Wrap a payload in a new envelope with a fresh id and the current UTC time.
+
+    `key` defaults to the payload's aggregate id and `actor_id` to the payload's actor;
+    giving a different one is an error. `caused_by` is the event being handled: its
+    correlation id is carried on and its id becomes the causation id. Without either, the
+    event starts a new story: its correlation id is its own id.
+    Raises pydantic.ValidationError when an attribute is malformed or inconsistent.
+    """
+    if caused_by is not None:
+        if correlation_id is not None or causation_id is not None:
+            raise ValueError("give caused_by or correlation_id/causation_id, not both")
+        correlation_id = caused_by.correlation_id
+        causation_id = caused_by.id
+    if actor_id is None and isinstance(data, ActorEventData):
+        actor_id = data.actor_id
+    event_id = uuid4()
+    return Envelope(
+        id=event_id,
+        source=source,
+        time=datetime.now(UTC),
+        subject=subject,
+        correlation_id=correlation_id if correlation_id is not None else event_id,
+        causation_id=causation_id,
+        actor_id=actor_id,
+        traceparent=traceparent,
+        tracestate=tracestate,
+        key=key if key is not None else kafka_key_for(data),
+        data=data,
+    )
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    """What a producer sends: topic, key, value and headers, all client-agnostic."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def _format_time(moment: datetime) -> str:
+    # RFC 3339 with "Z", as CloudEvents examples and most consumers expect.
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def encode_payload(data: EventData) -> bytes:
+    """The payload as JSON, the record value in binary mode.
+
+    Fields left at their default are omitted: a producer on newer contracts that adds an
+    optional field does not break consumers on older ones until it actually sets it.
+    """
+    return data.model_dump_json(exclude_defaults=True).encode()
+
+
+def _attributes(envelope: Envelope) -> list[tuple[str, str]]:
+    """CloudEvents attributes and extensions, in a fixed order; absent ones left out."""
+    attributes: list[tuple[str, str | None]] = [
+        ("specversion", SPECVERSION),
+        ("id", str(envelope.id)),
+        ("source", envelope.source),
+        ("type", envelope.type),
+        ("time", _format_time(envelope.time)),
+        ("subject", envelope.subject),
+        ("dataschema", envelope.dataschema),
+        ("correlationid", str(envelope.correlation_id)),
+        ("causationid", str(envelope.causation_id) if envelope.causation_id else None),
+        ("actorid", envelope.actor_id),
+    ]
+    return [(name, value) for name, value in attributes if value is not None]
+
+
+def to_kafka_record(envelope: Envelope) -> KafkaRecord:
+    """Binary content mode record of an envelope, addressed to its topic."""
+    headers = [
+        (f"{CE_HEADER_PREFIX}{name}", value.encode()) for name, value in _attributes(envelope)
+    ]
+    headers.append((CONTENT_TYPE_HEADER, JSON_CONTENT_TYPE.encode()))
+    if envelope.traceparent is not None:
+        headers.append((TRACEPARENT_HEADER, envelope.traceparent.encode()))
+    if envelope.tracestate is not None:
+        headers.append((TRACESTATE_HEADER, envelope.tracestate.encode()))
+    return KafkaRecord(
+        topic=topic_for_event_type(envelope.type).name,
+        key=str(envelope.key).encode(),
+        value=encode_payload(envelope.data),
+        headers=headers,
+    )
+
+
+def envelope_to_json(envelope: Envelope) -> str:
+    """The envelope as a CloudEvents structured-mode JSON document, Kafka key included.
+
+    This is what an outbox row stores; it is also a valid structured-mode record value.
+    """
+    document: dict[str, Any] = dict(_attributes(envelope))
+    document["datacontenttype"] = JSON_CONTENT_TYPE
+    if envelope.traceparent is not None:
+        document[TRACEPARENT_HEADER] = envelope.traceparent
+    if envelope.tracestate is not None:
+        document[TRACESTATE_HEADER] = envelope.tracestate
+    document[PARTITIONKEY_ATTRIBUTE] = str(envelope.key)
+    document["data"] = json.loads(encode_payload(envelope.data))
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def envelope_from_json(document: str | bytes) -> Envelope:
+    """Inverse of envelope_to_json; raises InvalidEvent."""
+    attributes, data = _read_structured(document)
+    return _build_envelope(
+        attributes,
+        data,
+        attributes.get(PARTITIONKEY_ATTRIBUTE),
+        traceparent=attributes.get(TRACEPARENT_HEADER),
+        tracestate=attributes.get(TRACESTATE_HEADER),
+    )
+
+
+def from_kafka_record(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]],
+) -> Envelope:
+    """Read a consumed record, binary or structured content mode; raises InvalidEvent."""
+    header_values = _decode_headers(headers)
+    content_type = header_values.get(CONTENT_TYPE_HEADER)
+    if content_type is None:
+        raise InvalidEvent(InvalidEventReason.BAD_CONTENT_TYPE, "content-type header is missing")
+    media_type = _media_type(content_type)
+    key_text = _decode_key(key)
+    if value is None:
+        raise InvalidEvent(InvalidEventReason.BAD_JSON, "record has no value")
+    traceparent = header_values.get(TRACEPARENT_HEADER)
+    tracestate = header_values.get(TRACESTATE_HEADER)
+
+    if media_type == STRUCTURED_CONTENT_TYPE:
+        attributes, data = _read_structured(value)
+        return _build_envelope(
+            attributes,
+            data,
+            key_text,
+            traceparent=traceparent or attributes.get(TRACEPARENT_HEADER),
+            tracestate=tracestate or attributes.get(TRACESTATE_HEADER),
+        )
+    if media_type != JSON_CONTENT_TYPE:
+        # Also rejects other structured formats and batches (application/cloudevents-batch).
+        raise InvalidEvent(
+            InvalidEventReason.BAD_CONTENT_TYPE, f"content-type must be {JSON_CONTENT_TYPE}"
+        )
+    attributes = {
+        name.removeprefix(CE_HEADER_PREFIX): text
+        for name, text in header_values.items()
+        if name.startswith(CE_HEADER_PREFIX)
+    }
+    return _build_envelope(attributes, value, key_text, traceparent, tracestate)
+
+
+def _decode_headers(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
+    """The headers this contract reads, decoded. Any other header is left alone: what
+    other tools add (repeated, binary, ...) is none of our business."""
+    decoded: dict[str, str] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.lower()
+        if not (name.startswith(CE_HEADER_PREFIX) or name in _PLAIN_HEADERS):
+            continue
+        if name in decoded:
+            raise InvalidEvent(
+                InvalidEventReason.INVALID_ATTRIBUTE, f"header {_safe_name(name)} is repeated"
+            )
+        if raw_value is None:
+            continue
+        try:
+            decoded[name] = raw_value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidEvent(
+                InvalidEventReason.INVALID_ATTRIBUTE, f"header {_safe_name(name)} is not UTF-8"
+            ) from None
+    return decoded
+
+
+def _safe_name(name: str) -> str:
+    # Header and attribute names come from the record too; echo only well-formed ones.
+    return name if _SAFE_NAME.fullmatch(name) else "<malformed name>"
+
+
+def _decode_key(key: bytes | None) -> str | None:
+    if key is None:
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidEvent(
+            InvalidEventReason.INVALID_ATTRIBUTE, "Kafka record key is not UTF-8"
+        ) from None
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _read_structured(document: str | bytes) -> tuple[dict[str, str], bytes]:
+    """Split a structured-mode document into string attributes and the data as JSON."""
+    try:
+        parsed = json.loads(document)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidEvent(InvalidEventReason.BAD_JSON, "event is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise InvalidEvent(InvalidEventReason.BAD_JSON, "event is not a JSON object")
+    if "data_base64" in parsed:
+        raise InvalidEvent(InvalidEventReason.BAD_CONTENT_TYPE, "data must be JSON, not base64")
+    if "data" not in parsed:
+        raise InvalidEvent(InvalidEventReason.MISSING_ATTRIBUTE, "data is missing")
+    data = parsed.pop("data")
+    attributes: dict[str, str] = {}
+    for name, value in parsed.items():
+        if name not in _STRUCTURED_ATTRIBUTES:
+            continue  # other extensions may be of any JSON type; we do not read them
+        if not isinstance(value, str):
+            raise InvalidEvent(InvalidEventReason.INVALID_ATTRIBUTE, f"{name} is not a string")
+        attributes[name] = value
+    content_type = attributes.get("datacontenttype", JSON_CONTENT_TYPE)
+    if _media_type(content_type) != JSON_CONTENT_TYPE:
+        raise InvalidEvent(
+            InvalidEventReason.BAD_CONTENT_TYPE, f"datacontenttype must be {JSON_CONTENT_TYPE}"
+        )
+    return attributes, json.dumps(data).encode()
+
+
+def _require(attributes: Mapping[str, str], name: str) -> str:
+    value = attributes.get(name)
+    if value is None:
+        raise InvalidEvent(InvalidEventReason.MISSING_ATTRIBUTE, f"{name} is missing")
+    return value
+
+
+def _build_envelope(
+    attributes: Mapping[str, str],
+    data_json: bytes,
+    key: str | None,
+    traceparent: str | None,
+    tracestate: str | None,
+) -> Envelope:
+    specversion = _require(attributes, "specversion")
+    if specversion != SPECVERSION:
+        raise InvalidEvent(
+            InvalidEventReason.UNSUPPORTED_SPECVERSION, f"specversion must be {SPECVERSION}"
+        )
+    for name in ("id", "source", "type", "time", "dataschema", "correlationid"):
+        _require(attributes, name)
+    if key is None:
+        raise InvalidEvent(
+            InvalidEventReason.MISSING_ATTRIBUTE, "Kafka record key (partitionkey) is missing"
+        )
+    try:
+        event_class = event_class_for(attributes["type"])
+    except UnknownEventType:
+        raise InvalidEvent(InvalidEventReason.UNKNOWN_TYPE, "type is not registered") from None
+    if attributes["dataschema"] != dataschema_for(event_class.event_type):
+        raise InvalidEvent(
+            InvalidEventReason.INVALID_ATTRIBUTE, "dataschema does not belong to type"
+        )
+
+    try:
+        data = event_class.model_validate_json(data_json)
+    except ValidationError as error:
+        if any(detail["type"] == "json_invalid" for detail in error.errors()):
+            raise InvalidEvent(InvalidEventReason.BAD_JSON, "data is not valid JSON") from None
+        raise InvalidEvent(
+            InvalidEventReason.SCHEMA_VIOLATION, _describe(error, root="data")
+        ) from None
+
+    # W3C Trace Context: a receiver restarts the trace on a malformed traceparent and then
+    # ignores tracestate; tracing trouble must never dead-letter a valid event.
+    if traceparent is not None and not re.fullmatch(TRACEPARENT_PATTERN, traceparent):
+        traceparent = None
+    if traceparent is None or (
+        tracestate is not None and not re.fullmatch(TRACESTATE_PATTERN, tracestate)
+    ):
+        tracestate = None
+
+    try:
+        return Envelope.model_validate(
+            {
+                "id": attributes["id"],
+                "source": attributes["source"],
+                "time": attributes["time"],
+                "subject": attributes.get("subject"),
+                "correlation_id": attributes["correlationid"],
+                "causation_id": attributes.get("causationid"),
+                "actor_id": attributes.get("actorid"),
+                "traceparent": traceparent,
+                "tracestate": tracestate,
+                "key": key,
+                "data": data,
+            }
+        )
+    except ValidationError as error:
+        raise InvalidEvent(InvalidEventReason.INVALID_ATTRIBUTE, _describe(error)) from None
+
+
+def _describe(error: ValidationError, root: str | None = None) -> str:
+    """Field paths and error types of a ValidationError, without any input value."""
+    details = error.errors(include_url=False, include_context=False, include_input=False)
+    parts = [_describe_one(detail, root) for detail in details[:_MAX_REPORTED_ERRORS]]
+    if len(details) > _MAX_REPORTED_ERRORS:
+        parts.append(f"and {len(details) - _MAX_REPORTED_ERRORS} more")
+    return "; ".join(parts)
+
+
+def _describe_one(detail: ErrorDetails, root: str | None) -> str:
+    loc = list(detail["loc"])
+    if detail["type"] == "extra_forbidden":
+        # The last segment is the unexpected property's name, which comes from the record.
+        loc = [*loc[:-1], "<unexpected property>"]
+    if not loc and detail["type"] in _ATTRIBUTE_OF_ERROR:
+        loc = [_ATTRIBUTE_OF_ERROR[detail["type"]]]
+    if loc and isinstance(loc[0], str) and loc[0] in _ATTRIBUTE_OF_FIELD:
+        loc[0] = _ATTRIBUTE_OF_FIELD[loc[0]]
+    path = root or ""
+    for segment in loc:
+        if isinstance(segment, int):
+            path += f"[{segment}]"
+        else:
+            path += f".{segment}" if path else segment
+    return f"{path or '<root>'}: {detail['type']}"

@@ -1,0 +1,332 @@
+"""One valid, deterministic example payload per event type.
+
+Used for the AsyncAPI document's message examples and by tests, here and in services,
+that need a realistic event without inventing one. All ids are fixed, all data fictitious.
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+from uuid import UUID
+
+from mpa_contracts.events.access import PersonalDataAccessedV1
+from mpa_contracts.events.base import EventData
+from mpa_contracts.events.case import (
+    CaseClosedV1,
+    CaseNeedsAddedV1,
+    CasePersonalDataErasedV1,
+    CaseRegisteredV1,
+    CaseUpdatedV1,
+    Consent,
+    ConsentRecordedV1,
+    ConsentWithdrawnV1,
+    Location,
+    Need,
+    RoutingProfile,
+    SafetyFlags,
+)
+from mpa_contracts.events.directory import (
+    CoverageArea,
+    PartnerDeactivatedV1,
+    PartnerRegisteredV1,
+    PartnerUpdatedV1,
+    ServiceCapacityChangedV1,
+    ServiceDeactivatedV1,
+    ServiceRegisteredV1,
+    ServiceUpdatedV1,
+)
+from mpa_contracts.events.notification import (
+    NotificationAttemptFailedV1,
+    NotificationDeliveredV1,
+    NotificationEndpointDisabledV1,
+    NotificationExhaustedV1,
+)
+from mpa_contracts.events.referral import (
+    ExclusionCount,
+    ReferralAcceptedV1,
+    ReferralCancelledV1,
+    ReferralCompletedV1,
+    ReferralConsentOverrideUsedV1,
+    ReferralDeclinedV1,
+    ReferralFailedV1,
+    ReferralOnHoldV1,
+    ReferralRequestedV1,
+    ReferralReroutedV1,
+    ReferralResumedV1,
+    ReferralRoutedV1,
+    ReferralSlaBreachedV1,
+    ReferralStartedV1,
+    ReferralUnroutableV1,
+    RoutingCandidate,
+    RoutingExplanation,
+)
+from mpa_contracts.vocabularies import (
+    AccessPurpose,
+    ActorRole,
+    AgeBand,
+    CancelReason,
+    CaseClosureReason,
+    ConsentGivenBy,
+    ConsentMethod,
+    ConsentOverrideReason,
+    ConsentScope,
+    DeactivationReason,
+    DeliveryFailureReason,
+    EndpointDisabledReason,
+    ErasureBasis,
+    HoldReason,
+    NeedCategory,
+    NotificationChannel,
+    OutcomeCode,
+    PartnerType,
+    PersonalDataField,
+    ReferralStatusReason,
+    RerouteCause,
+    RoutingExclusionReason,
+    SafeContactMethod,
+    ServiceStatus,
+    Sex,
+    SlaMilestone,
+    UnroutableReason,
+    Urgency,
+    Vulnerability,
+)
+
+CASE_ID = UUID("6f1c2a3e-8d4b-4c1a-9e2f-0a1b2c3d4e5f")
+NEED_ID = UUID("a3d5e7f9-1b2c-4d3e-8f4a-5b6c7d8e9f01")
+CONSENT_ID = UUID("c0a8e1b2-3d4f-4a5b-8c6d-7e8f9a0b1c2d")
+REFERRAL_ID = UUID("1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6")
+PARTNER_ID = UUID("0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e")
+SERVICE_ID = UUID("5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f")
+OTHER_PARTNER_ID = UUID("2f3a4b5c-6d7e-4f80-9a1b-2c3d4e5f6a7b")
+OTHER_SERVICE_ID = UUID("7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d")
+NOTIFICATION_ID = UUID("9c8b7a69-5847-4362-9150-4f3e2d1c0b0a")
+TRIGGER_EVENT_ID = UUID("4b3a2918-0f7e-4d6c-9b5a-493827161504")
+
+CASEWORKER = "operator:u-123"
+PARTNER_USER = "partner:nrc-ne-7"
+DIRECTORY_MANAGER = "operator:u-9"
+_T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+_PROFILE = RoutingProfile(
+    age_band=AgeBand.AGE_9_17,
+    sex=Sex.FEMALE,
+    nationality="NG",
+    languages=("en", "ha"),
+    location=Location(country="NE", admin_area="NE-1"),
+    vulnerabilities=(Vulnerability.UNACCOMPANIED_CHILD, Vulnerability.TRAFFICKING_VICTIM),
+)
+_NEED = Need(need_id=NEED_ID, category=NeedCategory.SHELTER, urgency=Urgency.CRITICAL)
+_CONSENT = Consent(
+    consent_id=CONSENT_ID,
+    scopes=(ConsentScope.REFERRAL, ConsentScope.DATA_SHARING),
+    given_by=ConsentGivenBy.LEGAL_GUARDIAN,
+    method=ConsentMethod.WRITTEN,
+    expires_at=datetime(2027, 3, 2, tzinfo=UTC),
+    refused_partner_types=(PartnerType.GOVERNMENT_AGENCY,),
+)
+_SAFETY = SafetyFlags(do_not_contact=True, safe_contact_method=SafeContactMethod.THROUGH_CASEWORKER)
+_SERVICE = {
+    "service_id": SERVICE_ID,
+    "partner_id": PARTNER_ID,
+    "category": NeedCategory.SHELTER,
+    "status": ServiceStatus.ACTIVE,
+    "coverage": (CoverageArea(country="NE", admin_areas=("NE-1", "NE-8")),),
+    "languages": ("fr", "ha", "en"),
+    "age_bands": (AgeBand.AGE_0_8, AgeBand.AGE_9_17),
+    "sexes": (Sex.FEMALE, Sex.MALE),
+    "vulnerability_focus": (Vulnerability.UNACCOMPANIED_CHILD,),
+    "response_time_hours": 4,
+    "available_slots": 3,
+}
+_REFERRAL = {"referral_id": REFERRAL_ID, "case_id": CASE_ID, "need_id": NEED_ID}
+_ASSIGNED = {**_REFERRAL, "partner_id": PARTNER_ID, "service_id": SERVICE_ID}
+_PARTNER_ACTOR = {"actor_id": PARTNER_USER, "actor_role": ActorRole.PARTNER}
+_CASEWORKER_ACTOR = {"actor_id": CASEWORKER, "actor_role": ActorRole.CASEWORKER}
+_DIRECTORY_ACTOR = {"actor_id": DIRECTORY_MANAGER, "actor_role": ActorRole.ADMIN}
+_NOTIFICATION = {
+    "notification_id": NOTIFICATION_ID,
+    "partner_id": PARTNER_ID,
+    "referral_id": REFERRAL_ID,
+    "case_id": CASE_ID,
+    "channel": NotificationChannel.WEBHOOK,
+}
+
+_EXAMPLES: tuple[EventData, ...] = (
+    CaseRegisteredV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        case_reference="MPA-2026-000123",
+        profile=_PROFILE,
+        needs=(_NEED,),
+        consent=_CONSENT,
+        safety=_SAFETY,
+    ),
+    CaseUpdatedV1(**_CASEWORKER_ACTOR, case_id=CASE_ID, profile=_PROFILE, safety=_SAFETY),
+    CaseNeedsAddedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        needs=(
+            Need(
+                need_id=UUID("b4e6f8a0-2c3d-4e4f-9a5b-6c7d8e9f0a12"),
+                category=NeedCategory.REINTEGRATION,
+                urgency=Urgency.MEDIUM,
+                assistance_country="NG",
+            ),
+        ),
+    ),
+    CaseClosedV1(**_CASEWORKER_ACTOR, case_id=CASE_ID, reason=CaseClosureReason.NEEDS_MET),
+    CasePersonalDataErasedV1(
+        actor_id="operator:dpo-1",
+        actor_role=ActorRole.ADMIN,
+        case_id=CASE_ID,
+        basis=ErasureBasis.DATA_SUBJECT_REQUEST,
+        erased_fields=(PersonalDataField.PERSON_GIVEN_NAME, PersonalDataField.PERSON_PHONE),
+    ),
+    ConsentRecordedV1(**_CASEWORKER_ACTOR, case_id=CASE_ID, consent=_CONSENT),
+    ConsentWithdrawnV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        consent_id=CONSENT_ID,
+        withdrawn_scopes=(ConsentScope.DATA_SHARING,),
+    ),
+    ReferralRequestedV1(
+        **_CASEWORKER_ACTOR,
+        **_REFERRAL,
+        category=NeedCategory.SHELTER,
+        urgency=Urgency.CRITICAL,
+        assistance_country="NE",
+    ),
+    ReferralRoutedV1(
+        **_ASSIGNED,
+        category=NeedCategory.SHELTER,
+        urgency=Urgency.CRITICAL,
+        attempt=1,
+        acceptance_due_at=datetime(2026, 3, 2, 13, 30, tzinfo=UTC),
+        explanation=RoutingExplanation(
+            candidates=(
+                RoutingCandidate(service_id=SERVICE_ID, partner_id=PARTNER_ID, rank=1, score=0.92),
+                RoutingCandidate(
+                    service_id=OTHER_SERVICE_ID, partner_id=OTHER_PARTNER_ID, rank=2, score=0.71
+                ),
+            ),
+            exclusions=(
+                ExclusionCount(reason=RoutingExclusionReason.CONSENT_REFUSED_PARTNER_TYPE, count=2),
+                ExclusionCount(reason=RoutingExclusionReason.OUTSIDE_COVERAGE, count=5),
+            ),
+        ),
+    ),
+    ReferralUnroutableV1(
+        **_REFERRAL,
+        category=NeedCategory.SHELTER,
+        urgency=Urgency.CRITICAL,
+        reason=UnroutableReason.ALL_CANDIDATES_DECLINED,
+        attempts=3,
+        exclusions=(ExclusionCount(reason=RoutingExclusionReason.PREVIOUSLY_DECLINED, count=3),),
+    ),
+    ReferralAcceptedV1(**_PARTNER_ACTOR, **_ASSIGNED, start_due_at=_T0),
+    ReferralDeclinedV1(
+        **_PARTNER_ACTOR, **_ASSIGNED, reason=ReferralStatusReason.LACK_OF_CAPACITY, attempt=1
+    ),
+    ReferralStartedV1(**_PARTNER_ACTOR, **_ASSIGNED),
+    ReferralOnHoldV1(**_PARTNER_ACTOR, **_ASSIGNED, reason=HoldReason.AWAITING_DOCUMENTS),
+    ReferralResumedV1(**_PARTNER_ACTOR, **_ASSIGNED),
+    ReferralCompletedV1(**_PARTNER_ACTOR, **_ASSIGNED, outcome=OutcomeCode.SERVICE_PROVIDED),
+    ReferralFailedV1(
+        **_PARTNER_ACTOR, **_ASSIGNED, reason=ReferralStatusReason.UNABLE_TO_CONTACT_CLIENT
+    ),
+    ReferralCancelledV1(
+        actor_id="service:mpa-referral",
+        actor_role=ActorRole.SYSTEM,
+        **_REFERRAL,
+        reason=CancelReason.CONSENT_WITHDRAWN,
+        partner_id=PARTNER_ID,
+    ),
+    ReferralSlaBreachedV1(
+        **_ASSIGNED,
+        urgency=Urgency.CRITICAL,
+        milestone=SlaMilestone.ACCEPTANCE,
+        due_at=datetime(2026, 3, 2, 13, 30, tzinfo=UTC),
+    ),
+    ReferralReroutedV1(
+        **_REFERRAL,
+        previous_partner_id=PARTNER_ID,
+        previous_service_id=SERVICE_ID,
+        cause=RerouteCause.SLA_BREACHED,
+        reroute_count=1,
+    ),
+    ReferralConsentOverrideUsedV1(
+        actor_id="operator:u-42",
+        actor_role=ActorRole.SUPERVISOR,
+        **_REFERRAL,
+        reason=ConsentOverrideReason.CHILD_AT_IMMEDIATE_RISK,
+    ),
+    PartnerRegisteredV1(
+        **_DIRECTORY_ACTOR,
+        partner_id=PARTNER_ID,
+        partner_code="NRC-NE",
+        partner_type=PartnerType.CIVIL_SOCIETY_ORGANISATION,
+        countries=("NE",),
+    ),
+    PartnerUpdatedV1(
+        **_DIRECTORY_ACTOR,
+        partner_id=PARTNER_ID,
+        partner_code="NRC-NE",
+        partner_type=PartnerType.CIVIL_SOCIETY_ORGANISATION,
+        countries=("NE", "ML"),
+    ),
+    PartnerDeactivatedV1(
+        **_DIRECTORY_ACTOR, partner_id=PARTNER_ID, reason=DeactivationReason.AGREEMENT_ENDED
+    ),
+    ServiceRegisteredV1(**_DIRECTORY_ACTOR, **_SERVICE),
+    ServiceUpdatedV1(
+        **_DIRECTORY_ACTOR, **{**_SERVICE, "status": ServiceStatus.TEMPORARILY_CLOSED}
+    ),
+    ServiceDeactivatedV1(
+        **_DIRECTORY_ACTOR,
+        service_id=SERVICE_ID,
+        partner_id=PARTNER_ID,
+        reason=DeactivationReason.SERVICE_DISCONTINUED,
+    ),
+    ServiceCapacityChangedV1(
+        **_PARTNER_ACTOR,
+        service_id=SERVICE_ID,
+        partner_id=PARTNER_ID,
+        available_slots=0,
+        total_slots=12,
+    ),
+    NotificationDeliveredV1(**_NOTIFICATION, trigger_event_id=TRIGGER_EVENT_ID, attempt=2),
+    NotificationAttemptFailedV1(
+        **_NOTIFICATION,
+        attempt=1,
+        failure=DeliveryFailureReason.HTTP_SERVER_ERROR,
+        http_status=503,
+        next_attempt_at=datetime(2026, 3, 2, 9, 31, tzinfo=UTC),
+    ),
+    NotificationExhaustedV1(
+        **_NOTIFICATION, attempts=8, last_failure=DeliveryFailureReason.TIMEOUT
+    ),
+    NotificationEndpointDisabledV1(
+        partner_id=PARTNER_ID,
+        channel=NotificationChannel.WEBHOOK,
+        reason=EndpointDisabledReason.CONSECUTIVE_FAILURES,
+        consecutive_failures=25,
+    ),
+    PersonalDataAccessedV1(
+        **_PARTNER_ACTOR,
+        case_id=CASE_ID,
+        fields=(PersonalDataField.PERSON_GIVEN_NAME, PersonalDataField.SAFETY_SAFE_CONTACT_DETAILS),
+        purpose=AccessPurpose.SERVICE_DELIVERY,
+        referral_id=REFERRAL_ID,
+        actor_partner_id=PARTNER_ID,
+    ),
+)
+
+EXAMPLES: Mapping[str, EventData] = MappingProxyType(
+    {example.event_type: example for example in _EXAMPLES}
+)
+
+
+def example_event(event_type: str) -> EventData:
+    """The example payload of an event type; raises KeyError for a type without one."""
+    return EXAMPLES[event_type]

@@ -1,0 +1,387 @@
+"""Controlled vocabularies: every code that may cross Kafka, in one place.
+
+Services, reports and templates read these enums instead of spelling codes themselves.
+Values are stable wire codes: renaming or removing one is a breaking change (see README),
+adding one is compatible for readers that validate against the newer contracts.
+"""
+
+from enum import StrEnum
+
+
+class NeedCategory(StrEnum):
+    """What kind of help a person needs; also what a partner's service offers."""
+
+    SHELTER = "shelter"
+    MEDICAL = "medical"
+    MHPSS = "mhpss"  # mental health and psychosocial support
+    LEGAL_AID = "legal_aid"
+    FAMILY_TRACING = "family_tracing"
+    RETURN_ASSISTANCE = "return_assistance"
+    REINTEGRATION = "reintegration"
+    LIVELIHOOD = "livelihood"
+    DOCUMENTATION = "documentation"
+    CHILD_PROTECTION = "child_protection"
+    CASE_MANAGEMENT = "case_management"
+    FOOD = "food"
+    CASH = "cash"
+
+
+class Urgency(StrEnum):
+    """How soon a need must be met; drives the referral's service-level deadlines."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Vulnerability(StrEnum):
+    """Protection profile of a person, used for routing to specialised services."""
+
+    TRAFFICKING_VICTIM = "trafficking_victim"
+    UNACCOMPANIED_CHILD = "unaccompanied_child"
+    SEPARATED_CHILD = "separated_child"
+    GBV_SURVIVOR = "gbv_survivor"  # gender-based violence
+    STRANDED_MIGRANT = "stranded_migrant"
+    RETURNEE = "returnee"
+    MIGRANT_IN_VULNERABLE_SITUATION = "migrant_in_vulnerable_situation"
+    PERSON_WITH_DISABILITY = "person_with_disability"
+    SERIOUS_MEDICAL_CONDITION = "serious_medical_condition"
+    PREGNANT_OR_LACTATING = "pregnant_or_lactating"
+    OLDER_PERSON = "older_person"
+
+
+class Sex(StrEnum):
+    """Sex as recorded for service eligibility (gender identity stays in the case record)."""
+
+    FEMALE = "female"
+    MALE = "male"
+    INTERSEX = "intersex"
+    UNKNOWN = "unknown"
+
+
+class AgeBand(StrEnum):
+    """Age bands of the Counter-Trafficking Data Collaborative (CTDC).
+
+    Events carry a band, never a date of birth: the bands are coarse enough to keep a person
+    hard to single out and still separate children from adults.
+    """
+
+    AGE_0_8 = "0-8"
+    AGE_9_17 = "9-17"
+    AGE_18_20 = "18-20"
+    AGE_21_23 = "21-23"
+    AGE_24_26 = "24-26"
+    AGE_27_29 = "27-29"
+    AGE_30_38 = "30-38"
+    AGE_39_47 = "39-47"
+    AGE_48_PLUS = "48+"
+
+
+# Inclusive lower bound of each band, oldest first so the first match wins.
+_AGE_BAND_LOWER_BOUNDS: tuple[tuple[int, AgeBand], ...] = (
+    (48, AgeBand.AGE_48_PLUS),
+    (39, AgeBand.AGE_39_47),
+    (30, AgeBand.AGE_30_38),
+    (27, AgeBand.AGE_27_29),
+    (24, AgeBand.AGE_24_26),
+    (21, AgeBand.AGE_21_23),
+    (18, AgeBand.AGE_18_20),
+    (9, AgeBand.AGE_9_17),
+    (0, AgeBand.AGE_0_8),
+)
+
+_CHILD_AGE_BANDS: frozenset[AgeBand] = frozenset({AgeBand.AGE_0_8, AgeBand.AGE_9_17})
+
+
+def age_band(age_years: int) -> AgeBand:
+    """Return the CTDC band of an age in completed years.
+
+    Raises ValueError for a negative age: that is a data-entry error, not an age.
+    """
+    if age_years < 0:
+        raise ValueError("age_years must not be negative")
+    for lower_bound, band in _AGE_BAND_LOWER_BOUNDS:
+        if age_years >= lower_bound:
+            return band
+    raise AssertionError("unreachable: the lowest band starts at 0")
+
+
+def is_child(band: AgeBand) -> bool:
+    """Whether every age in the band is under 18 (child protection rules apply)."""
+    return band in _CHILD_AGE_BANDS
+
+
+class PartnerType(StrEnum):
+    """Kind of organisation a partner is; a person may refuse referral to a whole kind."""
+
+    GOVERNMENT_AGENCY = "government_agency"
+    CIVIL_SOCIETY_ORGANISATION = "civil_society_organisation"
+    INTERNATIONAL_ORGANISATION = "international_organisation"
+    UN_AGENCY = "un_agency"
+    PRIVATE_SECTOR = "private_sector"
+
+
+class ConsentScope(StrEnum):
+    """What a person agreed to."""
+
+    REFERRAL = "referral"
+    DATA_SHARING = "data_sharing"
+
+
+class ConsentGivenBy(StrEnum):
+    """Who gave consent; for a child it is a parent, guardian or caregiver."""
+
+    SELF = "self"
+    PARENT = "parent"
+    LEGAL_GUARDIAN = "legal_guardian"
+    CAREGIVER = "caregiver"
+    OTHER_REPRESENTATIVE = "other_representative"
+
+
+class ConsentMethod(StrEnum):
+    """How consent was captured."""
+
+    VERBAL = "verbal"
+    WRITTEN = "written"
+    ELECTRONIC = "electronic"
+
+
+class SafeContactMethod(StrEnum):
+    """The only way a partner may reach the person; `none` means no contact at all."""
+
+    NONE = "none"
+    PHONE_CALL = "phone_call"
+    SMS = "sms"
+    MESSAGING_APP = "messaging_app"
+    EMAIL = "email"
+    IN_PERSON = "in_person"
+    THROUGH_CASEWORKER = "through_caseworker"
+
+
+class ReferralState(StrEnum):
+    """Lifecycle of a referral, aligned with HL7 FHIR Task.status.
+
+    `routed` is FHIR `received`/`ready` (a partner has been chosen and notified) and
+    `unroutable` is our terminal state for "no eligible partner service exists".
+    """
+
+    REQUESTED = "requested"
+    ROUTED = "routed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNROUTABLE = "unroutable"
+
+
+class ReferralStatusReason(StrEnum):
+    """Why a partner declined a referral, or why an accepted referral failed."""
+
+    LACK_OF_CAPACITY = "lack_of_capacity"
+    NOT_ELIGIBLE = "not_eligible"
+    CLIENT_REFUSED_SERVICES = "client_refused_services"
+    SERVICES_NO_LONGER_NEEDED = "services_no_longer_needed"
+    UNABLE_TO_CONTACT_CLIENT = "unable_to_contact_client"
+    UNABLE_TO_CONTACT_RECEIVING_ORGANISATION = "unable_to_contact_receiving_organisation"
+    OTHER = "other"
+
+
+# One vocabulary under two names, so decline and failure reasons can never drift apart.
+DeclineReason = ReferralStatusReason
+FailureReason = ReferralStatusReason
+
+
+class CancelReason(StrEnum):
+    """Why the referring side cancelled a referral."""
+
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CASE_CLOSED = "case_closed"
+    REFERRER_CANCELLED = "referrer_cancelled"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class OutcomeCode(StrEnum):
+    """Result of a completed referral."""
+
+    SERVICE_PROVIDED = "service_provided"
+    SERVICE_PARTIALLY_PROVIDED = "service_partially_provided"
+    CLIENT_REFERRED_ONWARD = "client_referred_onward"
+    OTHER = "other"
+
+
+class HoldReason(StrEnum):
+    """Why a partner paused work on an accepted referral."""
+
+    AWAITING_CLIENT = "awaiting_client"
+    AWAITING_DOCUMENTS = "awaiting_documents"
+    AWAITING_CAPACITY = "awaiting_capacity"
+    SAFETY_CONCERN = "safety_concern"
+    OTHER = "other"
+
+
+class SlaMilestone(StrEnum):
+    """The deadline a referral missed."""
+
+    ACCEPTANCE = "acceptance"  # partner neither accepted nor declined in time
+    SERVICE_START = "service_start"  # accepted but not started in time
+
+
+class RerouteCause(StrEnum):
+    """Why a referral left its partner and went back to routing."""
+
+    DECLINED = "declined"
+    SLA_BREACHED = "sla_breached"
+    PARTNER_DEACTIVATED = "partner_deactivated"
+    SERVICE_DEACTIVATED = "service_deactivated"
+    SUPERVISOR_REQUEST = "supervisor_request"
+
+
+class UnroutableReason(StrEnum):
+    """Why routing gave up on a referral."""
+
+    NO_MATCHING_SERVICE = "no_matching_service"
+    ALL_CANDIDATES_EXCLUDED = "all_candidates_excluded"
+    ALL_CANDIDATES_DECLINED = "all_candidates_declined"
+    REROUTE_LIMIT_REACHED = "reroute_limit_reached"
+    NO_CONSENT = "no_consent"
+
+
+class RoutingExclusionReason(StrEnum):
+    """Why routing set a service aside; counted in a routing explanation."""
+
+    CONSENT_REFUSED_PARTNER = "consent_refused_partner"
+    CONSENT_REFUSED_PARTNER_TYPE = "consent_refused_partner_type"
+    OUTSIDE_COVERAGE = "outside_coverage"
+    LANGUAGE_NOT_SUPPORTED = "language_not_supported"
+    AGE_BAND_NOT_SERVED = "age_band_not_served"
+    SEX_NOT_SERVED = "sex_not_served"
+    NO_CAPACITY = "no_capacity"
+    SERVICE_NOT_ACTIVE = "service_not_active"
+    PREVIOUSLY_DECLINED = "previously_declined"
+
+
+class ConsentOverrideReason(StrEnum):
+    """Why a supervisor referred without consent: only a threat to life or safety qualifies."""
+
+    RISK_TO_LIFE = "risk_to_life"
+    IMMINENT_SERIOUS_HARM = "imminent_serious_harm"
+    CHILD_AT_IMMEDIATE_RISK = "child_at_immediate_risk"
+    MEDICAL_EMERGENCY = "medical_emergency"
+
+
+class CaseClosureReason(StrEnum):
+    """Why a case was closed."""
+
+    NEEDS_MET = "needs_met"
+    CLIENT_REQUEST = "client_request"
+    LOST_CONTACT = "lost_contact"
+    TRANSFERRED = "transferred"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class ErasureBasis(StrEnum):
+    """Why personal data of a case was erased."""
+
+    DATA_SUBJECT_REQUEST = "data_subject_request"
+    RETENTION_PERIOD_ENDED = "retention_period_ended"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
+class ActorRole(StrEnum):
+    """Role of the principal whose action caused an event.
+
+    The same vocabulary as the roles in access tokens (mpa_common.auth.Role), so an event
+    names the role the actor was authorised by.
+    """
+
+    OPERATOR = "operator"  # hotline operator: registers cases, refers
+    CASEWORKER = "caseworker"  # follows cases, reads their personal data
+    SUPERVISOR = "supervisor"  # consent overrides where a life is at risk, escalations
+    PARTNER = "partner"  # staff of a partner organisation
+    AUDITOR = "auditor"  # reviews the audit log; never reads personal data
+    ADMIN = "admin"  # directory administration, erasure (the data-protection function)
+    SERVICE = "service"  # another platform service calling an API
+    SYSTEM = "system"  # a service acting on a rule, e.g. cancelling after consent withdrawal
+
+
+class ServiceStatus(StrEnum):
+    """Whether a partner's service takes referrals."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    TEMPORARILY_CLOSED = "temporarily_closed"
+
+
+class DeactivationReason(StrEnum):
+    """Why a partner or service left the directory."""
+
+    AGREEMENT_ENDED = "agreement_ended"
+    ORGANISATION_CLOSED = "organisation_closed"
+    SUSPENDED = "suspended"
+    SERVICE_DISCONTINUED = "service_discontinued"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class NotificationChannel(StrEnum):
+    """How a partner is told about a referral."""
+
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+
+
+class DeliveryFailureReason(StrEnum):
+    """Why one notification delivery attempt failed."""
+
+    TIMEOUT = "timeout"
+    CONNECTION_ERROR = "connection_error"
+    TLS_ERROR = "tls_error"
+    HTTP_CLIENT_ERROR = "http_client_error"  # 4xx: retrying rarely helps
+    HTTP_SERVER_ERROR = "http_server_error"  # 5xx: worth retrying
+    SMTP_REJECTED = "smtp_rejected"
+    INVALID_ENDPOINT = "invalid_endpoint"
+
+
+class EndpointDisabledReason(StrEnum):
+    """Why the notification service stopped using a partner's endpoint."""
+
+    CONSECUTIVE_FAILURES = "consecutive_failures"
+    INVALID_CONFIGURATION = "invalid_configuration"
+    PARTNER_REQUEST = "partner_request"
+    PARTNER_DEACTIVATED = "partner_deactivated"
+
+
+class AccessPurpose(StrEnum):
+    """Why someone read personal data (purpose limitation, GDPR art. 5(1)(b))."""
+
+    CASE_MANAGEMENT = "case_management"
+    REFERRAL_FOLLOW_UP = "referral_follow_up"
+    SERVICE_DELIVERY = "service_delivery"
+    AUDIT_REVIEW = "audit_review"
+    DATA_SUBJECT_REQUEST = "data_subject_request"
+    ERASURE = "erasure"
+
+
+class PersonalDataField(StrEnum):
+    """Fields of a person's record that a read can touch; named `<section>.<field>`.
+
+    These name the fields, they never carry them: the values stay in the intake service.
+    """
+
+    PERSON_GIVEN_NAME = "person.given_name"
+    PERSON_FAMILY_NAME = "person.family_name"
+    PERSON_DATE_OF_BIRTH = "person.date_of_birth"
+    PERSON_ESTIMATED_AGE = "person.estimated_age"
+    PERSON_PHONE = "person.phone"
+    PERSON_EMAIL = "person.email"
+    PERSON_GENDER_IDENTITY = "person.gender_identity"
+    PERSON_IDENTITY_DOCUMENT_NUMBER = "person.identity_document_number"
+    LOCATION_PLACE = "location.place"
+    NEEDS_NOTE = "needs.note"
+    SAFETY_SAFE_CONTACT_DETAILS = "safety.safe_contact_details"
