@@ -80,7 +80,9 @@ class LocalPostgres:
 
     @property
     def home(self) -> Path:
-        return self.layout.postgres_home
+        # Resolved: when .local/postgres links elsewhere, the server must be handed paths
+        # that do not pass through the (possibly private) checkout.
+        return self.layout.postgres_home.resolve()
 
     @property
     def data_dir(self) -> Path:
@@ -113,16 +115,17 @@ class LocalPostgres:
         then lives in /var/lib/mpa-local/<hash> with `.local/postgres` a link to it.
         """
         self.layout.local.mkdir(parents=True, exist_ok=True)
-        if self.as_root and not self.home.exists() and not self._owner_can_reach(self.layout.local):
+        link = self.layout.postgres_home
+        if self.as_root and not link.exists() and not self._owner_can_reach(self.layout.local):
             digest = hashlib.sha256(str(self.layout.root).encode()).hexdigest()[:12]
             target = Path("/var/lib/mpa-local") / digest / "postgres"
             target.mkdir(parents=True, exist_ok=True)
-            self.home.symlink_to(target)
+            link.symlink_to(target)
             info(f"{self.layout.local} is private to root; cluster kept in {target} (linked)")
         self.home.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if self.as_root:
-            for path in (self.home.resolve(), self.socket_dir):
+            for path in (self.home, self.socket_dir):
                 shutil.chown(path, user="postgres", group="postgres")
 
     def _owner_can_reach(self, folder: Path) -> bool:
