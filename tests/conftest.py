@@ -13,7 +13,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from mpa_common.settings import LOCAL_KAFKA_BOOTSTRAP_SERVERS, local_database_url
+from mpa_common.settings import (
+    LOCAL_KAFKA_BOOTSTRAP_SERVERS,
+    local_database_url,
+    local_owner_database_url,
+)
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +26,18 @@ def bootstrap_servers() -> str:
 
 
 def service_database_url(service: str) -> str:
+    """The URL the service runs with (its runtime role)."""
     return os.environ.get(f"{service.upper()}_DATABASE_URL") or local_database_url(service)
+
+
+def service_owner_database_url(service: str) -> str:
+    """The URL of the role that owns the service's schema (what migrations run as)."""
+    prefix = service.upper()
+    return (
+        os.environ.get(f"{prefix}_MIGRATIONS_DATABASE_URL")
+        or os.environ.get(f"{prefix}_DATABASE_URL")
+        or local_owner_database_url(service)
+    )
 
 
 @pytest.fixture(scope="session")

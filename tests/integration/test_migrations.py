@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mpa_common.settings import SERVICE_PORTS
-from tests.conftest import service_database_url
+from tests.conftest import service_owner_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def _differences(connection: Connection, metadata: MetaData) -> list[object]:
 @pytest.mark.parametrize("service", list(SERVICE_PORTS))
 async def test_migrations_match_the_models(service: str) -> None:
     metadata = importlib.import_module(f"mpa_{service}.adapters.tables").metadata
-    engine = create_async_engine(service_database_url(service))
+    engine = create_async_engine(service_owner_database_url(service))
     try:
         async with engine.connect() as connection:
             revision = await connection.run_sync(

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mpa_common.settings import SERVICE_PORTS
+from mpa_common.settings import RUNTIME_ROLES, SERVICE_PORTS
 from tests.conftest import service_database_url
 
 pytestmark = pytest.mark.integration
@@ -25,13 +25,18 @@ async def test_each_service_reaches_its_own_database(service: str) -> None:
             row = (
                 await connection.execute(text("SELECT current_database(), current_user, version()"))
             ).one()
-            await connection.execute(text("CREATE TEMP TABLE probe (n int)"))
-            await connection.execute(text("INSERT INTO probe VALUES (1), (2)"))
-            total = (await connection.execute(text("SELECT sum(n) FROM probe"))).scalar_one()
+            total = (
+                await connection.execute(
+                    text(
+                        "SELECT sum(n) FROM (VALUES (CAST(:a AS int)), (CAST(:b AS int))) AS p(n)"
+                    ),
+                    {"a": 1, "b": 2},
+                )
+            ).scalar_one()
     finally:
         await engine.dispose()
     assert row[0] == f"mpa_{service}"
-    assert row[1] == f"mpa_{service}"
+    assert row[1] == RUNTIME_ROLES.get(service, f"mpa_{service}")
     assert row[2].startswith("PostgreSQL ")
     assert total == 3
 

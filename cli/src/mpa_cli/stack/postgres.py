@@ -22,7 +22,12 @@ import asyncpg
 
 from mpa_cli.stack.console import StackError, info, run, step
 from mpa_cli.stack.layout import Layout
-from mpa_common.settings import LOCAL_POSTGRES_HOST, LOCAL_POSTGRES_PORT, SERVICE_PORTS
+from mpa_common.settings import (
+    LOCAL_POSTGRES_HOST,
+    LOCAL_POSTGRES_PORT,
+    RUNTIME_ROLES,
+    SERVICE_PORTS,
+)
 
 SUPERUSER = "postgres"
 SERVICES = tuple(SERVICE_PORTS)
@@ -252,5 +257,13 @@ async def provision_service_databases(admin_dsn: str) -> None:
             # Services never share a database: no other role may even connect to this one.
             await connection.execute(f"REVOKE ALL ON DATABASE {role} FROM PUBLIC")
             await connection.execute(f"GRANT ALL ON DATABASE {role} TO {role}")
+            # A runtime role that is not the owner: its rights come from the service's
+            # migrations (GRANTs), so it can be denied UPDATE and DELETE on what it logs.
+            if runtime := RUNTIME_ROLES.get(service):
+                if not await connection.fetchval(
+                    "SELECT 1 FROM pg_roles WHERE rolname = $1", runtime
+                ):
+                    await connection.execute(f"CREATE ROLE {runtime} LOGIN PASSWORD '{runtime}'")
+                await connection.execute(f"GRANT CONNECT ON DATABASE {role} TO {runtime}")
     finally:
         await connection.close()

@@ -7,7 +7,6 @@ Migrations run with the service's own database URL (`<SERVICE>_DATABASE_URL`, or
 from __future__ import annotations
 
 import asyncio
-import os
 
 from alembic import context
 from sqlalchemy import MetaData, pool
@@ -18,8 +17,7 @@ from mpa_common.settings import ServiceSettings
 
 
 def migrations_url(settings: ServiceSettings) -> str:
-    override = os.environ.get(f"{settings.service_name.upper()}_MIGRATIONS_DATABASE_URL")
-    return override or settings.database_url.get_secret_value()
+    return settings.migrations_database_url.get_secret_value()
 
 
 def run_alembic_env(metadata: MetaData, settings: ServiceSettings) -> None:

@@ -26,14 +26,29 @@ SERVICE_PORTS: dict[str, int] = {
 }
 
 
-def local_database_url(service: str) -> str:
-    """The URL of a service's own database on the local stack (role = database = mpa_<service>).
+# Services whose runtime role is not the schema owner: the audit service must not be able to
+# alter or delete what it has logged, so it runs as a role that may only read and insert.
+RUNTIME_ROLES: dict[str, str] = {"audit": "mpa_audit_app"}
 
-    The password equals the role name: the local cluster listens on loopback only and exists
-    for development and tests; production passes `<SERVICE>_DATABASE_URL`.
-    """
-    role = f"mpa_{service}"
-    return f"postgresql+asyncpg://{role}:{role}@{LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}/{role}"
+
+def _local_url(role: str, database: str) -> str:
+    # The password equals the role name: the local cluster listens on loopback only and exists
+    # for development and tests; production passes <SERVICE>_DATABASE_URL.
+    return (
+        f"postgresql+asyncpg://{role}:{role}@{LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}/{database}"
+    )
+
+
+def local_database_url(service: str) -> str:
+    """The URL a service runs with on the local stack (its own database, its runtime role)."""
+    database = f"mpa_{service}"
+    return _local_url(RUNTIME_ROLES.get(service, database), database)
+
+
+def local_owner_database_url(service: str) -> str:
+    """The URL of the role that owns a service's schema on the local stack (migrations)."""
+    database = f"mpa_{service}"
+    return _local_url(database, database)
 
 
 class Environment(StrEnum):
@@ -66,6 +81,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 0
     database_url: SecretStr = SecretStr("")
+    # The schema owner's URL for migrations; defaults to database_url when that is set, or
+    # to the local owner role.
+    migrations_database_url: SecretStr = SecretStr("")
     # Bounded so that a missing dependency answers /readyz quickly instead of hanging probes.
     readiness_timeout_seconds: float = 2.0
 
@@ -74,6 +92,12 @@ class ServiceSettings(BaseSettings):
     def model_post_init(self, __context: object) -> None:
         if not self.port:
             self.port = SERVICE_PORTS.get(self.service_name, 8000)
+        if not self.migrations_database_url.get_secret_value():
+            self.migrations_database_url = (
+                self.database_url
+                if self.database_url.get_secret_value()
+                else SecretStr(local_owner_database_url(self.service_name))
+            )
         if not self.database_url.get_secret_value():
             self.database_url = SecretStr(local_database_url(self.service_name))
 
