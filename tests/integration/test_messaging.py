@@ -18,6 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import text
 
 from mpa_common.telemetry import configure_tracing
 from mpa_common.uow import UnitOfWork
@@ -306,3 +307,44 @@ async def _true(value: bool) -> bool:
 
 async def _send(producer: AIOKafkaProducer, topic: str, record, key: bytes) -> None:  # type: ignore[no-untyped-def]
     await producer.send_and_wait(topic, record.value, key=key, headers=record.headers)
+
+
+async def test_the_leader_purges_old_published_rows_and_old_ledger_entries(
+    playground: Playground,
+) -> None:
+    old, fresh = case_event(uuid.uuid4()), case_event(uuid.uuid4())
+    await playground.stage(old, fresh)
+    async with playground.sessions() as session:
+        await session.execute(
+            text(
+                "INSERT INTO processed_events (consumer, event_id, event_type, processed_at) "
+                "VALUES ('c', :old, 't', now() - interval '200 days'), ('c', :fresh, 't', now())"
+            ),
+            {"old": old.id, "fresh": fresh.id},
+        )
+        await session.commit()
+    relay = playground.relay()
+    await relay.start()
+    await eventually(lambda: _zero(playground.unpublished()), what="published")
+    await relay.stop()
+    async with playground.sessions() as session:
+        await session.execute(
+            text(
+                "UPDATE outbox SET published_at = now() - interval '30 days' WHERE event_id = :id"
+            ),
+            {"id": old.id},
+        )
+        await session.commit()
+    await playground.relay().start()  # a new leader purges at once
+
+    async def purged() -> bool:
+        async with playground.sessions() as session:
+            outbox = (await session.execute(text("SELECT event_id FROM outbox"))).scalars().all()
+            ledger = (
+                (await session.execute(text("SELECT event_id FROM processed_events")))
+                .scalars()
+                .all()
+            )
+        return list(outbox) == [fresh.id] and list(ledger) == [fresh.id]
+
+    await eventually(purged, what="old rows purged, recent ones kept")

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -53,6 +54,9 @@ class OutboxRelay:
         standby_interval: float = 2.0,
         error_backoff: float = 1.0,
         producer_factory: ProducerFactory | None = None,
+        retain_published: timedelta = timedelta(days=7),
+        retain_processed: timedelta = timedelta(days=120),
+        purge_interval: float = 600.0,
     ) -> None:
         self._dsn = asyncpg_dsn(dsn)
         self._bootstrap_servers = bootstrap_servers
@@ -64,6 +68,12 @@ class OutboxRelay:
         self._standby_interval = standby_interval
         self._error_backoff = error_backoff
         self._producer_factory = producer_factory or self._default_producer
+        # Published rows are kept a week for inspection. The consumers' ledger must outlive
+        # the topics' retention (90 days), or a replayed old event would run a second time.
+        self._retain_published = retain_published
+        self._retain_processed = retain_processed
+        self._purge_interval = purge_interval
+        self._next_purge = 0.0
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -139,6 +149,7 @@ class OutboxRelay:
     ) -> None:
         while True:
             self._wake.clear()
+            await self._purge_if_due(connection)
             published = await self.publish_batch(connection, producer)
             if published == self._batch_size:
                 continue  # more may be waiting
@@ -175,6 +186,31 @@ class OutboxRelay:
         )
         self.published_total += len(rows)
         return len(rows)
+
+    async def _purge_if_due(self, connection: asyncpg.Connection) -> None:
+        """Deletes old published outbox rows and old ledger entries (the leader only)."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self._purge_interval
+        try:
+            outbox = await connection.execute(
+                "DELETE FROM outbox WHERE published_at < now() - $1::interval",
+                self._retain_published,
+            )
+            ledger = await connection.execute(
+                "DELETE FROM processed_events WHERE processed_at < now() - $1::interval",
+                self._retain_processed,
+            )
+        except asyncpg.InsufficientPrivilegeError:
+            log.warning(
+                "outbox purge not permitted for this role", extra={"relay": self._client_id}
+            )
+            return
+        log.info(
+            "purged old messaging rows",
+            extra={"relay": self._client_id, "outbox": outbox, "processed_events": ledger},
+        )
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleeps unless stopped first; returns True when stopping."""
