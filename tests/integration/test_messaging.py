@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
+from mpa_common.messaging.consumer import RecordOrigin, current_record_origin
 from mpa_common.telemetry import configure_tracing
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import Envelope, to_kafka_record
@@ -269,9 +270,11 @@ async def test_trace_context_flows_from_the_writer_through_kafka_into_the_handle
     trace_id = request_span.get_span_context().trace_id
 
     handled_in: list[int] = []
+    origins: list[RecordOrigin] = []
 
     async def note_trace(uow: UnitOfWork, envelope: Envelope) -> None:
         handled_in.append(trace.get_current_span().get_span_context().trace_id)
+        origins.append(current_record_origin())
 
     relay = playground.relay()
     consumer = playground.consumer(note_trace)
@@ -280,6 +283,9 @@ async def test_trace_context_flows_from_the_writer_through_kafka_into_the_handle
     await eventually(lambda: _at_least(consumer_progress(consumer), 1), what="handled")
     assert handled_in == [trace_id]
     [record] = await read_topic(playground.bootstrap_servers, playground.case_topic, 1, settle=0)
+    assert origins == [
+        RecordOrigin(record.topic, record.partition, record.offset, record.timestamp)
+    ]
     traceparent = dict(record.headers)["traceparent"].decode()
     assert traceparent.split("-")[1] == f"{trace_id:032x}"
     process_spans = [s for s in exporter.get_finished_spans() if s.name.startswith("process ")]

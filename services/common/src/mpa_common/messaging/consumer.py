@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -33,6 +35,29 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("mpa.messaging")
 
 Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RecordOrigin:
+    """Where the event being handled was read from (what the audit log records)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+_current_origin: ContextVar[RecordOrigin | None] = ContextVar("mpa_record_origin", default=None)
+
+
+def current_record_origin() -> RecordOrigin:
+    """The Kafka origin of the record whose handler is running (like the current span)."""
+    origin = _current_origin.get()
+    if origin is None:
+        raise RuntimeError("current_record_origin() called outside an event handler")
+    return origin
+
+
 Headers = list[tuple[str, bytes]]
 MAX_ERROR_TEXT = 500
 
@@ -162,6 +187,9 @@ class EventConsumer:
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         headers: Headers = list(record.headers or ())
+        _current_origin.set(
+            RecordOrigin(record.topic, record.partition, record.offset, record.timestamp)
+        )
         try:
             envelope = from_kafka_record(record.key, record.value, headers)
         except InvalidEvent as invalid:
