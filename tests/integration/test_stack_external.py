@@ -1,0 +1,42 @@
+"""`mpa stack up` pointed at existing servers uses them and starts none of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mpa_common.settings import SERVICE_PORTS, local_database_url, local_owner_database_url
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_stack_up_with_external_servers_starts_nothing_and_migrates_them() -> None:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "localhost:9092"}  # same broker, by name
+    for service in SERVICE_PORTS:
+        env[f"{service.upper()}_DATABASE_URL"] = local_database_url(service)
+        env[f"{service.upper()}_MIGRATIONS_DATABASE_URL"] = local_owner_database_url(service)
+    result = subprocess.run(
+        [sys.executable, "-m", "mpa_cli.main", "stack", "up"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "using the databases named by <SERVICE>_DATABASE_URL" in output
+    assert "Kafka: using localhost:9092" in output
+    assert "Starting PostgreSQL" not in output
+    assert "Starting Kafka" not in output
+    assert "already running" not in output  # it did not even look at the local ones
+    for service in SERVICE_PORTS:
+        assert f"Migrating the {service} database" in output
+    assert "10 topics" in output
