@@ -263,6 +263,11 @@ class RoutingExclusionReason(StrEnum):
     NO_CAPACITY = "no_capacity"
     SERVICE_NOT_ACTIVE = "service_not_active"
     PREVIOUSLY_DECLINED = "previously_declined"
+    CATEGORY_MISMATCH = "category_mismatch"
+    NATIONALITY_NOT_SERVED = "nationality_not_served"
+    VULNERABILITY_NOT_SERVED = "vulnerability_not_served"
+    NOT_DESIGNATED = "not_designated"  # a mandatory rule needs a designated authority
+    NOT_CHOSEN = "not_chosen"  # the caseworker referred to another, chosen service
 
 
 class ConsentOverrideReason(StrEnum):

@@ -2,15 +2,90 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 
-from mpa_common.service import create_service_app, run_service
+from mpa_common.messaging.consumer import EventConsumer
+from mpa_common.messaging.outbox import topic_name
+from mpa_common.service import (
+    BackgroundWorker,
+    ServiceContext,
+    create_service_app,
+    run_service,
+)
+from mpa_common.uow import UnitOfWork
+from mpa_contracts.events.case import CaseRegisteredV1
+from mpa_contracts.topics import topic_for_event_type
+from mpa_referral.adapters.tables import outbox, processed_events
+from mpa_referral.api import directory as directory_api
+from mpa_referral.api import referrals as referrals_api
+from mpa_referral.api import reports as reports_api
+from mpa_referral.app.directory import Directory
+from mpa_referral.app.referrals import (
+    ACCEPTANCE_SLA_TIMER,
+    DIRECTORY_RETRY_TIMER,
+    ReferralPolicy,
+    Referrals,
+)
+from mpa_referral.app.timers import TimerWorker
+from mpa_referral.demo import DemoDirectorySeeder
+from mpa_referral.handlers import CaseEventHandler
 from mpa_referral.settings import ReferralSettings
+
+CASE_CONSUMER_GROUP = "mpa-referral.cases"
+
+
+def referral_use_cases(settings: ReferralSettings) -> Referrals:
+    return Referrals(
+        ReferralPolicy(acceptance_sla=settings.acceptance_sla(), max_reroutes=settings.max_reroutes)
+    )
+
+
+def build_workers(
+    context: ServiceContext, settings: ReferralSettings, referrals: Referrals, directory: Directory
+) -> Sequence[BackgroundWorker]:
+    """The service's background work: demo seeding, the case consumer, the timer worker."""
+    prefix = settings.kafka_topic_prefix
+
+    def unit_of_work() -> UnitOfWork:
+        return UnitOfWork(context.sessions, outbox, topic_prefix=prefix)
+
+    workers: list[BackgroundWorker] = []
+    if settings.demo_directory_enabled:
+        workers.append(DemoDirectorySeeder(unit_of_work, directory))
+    workers.append(
+        EventConsumer(
+            # Namespaced like the topics, so deployments sharing a cluster never share a group.
+            group_id=f"{prefix}{CASE_CONSUMER_GROUP}",
+            topics=[topic_name(topic_for_event_type(CaseRegisteredV1.event_type).name, prefix)],
+            handler=CaseEventHandler(referrals),
+            sessions=context.sessions,
+            outbox=outbox,
+            processed=processed_events,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"{settings.kafka_client_id}-cases",
+            topic_prefix=prefix,
+        )
+    )
+    workers.append(
+        TimerWorker(
+            unit_of_work,
+            {
+                ACCEPTANCE_SLA_TIMER: referrals.on_acceptance_sla,
+                DIRECTORY_RETRY_TIMER: referrals.on_directory_changed,
+            },
+            poll_seconds=settings.timer_poll_seconds,
+        )
+    )
+    return workers
 
 
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
-    return create_service_app(
+    referrals = referral_use_cases(settings)
+    directory = Directory()
+    app = create_service_app(
         settings,
         title="MPA Referral",
         description=(
@@ -18,7 +93,12 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
             "eligible partner, and the closed-loop referral lifecycle with SLA "
             "timers."
         ),
+        routers=[directory_api.router, referrals_api.router, reports_api.router],
+        workers=lambda context: build_workers(context, settings, referrals, directory),
     )
+    app.state.referrals = referrals
+    app.state.directory = directory
+    return app
 
 
 def main() -> None:

@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mpa_common.settings import ServiceSettings
+from mpa_common.settings import Environment, ServiceSettings
+from mpa_contracts.vocabularies import Urgency
+from mpa_referral.domain.sla import DEFAULT_ACCEPTANCE_SLA
 
 
 class ReferralSettings(ServiceSettings):
     service_name: ClassVar[str] = "referral"
 
+    # Seeds the fictional demo directory when the directory is empty; never in production.
+    demo_directory: bool = True
+    # Acceptance SLA per urgency, in seconds (tests shorten them; a service may promise less).
+    sla_critical_seconds: float = Field(
+        default=DEFAULT_ACCEPTANCE_SLA[Urgency.CRITICAL].total_seconds(), gt=0
+    )
+    sla_high_seconds: float = Field(
+        default=DEFAULT_ACCEPTANCE_SLA[Urgency.HIGH].total_seconds(), gt=0
+    )
+    sla_medium_seconds: float = Field(
+        default=DEFAULT_ACCEPTANCE_SLA[Urgency.MEDIUM].total_seconds(), gt=0
+    )
+    sla_low_seconds: float = Field(
+        default=DEFAULT_ACCEPTANCE_SLA[Urgency.LOW].total_seconds(), gt=0
+    )
+    # Re-routes (after declines or missed SLAs) before a referral is given up as unroutable.
+    max_reroutes: int = Field(default=3, ge=0)
+    # How often the timer worker looks for due timers.
+    timer_poll_seconds: float = Field(default=1.0, gt=0)
+
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
+
+    @property
+    def demo_directory_enabled(self) -> bool:
+        return self.demo_directory and self.environment != Environment.PRODUCTION
+
+    def acceptance_sla(self) -> Mapping[Urgency, timedelta]:
+        return {
+            Urgency.CRITICAL: timedelta(seconds=self.sla_critical_seconds),
+            Urgency.HIGH: timedelta(seconds=self.sla_high_seconds),
+            Urgency.MEDIUM: timedelta(seconds=self.sla_medium_seconds),
+            Urgency.LOW: timedelta(seconds=self.sla_low_seconds),
+        }

@@ -1,0 +1,236 @@
+"""Routing benchmark over a directory of 10,000 services (`make bench`).
+
+Prints decisions per second and p50/p99 decision latency of the pure routing step (hard
+filters, score, ranking) per need, and, separately, the database read that feeds it
+(`listings_for` + partner track records) against the real PostgreSQL, in a private schema.
+Goal: p99 under 1 ms per need for the decision, database read excluded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import statistics
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from mpa_common.settings import local_database_url
+from mpa_contracts.vocabularies import (
+    AgeBand,
+    NeedCategory,
+    PartnerType,
+    ServiceStatus,
+    Sex,
+    Urgency,
+)
+from mpa_referral.adapters import directory_repository as directory_repo
+from mpa_referral.adapters import referral_repository as referral_repo
+from mpa_referral.adapters.tables import metadata, partners, services
+from mpa_referral.domain.directory import Area, Eligibility, ServiceListing
+from mpa_referral.domain.routing import PartnerRecord, RoutingRequest, route
+
+SERVICES = 10_000
+PARTNERS = 500
+COUNTRIES = [f"{a}{b}" for a in "QX" for b in "ABCDEFGHIJ"]  # 20 fictional countries
+LANGUAGES = ["fr", "en", "ha", "ar", "bm", "ff", "dje", "wo"]
+DECISIONS = 20_000
+READS = 500
+rng = random.Random(7)
+
+
+def directory() -> tuple[
+    list[ServiceListing], dict[uuid.UUID, PartnerRecord], dict[uuid.UUID, PartnerType]
+]:
+    partner_ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(PARTNERS)]
+    types = {p: rng.choice(list(PartnerType)) for p in partner_ids}
+    records = {
+        p: PartnerRecord(rng.random(), rng.uniform(60, 3 * 86400))
+        for p in partner_ids
+        if rng.random() < 0.8
+    }
+    listings = []
+    for _ in range(SERVICES):
+        partner = rng.choice(partner_ids)
+        country = rng.choice(COUNTRIES)
+        areas = frozenset(rng.sample([f"{country}-{n}" for n in range(1, 9)], rng.randint(0, 3)))
+        total = rng.choice([None, 10, 20, 50])
+        listings.append(
+            ServiceListing(
+                service_id=uuid.UUID(int=rng.getrandbits(128)),
+                partner_id=partner,
+                partner_type=types[partner],
+                partner_active=rng.random() > 0.02,
+                partner_designations=(),
+                category=rng.choice(list(NeedCategory)),
+                status=ServiceStatus.ACTIVE
+                if rng.random() > 0.05
+                else ServiceStatus.TEMPORARILY_CLOSED,
+                coverage=(Area(country, areas),),
+                languages=frozenset(rng.sample(LANGUAGES, rng.randint(1, 3))),
+                eligibility=Eligibility(
+                    min_age=rng.choice([None, None, 18]),
+                    sexes=rng.choice([frozenset(), frozenset({Sex.FEMALE})]),
+                ),
+                capacity_available=None if total is None else rng.randint(0, total),
+                capacity_total=total,
+            )
+        )
+    return listings, records, types
+
+
+def need() -> RoutingRequest:
+    country = rng.choice(COUNTRIES)
+    return RoutingRequest(
+        category=rng.choice(list(NeedCategory)),
+        urgency=rng.choice(list(Urgency)),
+        country=country,
+        admin_area=f"{country}-{rng.randint(1, 8)}",
+        age_band=rng.choice(list(AgeBand)),
+        sex=rng.choice([Sex.FEMALE, Sex.MALE]),
+        nationality="NG",
+        languages=tuple(rng.sample(LANGUAGES, 2)),
+        vulnerabilities=frozenset(),
+        refused_partner_types=frozenset({PartnerType.GOVERNMENT_AGENCY})
+        if rng.random() < 0.2
+        else frozenset(),
+    )
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(label: str, samples: Sequence[float]) -> None:
+    rate = len(samples) / sum(samples)
+    p50, p99 = percentile(samples, 0.5) * 1e3, percentile(samples, 0.99) * 1e3
+    print(
+        f"{label:<46} {rate:>10,.0f}/s   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms"
+        f"   max {max(samples) * 1e3:7.3f} ms"
+    )
+
+
+def bench_decisions(
+    listings: list[ServiceListing], records: dict[uuid.UUID, PartnerRecord]
+) -> None:
+    # What the database read hands routing: the need's category, covering its country.
+    pools: dict[tuple[NeedCategory, str], list[ServiceListing]] = defaultdict(list)
+    for listing in listings:
+        for area in listing.coverage:
+            pools[(listing.category, area.country)].append(listing)
+    requests = [need() for _ in range(DECISIONS)]
+    samples = []
+    for request in requests:
+        pool = pools[(request.category, request.country)]
+        started = time.perf_counter()
+        route(request, pool, records)
+        samples.append(time.perf_counter() - started)
+    sizes = [len(p) for p in pools.values()]
+    print(
+        f"directory: {SERVICES:,} services, {PARTNERS} partners, {len(COUNTRIES)} countries; "
+        f"candidates per need: mean {statistics.mean(sizes):.0f}, max {max(sizes)}"
+    )
+    report("decision per need (category+country pool)", samples)
+    # Worst case: every one of the 10,000 services is a candidate.
+    everything = [
+        dataclasses.replace(s, category=NeedCategory.SHELTER, coverage=(Area("QA"),))
+        for s in listings
+    ]
+    request = dataclasses.replace(
+        requests[0], category=NeedCategory.SHELTER, country="QA", admin_area="QA-1"
+    )
+    worst = []
+    for _ in range(20):
+        started = time.perf_counter()
+        route(request, everything, records)
+        worst.append(time.perf_counter() - started)
+    report("decision, all 10,000 services candidates", worst)
+
+
+async def bench_database_read(
+    listings: list[ServiceListing], types: dict[uuid.UUID, PartnerType]
+) -> None:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    url = local_database_url("referral")
+    admin = create_async_engine(url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f"CREATE SCHEMA {schema}"))
+        await connection.run_sync(
+            lambda c: metadata.create_all(c.execution_options(schema_translate_map={None: schema}))
+        )
+    engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                partners.insert(),
+                [
+                    {
+                        "id": p,
+                        "code": f"B-{i}",
+                        "name": "Bench",
+                        "partner_type": t.value,
+                        "countries": COUNTRIES,
+                    }
+                    for i, (p, t) in enumerate(types.items())
+                ],
+            )
+            await connection.execute(
+                services.insert(),
+                [
+                    {
+                        "id": s.service_id,
+                        "partner_id": s.partner_id,
+                        "name": "Bench",
+                        "category": s.category.value,
+                        "status": s.status.value,
+                        "coverage": [
+                            {"country": a.country, "admin_areas": sorted(a.admin_areas)}
+                            for a in s.coverage
+                        ],
+                        "coverage_countries": [a.country for a in s.coverage],
+                        "languages": sorted(s.languages),
+                        "min_age": s.eligibility.min_age,
+                        "sexes": [x.value for x in s.eligibility.sexes],
+                        "nationalities_served": [],
+                        "nationalities_excluded": [],
+                        "vulnerabilities_required": [],
+                        "vulnerability_focus": [],
+                        "capacity_total": s.capacity_total,
+                        "capacity_available": s.capacity_available,
+                    }
+                    for s in listings
+                ],
+            )
+            await connection.execute(text("ANALYZE"))
+        samples = []
+        async with engine.connect() as connection:
+            session = AsyncSession(bind=connection)
+            for _ in range(READS):
+                request = need()
+                started = time.perf_counter()
+                pool = await directory_repo.listings_for(session, request.category, request.country)
+                await referral_repo.partner_records(session, {s.partner_id for s in pool})
+                samples.append(time.perf_counter() - started)
+            await session.close()
+        report("database read per need (listings + records)", samples)
+    finally:
+        await engine.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await admin.dispose()
+
+
+def main() -> None:
+    listings, records, types = directory()
+    bench_decisions(listings, records)
+    asyncio.run(bench_database_read(listings, types))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Aggregate figures over referrals for the reporting endpoint (counts and durations only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# Referrals created in [from, to), optionally in one country (where the service is wanted).
+_SCOPE = """
+    FROM referrals r
+    WHERE r.created_at >= :start AND r.created_at < :end
+      AND (CAST(:country AS text) IS NULL OR r.country = :country)
+"""
+
+
+async def referral_report(
+    session: AsyncSession, start: datetime, end: datetime, country: str | None
+) -> dict[str, Any]:
+    params = {"start": start, "end": end, "country": country}
+
+    async def grouped(column: str) -> dict[str, int]:
+        rows = await session.execute(
+            text(f"SELECT {column}, count(*) {_SCOPE} AND {column} IS NOT NULL GROUP BY {column}"),
+            params,
+        )
+        return {str(key): int(count) for key, count in rows}
+
+    attempts = (
+        await session.execute(
+            text(
+                f"""
+                SELECT
+                  count(*) FILTER (WHERE a.response = 'accepted'),
+                  count(*) FILTER (WHERE a.response IN ('accepted', 'declined', 'sla_breached')),
+                  count(*) FILTER (WHERE a.response = 'sla_breached'),
+                  percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY extract(epoch FROM a.responded_at - a.decided_at))
+                    FILTER (WHERE a.response = 'accepted'),
+                  percentile_cont(0.9) WITHIN GROUP (
+                    ORDER BY extract(epoch FROM a.responded_at - a.decided_at))
+                    FILTER (WHERE a.response = 'accepted')
+                FROM routing_attempts a JOIN referrals r ON r.id = a.referral_id
+                WHERE r.id IN (SELECT r.id {_SCOPE})
+                """  # noqa: S608 - no user input in the statement's text
+            ),
+            params,
+        )
+    ).one()
+    accepted, answered, breaches, median, p90 = attempts
+    reroutes = (
+        await session.execute(
+            text(f"SELECT coalesce(sum(r.reroute_count), 0), count(*) {_SCOPE}"), params
+        )
+    ).one()
+    return {
+        "total": int(reroutes[1]),
+        "by_state": await grouped("r.state"),
+        "by_need": await grouped("r.category"),
+        "by_partner": await grouped("r.partner_id"),
+        "acceptance_rate": (accepted / answered) if answered else None,
+        "median_seconds_to_accept": float(median) if median is not None else None,
+        "p90_seconds_to_accept": float(p90) if p90 is not None else None,
+        "sla_breaches": int(breaches),
+        "reroutes": int(reroutes[0]),
+    }

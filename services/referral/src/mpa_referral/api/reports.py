@@ -1,0 +1,49 @@
+"""Reporting routes: figures only, no case-level data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from mpa_common.auth import Principal, Role, require_roles
+from mpa_common.problems import Problem
+from mpa_referral.adapters.report_repository import referral_report
+from mpa_referral.api.deps import unit_of_work
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+Reporter = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]
+
+
+class ReferralReport(BaseModel):
+    total: int = Field(description="Referrals created in the period")
+    by_state: dict[str, int]
+    by_need: dict[str, int]
+    by_partner: dict[str, int] = Field(description="Current holder partner id -> referrals")
+    acceptance_rate: float | None = Field(
+        description="Accepted / (accepted + declined + SLA breached) over routing attempts"
+    )
+    median_seconds_to_accept: float | None
+    p90_seconds_to_accept: float | None
+    sla_breaches: int
+    reroutes: int
+
+
+@router.get("/referrals", summary="Referral figures for a period, optionally one country")
+async def referrals_report(
+    principal: Reporter,
+    request: Request,
+    start: Annotated[datetime, Query(alias="from", description="Inclusive, RFC 3339")],
+    end: Annotated[datetime, Query(alias="to", description="Exclusive, RFC 3339")],
+    country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+) -> ReferralReport:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise Problem(422, "Invalid request", "from/to: a time zone is required")
+    if end <= start:
+        raise Problem(422, "Invalid request", "to: must be after from")
+    async with unit_of_work(request) as uow:
+        figures = await referral_report(uow.session, start, end, country)
+    return ReferralReport(**figures)

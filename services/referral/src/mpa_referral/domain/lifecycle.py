@@ -1,0 +1,73 @@
+"""The referral lifecycle, aligned with HL7 FHIR Task: which action is legal in which state.
+
+requested -> routed -> accepted | declined; accepted -> in_progress <-> on_hold;
+in_progress -> completed | failed; cancelled from any open state. A declined referral goes
+straight back to routing (requested) and on to the next candidate; an unroutable one waits
+for the directory to change and may be routed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from mpa_contracts.vocabularies import ReferralState
+
+S = ReferralState
+
+
+class Action(StrEnum):
+    ROUTE = "route"
+    GIVE_UP = "give_up"  # no eligible service: unroutable
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    REROUTE = "reroute"  # back to routing after a decline or a missed SLA
+    START = "start"
+    HOLD = "hold"
+    RESUME = "resume"
+    COMPLETE = "complete"
+    FAIL = "fail"
+    CANCEL = "cancel"
+
+
+TRANSITIONS: Mapping[tuple[ReferralState, Action], ReferralState] = {
+    (S.REQUESTED, Action.ROUTE): S.ROUTED,
+    (S.REQUESTED, Action.GIVE_UP): S.UNROUTABLE,
+    (S.UNROUTABLE, Action.ROUTE): S.ROUTED,  # retried after the directory changed
+    (S.ROUTED, Action.ACCEPT): S.ACCEPTED,
+    (S.ROUTED, Action.DECLINE): S.DECLINED,
+    (S.ROUTED, Action.REROUTE): S.REQUESTED,  # the SLA was missed
+    (S.DECLINED, Action.REROUTE): S.REQUESTED,
+    (S.ACCEPTED, Action.START): S.IN_PROGRESS,
+    (S.IN_PROGRESS, Action.HOLD): S.ON_HOLD,
+    (S.ON_HOLD, Action.RESUME): S.IN_PROGRESS,
+    (S.IN_PROGRESS, Action.COMPLETE): S.COMPLETED,
+    (S.IN_PROGRESS, Action.FAIL): S.FAILED,
+    **{
+        (state, Action.CANCEL): S.CANCELLED
+        for state in (S.REQUESTED, S.ROUTED, S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD, S.UNROUTABLE)
+    },
+}
+
+# States in which a referral is still being worked on (one such referral per need).
+OPEN_STATES: frozenset[ReferralState] = frozenset(
+    {S.REQUESTED, S.ROUTED, S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD}
+)
+# States whose referral holds one of its service's places.
+HOLDS_CAPACITY: frozenset[ReferralState] = frozenset(
+    {S.ROUTED, S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD}
+)
+
+
+class IllegalTransition(Exception):
+    def __init__(self, state: ReferralState, action: Action) -> None:
+        super().__init__(f"a referral in state {state.value} cannot {action.value}")
+        self.state = state
+        self.action = action
+
+
+def next_state(state: ReferralState, action: Action) -> ReferralState:
+    try:
+        return TRANSITIONS[(state, action)]
+    except KeyError:
+        raise IllegalTransition(state, action) from None

@@ -1,0 +1,30 @@
+"""The demo directory is a development convenience that production never gets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from mpa_contracts.vocabularies import Urgency
+from mpa_referral.settings import ReferralSettings
+
+
+@pytest.mark.parametrize(
+    ("environment", "flag", "seeded"),
+    [("development", "true", True), ("development", "false", False), ("production", "true", False)],
+)
+def test_demo_directory_only_outside_production(
+    monkeypatch: pytest.MonkeyPatch, environment: str, flag: str, seeded: bool
+) -> None:
+    monkeypatch.setenv("MPA_ENV", environment)
+    monkeypatch.setenv("REFERRAL_DEMO_DIRECTORY", flag)
+    assert ReferralSettings().demo_directory_enabled is seeded
+
+
+def test_sla_windows_default_to_the_issue_and_are_configurable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ReferralSettings().acceptance_sla()[Urgency.LOW] == timedelta(days=14)
+    monkeypatch.setenv("REFERRAL_SLA_CRITICAL_SECONDS", "2")
+    assert ReferralSettings().acceptance_sla()[Urgency.CRITICAL] == timedelta(seconds=2)

@@ -1,0 +1,132 @@
+"""Durable SLA timers on the real stack: a missed acceptance SLA re-routes, a restart while
+it is pending still fires it exactly once, and two replicas fire it once (issue 7)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mpa_contracts.vocabularies import NeedCategory, Urgency
+from tests.integration.referral_support import (
+    OPERATOR,
+    ReferralStack,
+    add_partner,
+    envelope,
+    eventually,
+    open_referral_stack,
+    referrals_of,
+    registered,
+)
+
+pytestmark = pytest.mark.integration
+
+SHORT_SLA = 1.5  # seconds for a high-urgency referral
+
+
+@pytest.fixture(scope="module")
+async def stack(bootstrap_servers: str) -> AsyncIterator[ReferralStack]:
+    async for opened in open_referral_stack(bootstrap_servers):
+        yield opened
+
+
+async def breaches(stack: ReferralStack, referral_id: str) -> tuple[int, int]:
+    """(history rows, outbox events) of SLA breaches of one referral."""
+    history = await stack.sql(
+        "SELECT count(*) FROM referral_history WHERE referral_id = :id "
+        "AND event_type = 'org.mpa.referral.sla_breached.v1'",
+        id=uuid.UUID(referral_id),
+    )
+    events = await stack.sql(
+        "SELECT count(*) FROM outbox WHERE event_type = 'org.mpa.referral.sla_breached.v1' "
+        "AND envelope->'data'->>'referral_id' = :id",
+        id=referral_id,
+    )
+    return history[0][0], events[0][0]
+
+
+async def test_a_missed_sla_re_routes_to_the_next_candidate(stack: ReferralStack) -> None:
+    service = await stack.start_instance(sla_high_seconds=SHORT_SLA)
+    client = service.client
+    country = stack.new_country()
+    first, _ = await add_partner(
+        client, country, NeedCategory.SHELTER, service_fields={"languages": ["fr"]}
+    )
+    second, _ = await add_partner(
+        client, country, NeedCategory.SHELTER, service_fields={"languages": ["en"]}
+    )
+    case = registered(country, [(NeedCategory.SHELTER, Urgency.HIGH)])
+    await stack.publish(envelope(case))
+    (referral,) = await referrals_of(client, case.case_id, 1)
+    assert referral["partner_id"] == str(first)
+
+    async def moved_on() -> bool:
+        body = (await client.get(f"/v1/referrals/{referral['id']}", headers=OPERATOR)).json()
+        return bool(body["partner_id"] == str(second))
+
+    await eventually(moved_on, timeout=15, what="re-route after the SLA")
+    body = (await client.get(f"/v1/referrals/{referral['id']}", headers=OPERATOR)).json()
+    assert [h["event_type"].split(".")[3] for h in body["history"]] == [
+        "requested",
+        "routed",
+        "sla_breached",
+        "rerouted",
+        "routed",
+    ]
+    assert body["explanation"][0]["response"] == "sla_breached"
+    await service.stop()
+    stack.instances.remove(service)
+
+
+async def test_a_restart_while_the_sla_is_pending_fires_it_exactly_once(
+    stack: ReferralStack,
+) -> None:
+    before = await stack.start_instance(sla_high_seconds=3.0)
+    country = stack.new_country()
+    await add_partner(
+        before.client, country, NeedCategory.FOOD
+    )  # one candidate: breach -> unroutable
+    case = registered(country, [(NeedCategory.FOOD, Urgency.HIGH)])
+    await stack.publish(envelope(case))
+    (referral,) = await referrals_of(before.client, case.case_id, 1)
+    assert referral["state"] == "routed"
+    await before.stop()  # the "crash": nothing runs while the deadline passes
+    stack.instances.remove(before)
+    await asyncio.sleep(3.5)
+    assert await breaches(stack, referral["id"]) == (0, 0)
+
+    after = await stack.start_instance(sla_high_seconds=3.0)
+
+    async def breached() -> bool:
+        return await breaches(stack, referral["id"]) != (0, 0)
+
+    await eventually(breached, timeout=15, what="the SLA timer after the restart")
+    await asyncio.sleep(1.0)  # a second firing would show up by now (poll every 0.2 s)
+    assert await breaches(stack, referral["id"]) == (1, 1)
+    body = (await after.client.get(f"/v1/referrals/{referral['id']}", headers=OPERATOR)).json()
+    assert body["state"] == "unroutable"
+    assert body["status_reason"] == "all_candidates_declined"
+    await after.stop()
+    stack.instances.remove(after)
+
+
+async def test_two_replicas_fire_each_timer_once(stack: ReferralStack) -> None:
+    one = await stack.start_instance(sla_high_seconds=2.0)
+    two = await stack.start_instance(sla_high_seconds=2.0)
+    country = stack.new_country()
+    await add_partner(one.client, country, NeedCategory.MEDICAL)
+    cases = [registered(country, [(NeedCategory.MEDICAL, Urgency.HIGH)]) for _ in range(6)]
+    await stack.publish(*(envelope(c) for c in cases))
+    referral_ids = [(await referrals_of(one.client, c.case_id, 1))[0]["id"] for c in cases]
+
+    async def all_breached() -> bool:
+        counts = [await breaches(stack, r) for r in referral_ids]
+        return all(c != (0, 0) for c in counts)
+
+    await eventually(all_breached, timeout=20, what="every SLA timer")
+    await asyncio.sleep(1.0)
+    assert [await breaches(stack, r) for r in referral_ids] == [(1, 1)] * len(referral_ids)
+    fired = [w.fired for i in (one, two) for w in i.workers if w.name == "timer-worker"]  # type: ignore[attr-defined]
+    assert sum(fired) >= len(referral_ids)
