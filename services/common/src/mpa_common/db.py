@@ -11,13 +11,27 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def create_engine(url: str, *, pool_size: int = 5, application_name: str = "mpa") -> AsyncEngine:
+def connection_settings(application_name: str, schema: str = "") -> dict[str, str]:
+    """PostgreSQL session settings for a service's connections.
+
+    `schema` puts the service's tables in a schema of their own (search_path), so several
+    deployments — or isolated test runs of a whole service — can share one database.
+    """
+    settings = {"application_name": application_name}
+    if schema:
+        settings["search_path"] = schema
+    return settings
+
+
+def create_engine(
+    url: str, *, pool_size: int = 5, application_name: str = "mpa", schema: str = ""
+) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args={"server_settings": connection_settings(application_name, schema)},
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -28,13 +28,20 @@ def run_alembic_env(metadata: MetaData, settings: ServiceSettings) -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    asyncio.run(_run_online(url, metadata))
+    asyncio.run(_run_online(url, metadata, settings.database_schema))
 
 
-async def _run_online(url: str, metadata: MetaData) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+async def _run_online(url: str, metadata: MetaData, schema: str) -> None:
+    server_settings = {"search_path": schema} if schema else {}
+    engine = create_async_engine(
+        url, poolclass=pool.NullPool, connect_args={"server_settings": server_settings}
+    )
     try:
         async with engine.connect() as connection:
+            if schema:
+                # The schema owner creates it; tables and alembic_version then live in it.
+                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                await connection.commit()
             await connection.run_sync(_migrate, metadata)
     finally:
         await engine.dispose()

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mpa_common.db import create_engine, create_session_factory, ping
+from mpa_common.db import connection_settings, create_engine, create_session_factory, ping
 from mpa_common.kafka import kafka_metadata_ok
 from mpa_common.logging import configure_logging
 from mpa_common.messaging.relay import OutboxRelay
@@ -65,7 +65,9 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(
-            settings.database_url.get_secret_value(), application_name=settings.kafka_client_id
+            settings.database_url.get_secret_value(),
+            application_name=settings.kafka_client_id,
+            schema=settings.database_schema,
         )
         context = ServiceContext(settings, engine, create_session_factory(engine))
         app.state.context = context
@@ -105,7 +107,11 @@ def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
         dsn=settings.database_url.get_secret_value(),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"{settings.kafka_client_id}-relay",
-        lock_name=f"{settings.kafka_client_id}-outbox-relay",
+        # One leader per service *and schema*: deployments sharing a database elect apart.
+        lock_name=f"{settings.kafka_client_id}-outbox-relay:{settings.database_schema}",
+        server_settings=connection_settings(
+            f"{settings.kafka_client_id}-relay", settings.database_schema
+        ),
     )
 
 

@@ -84,6 +84,8 @@ class ServiceSettings(BaseSettings):
     # The schema owner's URL for migrations; defaults to database_url when that is set, or
     # to the local owner role.
     migrations_database_url: SecretStr = SecretStr("")
+    # A schema of the service's own inside its database (search_path); empty = public.
+    database_schema: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
     # Bounded so that a missing dependency answers /readyz quickly instead of hanging probes.
     readiness_timeout_seconds: float = 2.0
 
