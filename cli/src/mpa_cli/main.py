@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from mpa_cli.intake_commands import intake_app
 from mpa_cli.stack import control
 from mpa_cli.stack.console import StackError, step
 from mpa_cli.stack.layout import Layout
@@ -23,6 +24,7 @@ stack_app = typer.Typer(help="The local Kafka and PostgreSQL the platform runs o
 db_app = typer.Typer(help="Service databases.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+app.add_typer(intake_app, name="intake")
 
 
 def _fail(error: StackError) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from mpa_common.settings import ServiceSettings
@@ -11,5 +13,17 @@ from mpa_common.settings import ServiceSettings
 
 class IntakeSettings(ServiceSettings):
     service_name: ClassVar[str] = "intake"
+
+    # INTAKE_MASTER_KEYS="kid1:base64key,kid2:base64key": every master key that may still
+    # unwrap a case's data key; INTAKE_ACTIVE_MASTER_KEY names the one new wraps use (it may
+    # be omitted when there is a single key). Unset in development: a local key is created.
+    master_keys: SecretStr = SecretStr("")
+    active_master_key: str = ""
+    # INTAKE_MATCHING_KEY: base64 of at least 32 bytes for the duplicate-matching HMAC.
+    matching_key: SecretStr = SecretStr("")
+    # Where development keys are kept when none are configured (refused in production).
+    local_key_dir: Path = Path(".local/intake")
+    # Page size bounds of GET /v1/cases.
+    max_page_size: int = 100
 
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")

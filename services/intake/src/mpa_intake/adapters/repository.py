@@ -1,0 +1,542 @@
+"""Loading and saving cases, consent, match keys, idempotency records and partner grants.
+
+Everything runs on the unit of work's session: the caller commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mpa_contracts.events.case import SafetyFlags
+from mpa_contracts.vocabularies import (
+    CaseClosureReason,
+    ConsentGivenBy,
+    ConsentMethod,
+    ConsentScope,
+    ErasureBasis,
+    NeedCategory,
+    PartnerType,
+    SafeContactMethod,
+    Urgency,
+    Vulnerability,
+)
+from mpa_intake.adapters.crypto import SealedPersonalData
+from mpa_intake.adapters.tables import (
+    case_consents,
+    case_match_keys,
+    case_needs,
+    case_reference_counters,
+    cases,
+    idempotency_keys,
+    partner_access_grants,
+)
+from mpa_intake.domain.case import Case, CaseStatus, NeedEntry, routing_profile
+from mpa_intake.domain.consent import ConsentRecord
+from mpa_intake.domain.matching import MatchKind
+
+MAX_REFERENCE_NUMBER = 999_999
+
+
+class ReferenceSpaceExhausted(RuntimeError):
+    """More than 999,999 cases in one year: the reference format has no room left."""
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    case: Case
+    sealed: SealedPersonalData | None  # None once erased
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: CaseStatus | None = None
+    need: NeedCategory | None = None
+    vulnerability: Vulnerability | None = None
+    registered_from: datetime | None = None
+    registered_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Keyset position: the last case of the previous page (newest first)."""
+
+    registered_at: datetime
+    case_id: UUID
+
+
+@dataclass(frozen=True)
+class Grant:
+    referral_id: UUID
+    need_id: UUID
+    partner_id: UUID
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    request_digest: bytes
+    status: int
+    body: dict[str, Any]
+
+
+class CaseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    # --- references ----------------------------------------------------------------------
+
+    async def next_reference(self, year: int) -> str:
+        """The next human reference of `year` (numbering restarts each year). Call it in a
+        short transaction of its own: the counter row stays locked until that commits."""
+        statement = (
+            pg_insert(case_reference_counters)
+            .values(year=year, last_number=1)
+            .on_conflict_do_update(
+                index_elements=[case_reference_counters.c.year],
+                set_={"last_number": case_reference_counters.c.last_number + 1},
+            )
+            .returning(case_reference_counters.c.last_number)
+        )
+        number = int((await self._session.execute(statement)).scalar_one())
+        if number > MAX_REFERENCE_NUMBER:
+            raise ReferenceSpaceExhausted(f"no case reference left for {year}")
+        return f"MPA-{year:04d}-{number:06d}"
+
+    # --- cases ---------------------------------------------------------------------------
+
+    async def add(self, case: Case, sealed: SealedPersonalData) -> None:
+        await self._session.execute(
+            insert(cases).values(
+                case_id=case.case_id,
+                reference=case.reference,
+                correlation_id=case.correlation_id,
+                registered_at=case.registered_at,
+                registered_by=case.registered_by,
+                **_case_state(case),
+                master_key_id=sealed.master_key_id,
+                wrapped_data_key=sealed.wrapped_data_key,
+                personal_data=sealed.ciphertext,
+            )
+        )
+        await self.add_needs(case.case_id, case.needs, added_by=case.registered_by, first=0)
+        if case.consent is not None:
+            await self._insert_consent(case.case_id, case.consent)
+
+    async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
+        query = select(cases).where(cases.c.case_id == case_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).mappings().first()
+        if row is None:
+            return None
+        loaded = await self._assemble([row])
+        sealed = None
+        if row["personal_data"] is not None:
+            sealed = SealedPersonalData(
+                row["master_key_id"], row["wrapped_data_key"], row["personal_data"]
+            )
+        return StoredCase(loaded[0], sealed)
+
+    async def update(self, case: Case) -> None:
+        await self._session.execute(
+            update(cases).where(cases.c.case_id == case.case_id).values(**_case_state(case))
+        )
+
+    async def store_personal_data(self, case_id: UUID, sealed: SealedPersonalData) -> None:
+        await self._session.execute(
+            update(cases)
+            .where(cases.c.case_id == case_id)
+            .values(
+                master_key_id=sealed.master_key_id,
+                wrapped_data_key=sealed.wrapped_data_key,
+                personal_data=sealed.ciphertext,
+            )
+        )
+
+    async def shred_personal_data(self, case_id: UUID) -> None:
+        """Crypto-shredding: the data key and the ciphertext go; the row stays a tombstone."""
+        await self._session.execute(
+            update(cases)
+            .where(cases.c.case_id == case_id)
+            .values(master_key_id=None, wrapped_data_key=None, personal_data=None)
+        )
+        await self._session.execute(
+            delete(case_match_keys).where(case_match_keys.c.case_id == case_id)
+        )
+
+    async def add_needs(
+        self, case_id: UUID, needs: Sequence[NeedEntry], *, added_by: str, first: int
+    ) -> None:
+        if not needs:
+            return
+        await self._session.execute(
+            insert(case_needs),
+            [
+                {
+                    "need_id": need.need_id,
+                    "case_id": case_id,
+                    "category": need.category.value,
+                    "urgency": need.urgency.value,
+                    "assistance_country": need.assistance_country,
+                    "position": first + index,
+                    "added_at": need.added_at,
+                    "added_by": added_by,
+                }
+                for index, need in enumerate(needs)
+            ],
+        )
+
+    async def replace_consent(self, case_id: UUID, consent: ConsentRecord) -> None:
+        """Supersedes the current consent (kept as history) with a new one."""
+        await self._session.execute(
+            update(case_consents)
+            .where(case_consents.c.case_id == case_id, case_consents.c.superseded_at.is_(None))
+            .values(superseded_at=consent.recorded_at)
+        )
+        await self._insert_consent(case_id, consent)
+
+    async def update_consent_scopes(self, consent: ConsentRecord) -> None:
+        await self._session.execute(
+            update(case_consents)
+            .where(case_consents.c.consent_id == consent.consent_id)
+            .values(
+                scopes=[s.value for s in consent.scopes],
+                withdrawn_scopes=[s.value for s in consent.withdrawn_scopes],
+            )
+        )
+
+    async def page(
+        self, where: CaseFilter, after: PageCursor | None, limit: int
+    ) -> list[StoredCase]:
+        """Newest first, keyset-paginated; personal data is not loaded."""
+        query = select(cases)
+        conditions = []
+        if where.status is not None:
+            conditions.append(cases.c.status == where.status.value)
+        if where.vulnerability is not None:
+            conditions.append(cases.c.vulnerabilities.contains([where.vulnerability.value]))
+        if where.need is not None:
+            conditions.append(
+                cases.c.case_id.in_(
+                    select(case_needs.c.case_id).where(case_needs.c.category == where.need.value)
+                )
+            )
+        if where.registered_from is not None:
+            conditions.append(cases.c.registered_at >= where.registered_from)
+        if where.registered_before is not None:
+            conditions.append(cases.c.registered_at < where.registered_before)
+        if after is not None:
+            conditions.append(
+                tuple_(cases.c.registered_at, cases.c.case_id)
+                < tuple_(after.registered_at, after.case_id)
+            )
+        query = (
+            query.where(*conditions)
+            .order_by(cases.c.registered_at.desc(), cases.c.case_id.desc())
+            .limit(limit)
+        )
+        rows = list((await self._session.execute(query)).mappings())
+        return [StoredCase(case, None) for case in await self._assemble(rows)]
+
+    # --- duplicates ----------------------------------------------------------------------
+
+    async def possible_duplicates(
+        self, digests: Mapping[MatchKind, bytes], *, excluding: UUID
+    ) -> list[UUID]:
+        """Open, not erased cases sharing any match digest; oldest first."""
+        if not digests:
+            return []
+        matches = or_(
+            *(
+                and_(case_match_keys.c.kind == kind.value, case_match_keys.c.digest == digest)
+                for kind, digest in digests.items()
+            )
+        )
+        query = (
+            select(cases.c.case_id)
+            .join(case_match_keys, case_match_keys.c.case_id == cases.c.case_id)
+            .where(
+                matches,
+                cases.c.case_id != excluding,
+                cases.c.status == CaseStatus.OPEN.value,
+                cases.c.erased_at.is_(None),
+            )
+            .group_by(cases.c.case_id, cases.c.registered_at)
+            .order_by(cases.c.registered_at, cases.c.case_id)
+            .limit(20)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    async def replace_match_keys(self, case_id: UUID, digests: Mapping[MatchKind, bytes]) -> None:
+        await self._session.execute(
+            delete(case_match_keys).where(case_match_keys.c.case_id == case_id)
+        )
+        if digests:
+            await self._session.execute(
+                insert(case_match_keys),
+                [
+                    {"case_id": case_id, "kind": kind.value, "digest": digest}
+                    for kind, digest in digests.items()
+                ],
+            )
+
+    # --- key rotation --------------------------------------------------------------------
+
+    async def lock_cases_wrapped_by(
+        self, key_ids: Sequence[str], limit: int
+    ) -> list[tuple[UUID, SealedPersonalData]]:
+        """Up to `limit` cases whose data key is wrapped by one of `key_ids`, locked;
+        rows another transaction holds are skipped (a later batch takes them)."""
+        query = (
+            select(
+                cases.c.case_id,
+                cases.c.master_key_id,
+                cases.c.wrapped_data_key,
+                cases.c.personal_data,
+            )
+            .where(cases.c.master_key_id.in_(key_ids))
+            .order_by(cases.c.case_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            (
+                row.case_id,
+                SealedPersonalData(row.master_key_id, row.wrapped_data_key, row.personal_data),
+            )
+            for row in await self._session.execute(query)
+        ]
+
+    async def count_by_master_key(self) -> dict[str, int]:
+        query = (
+            select(cases.c.master_key_id, func.count())
+            .where(cases.c.master_key_id.is_not(None))
+            .group_by(cases.c.master_key_id)
+        )
+        return {row[0]: int(row[1]) for row in await self._session.execute(query)}
+
+    # --- loading -------------------------------------------------------------------------
+
+    async def _assemble(self, rows: Sequence[RowMapping]) -> list[Case]:
+        ids = [row["case_id"] for row in rows]
+        if not ids:
+            return []
+        needs: dict[UUID, list[NeedEntry]] = {case_id: [] for case_id in ids}
+        need_rows = await self._session.execute(
+            select(case_needs)
+            .where(case_needs.c.case_id.in_(ids))
+            .order_by(case_needs.c.case_id, case_needs.c.position)
+        )
+        for need in need_rows.mappings():
+            needs[need["case_id"]].append(
+                NeedEntry(
+                    need_id=need["need_id"],
+                    category=NeedCategory(need["category"]),
+                    urgency=Urgency(need["urgency"]),
+                    assistance_country=need["assistance_country"],
+                    added_at=need["added_at"],
+                )
+            )
+        consent_rows = await self._session.execute(
+            select(case_consents).where(
+                case_consents.c.case_id.in_(ids), case_consents.c.superseded_at.is_(None)
+            )
+        )
+        consents = {row["case_id"]: _consent(row) for row in consent_rows.mappings()}
+        return [_case(row, needs[row["case_id"]], consents.get(row["case_id"])) for row in rows]
+
+    async def _insert_consent(self, case_id: UUID, consent: ConsentRecord) -> None:
+        await self._session.execute(
+            insert(case_consents).values(
+                consent_id=consent.consent_id,
+                case_id=case_id,
+                scopes=[s.value for s in consent.scopes],
+                withdrawn_scopes=[s.value for s in consent.withdrawn_scopes],
+                given_by=consent.given_by.value,
+                method=consent.method.value,
+                obtained_by=consent.obtained_by,
+                obtained_at=consent.obtained_at,
+                expires_at=consent.expires_at,
+                refused_partner_ids=list(consent.refused_partner_ids),
+                refused_partner_types=[t.value for t in consent.refused_partner_types],
+                recorded_at=consent.recorded_at,
+            )
+        )
+
+
+class IdempotencyStore:
+    """First responses to POST requests, by (principal subject, Idempotency-Key)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, subject: str, key: str) -> StoredResponse | None:
+        row = (
+            (
+                await self._session.execute(
+                    select(idempotency_keys).where(
+                        idempotency_keys.c.subject == subject,
+                        idempotency_keys.c.idempotency_key == key,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return StoredResponse(
+            row["request_digest"], int(row["response_status"]), dict(row["response_body"])
+        )
+
+    async def put(
+        self, subject: str, key: str, request_digest: bytes, status: int, body: dict[str, Any]
+    ) -> bool:
+        """Stores the response; False when a concurrent request with this key won."""
+        inserted = await self._session.execute(
+            pg_insert(idempotency_keys)
+            .values(
+                subject=subject,
+                idempotency_key=key,
+                request_digest=request_digest,
+                response_status=status,
+                response_body=body,
+            )
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.subject)
+        )
+        return inserted.first() is not None
+
+
+class GrantStore:
+    """Which partner holds which accepted referral of a case (from referral events)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def active_grants(self, case_id: UUID, partner_id: UUID) -> list[Grant]:
+        rows = await self._session.execute(
+            select(
+                partner_access_grants.c.referral_id,
+                partner_access_grants.c.need_id,
+                partner_access_grants.c.partner_id,
+            )
+            .where(
+                partner_access_grants.c.case_id == case_id,
+                partner_access_grants.c.partner_id == partner_id,
+                partner_access_grants.c.active.is_(True),
+            )
+            .order_by(partner_access_grants.c.updated_at)
+        )
+        return [Grant(row.referral_id, row.need_id, row.partner_id) for row in rows]
+
+    async def set_grant(
+        self,
+        *,
+        referral_id: UUID,
+        case_id: UUID,
+        need_id: UUID,
+        partner_id: UUID,
+        active: bool,
+        event_type: str,
+        at: datetime,
+    ) -> None:
+        values = {
+            "case_id": case_id,
+            "need_id": need_id,
+            "partner_id": partner_id,
+            "active": active,
+            "last_event_type": event_type,
+            "updated_at": at,
+        }
+        await self._session.execute(
+            pg_insert(partner_access_grants)
+            .values(referral_id=referral_id, **values)
+            .on_conflict_do_update(
+                index_elements=[partner_access_grants.c.referral_id], set_=values
+            )
+        )
+
+    async def revoke(self, referral_id: UUID, *, event_type: str, at: datetime) -> None:
+        await self._session.execute(
+            update(partner_access_grants)
+            .where(partner_access_grants.c.referral_id == referral_id)
+            .values(active=False, last_event_type=event_type, updated_at=at)
+        )
+
+
+def _case_state(case: Case) -> dict[str, Any]:
+    """The columns that change over a case's life."""
+    profile = case.profile
+    return {
+        "status": case.status.value,
+        "age_band": profile.age_band.value,
+        "sex": profile.sex.value,
+        "nationality": profile.nationality,
+        "languages": list(profile.languages),
+        "country": profile.location.country,
+        "admin_area": profile.location.admin_area,
+        "vulnerabilities": [v.value for v in profile.vulnerabilities],
+        "do_not_contact": case.safety.do_not_contact,
+        "safe_contact_method": case.safety.safe_contact_method.value,
+        "updated_at": case.updated_at,
+        "closed_at": case.closed_at,
+        "closure_reason": case.closure_reason.value if case.closure_reason else None,
+        "erased_at": case.erased_at,
+        "erasure_basis": case.erasure_basis.value if case.erasure_basis else None,
+    }
+
+
+def _case(row: RowMapping, needs: list[NeedEntry], consent: ConsentRecord | None) -> Case:
+    return Case(
+        case_id=row["case_id"],
+        reference=row["reference"],
+        status=CaseStatus(row["status"]),
+        correlation_id=row["correlation_id"],
+        profile=routing_profile(
+            band=row["age_band"],
+            sex=row["sex"],
+            nationality=row["nationality"],
+            languages=tuple(row["languages"]),
+            country=row["country"],
+            admin_area=row["admin_area"],
+            vulnerabilities=tuple(Vulnerability(v) for v in row["vulnerabilities"]),
+        ),
+        safety=SafetyFlags(
+            do_not_contact=row["do_not_contact"],
+            safe_contact_method=SafeContactMethod(row["safe_contact_method"]),
+        ),
+        needs=needs,
+        consent=consent,
+        registered_at=row["registered_at"],
+        registered_by=row["registered_by"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+        closure_reason=CaseClosureReason(row["closure_reason"]) if row["closure_reason"] else None,
+        erased_at=row["erased_at"],
+        erasure_basis=ErasureBasis(row["erasure_basis"]) if row["erasure_basis"] else None,
+    )
+
+
+def _consent(row: RowMapping) -> ConsentRecord:
+    return ConsentRecord(
+        consent_id=row["consent_id"],
+        scopes=tuple(ConsentScope(s) for s in row["scopes"]),
+        withdrawn_scopes=tuple(ConsentScope(s) for s in row["withdrawn_scopes"]),
+        given_by=ConsentGivenBy(row["given_by"]),
+        method=ConsentMethod(row["method"]),
+        obtained_by=row["obtained_by"],
+        obtained_at=row["obtained_at"],
+        expires_at=row["expires_at"],
+        refused_partner_ids=tuple(row["refused_partner_ids"]),
+        refused_partner_types=tuple(PartnerType(t) for t in row["refused_partner_types"]),
+        recorded_at=row["recorded_at"],
+    )

@@ -1,0 +1,64 @@
+"""Starting background workers without making start-up depend on Kafka being up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from mpa_common.service import BackgroundWorker
+
+log = logging.getLogger(__name__)
+
+
+class StartedInBackground:
+    """Wraps a worker whose `start` needs the broker (a consumer joining its group).
+
+    Its start is retried with backoff in a task, so the service comes up and answers
+    /readyz with "kafka: ..." while the broker is down, and the consumer joins once it is
+    back, rather than the whole process failing at start-up.
+    """
+
+    def __init__(
+        self, worker: BackgroundWorker, *, first_retry: float = 1.0, max_retry: float = 30.0
+    ) -> None:
+        self.name = worker.name
+        self._worker = worker
+        self._first_retry = first_retry
+        self._max_retry = max_retry
+        self._task: asyncio.Task[None] | None = None
+        self.started = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._start_until_started(), name=f"start {self.name}")
+
+    async def _start_until_started(self) -> None:
+        delay = self._first_retry
+        while True:
+            try:
+                await self._worker.start()
+            except Exception as error:  # the broker or a topic is missing: try again later
+                log.warning(
+                    "worker could not start; retrying",
+                    extra={"worker": self.name, "error": type(error).__name__, "retry_s": delay},
+                )
+                await self._quietly_stop()  # release what a half-done start opened
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_retry)
+                continue
+            self.started.set()
+            return
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            await self._quietly_stop()
+            return
+        if self.started.is_set():
+            await self._worker.stop()
+
+    async def _quietly_stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._worker.stop()

@@ -1,0 +1,233 @@
+"""HTTP routes of the intake service (`/v1/cases`): parse, authorise, call a use case."""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
+
+from mpa_common.auth import Principal, Role, require_roles
+from mpa_common.service import ServiceContext
+from mpa_contracts.vocabularies import AccessPurpose, ErasureBasis, NeedCategory, Vulnerability
+from mpa_intake.adapters.crypto import MatchKeyer, PersonalDataVault
+from mpa_intake.adapters.repository import CaseFilter
+from mpa_intake.api.errors import problem_responses
+from mpa_intake.app import cases, reads
+from mpa_intake.app.commands import AddNeeds, CloseCase, ConsentChange, RegisterCase, UpdateCase
+from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.views import (
+    CaseDetail,
+    CasePage,
+    CaseSummary,
+    ConsentState,
+    ErasureResult,
+    NeedsAdded,
+    RegistrationResult,
+)
+from mpa_intake.domain.case import CaseStatus
+from mpa_intake.settings import IntakeSettings
+
+CaseIdPath = Annotated[
+    UUID, Path(description="Id of the case", examples=["6f1c2a3e-8d4b-4c1a-9e2f-0a1b2c3d4e5f"])
+]
+
+
+def _acting_as(*roles: Role) -> Callable[..., Actor]:
+    """Dependency: the caller as an Actor, acting in the first of `roles` it holds."""
+    check = require_roles(*roles)
+
+    def actor(principal: Annotated[Principal, Depends(check)]) -> Actor:
+        role = next(role for role in roles if role in principal.roles)
+        return Actor(
+            subject=principal.subject,
+            actor_id=principal.actor_id,
+            role=role,
+            partner_id=principal.partner_id,
+        )
+
+    return actor
+
+
+CaseWriter = Annotated[Actor, Depends(_acting_as(Role.CASEWORKER, Role.OPERATOR))]
+CaseReader = Annotated[Actor, Depends(_acting_as(Role.CASEWORKER, Role.OPERATOR, Role.PARTNER))]
+CaseLister = Annotated[
+    Actor, Depends(_acting_as(Role.CASEWORKER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR))
+]
+Eraser = Annotated[Actor, Depends(_acting_as(Role.ADMIN))]
+
+
+def cases_router(
+    settings: IntakeSettings, vault: PersonalDataVault, matcher: MatchKeyer
+) -> APIRouter:
+    router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+    def context(request: Request) -> IntakeContext:
+        service: ServiceContext = request.app.state.context
+        return IntakeContext(
+            sessions=service.sessions,
+            vault=vault,
+            matcher=matcher,
+            topic_prefix=settings.kafka_topic_prefix,
+        )
+
+    Context = Annotated[IntakeContext, Depends(context)]
+
+    @router.post(
+        "",
+        status_code=status.HTTP_201_CREATED,
+        summary="Register a case",
+        description="Registers a person, their needs, consent and safety. Personal data is "
+        "encrypted with a key of the case's own; `org.mpa.case.registered.v1` carries only "
+        "pseudonymous routing attributes. Possible duplicates are reported, not blocked.",
+        responses=problem_responses(403, 409, 422),
+    )
+    async def register(
+        body: RegisterCase,
+        ctx: Context,
+        actor: CaseWriter,
+        response: Response,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=200,
+                pattern=r"^[\x21-\x7e]+$",
+                description="Client-chosen key: a repeat with the same key and body returns the "
+                "first result; the same key with another body is refused (409)",
+                examples=["5b0d7c8e-intake-form-42"],
+            ),
+        ] = None,
+    ) -> RegistrationResult:
+        result = await cases.register_case(ctx, actor, body, idempotency_key)
+        response.headers["Location"] = f"/v1/cases/{result.case_id}"
+        return result
+
+    @router.get(
+        "",
+        summary="List cases (no personal data)",
+        description="Pseudonymous summaries, newest first, with cursor pagination.",
+        responses=problem_responses(403, 422),
+    )
+    async def list_cases(
+        ctx: Context,
+        _: CaseLister,
+        status_: Annotated[
+            CaseStatus | None,
+            Query(alias="status", description="Only cases in this state", examples=["open"]),
+        ] = None,
+        need: Annotated[
+            NeedCategory | None,
+            Query(description="Only cases with a need of this category", examples=["shelter"]),
+        ] = None,
+        vulnerability: Annotated[
+            Vulnerability | None,
+            Query(description="Only cases with this vulnerability", examples=["gbv_survivor"]),
+        ] = None,
+        registered_from: Annotated[
+            datetime | None,
+            Query(description="Registered at or after", examples=["2026-03-01T00:00:00Z"]),
+        ] = None,
+        registered_before: Annotated[
+            datetime | None,
+            Query(description="Registered before", examples=["2026-04-01T00:00:00Z"]),
+        ] = None,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=200, description="`next_cursor` of the previous page"),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=settings.max_page_size, description="Page size")] = 20,
+    ) -> CasePage:
+        where = CaseFilter(status_, need, vulnerability, registered_from, registered_before)
+        return await reads.list_cases(ctx, where, cursor, limit)
+
+    @router.get(
+        "/{case_id}",
+        summary="Read a case with its personal data",
+        description="Operators and caseworkers see everything; a partner sees the case only "
+        "while it holds an accepted referral and consent allows sharing with it, and then "
+        "only the fields its referrals need. Every read is announced as "
+        "`org.mpa.access.personal_data_accessed.v1` before the answer is sent.",
+        responses=problem_responses(403, 404, 410, 422),
+    )
+    async def read(
+        case_id: CaseIdPath,
+        ctx: Context,
+        actor: CaseReader,
+        purpose: Annotated[
+            AccessPurpose | None,
+            Query(
+                description="Why the data is read; defaults to case_management for operators "
+                "and caseworkers, service_delivery for partners",
+                examples=["case_management"],
+            ),
+        ] = None,
+    ) -> CaseDetail:
+        return await reads.read_case(ctx, actor, case_id, purpose)
+
+    @router.patch(
+        "/{case_id}",
+        summary="Change the person, location, vulnerabilities or safety",
+        responses=problem_responses(403, 404, 409, 410, 422),
+    )
+    async def update(
+        case_id: CaseIdPath, body: UpdateCase, ctx: Context, actor: CaseWriter
+    ) -> CaseSummary:
+        return await cases.update_case(ctx, actor, case_id, body)
+
+    @router.post(
+        "/{case_id}/needs",
+        status_code=status.HTTP_201_CREATED,
+        summary="Add needs to an open case",
+        responses=problem_responses(403, 404, 409, 410, 422),
+    )
+    async def add_needs(
+        case_id: CaseIdPath, body: AddNeeds, ctx: Context, actor: CaseWriter
+    ) -> NeedsAdded:
+        return await cases.add_needs(ctx, actor, case_id, body)
+
+    @router.post(
+        "/{case_id}/consent",
+        summary="Record a new consent, or withdraw consent",
+        description="`record` replaces the current consent; `withdraw` narrows it and emits "
+        "`org.mpa.case.consent_withdrawn.v1`, which stops routing and cancels open referrals.",
+        responses=problem_responses(403, 404, 409, 410, 422),
+    )
+    async def consent(
+        case_id: CaseIdPath,
+        body: Annotated[ConsentChange, Body(description="What changes")],
+        ctx: Context,
+        actor: CaseWriter,
+    ) -> ConsentState:
+        return await cases.change_consent(ctx, actor, case_id, body)
+
+    @router.post(
+        "/{case_id}/close",
+        summary="Close a case",
+        responses=problem_responses(403, 404, 409, 422),
+    )
+    async def close(
+        case_id: CaseIdPath, body: CloseCase, ctx: Context, actor: CaseWriter
+    ) -> CaseSummary:
+        return await cases.close_case(ctx, actor, case_id, body)
+
+    @router.delete(
+        "/{case_id}/personal-data",
+        summary="Erase the personal data of a case (crypto-shredding)",
+        description="Destroys the case's data key and ciphertext. The case stays as a "
+        "tombstone with its pseudonymous attributes; reads of its personal data answer 410.",
+        responses=problem_responses(403, 404, 410, 422),
+    )
+    async def erase(
+        case_id: CaseIdPath,
+        ctx: Context,
+        actor: Eraser,
+        basis: Annotated[
+            ErasureBasis,
+            Query(description="Why the data is erased", examples=["data_subject_request"]),
+        ] = ErasureBasis.DATA_SUBJECT_REQUEST,
+    ) -> ErasureResult:
+        return await cases.erase_personal_data(ctx, actor, case_id, basis)
+
+    return router

@@ -1,0 +1,527 @@
+"""Use cases that change a case. Each is one unit of work: load (locking the case row),
+apply the domain rules, save, emit events through the outbox, commit once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from uuid import UUID, uuid4
+
+from mpa_common.uow import UnitOfWork
+from mpa_contracts.envelope import Envelope, new_envelope
+from mpa_contracts.events.base import EventData
+from mpa_contracts.events.case import (
+    CaseClosedV1,
+    CaseNeedsAddedV1,
+    CasePersonalDataErasedV1,
+    CaseRegisteredV1,
+    CaseUpdatedV1,
+    ConsentRecordedV1,
+    ConsentWithdrawnV1,
+    RoutingProfile,
+    SafetyFlags,
+)
+from mpa_contracts.vocabularies import ErasureBasis, PersonalDataField
+from mpa_intake.adapters.crypto import SealedPersonalData, UndecryptableData
+from mpa_intake.adapters.repository import CaseRepository, IdempotencyStore, StoredCase
+from mpa_intake.app.commands import (
+    AddNeeds,
+    CloseCase,
+    ConsentChange,
+    ConsentDetails,
+    NeedInput,
+    RecordConsent,
+    RegisterCase,
+    UpdateCase,
+)
+from mpa_intake.app.context import EVENT_SOURCE, Actor, IntakeContext
+from mpa_intake.app.views import (
+    CaseSummary,
+    ConsentState,
+    ConsentView,
+    ErasureResult,
+    NeedsAdded,
+    RegistrationResult,
+    case_summary,
+)
+from mpa_intake.domain.case import (
+    Case,
+    CaseStatus,
+    NeedEntry,
+    person_rule_errors,
+    profile_rule_errors,
+    routing_profile,
+)
+from mpa_intake.domain.consent import ConsentRecord, consent_rule_errors
+from mpa_intake.domain.errors import (
+    CaseNotFound,
+    FieldError,
+    IdempotencyConflict,
+    InvalidCase,
+)
+from mpa_intake.domain.matching import MatchKind, match_material
+from mpa_intake.domain.personal_data import PersonalData, age_band_of
+
+_PERSON_FIELDS = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "estimated_age",
+    "gender_identity",
+    "phone",
+    "email",
+)
+
+
+class _LostIdempotencyRace(Exception):
+    """A concurrent request with the same Idempotency-Key committed first."""
+
+
+@dataclass(frozen=True)
+class _Registration:
+    """A validated, encrypted new case, ready to be stored."""
+
+    case: Case
+    sealed: SealedPersonalData
+    digests: dict[MatchKind, bytes]
+
+
+async def register_case(
+    ctx: IntakeContext, actor: Actor, command: RegisterCase, idempotency_key: str | None = None
+) -> RegistrationResult:
+    """Registers a case; with an Idempotency-Key, a repeat returns the first result."""
+    digest = ctx.matcher.request_digest(command.model_dump_json().encode())
+    if idempotency_key is not None:
+        async with ctx.unit_of_work() as uow:
+            replay = await _replay(uow, actor, idempotency_key, digest)
+        if replay is not None:
+            return replay
+    registration = _prepare_registration(ctx, actor, command)
+    # Its own short transaction: concurrent registrations do not queue on the counter row
+    # for the whole of theirs. A registration that fails from here on leaves a gap.
+    async with ctx.unit_of_work() as uow:
+        reference = await CaseRepository(uow.session).next_reference(
+            registration.case.registered_at.year
+        )
+        await uow.commit()
+    try:
+        async with ctx.unit_of_work() as uow:
+            if idempotency_key is not None:
+                replay = await _replay(uow, actor, idempotency_key, digest)
+                if replay is not None:
+                    return replay  # a concurrent twin committed meanwhile
+            result = await _store_registration(uow, actor, registration, reference)
+            if idempotency_key is not None and not await IdempotencyStore(uow.session).put(
+                actor.subject, idempotency_key, digest, 201, result.model_dump(mode="json")
+            ):
+                raise _LostIdempotencyRace
+            await uow.commit()
+            return result
+    except _LostIdempotencyRace:
+        assert idempotency_key is not None
+        async with ctx.unit_of_work() as uow:
+            replay = await _replay(uow, actor, idempotency_key, digest)
+        assert replay is not None
+        return replay
+
+
+async def _replay(
+    uow: UnitOfWork, actor: Actor, key: str, digest: bytes
+) -> RegistrationResult | None:
+    stored = await IdempotencyStore(uow.session).get(actor.subject, key)
+    if stored is None:
+        return None
+    if stored.request_digest != digest:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request body")
+    return RegistrationResult.model_validate(stored.body)
+
+
+def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCase) -> _Registration:
+    """Validates the case rules and encrypts the personal data; no I/O."""
+    now = ctx.clock()
+    case_id = uuid4()
+    needs = [_need_entry(need, now) for need in command.needs]
+    person = PersonalData(
+        **command.person.model_dump(include=set(_PERSON_FIELDS)),
+        place=command.location.place,
+        safe_contact_details=command.safety.safe_contact_details,
+        need_notes={
+            entry.need_id: need.note
+            for entry, need in zip(needs, command.needs, strict=True)
+            if need.note
+        },
+    )
+    consent = (
+        _consent_record(command.consent.details, actor, now)
+        if command.consent.details is not None
+        else None
+    )
+    profile = _profile(person, command, now.date())
+    errors = [
+        *person_rule_errors(person, now.date(), field="body.person"),
+        *profile_rule_errors(profile, field="body.vulnerabilities"),
+    ]
+    if consent is not None:
+        errors += consent_rule_errors(
+            consent, profile.age_band, field="body.consent.details", now=now
+        )
+    if errors:
+        raise InvalidCase(errors)
+    case = Case(
+        case_id=case_id,
+        reference="",  # allocated when stored
+        status=CaseStatus.OPEN,
+        correlation_id=case_id,  # replaced by the registration event's id
+        profile=profile,
+        safety=SafetyFlags(
+            do_not_contact=command.safety.do_not_contact,
+            safe_contact_method=command.safety.safe_contact_method,
+        ),
+        needs=needs,
+        consent=consent,
+        registered_at=now,
+        registered_by=actor.actor_id,
+        updated_at=now,
+    )
+    return _Registration(case, ctx.vault.seal_new(case_id, person), _match_digests(ctx, person))
+
+
+async def _store_registration(
+    uow: UnitOfWork, actor: Actor, registration: _Registration, reference: str
+) -> RegistrationResult:
+    case = registration.case
+    repository = CaseRepository(uow.session)
+    duplicates = await repository.possible_duplicates(registration.digests, excluding=case.case_id)
+    registered = _envelope(
+        CaseRegisteredV1(
+            actor_id=actor.actor_id,
+            actor_role=actor.role,
+            case_id=case.case_id,
+            case_reference=reference,
+            profile=case.profile,
+            needs=tuple(need.as_contract() for need in case.needs),
+            consent=case.consent.as_contract() if case.consent else None,
+            safety=case.safety,
+        ),
+        case.case_id,
+        correlation_id=None,  # the registration starts the case's story
+    )
+    case = replace(case, reference=reference, correlation_id=registered.correlation_id)
+    await repository.add(case, registration.sealed)
+    await repository.replace_match_keys(case.case_id, registration.digests)
+    uow.emit(registered)
+    return RegistrationResult(
+        case_id=case.case_id,
+        reference=reference,
+        status=case.status,
+        need_ids=[need.need_id for need in case.needs],
+        consent_scopes=list(case.consent.scopes) if case.consent else [],
+        possible_duplicates=duplicates,
+        registered_at=case.registered_at,
+    )
+
+
+async def update_case(
+    ctx: IntakeContext, actor: Actor, case_id: UUID, command: UpdateCase
+) -> CaseSummary:
+    async with ctx.unit_of_work() as uow:
+        repository = CaseRepository(uow.session)
+        stored = await _load_for_update(repository, case_id)
+        case = stored.case
+        case.ensure_open()
+        case.ensure_not_erased()
+        now = ctx.clock()
+        person = _patched_person(ctx.vault.open(case_id, _sealed(stored)), command)
+        profile = _patched_profile(case.profile, person, command, now.date())
+        errors = [
+            *person_rule_errors(person, now.date(), field="body.person"),
+            *profile_rule_errors(profile, field="body.vulnerabilities"),
+        ]
+        if errors:
+            raise InvalidCase(errors)
+        safety = (
+            SafetyFlags(
+                do_not_contact=command.safety.do_not_contact,
+                safe_contact_method=command.safety.safe_contact_method,
+            )
+            if command.safety is not None
+            else case.safety
+        )
+        case.update_profile(profile, safety, now)
+        await repository.update(case)
+        await repository.store_personal_data(
+            case_id, ctx.vault.reseal(case_id, _sealed(stored), person)
+        )
+        await repository.replace_match_keys(case_id, _match_digests(ctx, person))
+        uow.emit(
+            _envelope(
+                CaseUpdatedV1(
+                    actor_id=actor.actor_id,
+                    actor_role=actor.role,
+                    case_id=case_id,
+                    profile=profile,
+                    safety=safety,
+                ),
+                case_id,
+                correlation_id=case.correlation_id,
+            )
+        )
+        await uow.commit()
+        return case_summary(case)
+
+
+async def add_needs(
+    ctx: IntakeContext, actor: Actor, case_id: UUID, command: AddNeeds
+) -> NeedsAdded:
+    async with ctx.unit_of_work() as uow:
+        repository = CaseRepository(uow.session)
+        stored = await _load_for_update(repository, case_id)
+        case = stored.case
+        now = ctx.clock()
+        needs = [_need_entry(need, now) for need in command.needs]
+        first = len(case.needs)
+        case.add_needs(needs, now)
+        notes = {
+            entry.need_id: need.note
+            for entry, need in zip(needs, command.needs, strict=True)
+            if need.note
+        }
+        if notes:
+            person = ctx.vault.open(case_id, _sealed(stored))
+            person = person.model_copy(update={"need_notes": {**person.need_notes, **notes}})
+            await repository.store_personal_data(
+                case_id, ctx.vault.reseal(case_id, _sealed(stored), person)
+            )
+        await repository.add_needs(case_id, needs, added_by=actor.actor_id, first=first)
+        await repository.update(case)
+        uow.emit(
+            _envelope(
+                CaseNeedsAddedV1(
+                    actor_id=actor.actor_id,
+                    actor_role=actor.role,
+                    case_id=case_id,
+                    needs=tuple(need.as_contract() for need in needs),
+                ),
+                case_id,
+                correlation_id=case.correlation_id,
+            )
+        )
+        await uow.commit()
+        return NeedsAdded(case_id=case_id, need_ids=[need.need_id for need in needs])
+
+
+async def change_consent(
+    ctx: IntakeContext, actor: Actor, case_id: UUID, command: ConsentChange
+) -> ConsentState:
+    """Records a new consent, or withdraws scopes of the current one."""
+    async with ctx.unit_of_work() as uow:
+        repository = CaseRepository(uow.session)
+        case = (await _load_for_update(repository, case_id)).case
+        now = ctx.clock()
+        event: EventData
+        if isinstance(command, RecordConsent):
+            consent = _consent_record(command.consent, actor, now)
+            errors = consent_rule_errors(
+                consent, case.profile.age_band, field="body.consent", now=now
+            )
+            if errors:
+                raise InvalidCase(errors)
+            case.record_consent(consent, now)
+            await repository.replace_consent(case_id, consent)
+            contract = consent.as_contract()
+            assert contract is not None  # a recorded consent has at least one scope
+            event = ConsentRecordedV1(
+                actor_id=actor.actor_id, actor_role=actor.role, case_id=case_id, consent=contract
+            )
+        else:
+            withdrawn = tuple(command.scopes)
+            before = case.withdraw_consent(withdrawn, now)
+            assert case.consent is not None
+            await repository.update_consent_scopes(case.consent)
+            event = ConsentWithdrawnV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                consent_id=before.consent_id,
+                withdrawn_scopes=withdrawn,
+            )
+        await repository.update(case)
+        uow.emit(_envelope(event, case_id, correlation_id=case.correlation_id))
+        await uow.commit()
+        return ConsentState(
+            case_id=case_id,
+            consent=ConsentView.of(case.consent) if case.consent is not None else None,
+        )
+
+
+async def close_case(
+    ctx: IntakeContext, actor: Actor, case_id: UUID, command: CloseCase
+) -> CaseSummary:
+    async with ctx.unit_of_work() as uow:
+        repository = CaseRepository(uow.session)
+        case = (await _load_for_update(repository, case_id)).case
+        case.close(command.reason, ctx.clock())
+        await repository.update(case)
+        uow.emit(
+            _envelope(
+                CaseClosedV1(
+                    actor_id=actor.actor_id,
+                    actor_role=actor.role,
+                    case_id=case_id,
+                    reason=command.reason,
+                ),
+                case_id,
+                correlation_id=case.correlation_id,
+            )
+        )
+        await uow.commit()
+        return case_summary(case)
+
+
+async def erase_personal_data(
+    ctx: IntakeContext, actor: Actor, case_id: UUID, basis: ErasureBasis
+) -> ErasureResult:
+    """Crypto-shredding: the data key and ciphertext are destroyed, the case stays as a
+    tombstone with its pseudonymous attributes, and consumers erase their copies."""
+    async with ctx.unit_of_work() as uow:
+        repository = CaseRepository(uow.session)
+        stored = await _load_for_update(repository, case_id)
+        case = stored.case
+        case.ensure_not_erased()
+        try:
+            fields = ctx.vault.open(case_id, _sealed(stored)).present_fields()
+        except UndecryptableData:
+            # Its master key is gone already: erase anyway and name every field it could hold.
+            fields = frozenset(PersonalDataField)
+        now = ctx.clock()
+        case.erase(basis, now)
+        await repository.update(case)
+        await repository.shred_personal_data(case_id)
+        erased = sorted(fields)
+        uow.emit(
+            _envelope(
+                CasePersonalDataErasedV1(
+                    actor_id=actor.actor_id,
+                    actor_role=actor.role,
+                    case_id=case_id,
+                    basis=basis,
+                    erased_fields=tuple(erased),
+                ),
+                case_id,
+                correlation_id=case.correlation_id,
+            )
+        )
+        await uow.commit()
+        return ErasureResult(case_id=case_id, basis=basis, erased_fields=erased, erased_at=now)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _envelope(data: EventData, case_id: UUID, *, correlation_id: UUID | None) -> Envelope:
+    return new_envelope(
+        data, source=EVENT_SOURCE, subject=f"case/{case_id}", correlation_id=correlation_id
+    )
+
+
+async def _load_for_update(repository: CaseRepository, case_id: UUID) -> StoredCase:
+    stored = await repository.get(case_id, for_update=True)
+    if stored is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return stored
+
+
+def _sealed(stored: StoredCase) -> SealedPersonalData:
+    stored.case.ensure_not_erased()
+    assert stored.sealed is not None  # a case not erased has its personal data
+    return stored.sealed
+
+
+def _need_entry(need: NeedInput, now: datetime) -> NeedEntry:
+    return NeedEntry(
+        need_id=uuid4(),
+        category=need.category,
+        urgency=need.urgency,
+        assistance_country=need.assistance_country,
+        added_at=now,
+    )
+
+
+def _consent_record(details: ConsentDetails, actor: Actor, now: datetime) -> ConsentRecord:
+    return ConsentRecord(
+        consent_id=uuid4(),
+        scopes=tuple(details.scopes),
+        given_by=details.given_by,
+        method=details.method,
+        obtained_by=actor.actor_id,
+        obtained_at=details.obtained_at,
+        expires_at=details.expires_at,
+        refused_partner_ids=tuple(details.refused_partner_ids),
+        refused_partner_types=tuple(details.refused_partner_types),
+        recorded_at=now,
+    )
+
+
+def _profile(person: PersonalData, command: RegisterCase, today: date) -> RoutingProfile:
+    return routing_profile(
+        band=age_band_of(person, today),
+        sex=command.person.sex,
+        nationality=command.person.nationality,
+        languages=tuple(command.person.languages),
+        country=command.location.country,
+        admin_area=command.location.admin_area,
+        vulnerabilities=tuple(command.vulnerabilities),
+    )
+
+
+def _patched_person(person: PersonalData, command: UpdateCase) -> PersonalData:
+    updates: dict[str, object] = {}
+    patch = command.person
+    if patch is not None:
+        for name in set(_PERSON_FIELDS) & patch.model_fields_set:
+            updates[name] = getattr(patch, name)
+        # One age source: setting one clears the other.
+        if patch.date_of_birth is not None:
+            updates["estimated_age"] = None
+        if patch.estimated_age is not None:
+            updates["date_of_birth"] = None
+    if command.location is not None:
+        updates["place"] = command.location.place
+    if command.safety is not None:
+        updates["safe_contact_details"] = command.safety.safe_contact_details
+    patched = person.model_copy(update=updates)
+    if patched.date_of_birth is None and patched.estimated_age is None:
+        raise InvalidCase(
+            [FieldError("body.person", "the person needs a date_of_birth or an estimated_age")]
+        )
+    return patched
+
+
+def _patched_profile(
+    current: RoutingProfile, person: PersonalData, command: UpdateCase, today: date
+) -> RoutingProfile:
+    patch = command.person
+    given = patch.model_fields_set if patch is not None else set()
+    location = command.location
+    return routing_profile(
+        band=age_band_of(person, today),
+        sex=patch.sex if patch is not None and patch.sex is not None else current.sex,
+        nationality=patch.nationality
+        if patch is not None and "nationality" in given
+        else current.nationality,
+        languages=tuple(patch.languages)
+        if patch is not None and patch.languages is not None
+        else current.languages,
+        country=location.country if location is not None else current.location.country,
+        admin_area=location.admin_area if location is not None else current.location.admin_area,
+        vulnerabilities=tuple(command.vulnerabilities)
+        if command.vulnerabilities is not None
+        else current.vulnerabilities,
+    )
+
+
+def _match_digests(ctx: IntakeContext, person: PersonalData) -> dict[MatchKind, bytes]:
+    return {
+        kind: ctx.matcher.match_digest(kind, material)
+        for kind, material in match_material(person).items()
+    }

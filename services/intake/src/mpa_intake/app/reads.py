@@ -1,0 +1,195 @@
+"""Use cases that read cases.
+
+A read of personal data is announced: the `personal_data_accessed` event (who, which case,
+which fields, why) is written to the outbox in the transaction of the read, and the data is
+returned only after that commit. Lists carry no personal data and are not announced.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from uuid import UUID
+
+from mpa_contracts.envelope import new_envelope
+from mpa_contracts.events.access import PersonalDataAccessedV1
+from mpa_contracts.vocabularies import AccessPurpose, ActorRole, PersonalDataField
+from mpa_intake.adapters.repository import (
+    CaseFilter,
+    CaseRepository,
+    GrantStore,
+    PageCursor,
+)
+from mpa_intake.app.context import EVENT_SOURCE, Actor, IntakeContext
+from mpa_intake.app.views import (
+    CaseDetail,
+    CasePage,
+    ConsentView,
+    LocationView,
+    NeedView,
+    PersonView,
+    SafetyView,
+    case_summary,
+)
+from mpa_intake.domain.case import Case
+from mpa_intake.domain.disclosure import DEFAULT_PURPOSE, PURPOSES_BY_ROLE, partner_fields
+from mpa_intake.domain.errors import AccessDenied, CaseNotFound, FieldError, InvalidCase
+from mpa_intake.domain.personal_data import PersonalData
+
+FULL_READERS = frozenset({ActorRole.OPERATOR, ActorRole.CASEWORKER})
+
+
+async def read_case(
+    ctx: IntakeContext, actor: Actor, case_id: UUID, purpose: AccessPurpose | None = None
+) -> CaseDetail:
+    """The case with the personal data `actor` may see, announced as an access event."""
+    purpose = _purpose(actor, purpose)
+    async with ctx.unit_of_work() as uow:
+        stored = await CaseRepository(uow.session).get(case_id)
+        if stored is None:
+            raise CaseNotFound(f"no case {case_id}")
+        case = stored.case
+        referral_id: UUID | None = None
+        need_ids: set[UUID] | None = None
+        if actor.role in FULL_READERS:
+            allowed = frozenset(PersonalDataField)
+        elif actor.role is ActorRole.PARTNER and actor.partner_id is not None:
+            grants = await GrantStore(uow.session).active_grants(case_id, actor.partner_id)
+            consent = case.consent
+            if not grants:
+                raise AccessDenied("this partner holds no accepted referral for the case")
+            if consent is None or not consent.allows_sharing_with(actor.partner_id, ctx.clock()):
+                raise AccessDenied("the person's consent does not allow sharing with this partner")
+            referral_id = grants[0].referral_id
+            need_ids = {grant.need_id for grant in grants}
+            allowed = partner_fields(
+                (need.category for need in case.needs_of(need_ids)), case.safety
+            )
+        else:
+            raise AccessDenied("this role may not read personal data")
+        case.ensure_not_erased()
+        assert stored.sealed is not None
+        person = ctx.vault.open(case_id, stored.sealed).restricted_to(allowed, need_ids)
+        disclosed = sorted(person.present_fields())
+        uow.emit(
+            new_envelope(
+                PersonalDataAccessedV1(
+                    actor_id=actor.actor_id,
+                    actor_role=actor.role,
+                    case_id=case_id,
+                    fields=tuple(disclosed),
+                    purpose=purpose,
+                    referral_id=referral_id,
+                    actor_partner_id=actor.partner_id if actor.role is ActorRole.PARTNER else None,
+                ),
+                source=EVENT_SOURCE,
+                subject=f"case/{case_id}",
+                correlation_id=case.correlation_id,
+            )
+        )
+        await uow.commit()
+    return _detail(case, person, need_ids, disclosed, purpose, show_consent=need_ids is None)
+
+
+async def list_cases(
+    ctx: IntakeContext, where: CaseFilter, cursor: str | None, limit: int
+) -> CasePage:
+    """Cases without personal data, newest first, by keyset cursor."""
+    after = decode_cursor(cursor) if cursor else None
+    async with ctx.unit_of_work() as uow:
+        stored = await CaseRepository(uow.session).page(where, after, limit + 1)
+    page = [item.case for item in stored[:limit]]
+    next_cursor = (
+        encode_cursor(PageCursor(page[-1].registered_at, page[-1].case_id))
+        if len(stored) > limit
+        else None
+    )
+    return CasePage(items=[case_summary(case) for case in page], next_cursor=next_cursor)
+
+
+def encode_cursor(cursor: PageCursor) -> str:
+    text = f"{cursor.registered_at.isoformat()}|{cursor.case_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> PageCursor:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, case_id = text.split("|")
+        return PageCursor(datetime.fromisoformat(moment), UUID(case_id))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCase([FieldError("query.cursor", "not a cursor this API issued")]) from None
+
+
+def _purpose(actor: Actor, purpose: AccessPurpose | None) -> AccessPurpose:
+    allowed = PURPOSES_BY_ROLE.get(actor.role, frozenset())
+    if purpose is None:
+        default = DEFAULT_PURPOSE.get(actor.role)
+        if default is None:
+            raise AccessDenied("this role may not read personal data")
+        return default
+    if purpose not in allowed:
+        raise InvalidCase(
+            [FieldError("query.purpose", f"not a purpose for which a {actor.role} may read")]
+        )
+    return purpose
+
+
+def _detail(
+    case: Case,
+    person: PersonalData,
+    need_ids: set[UUID] | None,
+    disclosed: list[PersonalDataField],
+    purpose: AccessPurpose,
+    *,
+    show_consent: bool,
+) -> CaseDetail:
+    profile = case.profile
+    needs = case.needs if need_ids is None else case.needs_of(need_ids)
+    return CaseDetail(
+        case_id=case.case_id,
+        reference=case.reference,
+        status=case.status,
+        age_band=profile.age_band,
+        person=PersonView(
+            given_name=person.given_name,
+            family_name=person.family_name,
+            date_of_birth=person.date_of_birth,
+            estimated_age=person.estimated_age,
+            sex=profile.sex,
+            gender_identity=person.gender_identity,
+            nationality=profile.nationality,
+            languages=list(profile.languages),
+            phone=person.phone,
+            email=person.email,
+        ),
+        location=LocationView(
+            country=profile.location.country,
+            admin_area=profile.location.admin_area,
+            place=person.place,
+        ),
+        vulnerabilities=list(profile.vulnerabilities),
+        needs=[
+            NeedView(
+                need_id=need.need_id,
+                category=need.category,
+                urgency=need.urgency,
+                assistance_country=need.assistance_country,
+                added_at=need.added_at,
+                note=person.need_notes.get(need.need_id),
+            )
+            for need in needs
+        ],
+        consent=ConsentView.of(case.consent) if show_consent and case.consent else None,
+        safety=SafetyView(
+            do_not_contact=case.safety.do_not_contact,
+            safe_contact_method=case.safety.safe_contact_method,
+            safe_contact_details=person.safe_contact_details,
+        ),
+        registered_at=case.registered_at,
+        updated_at=case.updated_at,
+        closed_at=case.closed_at,
+        disclosed_fields=disclosed,
+        access_purpose=purpose,
+    )
