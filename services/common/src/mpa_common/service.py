@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
@@ -25,18 +25,10 @@ from mpa_common.messaging.relay import OutboxRelay
 from mpa_common.problems import PROBLEM_JSON, install_problem_handlers
 from mpa_common.settings import ServiceSettings
 from mpa_common.telemetry import configure_tracing, instrument_app
+from mpa_common.workers import BackgroundWorker as BackgroundWorker
+from mpa_common.workers import StartedInBackground
 
 log = logging.getLogger(__name__)
-
-
-class BackgroundWorker(Protocol):
-    """Something that runs beside the HTTP server for the service's whole life."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -72,7 +64,12 @@ def create_service_app(
         context = ServiceContext(settings, engine, create_session_factory(engine))
         app.state.context = context
         # The relay first and (stopping in reverse) last: it flushes what consumers wrote.
-        context.workers = [outbox_relay(settings), *(workers(context) if workers else ())]
+        # Other workers start in the background, retrying, so a broker that is down at
+        # start-up shows in /readyz instead of stopping the process.
+        context.workers = [
+            outbox_relay(settings),
+            *(StartedInBackground(w) for w in (workers(context) if workers else ())),
+        ]
         for worker in context.workers:
             await worker.start()
             log.info("worker started", extra={"worker": worker.name})

@@ -14,7 +14,6 @@ from mpa_contracts.topics import topic_for_event_type
 from mpa_intake.adapters.crypto import PersonalDataVault
 from mpa_intake.adapters.keys import master_keyring, match_keyer
 from mpa_intake.adapters.tables import outbox, processed_events
-from mpa_intake.adapters.workers import StartedInBackground
 from mpa_intake.api.errors import install_intake_error_handler
 from mpa_intake.api.routes import cases_router
 from mpa_intake.handlers import REFERRAL_ACCESS_GROUP, handle_referral_event
@@ -31,18 +30,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     def workers(context: ServiceContext) -> Sequence[BackgroundWorker]:
         return [
-            StartedInBackground(
-                EventConsumer(
-                    group_id=REFERRAL_ACCESS_GROUP,
-                    topics=[topic_name(REFERRAL_TOPIC, settings.kafka_topic_prefix)],
-                    handler=handle_referral_event,
-                    sessions=context.sessions,
-                    outbox=outbox,
-                    processed=processed_events,
-                    bootstrap_servers=settings.kafka_bootstrap_servers,
-                    client_id=f"{settings.kafka_client_id}-referral-access",
-                    topic_prefix=settings.kafka_topic_prefix,
-                )
+            EventConsumer(
+                group_id=REFERRAL_ACCESS_GROUP,
+                topics=[topic_name(REFERRAL_TOPIC, settings.kafka_topic_prefix)],
+                handler=handle_referral_event,
+                sessions=context.sessions,
+                outbox=outbox,
+                processed=processed_events,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                client_id=f"{settings.kafka_client_id}-referral-access",
+                topic_prefix=settings.kafka_topic_prefix,
             )
         ]
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-
-from mpa_common.service import BackgroundWorker
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class BackgroundWorker(Protocol):
+    """Something that runs beside the HTTP server for the service's whole life."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class StartedInBackground:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mpa_intake.adapters.workers import StartedInBackground
+from mpa_common.workers import StartedInBackground
 
 
 class FlakyWorker:
