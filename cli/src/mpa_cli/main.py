@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from mpa_cli.intake_commands import intake_app
+from mpa_cli.notification_commands import smtp_app
 from mpa_cli.stack import control
 from mpa_cli.stack.console import StackError, step
 from mpa_cli.stack.layout import Layout
@@ -25,6 +26,7 @@ db_app = typer.Typer(help="Service databases.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(intake_app, name="intake")
+app.add_typer(smtp_app)  # mpa smtp-sink
 
 
 def _fail(error: StackError) -> None:

@@ -1,15 +1,78 @@
-"""Settings of the notification service: the shared ones, plus its own (prefix `NOTIFICATION_`)."""
+"""Settings of the notification service: the shared ones, plus its own (prefix `NOTIFICATION_`).
+
+List settings are read as JSON, e.g.
+`NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.1/32"]'`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from mpa_common.settings import ServiceSettings
+from mpa_common.settings import Environment, ServiceSettings
+
+# Standard Webhooks' recommended schedule: the delay before each attempt, the first at once.
+DEFAULT_RETRY_SCHEDULE_SECONDS: tuple[float, ...] = (
+    0,
+    5,
+    5 * 60,
+    30 * 60,
+    2 * 3600,
+    5 * 3600,
+    10 * 3600,
+    10 * 3600,
+)
 
 
 class NotificationSettings(ServiceSettings):
     service_name: ClassVar[str] = "notification"
 
+    # Links in notifications point here; an authorised user sees the details there.
+    referral_api_base_url: str = "http://127.0.0.1:8002"
+    public_base_url: str = "http://127.0.0.1:8003"
+
+    # Delivery: timeouts, schedule (delay before attempt n), jitter, Retry-After cap.
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    retry_schedule_seconds: tuple[float, ...] = Field(
+        default=DEFAULT_RETRY_SCHEDULE_SECONDS, min_length=1
+    )
+    retry_jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
+    max_retry_after_seconds: float = Field(default=24 * 3600, ge=0)
+    # An endpoint whose every attempt failed for this long is disabled.
+    endpoint_disable_after_seconds: float = Field(default=5 * 24 * 3600, gt=0)
+    rotation_grace_seconds_default: int = Field(default=24 * 3600, ge=0)
+
+    # SSRF guard. `http` is always refused in production unless allowed here; addresses in
+    # loopback, private, link-local, shared or metadata ranges are refused unless listed.
+    webhook_allow_http: bool = False
+    webhook_allowed_networks: tuple[str, ...] = ()
+
+    # Dispatcher: a global pool, a bound per endpoint and for SMTP, how often it polls.
+    dispatch_concurrency: int = Field(default=64, ge=1)
+    endpoint_max_in_flight: int = Field(default=4, ge=1)
+    email_max_in_flight: int = Field(default=4, ge=1)
+    dispatch_poll_seconds: float = Field(default=0.5, gt=0)
+
+    # Key that encrypts webhook secrets at rest (base64 of 32 bytes). Unset outside
+    # production: a development key is created under .local/ (refused in production).
+    secrets_key: SecretStr = SecretStr("")
+    secrets_dev_key_file: Path = Path(".local/notification/webhook-secrets.key")
+
+    # SMTP (the local sink, `mpa smtp-sink`, listens on 127.0.0.1:8025).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_from: str = "MPA Notifications <notifications@mpa.invalid>"
+    smtp_start_tls: bool = False
+    smtp_use_tls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
+
+    @property
+    def http_webhooks_allowed(self) -> bool:
+        return self.webhook_allow_http or self.environment != Environment.PRODUCTION

@@ -1,0 +1,102 @@
+"""The recipient registry: `/v1/contacts`."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from mpa_common.auth import CurrentPrincipal
+from mpa_common.problems import Problem
+from mpa_notification.api.deps import Context
+from mpa_notification.api.models import ContactCreate, ContactUpdate, ContactView
+from mpa_notification.app import contacts as use_cases
+from mpa_notification.domain.routing import Audience
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+
+REGISTRY_NOTES = """
+E-mail recipients. Events carry only pseudonymous ids; these entries map them to addresses:
+`partner` (a partner id: routed referrals, undeliverable webhooks, disabled endpoints),
+`referrer` (an actor id as found in events, e.g. `caseworker:u-123`: accepted, declined,
+completed, failed, SLA breached, unroutable, undeliverable) and `supervisors` (a country:
+SLA breached, unroutable, undeliverable). Administrators manage all; a partner its own; a
+supervisor its country's; a referring user their own.
+"""
+
+
+def _owner(body: ContactCreate, principal_actor_id: str) -> str:
+    named = {
+        Audience.PARTNER: str(body.partner_id) if body.partner_id else None,
+        Audience.REFERRER: body.actor_id or principal_actor_id,
+        Audience.SUPERVISORS: body.country,
+    }[body.kind]
+    field = {Audience.PARTNER: "partner_id", Audience.SUPERVISORS: "country"}.get(body.kind)
+    if named is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"{field} is required for kind={body.kind.value}",
+            extra={"errors": [{"field": f"body.{field}", "reason": "required"}]},
+        )
+    return named
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContactView,
+    summary="Add an e-mail recipient",
+    description=REGISTRY_NOTES,
+)
+async def add_contact(
+    body: ContactCreate, context: Context, principal: CurrentPrincipal
+) -> ContactView:
+    contact = await use_cases.add_contact(
+        context,
+        principal,
+        kind=body.kind,
+        owner=_owner(body, principal.actor_id),
+        email=body.email,
+        language=body.language,
+    )
+    return ContactView.of(contact)
+
+
+@router.get(
+    "",
+    response_model=list[ContactView],
+    summary="Recipients you may manage",
+    description=REGISTRY_NOTES,
+)
+async def list_contacts(
+    context: Context,
+    principal: CurrentPrincipal,
+    kind: Audience | None = None,
+    partner_id: uuid.UUID | None = None,
+    actor_id: str | None = None,
+    country: str | None = None,
+) -> list[ContactView]:
+    owner = str(partner_id) if partner_id else actor_id or country
+    found = await use_cases.list_contacts(context, principal, kind=kind, owner=owner)
+    return [ContactView.of(c) for c in found]
+
+
+@router.patch("/{contact_id}", response_model=ContactView, summary="Change an address or language")
+async def update_contact(
+    contact_id: uuid.UUID, body: ContactUpdate, context: Context, principal: CurrentPrincipal
+) -> ContactView:
+    contact = await use_cases.update_contact(
+        context, principal, contact_id, email=body.email, language=body.language
+    )
+    return ContactView.of(contact)
+
+
+@router.delete(
+    "/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a recipient"
+)
+async def delete_contact(
+    contact_id: uuid.UUID, context: Context, principal: CurrentPrincipal
+) -> Response:
+    await use_cases.delete_contact(context, principal, contact_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,295 @@
+"""E-mail wording per event type and language (en, fr, es, ar), kept as data in one place.
+
+Each entry is a subject and a lead sentence; `{referral_id}`-style fields are filled from the
+notification body (ids and codes only). The layout (plain text and HTML) is in templates/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Language(StrEnum):
+    ENGLISH = "en"
+    FRENCH = "fr"
+    SPANISH = "es"
+    ARABIC = "ar"
+
+    @property
+    def right_to_left(self) -> bool:
+        return self is Language.ARABIC
+
+
+@dataclass(frozen=True)
+class Wording:
+    subject: str
+    lead: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Words around every message: labels of the facts table, the link text, the footer."""
+
+    greeting: str
+    details: str
+    open_link: str
+    footer: str
+    labels: Mapping[str, str]
+
+
+_R = "org.mpa.referral."
+_N = "org.mpa.notification."
+
+WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
+    {
+        Language.ENGLISH: {
+            _R + "routed.v1": Wording(
+                "New referral {referral_id} waits for you",
+                "A referral was routed to your organisation. Please accept or decline it "
+                "by {acceptance_due_at}.",
+            ),
+            _R + "accepted.v1": Wording(
+                "Referral {referral_id} accepted", "The partner accepted the referral."
+            ),
+            _R + "declined.v1": Wording(
+                "Referral {referral_id} declined",
+                "The partner declined the referral (reason: {reason}). Routing tries the next "
+                "eligible service.",
+            ),
+            _R + "completed.v1": Wording(
+                "Referral {referral_id} completed",
+                "The partner completed the service (outcome: {outcome}).",
+            ),
+            _R + "failed.v1": Wording(
+                "Referral {referral_id} failed",
+                "The partner could not deliver the service (reason: {reason}).",
+            ),
+            _R + "sla_breached.v1": Wording(
+                "Deadline missed on referral {referral_id}",
+                "The referral missed its {milestone} deadline ({due_at}).",
+            ),
+            _R + "unroutable.v1": Wording(
+                "Referral {referral_id} could not be routed",
+                "No eligible partner service could take the referral (reason: {reason}). "
+                "A caseworker must act.",
+            ),
+            _N + "exhausted.v1": Wording(
+                "Partner not reached for referral {referral_id}",
+                "Every attempt to notify the partner failed. Please reach the partner another way.",
+            ),
+            _N + "endpoint_disabled.v1": Wording(
+                "Your webhook endpoint was disabled",
+                "The platform stopped sending to one of your webhook endpoints "
+                "(reason: {reason}). Fix it, enable it again and recover the missed messages.",
+            ),
+        },
+        Language.FRENCH: {
+            _R + "routed.v1": Wording(
+                "Nouvelle orientation {referral_id} en attente",
+                "Une orientation a été adressée à votre organisation. Merci de l'accepter ou "
+                "de la refuser avant le {acceptance_due_at}.",
+            ),
+            _R + "accepted.v1": Wording(
+                "Orientation {referral_id} acceptée", "Le partenaire a accepté l'orientation."
+            ),
+            _R + "declined.v1": Wording(
+                "Orientation {referral_id} refusée",
+                "Le partenaire a refusé l'orientation (motif : {reason}). Le routage essaie "
+                "le service éligible suivant.",
+            ),
+            _R + "completed.v1": Wording(
+                "Orientation {referral_id} terminée",
+                "Le partenaire a terminé le service (résultat : {outcome}).",
+            ),
+            _R + "failed.v1": Wording(
+                "Échec de l'orientation {referral_id}",
+                "Le partenaire n'a pas pu fournir le service (motif : {reason}).",
+            ),
+            _R + "sla_breached.v1": Wording(
+                "Délai dépassé pour l'orientation {referral_id}",
+                "L'orientation a dépassé son délai « {milestone} » ({due_at}).",
+            ),
+            _R + "unroutable.v1": Wording(
+                "Orientation {referral_id} impossible à router",
+                "Aucun service partenaire éligible n'a pu prendre l'orientation "
+                "(motif : {reason}). Un travailleur social doit agir.",
+            ),
+            _N + "exhausted.v1": Wording(
+                "Partenaire injoignable pour l'orientation {referral_id}",
+                "Toutes les tentatives de notification du partenaire ont échoué. Merci de le "
+                "joindre par un autre moyen.",
+            ),
+            _N + "endpoint_disabled.v1": Wording(
+                "Votre point de terminaison webhook a été désactivé",
+                "La plateforme a cessé d'envoyer à l'un de vos points de terminaison "
+                "(motif : {reason}). Corrigez-le, réactivez-le et récupérez les messages "
+                "manqués.",
+            ),
+        },
+        Language.SPANISH: {
+            _R + "routed.v1": Wording(
+                "Nueva derivación {referral_id} pendiente",
+                "Se ha derivado un caso a su organización. Acéptela o rechácela antes del "
+                "{acceptance_due_at}.",
+            ),
+            _R + "accepted.v1": Wording(
+                "Derivación {referral_id} aceptada", "El socio aceptó la derivación."
+            ),
+            _R + "declined.v1": Wording(
+                "Derivación {referral_id} rechazada",
+                "El socio rechazó la derivación (motivo: {reason}). El enrutamiento prueba el "
+                "siguiente servicio elegible.",
+            ),
+            _R + "completed.v1": Wording(
+                "Derivación {referral_id} completada",
+                "El socio completó el servicio (resultado: {outcome}).",
+            ),
+            _R + "failed.v1": Wording(
+                "Derivación {referral_id} fallida",
+                "El socio no pudo prestar el servicio (motivo: {reason}).",
+            ),
+            _R + "sla_breached.v1": Wording(
+                "Plazo incumplido en la derivación {referral_id}",
+                "La derivación incumplió su plazo «{milestone}» ({due_at}).",
+            ),
+            _R + "unroutable.v1": Wording(
+                "No se pudo enrutar la derivación {referral_id}",
+                "Ningún servicio elegible pudo aceptar la derivación (motivo: {reason}). "
+                "Un gestor de casos debe intervenir.",
+            ),
+            _N + "exhausted.v1": Wording(
+                "Socio no localizado para la derivación {referral_id}",
+                "Fallaron todos los intentos de notificar al socio. Contáctelo por otra vía.",
+            ),
+            _N + "endpoint_disabled.v1": Wording(
+                "Su endpoint de webhook fue desactivado",
+                "La plataforma dejó de enviar a uno de sus endpoints (motivo: {reason}). "
+                "Corríjalo, vuelva a activarlo y recupere los mensajes perdidos.",
+            ),
+        },
+        Language.ARABIC: {
+            _R + "routed.v1": Wording(
+                "إحالة جديدة {referral_id} بانتظاركم",
+                "تمت إحالة حالة إلى منظمتكم. يرجى قبولها أو رفضها قبل {acceptance_due_at}.",
+            ),
+            _R + "accepted.v1": Wording("تم قبول الإحالة {referral_id}", "قبل الشريك الإحالة."),
+            _R + "declined.v1": Wording(
+                "تم رفض الإحالة {referral_id}",
+                "رفض الشريك الإحالة (السبب: {reason}). سيحاول النظام الخدمة المؤهلة التالية.",
+            ),
+            _R + "completed.v1": Wording(
+                "اكتملت الإحالة {referral_id}", "أكمل الشريك الخدمة (النتيجة: {outcome})."
+            ),
+            _R + "failed.v1": Wording(
+                "فشلت الإحالة {referral_id}", "لم يتمكن الشريك من تقديم الخدمة (السبب: {reason})."
+            ),
+            _R + "sla_breached.v1": Wording(
+                "تجاوز المهلة في الإحالة {referral_id}",
+                "تجاوزت الإحالة مهلة «{milestone}» ({due_at}).",
+            ),
+            _R + "unroutable.v1": Wording(
+                "تعذّر توجيه الإحالة {referral_id}",
+                "لم تتمكن أي خدمة شريكة مؤهلة من استلام الإحالة (السبب: {reason}). "
+                "يجب أن يتدخل مدير الحالة.",
+            ),
+            _N + "exhausted.v1": Wording(
+                "تعذّر الوصول إلى الشريك بشأن الإحالة {referral_id}",
+                "فشلت جميع محاولات إبلاغ الشريك. يرجى التواصل معه بطريقة أخرى.",
+            ),
+            _N + "endpoint_disabled.v1": Wording(
+                "تم تعطيل نقطة استقبال الويب هوك الخاصة بكم",
+                "توقفت المنصة عن الإرسال إلى إحدى نقاط الاستقبال لديكم (السبب: {reason}). "
+                "يرجى إصلاحها وإعادة تفعيلها واسترجاع الرسائل الفائتة.",
+            ),
+        },
+    }
+)
+
+_LABEL_KEYS = ("referral_id", "case_id", "partner_id", "state", "event_id", "endpoint_id")
+
+FRAMES: Mapping[Language, Frame] = MappingProxyType(
+    {
+        Language.ENGLISH: Frame(
+            "Hello,",
+            "Details",
+            "Open in the platform",
+            "This message holds no personal data. Sign in to see the case.",
+            dict(
+                zip(
+                    _LABEL_KEYS,
+                    ("Referral", "Case", "Partner", "State", "Event", "Endpoint"),
+                    strict=True,
+                )
+            ),
+        ),
+        Language.FRENCH: Frame(
+            "Bonjour,",
+            "Détails",
+            "Ouvrir dans la plateforme",
+            "Ce message ne contient aucune donnée personnelle. Connectez-vous pour voir le "
+            "dossier.",
+            dict(
+                zip(
+                    _LABEL_KEYS,
+                    (
+                        "Orientation",
+                        "Dossier",
+                        "Partenaire",
+                        "État",
+                        "Événement",
+                        "Point de terminaison",
+                    ),
+                    strict=True,
+                )
+            ),
+        ),
+        Language.SPANISH: Frame(
+            "Hola:",
+            "Detalles",
+            "Abrir en la plataforma",
+            "Este mensaje no contiene datos personales. Inicie sesión para ver el caso.",
+            dict(
+                zip(
+                    _LABEL_KEYS,
+                    ("Derivación", "Caso", "Socio", "Estado", "Evento", "Endpoint"),
+                    strict=True,
+                )
+            ),
+        ),
+        Language.ARABIC: Frame(
+            "مرحباً،",
+            "التفاصيل",
+            "فتح في المنصة",
+            "لا تحتوي هذه الرسالة على أي بيانات شخصية. سجّل الدخول للاطلاع على الحالة.",
+            dict(
+                zip(
+                    _LABEL_KEYS,
+                    ("الإحالة", "الحالة", "الشريك", "الوضع", "الحدث", "نقطة الاستقبال"),
+                    strict=True,
+                )
+            ),
+        ),
+    }
+)
+
+
+class _Blank(dict[str, object]):
+    # A field a message names but a body lacks renders as "-" rather than failing the mail.
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
+def wording_for(event_type: str, language: Language, fields: Mapping[str, object]) -> Wording:
+    """The subject and lead of an e-mail, filled in; English when a language lacks it."""
+    wording = WORDING[language].get(event_type) or WORDING[Language.ENGLISH].get(event_type)
+    if wording is None:
+        raise KeyError(f"no e-mail wording for {event_type}")
+    values = _Blank(fields)
+    return Wording(wording.subject.format_map(values), wording.lead.format_map(values))
+
+
+def has_wording(event_type: str) -> bool:
+    return event_type in WORDING[Language.ENGLISH]

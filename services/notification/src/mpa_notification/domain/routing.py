@@ -1,0 +1,77 @@
+"""Who is told about what: webhook subscriptions and e-mail audiences per event type.
+
+Pure rules over the contracts' event classes; the app layer looks the recipients up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from mpa_contracts.events.base import EventData
+from mpa_contracts.events.notification import (
+    NotificationEndpointDisabledV1,
+    NotificationExhaustedV1,
+)
+from mpa_contracts.events.referral import (
+    REFERRAL_EVENTS,
+    ReferralAcceptedV1,
+    ReferralCompletedV1,
+    ReferralDeclinedV1,
+    ReferralFailedV1,
+    ReferralRoutedV1,
+    ReferralSlaBreachedV1,
+    ReferralUnroutableV1,
+)
+
+# Type of the message `POST /v1/endpoints/{id}/test` sends; never a platform event.
+TEST_EVENT_TYPE = "mpa.webhook.test"
+
+
+class Audience(StrEnum):
+    """Whom an e-mail is for."""
+
+    PARTNER = "partner"  # the partner's contact addresses
+    REFERRER = "referrer"  # the person who requested the referral (by actor id)
+    SUPERVISORS = "supervisors"  # the supervisors' address of the referral's country
+
+
+EMAIL_AUDIENCES: Mapping[str, frozenset[Audience]] = MappingProxyType(
+    {
+        ReferralRoutedV1.event_type: frozenset({Audience.PARTNER}),
+        ReferralAcceptedV1.event_type: frozenset({Audience.REFERRER}),
+        ReferralDeclinedV1.event_type: frozenset({Audience.REFERRER}),
+        ReferralCompletedV1.event_type: frozenset({Audience.REFERRER}),
+        ReferralFailedV1.event_type: frozenset({Audience.REFERRER}),
+        ReferralSlaBreachedV1.event_type: frozenset({Audience.REFERRER, Audience.SUPERVISORS}),
+        ReferralUnroutableV1.event_type: frozenset({Audience.REFERRER, Audience.SUPERVISORS}),
+        NotificationExhaustedV1.event_type: frozenset(
+            {Audience.PARTNER, Audience.REFERRER, Audience.SUPERVISORS}
+        ),
+        NotificationEndpointDisabledV1.event_type: frozenset({Audience.PARTNER}),
+    }
+)
+
+# Payload fields naming the partner a referral event concerns (re-routed: the one it left).
+_PARTNER_FIELDS = ("partner_id", "previous_partner_id")
+
+
+def _names_a_partner(event_class: type[EventData]) -> bool:
+    return any(name in event_class.model_fields for name in _PARTNER_FIELDS)
+
+
+# What a webhook endpoint may subscribe to: every referral event that concerns a partner.
+WEBHOOK_EVENT_TYPES: Mapping[str, type[EventData]] = MappingProxyType(
+    {cls.event_type: cls for cls in REFERRAL_EVENTS if _names_a_partner(cls)}
+)
+
+
+def partner_concerned(data: EventData) -> uuid.UUID | None:
+    """The partner whose endpoints hear about this event, if any."""
+    for name in _PARTNER_FIELDS:
+        value = getattr(data, name, None)
+        if isinstance(value, uuid.UUID):
+            return value
+    return None
