@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from mpa_cli.demo import demo_app
 from mpa_cli.intake_commands import intake_app
 from mpa_cli.notification_commands import smtp_app
 from mpa_cli.stack import control
@@ -25,6 +26,7 @@ stack_app = typer.Typer(help="The local Kafka and PostgreSQL the platform runs o
 db_app = typer.Typer(help="Service databases.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
 app.add_typer(intake_app, name="intake")
 app.add_typer(smtp_app)  # mpa smtp-sink
 
@@ -115,6 +117,12 @@ def run_platform() -> None:
     step("Starting the services (honcho, deploy/local/Procfile); Ctrl-C stops them")
     for service, port in SERVICE_PORTS.items():
         typer.echo(f"    {service:13} http://127.0.0.1:{port}/docs   (ready: /readyz)")
+    typer.echo("    e-mails       .local/mail/*.eml (local SMTP sink)")
+    typer.echo(
+        "\n    Try it: in another terminal run `.venv/bin/mpa demo` to walk one fictional\n"
+        "    referral through (register, route, accept, complete, audit), or follow the curl\n"
+        "    steps in docs/walkthrough.md. Tokens: `.venv/bin/mpa token --role operator`.\n"
+    )
     # The Procfile's `python` must be this environment's interpreter.
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
