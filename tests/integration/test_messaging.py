@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
-from mpa_common.messaging.consumer import RecordOrigin, current_record_origin
+from mpa_common.messaging.consumer import RecordOrigin, SkipReason, current_record_origin
 from mpa_common.telemetry import configure_tracing
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import Envelope, to_kafka_record
@@ -161,7 +161,12 @@ async def test_poison_records_are_dead_lettered_with_reasons_and_later_records_p
             raise RuntimeError("downstream refused the event")
         await record_handler(uow, envelope)
 
-    consumer = playground.consumer(fail_on_doomed, max_attempts=3)
+    skipped: list[tuple[int, uuid.UUID | None, SkipReason]] = []
+
+    async def note_skip(origin: RecordOrigin, event_id: uuid.UUID | None, why: SkipReason) -> None:
+        skipped.append((origin.offset, event_id, why))
+
+    consumer = playground.consumer(fail_on_doomed, max_attempts=3, on_skipped=note_skip)
     await consumer.start()
     await eventually(lambda: _at_least(consumer_progress(consumer), 5), what="all five handled")
 
@@ -178,6 +183,12 @@ async def test_poison_records_are_dead_lettered_with_reasons_and_later_records_p
     assert last["ce_id"] == str(doomed.id).encode()  # the original headers travel along
     assert dead[2].value == to_kafka_record(doomed).value
     assert dead[0].value == b"{not json"
+    dead_lettered = SkipReason.DEAD_LETTERED
+    assert skipped == [  # every offset without effects is accounted for
+        (1, good_before.id, dead_lettered),  # bad JSON, but its ce_id header was readable
+        (2, good_before.id, dead_lettered),  # unknown type, same headers
+        (3, doomed.id, dead_lettered),
+    ]
 
 
 async def test_per_case_order_holds_across_six_partitions_and_two_consumers(

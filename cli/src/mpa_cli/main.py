@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from mpa_cli.audit_commands import audit_app
 from mpa_cli.demo import demo_app
 from mpa_cli.intake_commands import intake_app
 from mpa_cli.notification_commands import smtp_app
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="Service databases.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(audit_app, name="audit")
 app.add_typer(intake_app, name="intake")
 app.add_typer(smtp_app)  # mpa smtp-sink
 

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -46,6 +48,14 @@ class RecordOrigin:
     offset: int
     timestamp_ms: int
 
+
+class SkipReason(StrEnum):
+    DUPLICATE = "duplicate"  # the event id was processed before: effects not repeated
+    DEAD_LETTERED = "dead_lettered"  # invalid or failing: sent to the dead-letter topic
+
+
+SkipHook = Callable[[RecordOrigin, UUID | None, SkipReason], Awaitable[None]]
+"""Told of every record that produced no effects, e.g. to account for its offset."""
 
 _current_origin: ContextVar[RecordOrigin | None] = ContextVar("mpa_record_origin", default=None)
 
@@ -79,6 +89,7 @@ class EventConsumer:
         retry_max_seconds: float = 5.0,
         max_records: int = 200,
         topic_prefix: str = "",
+        on_skipped: SkipHook | None = None,
     ) -> None:
         self.name = f"consumer:{group_id}"
         self.group_id = group_id
@@ -94,6 +105,7 @@ class EventConsumer:
         self._retry_max = retry_max_seconds
         self._max_records = max_records
         self._topic_prefix = topic_prefix
+        self._on_skipped = on_skipped
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -187,13 +199,13 @@ class EventConsumer:
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         headers: Headers = list(record.headers or ())
-        _current_origin.set(
-            RecordOrigin(record.topic, record.partition, record.offset, record.timestamp)
-        )
+        origin = RecordOrigin(record.topic, record.partition, record.offset, record.timestamp)
+        _current_origin.set(origin)
         try:
             envelope = from_kafka_record(record.key, record.value, headers)
         except InvalidEvent as invalid:
             await self._dead_letter(record, reason=invalid.reason, error=str(invalid), attempts=0)
+            await self._skipped(origin, _event_id_header(headers), SkipReason.DEAD_LETTERED)
             return
         try:
             async for attempt in AsyncRetrying(
@@ -204,7 +216,7 @@ class EventConsumer:
                 reraise=False,
             ):
                 with attempt:
-                    await self._handle_once(envelope)
+                    handled = await self._handle_once(envelope)
         except RetryError as exhausted:
             error = exhausted.last_attempt.exception()
             text = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
@@ -219,8 +231,18 @@ class EventConsumer:
             await self._dead_letter(
                 record, reason="handler_failed", error=text, attempts=self._max_attempts
             )
+            await self._skipped(origin, envelope.id, SkipReason.DEAD_LETTERED)
+            return
+        if not handled:
+            await self._skipped(origin, envelope.id, SkipReason.DUPLICATE)
 
-    async def _handle_once(self, envelope: Envelope) -> None:
+    async def _skipped(self, origin: RecordOrigin, event_id: UUID | None, why: SkipReason) -> None:
+        # Raising here re-reads the record (see _run): it is then skipped, and told, again.
+        if self._on_skipped is not None:
+            await self._on_skipped(origin, event_id, why)
+
+    async def _handle_once(self, envelope: Envelope) -> bool:
+        """Runs the handler once in its own transaction; False when it was a duplicate."""
         context = propagate.extract(
             {
                 k: v
@@ -251,10 +273,11 @@ class EventConsumer:
                 )
                 if claimed.first() is None:
                     self.skipped_duplicates += 1
-                    return
+                    return False
                 await self._handler(uow, envelope)
                 await uow.commit()
                 self.handled += 1
+                return True
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], *, reason: str, error: str, attempts: int
@@ -287,3 +310,14 @@ class EventConsumer:
                 "offset": record.offset,
             },
         )
+
+
+def _event_id_header(headers: Headers) -> UUID | None:
+    """The CloudEvents id of a record that did not parse, when its header is well-formed."""
+    for name, value in headers:
+        if name == "ce_id":
+            try:
+                return UUID(value.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                return None
+    return None

@@ -1,0 +1,50 @@
+"""End offsets of source partitions, asked of Kafka (for the coverage report)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+_UNKNOWN_TOPIC = 3
+
+
+async def end_offsets(
+    bootstrap_servers: str, topics: Sequence[str], *, timeout_seconds: float = 10.0
+) -> dict[tuple[str, int], int]:
+    """Per (topic, partition) of ``topics`` that exist, the offset the next record will get
+    (as a read_committed consumer sees it, like the audit consumer)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="mpa-audit-coverage",
+        request_timeout_ms=int(timeout_seconds * 1000),
+    )
+    await admin.start()
+    try:
+        # Asked explicitly: a client's cached metadata may not know a topic created lately.
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        if topic["error_code"] != _UNKNOWN_TOPIC
+        for partition in topic["partitions"]
+    ]
+    if not partitions:
+        return {}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        client_id="mpa-audit-coverage",
+        request_timeout_ms=int(timeout_seconds * 1000),
+    )
+    await consumer.start()
+    try:
+        offsets = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return {(tp.topic, tp.partition): int(offset) for tp, offset in offsets.items()}

@@ -1,0 +1,240 @@
+"""The audit API: read-only views of the log, its proofs, signed tree heads and coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mpa_audit.adapters.kafka_offsets import end_offsets
+from mpa_audit.adapters.log_store import EventFilter
+from mpa_audit.adapters.signing import TreeHeadSigner
+from mpa_audit.api import models
+from mpa_audit.app import coverage as coverage_use_case
+from mpa_audit.app import proofs, queries
+from mpa_audit.app.export import export_lines, prepare_export
+from mpa_audit.app.integrity import check_integrity
+from mpa_audit.app.tree_heads import TreeHeads
+from mpa_audit.settings import AuditSettings
+from mpa_common.auth import Principal, Role, require_roles
+from mpa_common.messaging.outbox import topic_name
+from mpa_common.problems import PROBLEM_JSON, Problem
+from mpa_contracts.topics import MAIN_TOPICS
+
+JSON_LINES = "application/jsonl"
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """What the routes use, built once per process by the composition root."""
+
+    settings: AuditSettings
+    signer: TreeHeadSigner
+    sessions: async_sessionmaker[AsyncSession]
+    tree_heads: TreeHeads
+
+    @property
+    def source_topics(self) -> list[str]:
+        return [topic_name(t.name, self.settings.kafka_topic_prefix) for t in MAIN_TOPICS]
+
+
+def audit_context(request: Request) -> AuditContext:
+    context: AuditContext = request.app.state.audit
+    return context
+
+
+Context = Annotated[AuditContext, Depends(audit_context)]
+Auditor = Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.ADMIN))]
+
+_ERRORS = {
+    401: {"description": "No or invalid bearer token", "content": {PROBLEM_JSON: {}}},
+    403: {"description": "Not an auditor or admin", "content": {PROBLEM_JSON: {}}},
+    422: {"description": "Invalid parameters", "content": {PROBLEM_JSON: {}}},
+}
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=_ERRORS)  # type: ignore[arg-type]
+
+
+@router.get("/events", summary="Logged events, filtered, in log order (cursor pagination)")
+async def list_events(
+    context: Context,
+    _: Auditor,
+    correlation_id: Annotated[UUID | None, Query(description="A story's correlation id")] = None,
+    case_id: Annotated[
+        UUID | None, Query(description="Events whose payload names the case")
+    ] = None,
+    type: Annotated[
+        str | None, Query(description="Event type, e.g. org.mpa.case.closed.v1", max_length=200)
+    ] = None,
+    actor_id: Annotated[
+        str | None, Query(description="Actor, e.g. caseworker:u-1", max_length=200)
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Event time at or after")] = None,
+    until: Annotated[datetime | None, Query(description="Event time before")] = None,
+    cursor: Annotated[
+        str | None, Query(description="next_cursor of the previous page", max_length=20)
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> models.EventPage:
+    conditions = EventFilter(correlation_id, case_id, type, actor_id, since, until)
+    page = await queries.find_events(context.sessions, conditions, cursor=cursor, limit=limit)
+    return models.EventPage(
+        items=[models.LoggedEvent.of(e) for e in page.entries], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/events/{seq}",
+    summary="One logged event by its leaf index",
+    responses={404: {"description": "No such seq", "content": {PROBLEM_JSON: {}}}},
+)
+async def get_event(context: Context, _: Auditor, seq: int) -> models.LoggedEvent:
+    return models.LoggedEvent.of(await queries.get_event(context.sessions, seq))
+
+
+@router.get("/cases/{case_id}/timeline", summary="A case's whole story across every service")
+async def case_timeline(
+    context: Context,
+    _: Auditor,
+    case_id: UUID,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> models.CaseTimeline:
+    entries = await queries.case_timeline(context.sessions, case_id, limit=limit + 1)
+    return models.CaseTimeline(
+        case_id=case_id,
+        events=[models.LoggedEvent.of(e) for e in entries[:limit]],
+        truncated=len(entries) > limit,
+    )
+
+
+@router.get("/tree-head", summary="The signed tree head of the log's current (or a given) size")
+async def tree_head(
+    context: Context,
+    _: Auditor,
+    tree_size: Annotated[int | None, Query(ge=0, description="Default: the current size")] = None,
+) -> models.TreeHead:
+    return models.TreeHead.of(await context.tree_heads.at(tree_size))
+
+
+@router.get("/public-key", summary="The public key that signs tree heads (no token needed)")
+async def public_key(context: Context) -> models.PublicKey:
+    return models.PublicKey(
+        origin=context.signer.origin,
+        algorithm="Ed25519",
+        verifier_key=context.signer.verifier_key,
+    )
+
+
+@router.get("/proofs/inclusion", summary="Inclusion proof of a leaf in a tree size")
+async def inclusion_proof(
+    context: Context,
+    _: Auditor,
+    seq: Annotated[int, Query(ge=0)],
+    tree_size: Annotated[int | None, Query(ge=1, description="Default: the current size")] = None,
+) -> models.InclusionProofResponse:
+    proof = await proofs.inclusion_proof(context.sessions, seq, tree_size)
+    return models.InclusionProofResponse(
+        seq=proof.seq,
+        tree_size=proof.tree_size,
+        leaf_hash=models.b64(proof.leaf_hash),
+        audit_path=[models.b64(h) for h in proof.audit_path],
+        root_hash=models.b64(proof.root_hash),
+    )
+
+
+@router.get("/proofs/consistency", summary="Consistency proof between two tree sizes")
+async def consistency_proof(
+    context: Context,
+    _: Auditor,
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int | None, Query(ge=1, description="Default: the current size")] = None,
+) -> models.ConsistencyProofResponse:
+    proof = await proofs.consistency_proof(context.sessions, first, second)
+    return models.ConsistencyProofResponse(
+        first=proof.first,
+        second=proof.second,
+        first_root_hash=models.b64(proof.first_root_hash),
+        second_root_hash=models.b64(proof.second_root_hash),
+        proof=[models.b64(h) for h in proof.proof],
+    )
+
+
+@router.get(
+    "/export",
+    summary="Stream leaves [start, tree_size) as JSON Lines, with the signed tree head",
+    response_class=StreamingResponse,
+    responses={200: {"content": {JSON_LINES: {}}, "description": "mpa-audit-export/1"}},
+)
+async def export(
+    context: Context,
+    _: Auditor,
+    start: Annotated[int, Query(ge=0)] = 0,
+    tree_size: Annotated[int | None, Query(ge=0, description="Default: the current size")] = None,
+    previous_tree_size: Annotated[
+        int | None,
+        Query(ge=1, description="Size of a tree head you hold: adds a consistency proof from it"),
+    ] = None,
+) -> StreamingResponse:
+    header = await prepare_export(
+        context.sessions,
+        context.tree_heads,
+        start=start,
+        tree_size=tree_size,
+        previous_tree_size=previous_tree_size,
+    )
+    filename = f"audit-export-{header.start}-{header.tree_size}.jsonl"
+    return StreamingResponse(
+        export_lines(context.sessions, header),
+        media_type=JSON_LINES,
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/coverage", summary="Per source partition: offsets logged, lag and gaps")
+async def coverage(context: Context, _: Auditor) -> models.Coverage:
+    async def ask_kafka(topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        try:
+            return await end_offsets(context.settings.kafka_bootstrap_servers, topics)
+        except Exception as error:  # the kind of failure is what the caller needs
+            raise Problem(503, "Kafka unreachable", type(error).__name__) from error
+
+    partitions = await coverage_use_case.coverage(
+        context.sessions, ask_kafka, context.source_topics
+    )
+    return models.Coverage(
+        complete=all(p.complete and p.lag == 0 for p in partitions),
+        partitions=[models.PartitionCoverageModel.of(p) for p in partitions],
+    )
+
+
+@router.get(
+    "/health/integrity",
+    summary="Recompute leaf and node hashes and check the signed tree heads",
+    responses={503: {"description": "Tampering found", "content": {PROBLEM_JSON: {}}}},
+)
+async def integrity(context: Context, _: Auditor) -> models.IntegrityReportModel:
+    report = await check_integrity(context.sessions, context.signer)
+    if not report.intact:
+        raise Problem(
+            503,
+            "Audit log integrity check failed",
+            f"{len(report.findings)} finding(s)",
+            extra={
+                "tree_size": report.tree_size,
+                "findings": [{"check": f.check, "detail": f.detail} for f in report.findings],
+            },
+        )
+    return models.IntegrityReportModel(
+        status="intact",
+        tree_size=report.tree_size,
+        leaves_checked=report.leaves_checked,
+        nodes_checked=report.nodes_checked,
+        tree_heads_checked=report.tree_heads_checked,
+        seconds=round(report.seconds, 3),
+    )

@@ -1,0 +1,94 @@
+"""The bytes of a log leaf: one consumed event, canonically encoded.
+
+A leaf commits to the event exactly as the platform defines it, plus where it was read:
+
+    {"event": <the CloudEvent in structured mode: every attribute, "partitionkey" (the Kafka
+               key) and "data" (the payload JSON, fields at their default left out)>,
+     "format": "mpa-audit-leaf/1",
+     "origin": {"offset": <int>, "partition": <int>, "topic": <the Kafka topic read>}}
+
+encoded as canonical JSON: keys sorted at every level, no whitespace, ASCII only (anything
+else escaped as \\uXXXX), UTF-8/ASCII bytes. The same event read at the same offset always
+gives the same bytes, so anyone can rebuild a leaf from the event and check its hash.
+W3C trace context (traceparent, tracestate) is left out: it is operational, not part of
+what happened. Events carry no personal data (contracts), so neither does a leaf, and
+shredding a case's key never breaks the log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from mpa_contracts.envelope import TRACEPARENT_HEADER, TRACESTATE_HEADER, Envelope, envelope_to_json
+
+LEAF_FORMAT = "mpa-audit-leaf/1"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOrigin:
+    """Where a consumed event was read: Kafka topic, partition and offset."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeafSummary:
+    """The leaf's fields the log indexes for queries (each one read from the leaf itself)."""
+
+    event_id: UUID
+    event_type: str
+    event_time: datetime
+    correlation_id: UUID
+    case_id: UUID | None
+    actor_id: str | None
+    origin: RecordOrigin
+
+
+def canonical_json(value: Any) -> bytes:
+    """Canonical JSON: sorted keys, no whitespace, ASCII only; NaN and infinities refused."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def leaf_document(envelope: Envelope, origin: RecordOrigin) -> dict[str, Any]:
+    """The JSON document a leaf encodes."""
+    event: dict[str, Any] = json.loads(envelope_to_json(envelope))
+    event.pop(TRACEPARENT_HEADER, None)
+    event.pop(TRACESTATE_HEADER, None)
+    return {
+        "event": event,
+        "format": LEAF_FORMAT,
+        "origin": {"offset": origin.offset, "partition": origin.partition, "topic": origin.topic},
+    }
+
+
+def leaf_bytes(envelope: Envelope, origin: RecordOrigin) -> bytes:
+    """The canonical bytes of the leaf for ``envelope`` read at ``origin``."""
+    return canonical_json(leaf_document(envelope, origin))
+
+
+def summarize_leaf(leaf: bytes) -> LeafSummary:
+    """The indexed fields of a leaf; raises ValueError if it is not a leaf of this format."""
+    document = json.loads(leaf)
+    if not isinstance(document, dict) or document.get("format") != LEAF_FORMAT:
+        raise ValueError(f"not a {LEAF_FORMAT} leaf")
+    event = document["event"]
+    origin = document["origin"]
+    data = event.get("data") or {}
+    case_id = data.get("case_id")
+    return LeafSummary(
+        event_id=UUID(event["id"]),
+        event_type=event["type"],
+        event_time=datetime.fromisoformat(event["time"]),
+        correlation_id=UUID(event["correlationid"]),
+        case_id=UUID(case_id) if isinstance(case_id, str) else None,
+        actor_id=event.get("actorid"),
+        origin=RecordOrigin(origin["topic"], origin["partition"], origin["offset"]),
+    )
