@@ -23,14 +23,27 @@ RUNTIME_ROLE = os.environ.get("AUDIT_RUNTIME_ROLE", "mpa_audit_app")
 
 
 def upgrade() -> None:
-    op.execute(f"GRANT USAGE ON SCHEMA public TO {RUNTIME_ROLE}")
+    # The schema the tables are created in (public, or AUDIT_DATABASE_SCHEMA's).
+    op.execute(
+        "DO $$ BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), "
+        f"'{RUNTIME_ROLE}'); END $$"
+    )
     # The relay reads the outbox and marks rows sent; consumers record processed events.
     op.execute(f"GRANT SELECT, INSERT, UPDATE ON outbox TO {RUNTIME_ROLE}")
     op.execute(f"GRANT SELECT, INSERT ON processed_events TO {RUNTIME_ROLE}")
-    op.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {RUNTIME_ROLE}")
+    op.execute(
+        "DO $$ BEGIN EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I', "
+        f"current_schema(), '{RUNTIME_ROLE}'); END $$"
+    )
 
 
 def downgrade() -> None:
     op.execute(f"REVOKE ALL ON outbox, processed_events FROM {RUNTIME_ROLE}")
-    op.execute(f"REVOKE USAGE ON ALL SEQUENCES IN SCHEMA public FROM {RUNTIME_ROLE}")
-    op.execute(f"REVOKE USAGE ON SCHEMA public FROM {RUNTIME_ROLE}")
+    op.execute(
+        "DO $$ BEGIN EXECUTE format('REVOKE USAGE ON ALL SEQUENCES IN SCHEMA %I FROM %I', "
+        f"current_schema(), '{RUNTIME_ROLE}'); END $$"
+    )
+    op.execute(
+        "DO $$ BEGIN EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM %I', current_schema(), "
+        f"'{RUNTIME_ROLE}'); END $$"
+    )
