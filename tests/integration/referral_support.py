@@ -133,20 +133,27 @@ class ReferralStack:
             }
         )
 
-    def engine(self) -> AsyncEngine:
+    def engine(self, schema: str | None = None) -> AsyncEngine:
         # Room for 50 routings at once (the capacity race test) on separate connections.
         return create_async_engine(
             self.dsn,
             pool_size=10,
             max_overflow=50,
-            connect_args={"server_settings": {"search_path": self.schema}},
+            connect_args={"server_settings": {"search_path": schema or self.schema}},
         )
 
     async def start_instance(
-        self, *, workers: bool = True, relay: bool = True, **overrides: Any
+        self,
+        *,
+        workers: bool = True,
+        relay: bool = True,
+        schema: str | None = None,
+        **overrides: Any,
     ) -> ReferralService:
+        """An instance on the stack's schema, or on another (empty) one made by
+        `private_schema`, sharing the stack's topics."""
         settings = self.settings(**overrides)
-        engine = self.engine()
+        engine = self.engine(schema)
         context = ServiceContext(
             settings, engine, async_sessionmaker(engine, expire_on_commit=False)
         )
@@ -162,9 +169,9 @@ class ReferralStack:
                 OutboxRelay(
                     dsn=self.dsn,
                     bootstrap_servers=self.bootstrap_servers,
-                    client_id=f"relay-{self.schema}",
-                    lock_name=f"relay:{self.schema}",
-                    server_settings={"search_path": self.schema},
+                    client_id=f"relay-{schema or self.schema}",
+                    lock_name=f"relay:{schema or self.schema}",
+                    server_settings={"search_path": schema or self.schema},
                     poll_interval=0.3,
                     standby_interval=0.3,
                 )
@@ -193,8 +200,8 @@ class ReferralStack:
                 headers=record.headers,
             )
 
-    async def sql(self, statement: str, **params: Any) -> list[Any]:
-        engine = self.engine()
+    async def sql(self, statement: str, schema: str | None = None, **params: Any) -> list[Any]:
+        engine = self.engine(schema)
         try:
             async with engine.connect() as connection:
                 return list((await connection.execute(text(statement), params)).all())
@@ -202,13 +209,8 @@ class ReferralStack:
             await engine.dispose()
 
 
-async def open_referral_stack(bootstrap_servers: str) -> AsyncIterator[ReferralStack]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from mpa_cli.stack.topics import ensure_topics
-
-    schema = f"t_ref_{uuid.uuid4().hex[:10]}"
-    prefix = f"{schema}."
+async def _create_schema(schema: str) -> None:
+    """A schema holding the referral service's tables, and nothing else."""
     admin_engine = create_async_engine(service_database_url("referral"))
     async with admin_engine.begin() as connection:
         await connection.execute(text(f"CREATE SCHEMA {schema}"))
@@ -221,6 +223,34 @@ async def open_referral_stack(bootstrap_servers: str) -> AsyncIterator[ReferralS
         for statement in NOTIFY_TRIGGER_SQL:
             await connection.execute(text(statement))
     await admin_engine.dispose()
+
+
+async def _drop_schema(schema: str) -> None:
+    cleanup = create_async_engine(service_database_url("referral"))
+    async with cleanup.begin() as connection:
+        await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    await cleanup.dispose()
+
+
+@contextlib.asynccontextmanager
+async def private_schema() -> AsyncIterator[str]:
+    """Another empty referral schema for the duration (e.g. a directory imported afresh)."""
+    schema = f"t_ref_{uuid.uuid4().hex[:10]}"
+    await _create_schema(schema)
+    try:
+        yield schema
+    finally:
+        await _drop_schema(schema)
+
+
+async def open_referral_stack(bootstrap_servers: str) -> AsyncIterator[ReferralStack]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from mpa_cli.stack.topics import ensure_topics
+
+    schema = f"t_ref_{uuid.uuid4().hex[:10]}"
+    prefix = f"{schema}."
+    await _create_schema(schema)
     topics = await ensure_topics(bootstrap_servers, prefix)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all"
@@ -233,10 +263,7 @@ async def open_referral_stack(bootstrap_servers: str) -> AsyncIterator[ReferralS
         for instance in stack.instances:
             await instance.stop()
         await producer.stop()
-        cleanup = create_async_engine(service_database_url("referral"))
-        async with cleanup.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await cleanup.dispose()
+        await _drop_schema(schema)
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
         await admin.start()
         try:

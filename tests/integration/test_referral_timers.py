@@ -1,14 +1,17 @@
 """Durable SLA timers on the real stack: a missed acceptance SLA re-routes, a restart while
-it is pending still fires it exactly once, and two replicas fire it once (issue 7)."""
+it is pending still fires it exactly once, two replicas fire it once, and an accepted
+referral not started in time breaches the service-start SLA once (issue 7)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mpa_common.auth import Role
 from mpa_contracts.vocabularies import NeedCategory, Urgency
 from tests.integration.referral_support import (
     OPERATOR,
@@ -19,6 +22,7 @@ from tests.integration.referral_support import (
     open_referral_stack,
     referrals_of,
     registered,
+    token,
 )
 
 pytestmark = pytest.mark.integration
@@ -130,3 +134,57 @@ async def test_two_replicas_fire_each_timer_once(stack: ReferralStack) -> None:
     assert [await breaches(stack, r) for r in referral_ids] == [(1, 1)] * len(referral_ids)
     fired = [w.fired for i in (one, two) for w in i.workers if w.name == "timer-worker"]  # type: ignore[attr-defined]
     assert sum(fired) >= len(referral_ids)
+
+
+async def test_an_accepted_referral_not_started_in_time_breaches_the_start_sla_once(
+    stack: ReferralStack,
+) -> None:
+    service = await stack.start_instance(start_sla_medium_seconds=1.5)
+    client = service.client
+    country = stack.new_country()
+    partner, _ = await add_partner(client, country, NeedCategory.LEGAL_AID)
+    late, prompt = (registered(country, [(NeedCategory.LEGAL_AID, Urgency.MEDIUM)]) for _ in "ab")
+    await stack.publish(envelope(late), envelope(prompt))
+    staff = token(Role.PARTNER, partner)
+    ids = []
+    for case in (late, prompt):
+        (referral,) = await referrals_of(client, case.case_id, 1)
+        accepted = await client.post(f"/v1/referrals/{referral['id']}/accept", headers=staff)
+        assert accepted.status_code == 200, accepted.text
+        ids.append(referral["id"])
+    late_id, prompt_id = ids
+    started = await client.post(f"/v1/referrals/{prompt_id}/start", headers=staff)
+    assert started.status_code == 200, started.text
+
+    async def breached() -> bool:
+        return await breaches(stack, late_id) != (0, 0)
+
+    await eventually(breached, timeout=15, what="the service-start SLA")
+    await asyncio.sleep(1.0)  # a second firing would show up by now (poll every 0.2 s)
+    assert await breaches(stack, late_id) == (1, 1)
+    assert await breaches(stack, prompt_id) == (0, 0)
+    (event,) = await stack.sql(
+        "SELECT envelope->'data' FROM outbox WHERE event_type = "
+        "'org.mpa.referral.sla_breached.v1' AND envelope->'data'->>'referral_id' = :id",
+        id=late_id,
+    )
+    assert event[0]["milestone"] == "service_start"
+    assert event[0]["partner_id"] == str(partner)
+    # The breach alerts; it does not take the case from a partner that accepted it.
+    body = (await client.get(f"/v1/referrals/{late_id}", headers=OPERATOR)).json()
+    assert body["state"] == "accepted"
+    assert body["history"][-1]["reason"] == "service_start"
+    now = datetime.now(UTC)
+    report = await client.get(
+        "/v1/reports/referrals",
+        params={
+            "from": (now - timedelta(hours=1)).isoformat(),
+            "to": (now + timedelta(hours=1)).isoformat(),
+            "country": country,
+        },
+        headers=token(Role.SUPERVISOR),
+    )
+    assert report.status_code == 200, report.text
+    assert (report.json()["start_sla_breaches"], report.json()["sla_breaches"]) == (1, 0)
+    await service.stop()
+    stack.instances.remove(service)

@@ -36,6 +36,7 @@ LEGAL = [
     (S.ROUTED, Action.DECLINE, S.DECLINED),
     (S.DECLINED, Action.REROUTE, S.REQUESTED),
     (S.ROUTED, Action.REROUTE, S.REQUESTED),
+    (S.ACCEPTED, Action.REROUTE, S.REQUESTED),  # its partner or service left the directory
     (S.ACCEPTED, Action.START, S.IN_PROGRESS),
     (S.IN_PROGRESS, Action.HOLD, S.ON_HOLD),
     (S.ON_HOLD, Action.RESUME, S.IN_PROGRESS),

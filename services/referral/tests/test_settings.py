@@ -28,3 +28,9 @@ def test_sla_windows_default_to_the_issue_and_are_configurable(
     assert ReferralSettings().acceptance_sla()[Urgency.LOW] == timedelta(days=14)
     monkeypatch.setenv("REFERRAL_SLA_CRITICAL_SECONDS", "2")
     assert ReferralSettings().acceptance_sla()[Urgency.CRITICAL] == timedelta(seconds=2)
+
+
+def test_start_sla_windows_are_configurable_per_urgency(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ReferralSettings().start_sla()[Urgency.HIGH] == timedelta(hours=24)
+    monkeypatch.setenv("REFERRAL_START_SLA_MEDIUM_SECONDS", "3")
+    assert ReferralSettings().start_sla()[Urgency.MEDIUM] == timedelta(seconds=3)

@@ -2,7 +2,8 @@
 
 It keeps the pseudonymous read model current and reacts: a case with consent to referral
 gets its needs routed, mandatory rules add their referrals, consent withdrawal and case
-closure cancel open referrals. Called by EventConsumer inside the unit of work that also
+closure cancel open referrals, a new consent refusing a partner cancels (and re-refers) what
+that partner holds. Called by EventConsumer inside the unit of work that also
 records the event id, so each event's effects happen once.
 """
 
@@ -68,6 +69,9 @@ class CaseEventHandler:
             await self._update(
                 uow, data.case_id, {"consent": case_repo.consent_document(data.consent)}
             )
+            # Referrals held by partners the person now refuses stop; their needs are
+            # referred again below, under the new consent.
+            await self._referrals.apply_consent(uow, data.case_id, cause)
         elif isinstance(data, ConsentWithdrawnV1):
             await self._withdraw(uow, data, cause)
             return

@@ -19,12 +19,15 @@ from mpa_contracts.events.case import CaseRegisteredV1
 from mpa_contracts.topics import topic_for_event_type
 from mpa_referral.adapters.tables import outbox, processed_events
 from mpa_referral.api import directory as directory_api
+from mpa_referral.api import hsds as hsds_api
 from mpa_referral.api import referrals as referrals_api
 from mpa_referral.api import reports as reports_api
 from mpa_referral.app.directory import Directory
+from mpa_referral.app.hsds_exchange import DirectoryExchange
 from mpa_referral.app.referrals import (
     ACCEPTANCE_SLA_TIMER,
     DIRECTORY_RETRY_TIMER,
+    START_SLA_TIMER,
     ReferralPolicy,
     Referrals,
 )
@@ -38,7 +41,11 @@ CASE_CONSUMER_GROUP = "mpa-referral.cases"
 
 def referral_use_cases(settings: ReferralSettings) -> Referrals:
     return Referrals(
-        ReferralPolicy(acceptance_sla=settings.acceptance_sla(), max_reroutes=settings.max_reroutes)
+        ReferralPolicy(
+            acceptance_sla=settings.acceptance_sla(),
+            start_sla=settings.start_sla(),
+            max_reroutes=settings.max_reroutes,
+        )
     )
 
 
@@ -73,6 +80,7 @@ def build_workers(
             unit_of_work,
             {
                 ACCEPTANCE_SLA_TIMER: referrals.on_acceptance_sla,
+                START_SLA_TIMER: referrals.on_start_sla,
                 DIRECTORY_RETRY_TIMER: referrals.on_directory_changed,
             },
             poll_seconds=settings.timer_poll_seconds,
@@ -84,7 +92,7 @@ def build_workers(
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
     referrals = referral_use_cases(settings)
-    directory = Directory()
+    directory = Directory(referrals)
     app = create_service_app(
         settings,
         title="MPA Referral",
@@ -93,11 +101,17 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
             "eligible partner, and the closed-loop referral lifecycle with SLA "
             "timers."
         ),
-        routers=[directory_api.router, referrals_api.router, reports_api.router],
+        routers=[
+            directory_api.router,
+            hsds_api.router,
+            referrals_api.router,
+            reports_api.router,
+        ],
         workers=lambda context: build_workers(context, settings, referrals, directory),
     )
     app.state.referrals = referrals
     app.state.directory = directory
+    app.state.directory_exchange = DirectoryExchange(directory)
     return app
 
 

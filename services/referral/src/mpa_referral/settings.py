@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from mpa_common.settings import Environment, ServiceSettings
 from mpa_contracts.vocabularies import Urgency
-from mpa_referral.domain.sla import DEFAULT_ACCEPTANCE_SLA
+from mpa_referral.domain.sla import DEFAULT_ACCEPTANCE_SLA, DEFAULT_START_SLA
 
 
 class ReferralSettings(ServiceSettings):
@@ -32,6 +32,20 @@ class ReferralSettings(ServiceSettings):
     sla_low_seconds: float = Field(
         default=DEFAULT_ACCEPTANCE_SLA[Urgency.LOW].total_seconds(), gt=0
     )
+    # Service-start SLA per urgency, in seconds from acceptance: an accepted referral not
+    # started in time emits `sla_breached` (milestone service_start).
+    start_sla_critical_seconds: float = Field(
+        default=DEFAULT_START_SLA[Urgency.CRITICAL].total_seconds(), gt=0
+    )
+    start_sla_high_seconds: float = Field(
+        default=DEFAULT_START_SLA[Urgency.HIGH].total_seconds(), gt=0
+    )
+    start_sla_medium_seconds: float = Field(
+        default=DEFAULT_START_SLA[Urgency.MEDIUM].total_seconds(), gt=0
+    )
+    start_sla_low_seconds: float = Field(
+        default=DEFAULT_START_SLA[Urgency.LOW].total_seconds(), gt=0
+    )
     # Re-routes (after declines or missed SLAs) before a referral is given up as unroutable.
     max_reroutes: int = Field(default=3, ge=0)
     # How often the timer worker looks for due timers.
@@ -49,4 +63,12 @@ class ReferralSettings(ServiceSettings):
             Urgency.HIGH: timedelta(seconds=self.sla_high_seconds),
             Urgency.MEDIUM: timedelta(seconds=self.sla_medium_seconds),
             Urgency.LOW: timedelta(seconds=self.sla_low_seconds),
+        }
+
+    def start_sla(self) -> Mapping[Urgency, timedelta]:
+        return {
+            Urgency.CRITICAL: timedelta(seconds=self.start_sla_critical_seconds),
+            Urgency.HIGH: timedelta(seconds=self.start_sla_high_seconds),
+            Urgency.MEDIUM: timedelta(seconds=self.start_sla_medium_seconds),
+            Urgency.LOW: timedelta(seconds=self.start_sla_low_seconds),
         }

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import any_, func, literal, or_, select, update
+from sqlalchemy import any_, func, literal, or_, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from mpa_common.messaging.relay import advisory_lock_key
 from mpa_contracts.vocabularies import (
     NeedCategory,
     PartnerType,
@@ -136,6 +137,50 @@ async def list_services(
             visible = or_(visible, services.c.partner_id == visible_partner_id)
         query = query.where(visible)
     return (await session.execute(query)).mappings().all()
+
+
+async def all_partners(session: AsyncSession) -> Sequence[RowMapping]:
+    return (await session.execute(select(partners).order_by(partners.c.id))).mappings().all()
+
+
+async def all_services(session: AsyncSession) -> Sequence[RowMapping]:
+    return (await session.execute(select(services).order_by(services.c.id))).mappings().all()
+
+
+async def partners_by_ids(
+    session: AsyncSession, partner_ids: Collection[uuid.UUID], *, for_update: bool = False
+) -> Sequence[RowMapping]:
+    query = select(partners).where(partners.c.id.in_(list(partner_ids)))
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).mappings().all()
+
+
+async def partner_ids_by_code(
+    session: AsyncSession, codes: Collection[str]
+) -> dict[str, uuid.UUID]:
+    rows = await session.execute(
+        select(partners.c.code, partners.c.id).where(partners.c.code.in_(list(codes)))
+    )
+    return {code: partner_id for code, partner_id in rows}
+
+
+async def services_by_ids(
+    session: AsyncSession, service_ids: Collection[uuid.UUID], *, for_update: bool = False
+) -> Sequence[RowMapping]:
+    query = select(services).where(services.c.id.in_(list(service_ids)))
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).mappings().all()
+
+
+async def lock_directory_import(session: AsyncSession) -> None:
+    """Imports run one at a time (until the transaction ends): two documents adding the
+    same new partner never race to insert it."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"),
+        {"key": advisory_lock_key("mpa-referral-hsds-import")},
+    )
 
 
 async def directory_is_empty(session: AsyncSession) -> bool:

@@ -80,6 +80,27 @@ async def referrals_of_case(
     return [referral_from_row(row) for row in (await session.execute(query)).mappings()]
 
 
+async def referrals_held(
+    session: AsyncSession,
+    *,
+    states: Collection[ReferralState],
+    partner_id: uuid.UUID | None = None,
+    service_id: uuid.UUID | None = None,
+) -> list[Referral]:
+    """The referrals in `states` a partner (or one of its services) holds, locked."""
+    query = (
+        select(referrals)
+        .where(referrals.c.state.in_([s.value for s in states]))
+        .order_by(referrals.c.created_at, referrals.c.id)
+        .with_for_update()
+    )
+    if partner_id is not None:
+        query = query.where(referrals.c.partner_id == partner_id)
+    if service_id is not None:
+        query = query.where(referrals.c.service_id == service_id)
+    return [referral_from_row(row) for row in (await session.execute(query)).mappings()]
+
+
 async def retryable_unroutable(
     session: AsyncSession,
     category: NeedCategory,
@@ -210,10 +231,13 @@ async def attempts_of(session: AsyncSession, referral_id: uuid.UUID) -> Sequence
 
 
 async def tried_service_ids(session: AsyncSession, referral_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """Services that turned this referral down (declined it or let its SLA pass). One that
+    only lost it by leaving the directory may take it again once it is back."""
     rows = await session.execute(
         select(routing_attempts.c.service_id)
         .where(routing_attempts.c.referral_id == referral_id)
         .where(routing_attempts.c.service_id.is_not(None))
+        .where(routing_attempts.c.response.in_(("declined", "sla_breached")))
     )
     return frozenset(row[0] for row in rows)
 

@@ -50,6 +50,19 @@ async def referral_report(
         )
     ).one()
     accepted, answered, breaches, median, p90 = attempts
+    start_breaches = (
+        await session.execute(
+            text(
+                f"""
+                SELECT count(*) FROM referral_history h
+                WHERE h.event_type = 'org.mpa.referral.sla_breached.v1'
+                  AND h.reason = 'service_start'
+                  AND h.referral_id IN (SELECT r.id {_SCOPE})
+                """  # noqa: S608 - no user input in the statement's text
+            ),
+            params,
+        )
+    ).scalar_one()
     reroutes = (
         await session.execute(
             text(f"SELECT coalesce(sum(r.reroute_count), 0), count(*) {_SCOPE}"), params
@@ -64,5 +77,6 @@ async def referral_report(
         "median_seconds_to_accept": float(median) if median is not None else None,
         "p90_seconds_to_accept": float(p90) if p90 is not None else None,
         "sla_breaches": int(breaches),
+        "start_sla_breaches": int(start_breaches),
         "reroutes": int(reroutes[0]),
     }

@@ -91,6 +91,7 @@ services = Table(
     Column("contacts", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("assured_date", Date, nullable=True),
     Column("gbv_sensitive", Boolean, nullable=False, server_default=text("false")),
+    Column("deactivation_reason", String(40), nullable=True),  # set while status is inactive
     Column("is_demo", Boolean, nullable=False, server_default=text("false")),
     *_timestamps(),
     CheckConstraint(
@@ -175,6 +176,7 @@ referrals = Table(
     ),
     Index("ix_referrals_case_id", "case_id"),
     Index("ix_referrals_partner_created", "partner_id", "created_at"),
+    Index("ix_referrals_service_id", "service_id"),  # what a departing service holds
     Index("ix_referrals_state", "state"),
 )
 

@@ -8,6 +8,7 @@ from mpa_common.service import ServiceContext
 from mpa_common.uow import UnitOfWork
 from mpa_referral.adapters.tables import outbox
 from mpa_referral.app.directory import Directory
+from mpa_referral.app.hsds_exchange import DirectoryExchange
 from mpa_referral.app.referrals import Referrals
 
 
@@ -23,4 +24,9 @@ def referrals(request: Request) -> Referrals:
 
 def directory(request: Request) -> Directory:
     use_cases: Directory = request.app.state.directory
+    return use_cases
+
+
+def directory_exchange(request: Request) -> DirectoryExchange:
+    use_cases: DirectoryExchange = request.app.state.directory_exchange
     return use_cases

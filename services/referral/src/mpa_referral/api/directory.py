@@ -86,6 +86,9 @@ class ServiceOut(BaseModel):
     contacts: list[ContactPoint]
     assured_date: date | None
     gbv_sensitive: bool
+    deactivation_reason: DeactivationReason | None = Field(
+        default=None, description="Why the service is inactive"
+    )
     is_demo: bool
     created_at: datetime
     updated_at: datetime

@@ -28,7 +28,10 @@ class ReferralReport(BaseModel):
     )
     median_seconds_to_accept: float | None
     p90_seconds_to_accept: float | None
-    sla_breaches: int
+    sla_breaches: int = Field(description="Routed referrals not answered within the SLA")
+    start_sla_breaches: int = Field(
+        description="Accepted referrals whose service did not start within the SLA"
+    )
     reroutes: int
 
 

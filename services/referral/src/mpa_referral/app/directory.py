@@ -2,11 +2,14 @@
 
 Admins write everything; a partner's own staff may change only the capacity and status of
 its own services. Contacts are organisational contact points and never go into events.
+A partner or service that leaves the directory (inactive) takes back to routing the
+referrals it holds that have not started; one that returns gets the unroutable ones retried.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any, Self
@@ -22,6 +25,7 @@ from mpa_contracts.events.directory import (
     PartnerRegisteredV1,
     PartnerUpdatedV1,
     ServiceCapacityChangedV1,
+    ServiceDeactivatedV1,
     ServiceRegisteredV1,
     ServiceUpdatedV1,
 )
@@ -30,6 +34,7 @@ from mpa_contracts.vocabularies import (
     DeactivationReason,
     NeedCategory,
     PartnerType,
+    RerouteCause,
     ServiceStatus,
     Sex,
     Urgency,
@@ -38,12 +43,14 @@ from mpa_contracts.vocabularies import (
 from mpa_referral.adapters import directory_repository as directory_repo
 from mpa_referral.adapters import timer_repository as timer_repo
 from mpa_referral.app.common import Actor, Cause, emit
-from mpa_referral.app.referrals import DIRECTORY_RETRY_TIMER
+from mpa_referral.app.referrals import DIRECTORY_RETRY_TIMER, Referrals
 from mpa_referral.domain.directory import DesignationRole, Eligibility
 from mpa_referral.domain.sla import DEFAULT_ACCEPTANCE_SLA
 
 # What a partner's own staff may change on its services.
-PARTNER_WRITABLE = frozenset({"status", "capacity_available", "capacity_total"})
+PARTNER_WRITABLE = frozenset(
+    {"status", "deactivation_reason", "capacity_available", "capacity_total"}
+)
 
 
 class Strict(BaseModel):
@@ -167,7 +174,9 @@ class ServiceDraft(ServiceFields):
 
 
 class ServicePatch(ServiceFields):
-    pass
+    deactivation_reason: DeactivationReason | None = Field(
+        default=None, description="Required when `status` becomes inactive"
+    )
 
 
 def _now() -> datetime:
@@ -186,7 +195,9 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _service_columns(fields: ServiceFields) -> dict[str, Any]:
+def service_columns(
+    fields: ServiceFields, capacity_updated_at: datetime | None = None
+) -> dict[str, Any]:
     values = {
         name: _json(getattr(fields, name))
         for name in fields.model_fields_set
@@ -199,41 +210,58 @@ def _service_columns(fields: ServiceFields) -> dict[str, Any]:
             "max_age",
             "assured_date",
             "fees_description",
+            "deactivation_reason",
         }
     }
     if "coverage" in values:
         values["coverage_countries"] = [area["country"] for area in values["coverage"]]
     if "capacity_available" in values or "capacity_total" in values:
-        values["capacity_updated_at"] = _now()
+        values["capacity_updated_at"] = capacity_updated_at or _now()
     return values
 
 
-def _check_service(row: dict[str, Any]) -> None:
-    """Rules across fields, checked on the service as it will be stored."""
+def service_rule_violations(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Rules across fields, checked on the service as it will be stored: (field, reason)."""
+    violations: list[tuple[str, str]] = []
     countries = [a["country"] for a in row["coverage"]]
     if len(set(countries)) != len(countries):
-        raise Problem(422, "Invalid service", "coverage: each country may appear once")
+        violations.append(("coverage", "each country may appear once"))
     eligibility = Eligibility(min_age=row.get("min_age"), max_age=row.get("max_age"))
     if not eligibility.age_bands_served():
-        raise Problem(
-            422, "Invalid service", "min_age/max_age: the range must span a whole age band"
-        )
+        violations.append(("min_age/max_age", "the range must span a whole age band"))
     available, total = row.get("capacity_available"), row.get("capacity_total")
     if available is not None and total is not None and available > total:
-        raise Problem(422, "Invalid service", "capacity_available must not exceed capacity_total")
-    for hours in (row.get("sla_hours") or {}).values():
-        if not 1 <= int(hours) <= 720:
-            raise Problem(422, "Invalid service", "sla_hours: hours must be within 1..720")
+        violations.append(("capacity_available", "must not exceed capacity_total"))
+    if any(not 1 <= int(hours) <= 720 for hours in (row.get("sla_hours") or {}).values()):
+        violations.append(("sla_hours", "hours must be within 1..720"))
+    return violations
+
+
+def _check_service(row: Mapping[str, Any]) -> None:
+    violations = service_rule_violations(row)
+    if violations:
+        detail = "; ".join(f"{field}: {reason}" for field, reason in violations)
+        raise Problem(422, "Invalid service", detail)
 
 
 class Directory:
+    def __init__(self, referrals: Referrals) -> None:
+        self._referrals = referrals
+
     async def register_partner(
-        self, uow: UnitOfWork, draft: PartnerDraft, actor: Actor, *, is_demo: bool = False
+        self,
+        uow: UnitOfWork,
+        draft: PartnerDraft,
+        actor: Actor,
+        *,
+        partner_id: uuid.UUID | None = None,
+        is_demo: bool = False,
     ) -> uuid.UUID:
+        """Adds a partner; `partner_id` keeps an id given elsewhere (an HSDS import)."""
         session = uow.session
         if await directory_repo.partner_code_taken(session, draft.code):
             raise Problem(409, "Conflict", "code: a partner with this code exists")
-        partner_id = uuid.uuid4()
+        partner_id = partner_id or uuid.uuid4()
         await directory_repo.insert_partner(
             session,
             {
@@ -275,6 +303,7 @@ class Directory:
             if getattr(patch, name) is not None
         }
         deactivating = values.get("active") is False and partner["active"]
+        reactivating = values.get("active") is True and not partner["active"]
         if deactivating and patch.deactivation_reason is None:
             raise Problem(422, "Invalid request", "deactivation_reason: required to deactivate")
         if values.get("active") is True:
@@ -296,6 +325,9 @@ class Directory:
                 cause,
                 subject=f"partner/{partner_id}",
             )
+            await self._referrals.reroute_held(
+                uow, RerouteCause.PARTNER_DEACTIVATED, partner_id=partner_id
+            )
         else:
             emit(
                 uow,
@@ -310,6 +342,11 @@ class Directory:
                 cause,
                 subject=f"partner/{partner_id}",
             )
+        if reactivating:
+            for service in await directory_repo.list_services(
+                session, partner_id=partner_id, limit=10_000
+            ):
+                await self._retry_unroutable(uow, service["id"])
 
     async def register_service(
         self,
@@ -318,14 +355,20 @@ class Directory:
         draft: ServiceDraft,
         actor: Actor,
         *,
+        service_id: uuid.UUID | None = None,
         is_demo: bool = False,
+        capacity_updated_at: datetime | None = None,
+        deactivation_reason: DeactivationReason | None = None,
     ) -> uuid.UUID:
+        """Adds a service; `service_id`, `capacity_updated_at` and the reason an inactive
+        service is inactive keep what an HSDS import says (otherwise a new id, capacity as
+        of now, no reason)."""
         session = uow.session
         partner = await directory_repo.get_partner(session, partner_id, for_update=True)
         if partner is None:
             raise Problem(404, "Not found", "No such partner")
-        service_id = uuid.uuid4()
-        draft_values = _service_columns(draft)
+        service_id = service_id or uuid.uuid4()
+        draft_values = service_columns(draft, capacity_updated_at)
         row: dict[str, Any] = {
             "id": service_id,
             "partner_id": partner_id,
@@ -343,6 +386,9 @@ class Directory:
             "coverage": _json(draft.coverage),
             "coverage_countries": [a.country for a in draft.coverage],
             "languages": list(dict.fromkeys(draft.languages)),
+            "deactivation_reason": deactivation_reason.value
+            if deactivation_reason and draft.status is ServiceStatus.INACTIVE
+            else None,
         }
         _check_service(row)
         await directory_repo.insert_service(session, row)
@@ -364,6 +410,8 @@ class Directory:
         service_id: uuid.UUID,
         patch: ServicePatch,
         actor: Actor,
+        *,
+        capacity_updated_at: datetime | None = None,
     ) -> None:
         session = uow.session
         if actor.partner_id is not None and actor.partner_id != partner_id:
@@ -376,7 +424,15 @@ class Directory:
             raise Problem(
                 403, "Forbidden", f"A partner may change only status and capacity: {forbidden}"
             )
-        values = _service_columns(patch)
+        values = service_columns(patch, capacity_updated_at)
+        deactivating = (
+            values.get("status") == ServiceStatus.INACTIVE.value
+            and service["status"] != ServiceStatus.INACTIVE.value
+        )
+        if deactivating and values.get("deactivation_reason") is None:
+            raise Problem(422, "Invalid request", "deactivation_reason: required to deactivate")
+        if values.get("status", service["status"]) != ServiceStatus.INACTIVE.value:
+            values["deactivation_reason"] = None  # a reason only while inactive
         merged = {**dict(service), **values}
         _check_service(merged)
         await directory_repo.update_service(session, service_id, values)
@@ -386,7 +442,23 @@ class Directory:
             service["capacity_available"],
             service["capacity_total"],
         )
-        described = set(values) - {"capacity_available", "capacity_total", "capacity_updated_at"}
+        described = set(values) - {
+            "capacity_available",
+            "capacity_total",
+            "capacity_updated_at",
+            "deactivation_reason",
+        }
+        if deactivating:
+            described.discard("status")  # said by the deactivation event below
+            reason = DeactivationReason(values["deactivation_reason"])
+            emit(
+                uow,
+                ServiceDeactivatedV1(
+                    service_id=service_id, partner_id=partner_id, reason=reason, **_actor(actor)
+                ),
+                Cause(),
+                subject=f"service/{service_id}",
+            )
         if described:
             emit(
                 uow,
@@ -407,7 +479,12 @@ class Directory:
                 Cause(),
                 subject=f"service/{service_id}",
             )
-        await self._retry_unroutable(uow, service_id)
+        if deactivating:
+            await self._referrals.reroute_held(
+                uow, RerouteCause.SERVICE_DEACTIVATED, service_id=service_id
+            )
+        else:
+            await self._retry_unroutable(uow, service_id)
 
     @staticmethod
     async def _retry_unroutable(uow: UnitOfWork, service_id: uuid.UUID) -> None:

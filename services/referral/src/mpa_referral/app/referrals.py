@@ -1,5 +1,6 @@
 """Referral use cases: request, route (with capacity reserved under a row lock), partner
-actions, re-routing after a decline or a missed SLA, cascades on consent and closure.
+actions, re-routing after a decline, a missed SLA or a partner leaving the directory,
+cascades on consent, refusals and closure, and the service-start deadline.
 
 Every transition writes a history row and emits its event in the caller's unit of work.
 """
@@ -72,9 +73,10 @@ from mpa_referral.domain.routing import (
     RoutingRule,
     route,
 )
-from mpa_referral.domain.sla import acceptance_due, acceptance_window
+from mpa_referral.domain.sla import acceptance_due
 
 ACCEPTANCE_SLA_TIMER = "referral.acceptance_sla"
+START_SLA_TIMER = "referral.start_sla"
 DIRECTORY_RETRY_TIMER = "directory.retry_unroutable"
 MAX_EXPLAINED_CANDIDATES = 20  # the event's explanation is bounded; the database keeps all
 # Unroutable referrals worth another try when the directory changes.
@@ -85,11 +87,23 @@ RETRYABLE_UNROUTABLE = (
 )
 # What a cancellation cascade reaches: open referrals and those waiting for the directory.
 OPEN_OR_WAITING = (*OPEN_STATES, ReferralState.UNROUTABLE)
+# What a partner or service leaving the directory takes back to routing: referrals it holds
+# whose service has not begun. Work in progress (or on hold) stays with the partner to be
+# completed or failed: moving a person mid-service does more harm than finishing it.
+NOT_STARTED = (ReferralState.ROUTED, ReferralState.ACCEPTED)
+# Open referrals that have a partner (the ones a refusal of that partner can reach).
+HELD = (
+    ReferralState.ROUTED,
+    ReferralState.ACCEPTED,
+    ReferralState.IN_PROGRESS,
+    ReferralState.ON_HOLD,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ReferralPolicy:
     acceptance_sla: Mapping[Urgency, timedelta]
+    start_sla: Mapping[Urgency, timedelta]  # from acceptance to the start of the service
     max_reroutes: int
 
 
@@ -311,12 +325,10 @@ class Referrals:
         case = await case_repo.get_profile(session, referral.case_id)
         if case is None:
             raise LookupError("referral of an unknown case")
-        statutory = (
-            referral.mandatory_rule is not None
-            and not RULES[MandatoryRule(referral.mandatory_rule)].subject_to_consent
-        )
         now = _now()
-        if not (statutory or referral.consent_override_reason or case.allows_referral(now)):
+        if not (
+            _statutory(referral) or referral.consent_override_reason or case.allows_referral(now)
+        ):
             if not retry:
                 await self._give_up(
                     uow, referral, UnroutableReason.NO_CONSENT, RoutingDecision((), ()), cause
@@ -496,8 +508,15 @@ class Referrals:
         if action is Action.ACCEPT:
             referral.accepted_at = now
             await referral_repo.record_response(session, referral.id, referral.attempt, "accepted")
-            window = acceptance_window(referral.urgency, self.policy.acceptance_sla)
-            data = ReferralAcceptedV1(**common, **held, start_due_at=now + window)
+            start_due = now + self.policy.start_sla[referral.urgency]
+            await timer_repo.schedule(
+                session,
+                kind=START_SLA_TIMER,
+                subject_id=referral.id,
+                due_at=start_due,
+                payload={"attempt": referral.attempt},
+            )
+            data = ReferralAcceptedV1(**common, **held, start_due_at=start_due)
         elif action is Action.DECLINE:
             await referral_repo.record_response(session, referral.id, referral.attempt, "declined")
             await self._release(session, referral)
@@ -587,15 +606,82 @@ class Referrals:
         for referral in await referral_repo.referrals_of_case(
             uow.session, case_id, states=OPEN_OR_WAITING, for_update=True
         ):
-            rule = (
-                RULES[MandatoryRule(referral.mandatory_rule)] if referral.mandatory_rule else None
-            )
-            if keep_statutory and rule is not None and not rule.subject_to_consent:
+            if keep_statutory and _statutory(referral):
                 continue
             previous = referral.apply(Action.CANCEL)
             await self._cancel(uow, referral, previous, reason, SYSTEM, cause, None)
             cancelled += 1
         return cancelled
+
+    async def apply_consent(self, uow: UnitOfWork, case_id: uuid.UUID, cause: Cause) -> int:
+        """Brings open referrals in line with the case's newly recorded consent.
+
+        Each open referral held by a partner the person now refuses (by id or by type) is
+        cancelled with reason `consent_withdrawn`: that partner must stop and loses access
+        at once, in progress or not. If the consent no longer covers referral at all, every
+        open referral is cancelled the same way. The statutory child-protection referral is
+        kept either way. The caller then refers the case's needs again: a need whose
+        referrals were only ever cancelled for consent is referred afresh, so it reaches a
+        partner the person accepts.
+        """
+        session = uow.session
+        case = await case_repo.get_profile(session, case_id)
+        if case is None:
+            return 0
+        if not case.allows_referral(_now()):
+            return await self.cancel_open_referrals(
+                uow, case_id, CancelReason.CONSENT_WITHDRAWN, cause, keep_statutory=True
+            )
+        consent = case.consent
+        assert consent is not None
+        if not (consent.refused_partner_ids or consent.refused_partner_types):
+            return 0
+        cancelled = 0
+        for referral in await referral_repo.referrals_of_case(
+            session, case_id, states=HELD, for_update=True
+        ):
+            if _statutory(referral) or referral.partner_id is None:
+                continue
+            refused = referral.partner_id in consent.refused_partner_ids
+            if not refused and consent.refused_partner_types:
+                partner = await directory_repo.get_partner(session, referral.partner_id)
+                refused = partner is not None and partner["partner_type"] in {
+                    t.value for t in consent.refused_partner_types
+                }
+            if refused:
+                previous = referral.apply(Action.CANCEL)
+                await self._cancel(
+                    uow, referral, previous, CancelReason.CONSENT_WITHDRAWN, SYSTEM, cause, None
+                )
+                cancelled += 1
+        return cancelled
+
+    async def reroute_held(
+        self,
+        uow: UnitOfWork,
+        cause_code: RerouteCause,
+        *,
+        partner_id: uuid.UUID | None = None,
+        service_id: uuid.UUID | None = None,
+    ) -> int:
+        """A partner or service left the directory: each referral it holds that has not
+        started goes back to routing (its place released); work in progress stays."""
+        assert (partner_id is None) != (service_id is None)
+        session = uow.session
+        moved = 0
+        for referral in await referral_repo.referrals_held(
+            session, states=NOT_STARTED, partner_id=partner_id, service_id=service_id
+        ):
+            if referral.state is ReferralState.ROUTED:
+                # The partner never answered; the attempt ends without counting against it.
+                await referral_repo.record_response(
+                    session, referral.id, referral.attempt, "cancelled"
+                )
+            cause = await self._story_of(session, referral.case_id)
+            holder = (referral.partner_id, referral.service_id)
+            await self._reroute(uow, referral, cause_code, holder, cause)
+            moved += 1
+        return moved
 
     async def _release(self, session: AsyncSession, referral: Referral) -> None:
         if referral.holds_capacity and referral.service_id is not None:
@@ -624,6 +710,7 @@ class Referrals:
         referral.service_id = None
         referral.routed_at = None
         referral.acceptance_due_at = None
+        referral.accepted_at = None
         await referral_repo.save_referral(uow.session, referral)
         await self._transition(
             uow,
@@ -691,6 +778,39 @@ class Referrals:
         await self._reroute(uow, referral, RerouteCause.SLA_BREACHED, holder, cause)
         return "fired"
 
+    async def on_start_sla(self, uow: UnitOfWork, timer: Timer) -> str:
+        """The partner accepted but did not start in time: record and announce the breach.
+
+        No re-route: the partner has the case and may be about to start; whether to move the
+        person is for the referrer or a supervisor, whom the event alerts."""
+        referral = await referral_repo.get_referral(uow.session, timer.subject_id, for_update=True)
+        if (
+            referral is None
+            or referral.state is not ReferralState.ACCEPTED
+            or referral.attempt != timer.payload.get("attempt")
+        ):
+            return "obsolete"  # started, cancelled or re-routed before the deadline
+        assert referral.partner_id is not None
+        assert referral.service_id is not None
+        await self._transition(
+            uow,
+            referral,
+            referral.state,
+            ReferralSlaBreachedV1(
+                referral_id=referral.id,
+                case_id=referral.case_id,
+                need_id=referral.need_id,
+                urgency=referral.urgency,
+                partner_id=referral.partner_id,
+                service_id=referral.service_id,
+                milestone=SlaMilestone.SERVICE_START,
+                due_at=timer.due_at,
+            ),
+            await self._story_of(uow.session, referral.case_id),
+            reason=SlaMilestone.SERVICE_START.value,
+        )
+        return "fired"
+
     async def on_directory_changed(self, uow: UnitOfWork, timer: Timer) -> str:
         """A service joined or changed: give its category's unroutable referrals another try."""
         session = uow.session
@@ -749,6 +869,12 @@ class Referrals:
             note=note,
         )
         return envelope
+
+
+def _statutory(referral: Referral) -> bool:
+    """Made by a mandatory rule that consent cannot waive (the child-protection referral)."""
+    rule = RULES[MandatoryRule(referral.mandatory_rule)] if referral.mandatory_rule else None
+    return rule is not None and not rule.subject_to_consent
 
 
 def _required(reason: str | None) -> str:

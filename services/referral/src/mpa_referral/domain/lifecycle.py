@@ -3,7 +3,8 @@
 requested -> routed -> accepted | declined; accepted -> in_progress <-> on_hold;
 in_progress -> completed | failed; cancelled from any open state. A declined referral goes
 straight back to routing (requested) and on to the next candidate; an unroutable one waits
-for the directory to change and may be routed again.
+for the directory to change and may be routed again. A routed or accepted (not yet started)
+referral also goes back to routing when its partner or service leaves the directory.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Action(StrEnum):
     GIVE_UP = "give_up"  # no eligible service: unroutable
     ACCEPT = "accept"
     DECLINE = "decline"
-    REROUTE = "reroute"  # back to routing after a decline or a missed SLA
+    REROUTE = "reroute"  # back to routing: a decline, a missed SLA, a partner that left
     START = "start"
     HOLD = "hold"
     RESUME = "resume"
@@ -36,7 +37,9 @@ TRANSITIONS: Mapping[tuple[ReferralState, Action], ReferralState] = {
     (S.UNROUTABLE, Action.ROUTE): S.ROUTED,  # retried after the directory changed
     (S.ROUTED, Action.ACCEPT): S.ACCEPTED,
     (S.ROUTED, Action.DECLINE): S.DECLINED,
-    (S.ROUTED, Action.REROUTE): S.REQUESTED,  # the SLA was missed
+    (S.ROUTED, Action.REROUTE): S.REQUESTED,  # the SLA was missed, or the partner left
+    # Accepted but not started when the partner or service left the directory.
+    (S.ACCEPTED, Action.REROUTE): S.REQUESTED,
     (S.DECLINED, Action.REROUTE): S.REQUESTED,
     (S.ACCEPTED, Action.START): S.IN_PROGRESS,
     (S.IN_PROGRESS, Action.HOLD): S.ON_HOLD,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
+from typing import NamedTuple
 from uuid import UUID
 
 from mpa_contracts.vocabularies import (
@@ -24,7 +26,7 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
-from mpa_referral.domain.directory import DesignationRole, ServiceListing, covering_area
+from mpa_referral.domain.directory import Area, DesignationRole, ServiceListing, covering_area
 
 
 class RoutingRule(StrEnum):
@@ -100,19 +102,24 @@ class RoutingRequest:
     vulnerabilities: frozenset[Vulnerability]
     refused_partner_ids: frozenset[UUID] = frozenset()
     refused_partner_types: frozenset[PartnerType] = frozenset()
-    excluded_service_ids: frozenset[UUID] = frozenset()  # tried before for this referral
+    excluded_service_ids: frozenset[UUID] = frozenset()  # turned this referral down before
     required_designation: DesignationRole | None = None  # a mandatory rule's target
     chosen_service_id: UUID | None = None  # a referral by hand to one service
     acceptance_window_seconds: float = 72 * 3600  # the SLA response times are measured by
 
 
-@dataclass(frozen=True, slots=True)
-class CandidateEvaluation:
+NO_COMPONENTS: Mapping[str, float] = MappingProxyType({})  # an excluded candidate's
+
+
+class CandidateEvaluation(NamedTuple):
+    """One candidate's fate. A named tuple rather than a dataclass: routing makes one per
+    candidate on its hot path, and a tuple is several times cheaper to build."""
+
     service_id: UUID
     partner_id: UUID
     rule: RoutingRule
     score: float | None = None
-    components: Mapping[str, float] = field(default_factory=dict)
+    components: Mapping[str, float] = NO_COMPONENTS
     rank: int | None = None
 
     @property
@@ -155,101 +162,164 @@ def route(
     services: Iterable[ServiceListing],
     records: Mapping[UUID, PartnerRecord],
 ) -> RoutingDecision:
-    """Evaluates every service against the request and ranks the eligible ones."""
-    scored: list[CandidateEvaluation] = []
+    """Evaluates every service against the request and ranks the eligible ones.
+
+    The hot path of routing (goal: p99 under 1 ms per need): what depends only on the
+    request is worked out once, a UUID is hashed only when a set could hold it, a
+    candidate's covering area is found once for the filters and the score, and each
+    candidate yields one evaluation."""
+    filters = HardFilters(request)
+    scored: list[tuple[float, int, ServiceListing, dict[str, float]]] = []
     excluded: list[CandidateEvaluation] = []
     for service in services:
-        failed = first_failed_rule(request, service)
+        area = covering_area(service.coverage, request.country, request.admin_area)
+        failed = filters.first_failed_rule(service, area)
         if failed is not None:
             excluded.append(CandidateEvaluation(service.service_id, service.partner_id, failed))
             continue
-        components = score_components(
-            request, service, records.get(service.partner_id, PartnerRecord())
-        )
-        score = round(sum(WEIGHTS[name] * value for name, value in components.items()), 6)
-        scored.append(
-            CandidateEvaluation(
-                service.service_id, service.partner_id, RoutingRule.ELIGIBLE, score, components
-            )
-        )
-    scored.sort(key=lambda e: (-(e.score or 0.0), e.service_id))
+        assert area is not None  # the coverage filter passed
+        record = records.get(service.partner_id, NO_RECORD)
+        components = score_components(request, service, area, record)
+        # Best score first, then service id (UUIDs order by their integer value).
+        scored.append((-weighted_score(components), service.service_id.int, service, components))
+    scored.sort(key=_by_rank)
     ranked = tuple(
-        CandidateEvaluation(e.service_id, e.partner_id, e.rule, e.score, e.components, rank)
-        for rank, e in enumerate(scored, start=1)
+        CandidateEvaluation(
+            service.service_id,
+            service.partner_id,
+            RoutingRule.ELIGIBLE,
+            -negated_score,
+            components,
+            rank,
+        )
+        for rank, (negated_score, _, service, components) in enumerate(scored, start=1)
     )
     return RoutingDecision(ranked, tuple(excluded))
 
 
-def first_failed_rule(request: RoutingRequest, service: ServiceListing) -> RoutingRule | None:
-    """The first hard filter the service fails, in a fixed order; None when it passes all."""
-    if service.category is not request.category:
-        return RoutingRule.CATEGORY_MISMATCH
-    if request.chosen_service_id is not None and service.service_id != request.chosen_service_id:
-        return RoutingRule.NOT_CHOSEN
-    if service.status is not ServiceStatus.ACTIVE or not service.partner_active:
-        return RoutingRule.SERVICE_NOT_ACTIVE
-    if service.service_id in request.excluded_service_ids:
-        return RoutingRule.PREVIOUSLY_TRIED
-    if covering_area(service.coverage, request.country, request.admin_area) is None:
-        return RoutingRule.OUTSIDE_COVERAGE
-    if request.required_designation is not None and not service.designated(
-        request.required_designation, request.country, request.admin_area
-    ):
-        return RoutingRule.NOT_DESIGNATED
-    eligibility = service.eligibility
-    if not eligibility.serves_age_band(request.age_band):
-        return RoutingRule.AGE_BAND_NOT_SERVED
-    if not eligibility.serves_sex(request.sex):
-        return RoutingRule.SEX_NOT_SERVED
-    if not eligibility.serves_nationality(request.nationality):
-        return RoutingRule.NATIONALITY_NOT_SERVED
-    if not eligibility.serves_vulnerabilities(request.vulnerabilities):
-        return RoutingRule.VULNERABILITY_NOT_SERVED
-    if service.capacity_available is not None and service.capacity_available <= 0:
-        return RoutingRule.NO_CAPACITY
-    if service.partner_id in request.refused_partner_ids:
-        return RoutingRule.CONSENT_REFUSED_PARTNER
-    if service.partner_type in request.refused_partner_types:
-        return RoutingRule.CONSENT_REFUSED_PARTNER_TYPE
-    return None
+def _by_rank(entry: tuple[float, int, ServiceListing, dict[str, float]]) -> tuple[float, int]:
+    return entry[0], entry[1]
+
+
+NO_RECORD = PartnerRecord()
+
+
+class HardFilters:
+    """The hard filters for one request, with what depends only on the request computed
+    once (empty sets become None, so a candidate's UUIDs are hashed only when needed)."""
+
+    __slots__ = (
+        "_chosen",
+        "_designation",
+        "_excluded",
+        "_refused_ids",
+        "_refused_types",
+        "_request",
+    )
+
+    def __init__(self, request: RoutingRequest) -> None:
+        self._request = request
+        self._chosen = request.chosen_service_id
+        self._excluded = request.excluded_service_ids or None
+        self._refused_ids = request.refused_partner_ids or None
+        self._refused_types = request.refused_partner_types or None
+        self._designation = request.required_designation
+
+    def first_failed_rule(self, service: ServiceListing, area: Area | None) -> RoutingRule | None:
+        """The first hard filter the service fails, in a fixed order; None when it passes
+        all. `area` is the part of its coverage holding the request's place, if any."""
+        request = self._request
+        if service.category is not request.category:
+            return RoutingRule.CATEGORY_MISMATCH
+        if self._chosen is not None and service.service_id != self._chosen:
+            return RoutingRule.NOT_CHOSEN
+        if service.status is not ServiceStatus.ACTIVE or not service.partner_active:
+            return RoutingRule.SERVICE_NOT_ACTIVE
+        if self._excluded is not None and service.service_id in self._excluded:
+            return RoutingRule.PREVIOUSLY_TRIED
+        if area is None:
+            return RoutingRule.OUTSIDE_COVERAGE
+        if self._designation is not None and not service.designated(
+            self._designation, request.country, request.admin_area
+        ):
+            return RoutingRule.NOT_DESIGNATED
+        eligibility = service.eligibility
+        if not eligibility.serves_age_band(request.age_band):
+            return RoutingRule.AGE_BAND_NOT_SERVED
+        if not eligibility.serves_sex(request.sex):
+            return RoutingRule.SEX_NOT_SERVED
+        if not eligibility.serves_nationality(request.nationality):
+            return RoutingRule.NATIONALITY_NOT_SERVED
+        if not eligibility.serves_vulnerabilities(request.vulnerabilities):
+            return RoutingRule.VULNERABILITY_NOT_SERVED
+        if service.capacity_available is not None and service.capacity_available <= 0:
+            return RoutingRule.NO_CAPACITY
+        if self._refused_ids is not None and service.partner_id in self._refused_ids:
+            return RoutingRule.CONSENT_REFUSED_PARTNER
+        if self._refused_types is not None and service.partner_type in self._refused_types:
+            return RoutingRule.CONSENT_REFUSED_PARTNER_TYPE
+        return None
+
+
+_LANGUAGE, _CAPACITY, _ACCEPTANCE, _RESPONSE, _AREA = (
+    WEIGHTS["language"],
+    WEIGHTS["capacity"],
+    WEIGHTS["acceptance"],
+    WEIGHTS["response_time"],
+    WEIGHTS["area_specificity"],
+)
+
+
+def weighted_score(components: Mapping[str, float]) -> float:
+    """The weighted sum of the components, rounded (the same ranking on every platform)."""
+    return round(
+        _LANGUAGE * components["language"]
+        + _CAPACITY * components["capacity"]
+        + _ACCEPTANCE * components["acceptance"]
+        + _RESPONSE * components["response_time"]
+        + _AREA * components["area_specificity"],
+        SCORE_DIGITS,
+    )
 
 
 def score_components(
-    request: RoutingRequest, service: ServiceListing, record: PartnerRecord
+    request: RoutingRequest, service: ServiceListing, area: Area, record: PartnerRecord
 ) -> dict[str, float]:
-    """Each score component in [0, 1]; the score is their weighted sum."""
-    if request.languages and request.languages[0] in service.languages:
+    """Each score component in [0, 1]; `area` is the part of the service's coverage that
+    holds the request's place."""
+    languages = request.languages
+    if languages and languages[0] in service.languages:
         language = 1.0
-    elif service.languages.intersection(request.languages):
+    elif not service.languages.isdisjoint(languages):
         language = SECONDARY_LANGUAGE
     else:
         language = 0.0
 
-    if service.capacity_available is None:
+    available = service.capacity_available
+    if available is None:
         capacity = NEUTRAL
     elif service.capacity_total:
-        capacity = min(service.capacity_available / service.capacity_total, 1.0)
+        capacity = round(min(available / service.capacity_total, 1.0), SCORE_DIGITS)
     else:
-        capacity = min(service.capacity_available / 10, 1.0)
+        capacity = round(min(available / 10, 1.0), SCORE_DIGITS)
 
-    acceptance = NEUTRAL if record.acceptance_rate is None else record.acceptance_rate
-    if record.median_response_seconds is None:
+    rate = record.acceptance_rate
+    acceptance = NEUTRAL if rate is None else round(rate, SCORE_DIGITS)
+    seconds = record.median_response_seconds
+    if seconds is None:
         response_time = NEUTRAL
     else:
         window = max(request.acceptance_window_seconds, 1.0)
-        response_time = 1.0 - min(record.median_response_seconds / window, 1.0)
+        response_time = round(1.0 - min(seconds / window, 1.0), SCORE_DIGITS)
 
-    area = covering_area(service.coverage, request.country, request.admin_area)
-    if area is None:  # unreachable after the filters; kept total for direct callers
-        area_specificity = 0.0
-    elif area.nationwide:
+    if area.nationwide:
         area_specificity = 0.5
     else:
         area_specificity = 1.0 if request.admin_area in area.admin_areas else 0.25
     return {
         "language": language,
-        "capacity": round(capacity, SCORE_DIGITS),
-        "acceptance": round(acceptance, SCORE_DIGITS),
-        "response_time": round(response_time, SCORE_DIGITS),
+        "capacity": capacity,
+        "acceptance": acceptance,
+        "response_time": response_time,
         "area_specificity": area_specificity,
     }

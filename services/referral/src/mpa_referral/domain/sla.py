@@ -1,4 +1,5 @@
-"""Response deadlines: how long a partner has to accept or decline a routed referral."""
+"""Deadlines of a referral: how long a partner has to accept or decline a routed referral,
+and, once it accepted, to start providing the service."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ DEFAULT_ACCEPTANCE_SLA: Mapping[Urgency, timedelta] = {
     Urgency.MEDIUM: timedelta(hours=72),
     Urgency.LOW: timedelta(days=14),
 }
+
+# How long an accepted referral may wait for the service to start. No inter-agency standard
+# fixes it; the acceptance windows are the defaults, so a case is never left longer waiting
+# for help than for an answer. Configurable per urgency (REFERRAL_START_SLA_*_SECONDS).
+DEFAULT_START_SLA: Mapping[Urgency, timedelta] = DEFAULT_ACCEPTANCE_SLA
 
 
 def acceptance_window(
