@@ -13,6 +13,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -69,17 +70,21 @@ async def drop_audit_schema(schema: str) -> None:
         await owner.dispose()
 
 
-async def superuser_execute(schema: str, statement: str, *args: object) -> str:
-    """Run one statement as the local `postgres` superuser (the tamperer) in ``schema``."""
+def superuser_dsn() -> str:
+    """A superuser of the audit database's server (the tamperer in these tests).
+
+    MPA_TEST_SUPERUSER_URL names one on an external server; otherwise the local stack's
+    `postgres` superuser, whose password `mpa stack up` keeps in .local/postgres.
+    """
+    if url := os.environ.get("MPA_TEST_SUPERUSER_URL"):
+        return url.replace("postgresql+asyncpg://", "postgresql://", 1)
     password = (REPOSITORY / ".local/postgres/superuser-password").read_text().strip()
-    connection = await asyncpg.connect(
-        host=LOCAL_POSTGRES_HOST,
-        port=LOCAL_POSTGRES_PORT,
-        user="postgres",
-        password=password,
-        database="mpa_audit",
-        server_settings={"search_path": schema},
-    )
+    return f"postgresql://postgres:{password}@{LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}/mpa_audit"
+
+
+async def superuser_execute(schema: str, statement: str, *args: object) -> str:
+    """Run one statement as a superuser (the tamperer) in ``schema``."""
+    connection = await asyncpg.connect(superuser_dsn(), server_settings={"search_path": schema})
     try:
         # A superuser can also switch the immutability trigger off for its session.
         await connection.execute("SET session_replication_role = replica")
