@@ -19,6 +19,7 @@ from standardwebhooks import Webhook
 from mpa_common.auth import Role
 from mpa_contracts import examples
 from mpa_contracts.envelope import Envelope, new_envelope
+from mpa_contracts.events.notification import NO_PARTNER_ID
 from mpa_contracts.events.referral import ReferralRequestedV1
 from mpa_contracts.vocabularies import ActorRole
 from tests.integration.notification_support import (
@@ -30,6 +31,7 @@ from tests.integration.notification_support import (
     bearer,
     eventually,
     mails_to,
+    notification_records,
     open_playground,
     running_service,
     sequence,
@@ -40,6 +42,7 @@ from tests.integration.notification_support import (
 pytestmark = pytest.mark.integration
 
 ROUTED = "org.mpa.referral.routed.v1"
+DELIVERED = "org.mpa.notification.delivered.v1"
 REQUESTED = "org.mpa.referral.requested.v1"
 ADMIN = bearer(Role.ADMIN)
 
@@ -110,6 +113,14 @@ async def register_endpoint(
 
 
 async def add_contact(api: httpx.AsyncClient, kind: str, language: str, **owner: str) -> str:
+    address, _ = await add_contact_entry(api, kind, language, **owner)
+    return address
+
+
+async def add_contact_entry(
+    api: httpx.AsyncClient, kind: str, language: str, **owner: str
+) -> tuple[str, uuid.UUID]:
+    """A new recipient: its address and its registry id."""
     address = f"{kind}-{uuid.uuid4().hex[:8]}@agency.example.org"
     response = await api.post(
         "/v1/contacts",
@@ -117,7 +128,7 @@ async def add_contact(api: httpx.AsyncClient, kind: str, language: str, **owner:
         headers=ADMIN,
     )
     assert response.status_code == 201, response.text
-    return address
+    return address, uuid.UUID(response.json()["id"])
 
 
 async def deliveries_of(api: httpx.AsyncClient, headers: dict[str, str], **query: str) -> list[Any]:
@@ -268,7 +279,8 @@ async def test_410_disables_the_endpoint_and_tells_the_partner(
         " AND envelope->'data'->>'partner_id' = :partner",
         partner=str(story.partner_id),
     )
-    assert [r.envelope["data"]["reason"] for r in rows] == ["invalid_configuration"]
+    assert [r.envelope["data"]["reason"] for r in rows] == ["gone"]
+    assert [r.envelope["data"]["endpoint_id"] for r in rows] == [endpoint["id"]]
 
 
 async def test_rotation_signs_with_both_secrets_during_the_grace_period(
@@ -410,8 +422,12 @@ async def test_emails_reach_referrers_and_supervisors_in_their_language(
     api: httpx.AsyncClient, playground: Playground, smtp: tuple[int, list[EmailMessage]]
 ) -> None:
     story = Story(country="LY")
-    referrer_mail = await add_contact(api, "referrer", "es", actor_id=story.referrer)
-    supervisors_mail = await add_contact(api, "supervisors", "ar", country="LY")
+    referrer_mail, referrer_id = await add_contact_entry(
+        api, "referrer", "es", actor_id=story.referrer
+    )
+    supervisors_mail, supervisors_id = await add_contact_entry(
+        api, "supervisors", "ar", country="LY"
+    )
     await playground.publish(
         story.event(REQUESTED),
         story.event("org.mpa.referral.accepted.v1"),
@@ -435,6 +451,41 @@ async def test_emails_reach_referrers_and_supervisors_in_their_language(
     assert "\u200f" in text
     assert str(story.referral_id) in text
     assert_no_personal_data(*(m.as_string() for m in smtp[1]))
+
+    # Each e-mail's outcome reaches Kafka (and so the audit log): recipients by kind and
+    # registry id, keyed by the partner concerned (the nil UUID for the unroutable one,
+    # which no partner took), never an address.
+    found = await notification_records(
+        playground,
+        lambda _, e: (
+            e.type == DELIVERED and e.data.model_dump().get("referral_id") == story.referral_id
+        ),
+        expected=3,
+    )
+    outcomes = sorted(
+        (
+            e.data.model_dump(mode="json")["recipient"],
+            e.data.model_dump(mode="json")["contact_id"],
+            record.key.decode() if record.key else None,
+        )
+        for record, e in found
+    )
+    assert outcomes == sorted(
+        [
+            ("referrer", str(referrer_id), str(story.partner_id)),  # accepted: its partner
+            ("referrer", str(referrer_id), str(NO_PARTNER_ID)),  # unroutable: no partner
+            ("supervisors", str(supervisors_id), str(NO_PARTNER_ID)),
+        ]
+    )
+    for record, envelope in found:
+        assert envelope.data.model_dump()["channel"] == "email"
+        assert envelope.data.model_dump()["case_id"] == story.case_id
+        raw = (record.value or b"").decode() + json.dumps(
+            [(k, (v or b"").decode()) for k, v in record.headers]
+        )
+        assert referrer_mail not in raw
+        assert supervisors_mail not in raw
+        assert_no_personal_data(raw)
 
 
 async def test_no_personal_data_can_enter_an_event_or_leaves_in_a_notification(

@@ -91,7 +91,7 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         partitions=PARTITIONS,
         retention_ms=14 * _DAY_MS,
         event_types=_types(NOTIFICATION_EVENTS),
-        description="Delivery of referral notifications, keyed by the partner notified",
+        description="Outcomes of every notification delivery, keyed by the partner concerned",
     ),
     Topic(
         name="mpa.access.v1",

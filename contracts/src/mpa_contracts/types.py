@@ -65,7 +65,12 @@ ConsentId = Annotated[UUID, Field(description="Id of one consent record")]
 ReferralId = Annotated[UUID, Field(description="Id of a referral")]
 PartnerId = Annotated[UUID, Field(description="Id of a partner organisation")]
 ServiceId = Annotated[UUID, Field(description="Id of a partner's service")]
-NotificationId = Annotated[UUID, Field(description="Id of one notification to a partner")]
+NotificationId = Annotated[UUID, Field(description="Id of one notification to one recipient")]
+EndpointId = Annotated[UUID, Field(description="Id of a partner's webhook endpoint, never its URL")]
+ContactId = Annotated[
+    UUID,
+    Field(description="Id of an e-mail recipient in the notification service, never the address"),
+]
 EventId = Annotated[UUID, Field(description="CloudEvents id of an event")]
 
 

@@ -360,6 +360,15 @@ class EndpointDisabledReason(StrEnum):
     INVALID_CONFIGURATION = "invalid_configuration"
     PARTNER_REQUEST = "partner_request"
     PARTNER_DEACTIVATED = "partner_deactivated"
+    GONE = "gone"  # the endpoint answered 410 Gone
+
+
+class NotificationRecipient(StrEnum):
+    """Whom a notification was for: a kind of recipient, never an address."""
+
+    PARTNER = "partner"  # a partner's webhook endpoint or contact address
+    REFERRER = "referrer"  # the principal who requested the referral
+    SUPERVISORS = "supervisors"  # the supervisors' address of the referral's country
 
 
 class AccessPurpose(StrEnum):

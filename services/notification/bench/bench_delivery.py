@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mpa_common.db import create_engine, create_session_factory
 from mpa_common.messaging.tables import NOTIFY_TRIGGER_SQL
 from mpa_common.settings import local_database_url
-from mpa_notification.adapters.db import honour_server_settings_in_url
 from mpa_notification.adapters.email import EmailSender
 from mpa_notification.adapters.tables import metadata
 from mpa_notification.adapters.webhooks import WebhookSender
@@ -78,18 +77,20 @@ async def run_scenario(
         for statement in NOTIFY_TRIGGER_SQL:
             await connection.execute(text(statement))
     settings = NotificationSettings(
-        database_url=f"{base_url}?search_path={schema}",
+        database_url=base_url,
+        database_schema=schema,
         webhook_allowed_networks=("127.0.0.1/32",),
         retry_schedule_seconds=(0, 1),
         dispatch_concurrency=64,
         endpoint_max_in_flight=8,
         dispatch_poll_seconds=0.05,
     )
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=10)
+    engine = create_engine(
+        settings.database_url.get_secret_value(), pool_size=10, schema=settings.database_schema
+    )
     scoped = create_async_engine(
         base_url, connect_args={"server_settings": {"search_path": schema}}
     )
-    honour_server_settings_in_url(engine)
     context = NotificationContext.build(settings, create_session_factory(engine))
     try:
         partner = uuid.uuid4()

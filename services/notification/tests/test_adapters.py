@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,10 +14,10 @@ from mpa_contracts import examples
 from mpa_contracts.envelope import new_envelope
 from mpa_notification.adapters.email import build_message, render_email
 from mpa_notification.adapters.secrets import SecretBox, new_webhook_secret
-from mpa_notification.adapters.webhooks import encode_body, signature_header
-from mpa_notification.dispatcher import TokenBucket
+from mpa_notification.adapters.webhooks import encode_body, resolve_checked, signature_header
 from mpa_notification.domain.content import body_for_event
 from mpa_notification.domain.messages import WORDING, Language
+from mpa_notification.domain.url_policy import IPAddress, UrlPolicy, UrlRefused
 from mpa_notification.settings import NotificationSettings
 
 
@@ -84,11 +85,24 @@ def test_html_escapes_what_it_shows() -> None:
     assert "<b>x</b>" not in render_email(body, Language.ENGLISH).html
 
 
-def test_a_token_bucket_allows_its_rate_then_refills() -> None:
-    bucket = TokenBucket(rate=2)
-    assert bucket.available() == 2
-    bucket.take()
-    bucket.take()
-    assert bucket.available() == 0
-    bucket.updated -= 1.0  # a second passes
-    assert bucket.available() == 2
+async def test_names_are_resolved_by_the_injected_resolver_and_checked() -> None:
+    policy = UrlPolicy.build(allow_http=True, allowed_networks=("127.0.0.1/32",))
+    answers: dict[str, list[IPAddress]] = {"partner.test": [ipaddress.ip_address("127.0.0.1")]}
+    asked: list[tuple[str, int]] = []
+
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        asked.append((host, port))
+        if host not in answers:
+            raise OSError("no such host")
+        return answers[host]
+
+    target = await resolve_checked("http://partner.test:8080/hook", policy, resolver)
+    assert (str(target.address), target.port) == ("127.0.0.1", 8080)
+    answers["partner.test"] = [ipaddress.ip_address("127.0.0.2")]  # rebound to loopback
+    with pytest.raises(UrlRefused, match="loopback"):
+        await resolve_checked("http://partner.test:8080/hook", policy, resolver)
+    with pytest.raises(UrlRefused, match="does not resolve"):
+        await resolve_checked("https://unknown.test/hook", policy, resolver)
+    literal = await resolve_checked("http://127.0.0.1:9/hook", policy, resolver)
+    assert str(literal.address) == "127.0.0.1"
+    assert asked == [("partner.test", 8080), ("partner.test", 8080), ("unknown.test", 443)]

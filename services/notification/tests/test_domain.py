@@ -12,11 +12,17 @@ import pytest
 
 from mpa_contracts import examples
 from mpa_contracts.envelope import new_envelope
-from mpa_contracts.vocabularies import DeliveryFailureReason
+from mpa_contracts.vocabularies import (
+    DeliveryFailureReason,
+    EndpointDisabledReason,
+    NotificationRecipient,
+)
 from mpa_notification.domain.content import body_for_event
+from mpa_notification.domain.models import DisabledReason
 from mpa_notification.domain.outcomes import Verdict, classify_http_response, parse_retry_after
 from mpa_notification.domain.routing import (
     EMAIL_AUDIENCES,
+    RECIPIENT_KIND,
     WEBHOOK_EVENT_TYPES,
     Audience,
     partner_concerned,
@@ -145,6 +151,16 @@ def test_who_is_told_what() -> None:
     assert EMAIL_AUDIENCES["org.mpa.notification.exhausted.v1"] == set(Audience)
     assert r + "routed.v1" in WEBHOOK_EVENT_TYPES
     assert r + "requested.v1" not in WEBHOOK_EVENT_TYPES
+
+
+def test_outcome_events_name_every_audience_and_every_disabling_reason() -> None:
+    assert {RECIPIENT_KIND[audience].value for audience in Audience} == {a.value for a in Audience}
+    assert set(RECIPIENT_KIND.values()) == set(NotificationRecipient)
+    # Each reason this service decides is a code of the event (410 included: `gone`).
+    assert {EndpointDisabledReason(reason.value) for reason in DisabledReason} <= set(
+        EndpointDisabledReason
+    )
+    assert EndpointDisabledReason(DisabledReason.GONE.value) is EndpointDisabledReason.GONE
 
 
 def test_a_rerouted_referral_concerns_the_partner_it_left() -> None:

@@ -2,12 +2,12 @@
 
 Every replica runs one. Claims use `FOR UPDATE SKIP LOCKED` plus a lease, so replicas share
 the work without sending a message twice at once, and a crashed replica's claims become due
-again when their lease ends. Isolation between endpoints: a global pool of concurrent
-attempts, and per lane (one endpoint, or the SMTP server) at most its max in flight and its
-rate limit, so a slow or dead endpoint holds at most its own few slots and never delays the
-others. Limits are per replica. Per-endpoint ordering is NOT promised: retries, concurrency
-and replicas all reorder; receivers order by the body's `timestamp` and deduplicate by
-`webhook-id`.
+again when their lease ends. Isolation between endpoints: a pool of concurrent attempts per
+replica, and per lane (one endpoint, or the SMTP server) at most its max in flight and its
+rate limit across all replicas together (the claim counts every replica's leases), so a slow
+or dead endpoint holds at most its own few slots and never delays the others. Per-endpoint
+ordering is NOT promised: retries, concurrency and replicas all reorder; receivers order by
+the body's `timestamp` and deduplicate by `webhook-id`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mpa_contracts.vocabularies import DeliveryFailureReason, NotificationChannel
@@ -32,29 +31,7 @@ from mpa_notification.domain.outcomes import AttemptResult, Verdict
 
 log = logging.getLogger(__name__)
 
-EMAIL_LANE = "email"
 CLAIM_COALESCE_SECONDS = 0.02
-
-
-@dataclass
-class TokenBucket:
-    """At most `rate` starts per second, in bursts of at most `rate`."""
-
-    rate: float
-    tokens: float = 0.0
-    updated: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        self.tokens = self.rate
-
-    def available(self) -> int:
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        return int(self.tokens)
-
-    def take(self) -> None:
-        self.tokens -= 1
 
 
 class Dispatcher:
@@ -69,9 +46,6 @@ class Dispatcher:
         settings = context.settings
         self._capacity = settings.dispatch_concurrency
         self._poll = settings.dispatch_poll_seconds
-        self._in_flight: dict[str, int] = {}
-        self._lane_caps: dict[str, int] = {}
-        self._buckets: dict[str, TokenBucket] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -111,9 +85,7 @@ class Dispatcher:
             free = self._capacity - len(self._tasks)
             if free > 0:
                 try:
-                    claimed = await claim_due(
-                        self._context, limit=free, allowances=self._allowances()
-                    )
+                    claimed = await claim_due(self._context, limit=free)
                 except Exception:
                     log.exception("claiming deliveries failed; retrying")
                     claimed = []
@@ -128,43 +100,11 @@ class Dispatcher:
             # a claim for one does.
             await asyncio.sleep(CLAIM_COALESCE_SECONDS)
 
-    def _allowances(self) -> dict[str, int]:
-        """What each lane this process has seen may start now (absent: the lane's cap)."""
-        allowances: dict[str, int] = {}
-        for lane, cap in list(self._lane_caps.items()):
-            allowance = cap - self._in_flight.get(lane, 0)
-            bucket = self._buckets.get(lane)
-            if bucket is not None:
-                allowance = min(allowance, bucket.available())
-            if allowance >= cap:
-                # Idle lane: forget it (the claim's default is its full cap).
-                del self._lane_caps[lane]
-                self._buckets.pop(lane, None)
-                continue
-            allowances[lane] = max(allowance, 0)
-        return allowances
-
     def _launch(self, claimed: Claimed) -> None:
-        settings = self._context.settings
-        endpoint = claimed.endpoint
-        if endpoint is not None:
-            lane = str(endpoint.id)
-            self._lane_caps[lane] = endpoint.max_in_flight or settings.endpoint_max_in_flight
-            if endpoint.rate_limit_per_second:
-                bucket = self._buckets.get(lane)
-                if bucket is None or bucket.rate != endpoint.rate_limit_per_second:
-                    bucket = self._buckets[lane] = TokenBucket(endpoint.rate_limit_per_second)
-                bucket.take()
-            else:
-                self._buckets.pop(lane, None)
-        else:
-            lane = EMAIL_LANE
-            self._lane_caps[lane] = settings.email_max_in_flight
-        self._in_flight[lane] = self._in_flight.get(lane, 0) + 1
-        task = asyncio.create_task(self._attempt(claimed, lane))
+        task = asyncio.create_task(self._attempt(claimed))
         self._tasks.add(task)
 
-    async def _attempt(self, claimed: Claimed, lane: str) -> None:
+    async def _attempt(self, claimed: Claimed) -> None:
         delivery = claimed.delivery
         started_at = datetime.now(UTC)
         clock = time.monotonic()
@@ -190,9 +130,6 @@ class Dispatcher:
                     "recording an attempt failed", extra={"delivery_id": str(delivery.id)}
                 )
         finally:
-            self._in_flight[lane] -= 1
-            if not self._in_flight[lane]:
-                del self._in_flight[lane]
             task = asyncio.current_task()
             if task is not None:
                 self._tasks.discard(task)

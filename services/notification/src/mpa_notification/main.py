@@ -12,10 +12,9 @@ from mpa_common.service import BackgroundWorker, ServiceContext, create_service_
 from mpa_contracts.events.directory import PartnerDeactivatedV1
 from mpa_contracts.events.referral import ReferralRoutedV1
 from mpa_contracts.topics import topic_for_event_type
-from mpa_notification.adapters.db import honour_server_settings_in_url
 from mpa_notification.adapters.email import EmailSender
 from mpa_notification.adapters.tables import outbox, processed_events
-from mpa_notification.adapters.webhooks import WebhookSender
+from mpa_notification.adapters.webhooks import Resolver, WebhookSender, system_resolver
 from mpa_notification.api import contacts, deliveries, endpoints
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.dispatcher import Dispatcher
@@ -25,19 +24,21 @@ from mpa_notification.settings import NotificationSettings
 CONSUMER_GROUP = "mpa-notification.referrals"
 
 
-def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+def create_app(
+    settings: NotificationSettings | None = None, *, resolver: Resolver = system_resolver
+) -> FastAPI:
+    """The service; `resolver` answers for webhook host names (the system's by default)."""
     settings = settings or NotificationSettings()
 
     def workers(service: ServiceContext) -> Sequence[BackgroundWorker]:
-        # Runs in the lifespan before any connection is made: the hook sees them all.
-        honour_server_settings_in_url(service.engine)
-        context = NotificationContext.build(settings, service.sessions)
+        context = NotificationContext.build(settings, service.sessions, resolver=resolver)
         dispatcher = Dispatcher(
             context,
             WebhookSender(
                 context.policy,
                 timeout=settings.webhook_timeout_seconds,
                 max_connections=settings.dispatch_concurrency,
+                resolver=resolver,
             ),
             EmailSender(settings),
         )
@@ -68,8 +69,10 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         description=(
             "Signed webhooks (Standard Webhooks) and e-mail to partners and referrers, with "
             "durable retries, recovery and a delivery log. Notifications carry no personal "
-            "data: what happened, ids, state and links. Per-endpoint ordering is not "
-            "promised."
+            "data: what happened, ids, state and links. An endpoint's concurrency and "
+            "rate limits hold across every replica; per-endpoint ordering is not promised. "
+            "Every delivery's outcome is an event on `mpa.notification.v1`, so the audit "
+            "log holds it."
         ),
         routers=[endpoints.router, deliveries.router, contacts.router],
         workers=workers,

@@ -41,7 +41,8 @@ class NotificationSettings(ServiceSettings):
     )
     retry_jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
     max_retry_after_seconds: float = Field(default=24 * 3600, ge=0)
-    # An endpoint whose every attempt failed for this long is disabled.
+    # An endpoint whose every attempt failed for this long is disabled and its partner told
+    # (NOTIFICATION_ENDPOINT_DISABLE_AFTER_SECONDS; five days by default).
     endpoint_disable_after_seconds: float = Field(default=5 * 24 * 3600, gt=0)
     rotation_grace_seconds_default: int = Field(default=24 * 3600, ge=0)
 
@@ -50,7 +51,8 @@ class NotificationSettings(ServiceSettings):
     webhook_allow_http: bool = False
     webhook_allowed_networks: tuple[str, ...] = ()
 
-    # Dispatcher: a global pool, a bound per endpoint and for SMTP, how often it polls.
+    # Dispatcher: a pool of attempts per replica; bounds per endpoint (unless it sets its
+    # own) and for SMTP that every replica shares (counted in the database); polling.
     dispatch_concurrency: int = Field(default=64, ge=1)
     endpoint_max_in_flight: int = Field(default=4, ge=1)
     email_max_in_flight: int = Field(default=4, ge=1)

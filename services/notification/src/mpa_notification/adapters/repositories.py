@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,6 +64,7 @@ def _delivery(row: Row[Any]) -> Delivery:
         audience=Audience(m["audience"]),
         endpoint_id=m["endpoint_id"],
         email=m["email"],
+        contact_id=m["contact_id"],
         language=m["language"],
         partner_id=m["partner_id"],
         event_type=m["event_type"],
@@ -266,6 +266,10 @@ class ReferralRepository:
         )
 
 
+# One claim at a time per schema (the deployment's tables), across every replica.
+_CLAIM_LOCK = "hashtext('mpa-notification-claim:' || current_schema())"
+
+
 @dataclass(frozen=True)
 class Claimed:
     delivery: Delivery
@@ -404,39 +408,66 @@ class DeliveryRepository:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def claim_due(
-        self,
-        *,
-        limit: int,
-        allowances: Mapping[str, int],
-        endpoint_cap: int,
-        email_cap: int,
-        lease_seconds: float,
+        self, *, limit: int, endpoint_cap: int, email_cap: int, lease_seconds: float
     ) -> list[Claimed]:
-        """Takes up to `limit` due deliveries, no more per lane than it may start now, and
-        leases them.
+        """Takes up to `limit` due deliveries, no more per lane than its limits allow across
+        every replica, and leases them.
 
-        A lane is one endpoint (`str(endpoint id)`) or the SMTP server (`email`). A lane in
-        `allowances` may start that many more (the dispatcher subtracts what it has in
-        flight and what its rate limit forbids); any other lane its cap (max in flight,
-        and no more than its rate limit per second). Rows are locked with SKIP LOCKED, so
-        replicas claiming at once never take the same row; the lease moves
-        `next_attempt_at` past the attempt's timeout, so a replica that dies mid-attempt
-        leaves the row due again once the lease ends: a restart resumes the schedule.
-        Saturated lanes are left out before the window is cut, so a lane with a large
-        backlog can fill one claim's window at most until its slots are taken.
+        A lane is one endpoint, or the SMTP server. What a lane may start now is its max in
+        flight (the endpoint's, else `endpoint_cap`; `email_cap` for SMTP) minus the leases
+        in flight in every replica, and for an endpoint with a rate limit no more than the
+        limit minus the attempts started in the last second. Claims take a transaction-level
+        advisory lock (per schema) first, so replicas claim one after another and each sees
+        the leases of the claims before it: limits hold across replicas. Rows are locked
+        with SKIP LOCKED; the lease moves `next_attempt_at` past the attempt's timeout, so a
+        replica that dies mid-attempt leaves the row due again once the lease ends: a
+        restart resumes the schedule. Full lanes are left out before the window is cut, so
+        a lane with a large backlog can fill one claim's window at most until its slots are
+        taken.
         """
+        await self._session.execute(text(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK})"))
         rows = (
             await self._session.execute(
                 text(
                     """
-                    WITH window_rows AS (
+                    WITH activity AS (
+                        -- Every replica's attempts of each lane (NULL: e-mail) in flight now,
+                        -- and started in the last second. Both sets are small and indexed.
+                        SELECT d.endpoint_id,
+                               count(*) FILTER (
+                                   WHERE d.leased_until > statement_timestamp()
+                               ) AS in_flight,
+                               count(*) FILTER (
+                                   WHERE d.claimed_at > statement_timestamp() - interval '1 second'
+                               ) AS recent
+                        FROM deliveries d
+                        WHERE d.leased_until > statement_timestamp()
+                           OR d.claimed_at > statement_timestamp() - interval '1 second'
+                        GROUP BY d.endpoint_id
+                    ),
+                    active_room AS (
+                        -- What a lane with attempts under way may still start now
+                        -- (least() ignores the NULL of an endpoint without a rate limit).
+                        SELECT a.endpoint_id,
+                               CASE WHEN a.endpoint_id IS NULL THEN :email_cap - a.in_flight
+                                    ELSE least(coalesce(e.max_in_flight, :endpoint_cap)
+                                                   - a.in_flight,
+                                               e.rate_limit_per_second - a.recent)
+                               END AS room
+                        FROM activity a LEFT JOIN endpoints e ON e.id = a.endpoint_id
+                    ),
+                    window_rows AS (
                         -- A bounded window of the earliest due rows of lanes that may start
                         -- anything now: the claim's cost does not grow with the backlog.
                         SELECT d.id, d.endpoint_id, d.next_attempt_at
                         FROM deliveries d
                         WHERE d.state = 'pending'
-                          AND d.next_attempt_at <= now()
-                          AND NOT (coalesce(d.endpoint_id::text, 'email') = ANY(:saturated))
+                          AND d.next_attempt_at <= statement_timestamp()
+                          AND NOT EXISTS (
+                              SELECT 1 FROM active_room r
+                              WHERE r.room <= 0
+                                AND r.endpoint_id IS NOT DISTINCT FROM d.endpoint_id
+                          )
                         ORDER BY d.next_attempt_at
                         LIMIT :window
                     ),
@@ -446,31 +477,29 @@ class DeliveryRepository:
                                    PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at
                                ) AS lane_rank,
                                coalesce(
-                                   (CAST(:allowances AS jsonb)
-                                       ->> coalesce(w.endpoint_id::text, 'email'))::int,
+                                   r.room,
                                    CASE WHEN w.endpoint_id IS NULL THEN :email_cap
                                         ELSE least(coalesce(e.max_in_flight, :endpoint_cap),
-                                                   coalesce(e.rate_limit_per_second,
-                                                            :endpoint_cap))
+                                                   e.rate_limit_per_second)
                                    END
-                               ) AS lane_allowance
+                               ) AS lane_room
                         FROM window_rows w
                         LEFT JOIN endpoints e ON e.id = w.endpoint_id
+                        LEFT JOIN active_room r
+                            ON r.endpoint_id IS NOT DISTINCT FROM w.endpoint_id
                         WHERE w.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL)
                     )
                     SELECT d.id
                     FROM deliveries d JOIN due ON due.id = d.id
-                    WHERE due.lane_rank <= due.lane_allowance
-                      AND d.state = 'pending' AND d.next_attempt_at <= now()
+                    WHERE due.lane_rank <= due.lane_room
+                      AND d.state = 'pending' AND d.next_attempt_at <= statement_timestamp()
                     ORDER BY d.next_attempt_at
                     LIMIT :limit
                     FOR UPDATE OF d SKIP LOCKED
                     """
                 ),
                 {
-                    "saturated": [lane for lane, free in allowances.items() if free <= 0],
                     "window": max(limit * 8, 200),
-                    "allowances": json.dumps(dict(allowances)),
                     "email_cap": email_cap,
                     "endpoint_cap": endpoint_cap,
                     "limit": limit,
@@ -483,7 +512,11 @@ class DeliveryRepository:
         leased = await self._session.execute(
             update(deliveries)
             .where(deliveries.c.id.in_(ids))
-            .values(next_attempt_at=func.now() + timedelta(seconds=lease_seconds))
+            .values(
+                claimed_at=func.statement_timestamp(),
+                leased_until=func.statement_timestamp() + timedelta(seconds=lease_seconds),
+                next_attempt_at=func.statement_timestamp() + timedelta(seconds=lease_seconds),
+            )
             .returning(deliveries)
         )
         claimed = [_delivery(row) for row in leased]

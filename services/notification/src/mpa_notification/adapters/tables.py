@@ -98,8 +98,12 @@ deliveries = Table(
     Column("audience", String(20), nullable=False),
     Column("endpoint_id", UUID(as_uuid=True), ForeignKey("endpoints.id"), nullable=True),
     Column("email", String(320), nullable=True),
+    # The registry entry the address came from (outcome events name it, never the address).
+    # No foreign key: the log outlives a contact that is removed.
+    Column("contact_id", UUID(as_uuid=True), nullable=True),
     Column("language", String(3), nullable=True),
-    # Set when the notification is for a partner (its webhooks and contact addresses).
+    # The partner the notification concerns (its recipient, or the referral's partner when
+    # a referrer or supervisors are told). Partners see only rows whose audience is theirs.
     Column("partner_id", UUID(as_uuid=True), nullable=True),
     Column("event_type", String(200), nullable=False),
     Column("trigger_event_id", UUID(as_uuid=True), nullable=True),
@@ -116,11 +120,22 @@ deliveries = Table(
     Column("last_status_code", Integer, nullable=True),
     *_timestamps(),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
+    # When a dispatcher last claimed it, and until when that attempt is in flight (cleared
+    # when its result is recorded): every replica counts them to respect an endpoint's
+    # concurrency and rate limits together.
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("leased_until", DateTime(timezone=True), nullable=True),
     Index(
         "ix_deliveries_due",
         "next_attempt_at",
         postgresql_where=text("state = 'pending'"),
     ),
+    Index(
+        "ix_deliveries_leased",
+        "leased_until",
+        postgresql_where=text("leased_until IS NOT NULL"),
+    ),
+    Index("ix_deliveries_claimed", "claimed_at"),
     Index("ix_deliveries_endpoint_created", "endpoint_id", "created_at"),
     Index("ix_deliveries_partner_created", "partner_id", "created_at"),
     Index("ix_deliveries_created", "created_at", "id"),

@@ -15,7 +15,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +42,17 @@ def signature_header(
     return " ".join(Webhook(secret).sign(message_id, timestamp, payload) for secret in secrets)
 
 
+# The addresses a host name resolves to now (host, port) -> addresses; raises OSError or
+# UnicodeError when it does not resolve. Injectable so that tests can play DNS rebinding.
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    """The operating system's answer (getaddrinfo), asked afresh each time."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
 @dataclass(frozen=True)
 class CheckedTarget:
     parts: SplitResult
@@ -49,24 +60,36 @@ class CheckedTarget:
     port: int
 
 
-async def resolve_checked(url: str, policy: UrlPolicy) -> CheckedTarget:
+async def resolve_checked(
+    url: str, policy: UrlPolicy, resolver: Resolver = system_resolver
+) -> CheckedTarget:
     """The URL's form and every address its host resolves to, checked; raises UrlRefused."""
     parts = policy.check_url(url)
     host = parts.hostname
     assert host is not None  # check_url guarantees it
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise UrlRefused("url host does not resolve") from error
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        addresses = [ipaddress.ip_address(host)]  # a literal address needs no resolving
+    except ValueError:
+        try:
+            addresses = await resolver(host, port)
+        except (OSError, UnicodeError) as error:  # socket.gaierror is an OSError
+            raise UrlRefused("url host does not resolve") from error
     policy.check_addresses(addresses)
     return CheckedTarget(parts, addresses[0], port)
 
 
 class WebhookSender:
-    def __init__(self, policy: UrlPolicy, *, timeout: float, max_connections: int) -> None:
+    def __init__(
+        self,
+        policy: UrlPolicy,
+        *,
+        timeout: float,
+        max_connections: int,
+        resolver: Resolver = system_resolver,
+    ) -> None:
         self._policy = policy
+        self._resolver = resolver
         self._timeout = timeout
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
@@ -82,7 +105,7 @@ class WebhookSender:
         self, url: str, *, message_id: str, body: dict[str, Any], secrets: Sequence[str]
     ) -> AttemptResult:
         try:
-            target = await resolve_checked(url, self._policy)
+            target = await resolve_checked(url, self._policy, self._resolver)
         except UrlRefused as refused:
             return AttemptResult(
                 Verdict.RETRY, failure=DeliveryFailureReason.INVALID_ENDPOINT, error=str(refused)

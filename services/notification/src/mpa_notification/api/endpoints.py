@@ -35,8 +35,10 @@ headers `webhook-id` (the same on every retry of a message: deduplicate on it),
 two, space-separated, during a secret rotation). A 2xx within 15 s is success; anything else
 is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (with jitter); `Retry-After` on
 429/503 is honoured; 410 Gone disables the endpoint at once; an endpoint failing every
-attempt for 5 days is disabled and its partner e-mailed. **Ordering is not promised**, not
-even per endpoint: order by the body's `timestamp`.
+attempt for 5 days is disabled and its partner e-mailed. An endpoint's `max_in_flight` and
+`rate_limit_per_second` hold for the whole platform, however many replicas of this service
+run: they share the count. **Ordering is not promised**, not even per endpoint: order by the
+body's `timestamp`.
 """
 
 

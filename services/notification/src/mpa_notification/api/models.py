@@ -44,10 +44,18 @@ class EndpointCreate(Body):
         examples=[[ROUTED]],
     )
     rate_limit_per_second: int | None = Field(
-        default=None, ge=1, le=1000, description="At most this many requests per second"
+        default=None,
+        ge=1,
+        le=1000,
+        description="At most this many requests start in any one second, counted across "
+        "every replica of the service",
     )
     max_in_flight: int | None = Field(
-        default=None, ge=1, le=64, description="At most this many requests at once (default 4)"
+        default=None,
+        ge=1,
+        le=64,
+        description="At most this many requests at once, counted across every replica of "
+        "the service (default 4)",
     )
     partner_id: uuid.UUID | None = Field(
         default=None,
@@ -65,9 +73,17 @@ class EndpointUpdate(Body):
         description="false stops deliveries (pending ones fail, see /recover); true resumes",
     )
     rate_limit_per_second: int | None = Field(
-        default=None, ge=1, le=1000, description="null removes the limit"
+        default=None,
+        ge=1,
+        le=1000,
+        description="Requests per second, across every replica; null removes the limit",
     )
-    max_in_flight: int | None = Field(default=None, ge=1, le=64, description="null: default")
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Requests at once, across every replica; null: the default (4)",
+    )
 
 
 class EndpointView(BaseModel):
@@ -166,8 +182,14 @@ class DeliveryView(BaseModel):
     audience: Audience
     endpoint_id: uuid.UUID | None
     email: str | None = Field(description="Recipient address of an e-mail delivery")
+    contact_id: uuid.UUID | None = Field(
+        description="The recipient registry entry the address came from (e-mail)"
+    )
     language: str | None
-    partner_id: uuid.UUID | None
+    partner_id: uuid.UUID | None = Field(
+        description="The partner the notification concerns: the recipient, or the referral's "
+        "partner when a referrer or supervisors are told"
+    )
     event_type: str
     trigger_event_id: uuid.UUID | None
     referral_id: uuid.UUID | None

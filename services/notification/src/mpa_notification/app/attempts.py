@@ -2,18 +2,20 @@
 
 Runs after the attempt, in one transaction that locks the delivery and its endpoint, so
 the attempt row, the new state and the events it causes are written together or not at all.
+Every delivery's outcome is an event (delivered, attempt failed, exhausted), whoever it was
+for, so the audit log holds them; recipients are named by kind and pseudonymous ids only.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from mpa_common.uow import UnitOfWork
-from mpa_contracts.envelope import new_envelope
+from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.notification import (
+    NO_PARTNER_ID,
     NotificationAttemptFailedV1,
     NotificationDeliveredV1,
     NotificationExhaustedV1,
@@ -30,7 +32,7 @@ from mpa_notification.app.fanout import Notification, fan_out
 from mpa_notification.domain.content import body_for_outcome, referral_link
 from mpa_notification.domain.models import Attempt, Delivery, DeliveryState, DisabledReason
 from mpa_notification.domain.outcomes import AttemptResult, Verdict
-from mpa_notification.domain.routing import EMAIL_AUDIENCES, Audience
+from mpa_notification.domain.routing import EMAIL_AUDIENCES, RECIPIENT_KIND
 
 
 async def record_attempt(
@@ -57,7 +59,6 @@ async def record_attempt(
         )
         now = datetime.now(UTC)
         number = delivery.attempts + 1
-        ids = _report_ids(delivery)
         await deliveries.add_attempt(
             delivery.id,
             Attempt(
@@ -70,7 +71,8 @@ async def record_attempt(
             ),
         )
         position = delivery.schedule_position + 1
-        common = {"attempts": number, "schedule_position": position}
+        # The attempt is over: its lease no longer counts against the endpoint's limits.
+        common = {"attempts": number, "schedule_position": position, "leased_until": None}
         if result.verdict is Verdict.DELIVERED:
             await deliveries.update(
                 delivery.id,
@@ -86,8 +88,7 @@ async def record_attempt(
                 await endpoints.update(
                     endpoint.id, {"failing_since": None, "consecutive_failures": 0}
                 )
-            if ids is not None:
-                _emit(uow, delivery, _delivered(delivery, ids, number))
+            _emit(uow, delivery, _delivered(delivery, number))
             await uow.commit()
             return
 
@@ -95,6 +96,7 @@ async def record_attempt(
         if delivery.state is not DeliveryState.PENDING:
             # Its endpoint was disabled or deleted while the attempt ran: log it, no more.
             await deliveries.update(delivery.id, {**common, "last_status_code": result.status_code})
+            _emit(uow, delivery, _attempt_failed(delivery, number, result, None))
             await uow.commit()
             return
         delay = (
@@ -127,12 +129,13 @@ async def record_attempt(
                 "last_status_code": result.status_code,
             },
         )
-        if ids is not None:
-            _emit(uow, delivery, _attempt_failed(delivery, ids, number, result, next_attempt_at))
-            if next_attempt_at is None:
-                _emit(uow, delivery, _exhausted(delivery, ids, number, failure))
-                if delivery.channel is NotificationChannel.WEBHOOK:
-                    await _tell_about_exhaustion(uow, context, delivery, ids, number, failure)
+        _emit(uow, delivery, _attempt_failed(delivery, number, result, next_attempt_at))
+        if next_attempt_at is None:
+            exhausted = _emit(uow, delivery, _exhausted(delivery, number, failure))
+            # A webhook about a referral that never arrived: people must act. (A failed
+            # e-mail is not announced by e-mail; a test message concerns no one else.)
+            if delivery.channel is NotificationChannel.WEBHOOK and delivery.referral_id:
+                await _tell_about_exhaustion(uow, context, delivery, exhausted, number, failure)
         if endpoint is not None and endpoint.enabled:
             if result.verdict is Verdict.GONE:
                 await disable_endpoint(uow, context, endpoint, DisabledReason.GONE)
@@ -141,67 +144,49 @@ async def record_attempt(
         await uow.commit()
 
 
-@dataclass(frozen=True)
-class _ReportIds:
-    partner_id: uuid.UUID
-    referral_id: uuid.UUID
-    case_id: uuid.UUID
-    trigger_event_id: uuid.UUID
+def _about(delivery: Delivery) -> dict[str, Any]:
+    """What every outcome event says of a delivery: whom it concerns, whom it was for."""
+    return {
+        "notification_id": delivery.id,
+        "partner_id": delivery.partner_id or NO_PARTNER_ID,
+        "referral_id": delivery.referral_id,
+        "case_id": delivery.case_id,
+        "channel": delivery.channel,
+        "recipient": RECIPIENT_KIND[delivery.audience],
+        "endpoint_id": delivery.endpoint_id,
+        "contact_id": delivery.contact_id,
+    }
 
 
-def _report_ids(delivery: Delivery) -> _ReportIds | None:
-    """Outcome events are facts about a partner's notification of a referral (contracts);
-    the ids they need, or None for any other delivery (referrers, tests, ...)."""
-    if (
-        delivery.audience is Audience.PARTNER
-        and delivery.partner_id is not None
-        and delivery.referral_id is not None
-        and delivery.case_id is not None
-        and delivery.trigger_event_id is not None
-    ):
-        return _ReportIds(
-            delivery.partner_id, delivery.referral_id, delivery.case_id, delivery.trigger_event_id
-        )
-    return None
-
-
-def _emit(uow: UnitOfWork, delivery: Delivery, data: EventData) -> None:
-    uow.emit(
-        new_envelope(
-            data,
-            source=SOURCE,
-            subject=f"referral/{delivery.referral_id}",
-            correlation_id=delivery.correlation_id,
-            causation_id=delivery.trigger_event_id,
-        )
+def _emit(uow: UnitOfWork, delivery: Delivery, data: EventData) -> Envelope:
+    if delivery.referral_id is not None:
+        subject: str | None = f"referral/{delivery.referral_id}"
+    elif delivery.partner_id is not None:
+        subject = f"partner/{delivery.partner_id}"
+    else:
+        subject = None
+    envelope = new_envelope(
+        data,
+        source=SOURCE,
+        subject=subject,
+        correlation_id=delivery.correlation_id,
+        causation_id=delivery.trigger_event_id,
     )
+    uow.emit(envelope)
+    return envelope
 
 
-def _delivered(delivery: Delivery, ids: _ReportIds, attempt: int) -> NotificationDeliveredV1:
+def _delivered(delivery: Delivery, attempt: int) -> NotificationDeliveredV1:
     return NotificationDeliveredV1(
-        notification_id=delivery.id,
-        partner_id=ids.partner_id,
-        referral_id=ids.referral_id,
-        case_id=ids.case_id,
-        trigger_event_id=ids.trigger_event_id,
-        channel=delivery.channel,
-        attempt=attempt,
+        **_about(delivery), trigger_event_id=delivery.trigger_event_id, attempt=attempt
     )
 
 
 def _attempt_failed(
-    delivery: Delivery,
-    ids: _ReportIds,
-    attempt: int,
-    result: AttemptResult,
-    next_attempt_at: datetime | None,
+    delivery: Delivery, attempt: int, result: AttemptResult, next_attempt_at: datetime | None
 ) -> NotificationAttemptFailedV1:
     return NotificationAttemptFailedV1(
-        notification_id=delivery.id,
-        partner_id=ids.partner_id,
-        referral_id=ids.referral_id,
-        case_id=ids.case_id,
-        channel=delivery.channel,
+        **_about(delivery),
         attempt=attempt,
         failure=result.failure or DeliveryFailureReason.CONNECTION_ERROR,
         http_status=result.status_code,
@@ -210,56 +195,53 @@ def _attempt_failed(
 
 
 def _exhausted(
-    delivery: Delivery, ids: _ReportIds, attempts: int, failure: DeliveryFailureReason
+    delivery: Delivery, attempts: int, failure: DeliveryFailureReason
 ) -> NotificationExhaustedV1:
-    return NotificationExhaustedV1(
-        notification_id=delivery.id,
-        partner_id=ids.partner_id,
-        referral_id=ids.referral_id,
-        case_id=ids.case_id,
-        channel=delivery.channel,
-        attempts=attempts,
-        last_failure=failure,
-    )
+    return NotificationExhaustedV1(**_about(delivery), attempts=attempts, last_failure=failure)
 
 
 async def _tell_about_exhaustion(
     uow: UnitOfWork,
     context: NotificationContext,
     delivery: Delivery,
-    ids: _ReportIds,
+    exhausted: Envelope,
     attempts: int,
     failure: DeliveryFailureReason,
 ) -> None:
-    """A webhook that could not be delivered: the partner's contacts, the referrer and the
-    country's supervisors are e-mailed (a failed e-mail is not announced by e-mail)."""
+    """A webhook about a referral could not be delivered: the partner's contacts, the
+    referrer and the country's supervisors are e-mailed about the `exhausted` event."""
+    assert delivery.referral_id is not None
+    assert delivery.partner_id is not None
     event_type = NotificationExhaustedV1.event_type
     body = body_for_outcome(
         event_type,
-        datetime.now(UTC),
+        exhausted.time,
         {
             "notification_id": str(delivery.id),
-            "partner_id": str(ids.partner_id),
-            "referral_id": str(ids.referral_id),
-            "case_id": str(ids.case_id),
+            "partner_id": str(delivery.partner_id),
+            "referral_id": str(delivery.referral_id),
+            "case_id": str(delivery.case_id),
+            "event_id": str(exhausted.id),
             "attempts": attempts,
             "last_failure": failure.value,
             "links": {
-                "referral": referral_link(context.settings.referral_api_base_url, ids.referral_id)
+                "referral": referral_link(
+                    context.settings.referral_api_base_url, delivery.referral_id
+                )
             },
         },
     )
-    referral = await ReferralRepository(uow.session).get(ids.referral_id)
+    referral = await ReferralRepository(uow.session).get(delivery.referral_id)
     created = await fan_out(
         uow,
         context,
         Notification(
             event_type,
             body,
-            ids.partner_id,
+            delivery.partner_id,
             referral,
-            trigger_event_id=delivery.trigger_event_id,
-            correlation_id=delivery.correlation_id,
+            trigger_event_id=exhausted.id,
+            correlation_id=exhausted.correlation_id,
         ),
         audiences=EMAIL_AUDIENCES[event_type],
         webhooks=False,

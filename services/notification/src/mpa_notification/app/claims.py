@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from mpa_notification.adapters.repositories import Claimed, DeliveryRepository
 from mpa_notification.app.context import NotificationContext
 
@@ -11,9 +9,8 @@ from mpa_notification.app.context import NotificationContext
 LEASE_MARGIN_SECONDS = 30.0
 
 
-async def claim_due(
-    context: NotificationContext, *, limit: int, allowances: Mapping[str, int]
-) -> list[Claimed]:
+async def claim_due(context: NotificationContext, *, limit: int) -> list[Claimed]:
+    """Up to `limit` due deliveries, within every lane's limits across all replicas."""
     settings = context.settings
     lease = (
         max(settings.webhook_timeout_seconds, settings.smtp_timeout_seconds) + LEASE_MARGIN_SECONDS
@@ -21,7 +18,6 @@ async def claim_due(
     async with context.uow() as uow:
         claimed = await DeliveryRepository(uow.session).claim_due(
             limit=limit,
-            allowances=allowances,
             endpoint_cap=settings.endpoint_max_in_flight,
             email_cap=settings.email_max_in_flight,
             lease_seconds=lease,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mpa_common.uow import UnitOfWork
 from mpa_notification.adapters.secrets import SecretBox
 from mpa_notification.adapters.tables import outbox
+from mpa_notification.adapters.webhooks import Resolver, system_resolver
 from mpa_notification.domain.schedule import RetrySchedule
 from mpa_notification.domain.url_policy import UrlPolicy
 from mpa_notification.settings import NotificationSettings
@@ -28,16 +29,23 @@ class NotificationContext:
     secrets: SecretBox
     policy: UrlPolicy
     schedule: RetrySchedule
+    # Where webhook host names are resolved, at registration and before every attempt.
+    resolver: Resolver = system_resolver
     # Tells the dispatcher in this process that new deliveries are due (it polls as well).
     wake_dispatcher: Callable[[], None] = field(default=_no_dispatcher)
 
     @classmethod
     def build(
-        cls, settings: NotificationSettings, sessions: async_sessionmaker[AsyncSession]
+        cls,
+        settings: NotificationSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        resolver: Resolver = system_resolver,
     ) -> NotificationContext:
         return cls(
             settings=settings,
             sessions=sessions,
+            resolver=resolver,
             secrets=SecretBox.from_settings(settings),
             policy=UrlPolicy.build(
                 allow_http=settings.http_webhooks_allowed,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import new_envelope
@@ -15,14 +14,6 @@ from mpa_notification.app.fanout import Notification, fan_out
 from mpa_notification.domain.content import body_for_outcome
 from mpa_notification.domain.models import DisabledReason, Endpoint
 from mpa_notification.domain.routing import EMAIL_AUDIENCES
-
-# The event vocabulary has no "gone": a 410 means the partner's configuration is stale.
-_EVENT_REASON = {
-    DisabledReason.CONSECUTIVE_FAILURES: EndpointDisabledReason.CONSECUTIVE_FAILURES,
-    DisabledReason.GONE: EndpointDisabledReason.INVALID_CONFIGURATION,
-    DisabledReason.PARTNER_REQUEST: EndpointDisabledReason.PARTNER_REQUEST,
-    DisabledReason.PARTNER_DEACTIVATED: EndpointDisabledReason.PARTNER_DEACTIVATED,
-}
 
 
 async def disable_endpoint(
@@ -37,26 +28,27 @@ async def disable_endpoint(
         endpoint.id, {"enabled": False, "disabled_reason": reason.value}
     )
     await DeliveryRepository(uow.session).fail_pending_of_endpoint(endpoint.id, "endpoint_disabled")
-    uow.emit(
-        new_envelope(
-            NotificationEndpointDisabledV1(
-                partner_id=endpoint.partner_id,
-                channel=NotificationChannel.WEBHOOK,
-                reason=_EVENT_REASON[reason],
-                consecutive_failures=endpoint.consecutive_failures,
-            ),
-            source=SOURCE,
-            subject=f"partner/{endpoint.partner_id}",
-        )
+    event = new_envelope(
+        NotificationEndpointDisabledV1(
+            partner_id=endpoint.partner_id,
+            channel=NotificationChannel.WEBHOOK,
+            reason=EndpointDisabledReason(reason.value),
+            consecutive_failures=endpoint.consecutive_failures,
+            endpoint_id=endpoint.id,
+        ),
+        source=SOURCE,
+        subject=f"partner/{endpoint.partner_id}",
     )
+    uow.emit(event)
     if reason in (DisabledReason.CONSECUTIVE_FAILURES, DisabledReason.GONE):
         event_type = NotificationEndpointDisabledV1.event_type
         body = body_for_outcome(
             event_type,
-            datetime.now(UTC),
+            event.time,
             {
                 "partner_id": str(endpoint.partner_id),
                 "endpoint_id": str(endpoint.id),
+                "event_id": str(event.id),
                 "reason": reason.value,
                 "consecutive_failures": endpoint.consecutive_failures,
                 "links": {
@@ -68,7 +60,14 @@ async def disable_endpoint(
         created = await fan_out(
             uow,
             context,
-            Notification(event_type, body, endpoint.partner_id, None),
+            Notification(
+                event_type,
+                body,
+                endpoint.partner_id,
+                None,
+                trigger_event_id=event.id,
+                correlation_id=event.correlation_id,
+            ),
             audiences=EMAIL_AUDIENCES[event_type],
             webhooks=False,
         )

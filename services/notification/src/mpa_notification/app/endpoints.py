@@ -49,7 +49,7 @@ def _invalid(field: str, reason: str) -> Problem:
 
 async def _check_url(context: NotificationContext, url: str) -> None:
     try:
-        await resolve_checked(url, context.policy)
+        await resolve_checked(url, context.policy, context.resolver)
     except UrlRefused as refused:
         raise _invalid("url", str(refused)) from refused
 

@@ -27,6 +27,8 @@ class Notification:
 
     event_type: str
     body: NotificationBody
+    # The partner it concerns: its endpoints and contacts are told (when subscribed or in
+    # the audience), and every delivery's outcome event is keyed by it.
     partner_id: uuid.UUID | None
     referral: KnownReferral | None
     trigger_event_id: uuid.UUID | None = None
@@ -83,8 +85,9 @@ async def fan_out(
                 "channel": NotificationChannel.EMAIL.value,
                 "audience": audience.value,
                 "email": contact.email,
+                "contact_id": contact.id,
                 "language": contact.language,
-                "partner_id": partner_id if audience is Audience.PARTNER else None,
+                "partner_id": partner_id,
             }
         )
     await DeliveryRepository(uow.session).add_many(rows)

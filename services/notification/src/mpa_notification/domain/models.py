@@ -19,7 +19,8 @@ class DeliveryState(StrEnum):
 
 
 class DisabledReason(StrEnum):
-    """Why an endpoint stopped receiving; the event's code plus the 410 case."""
+    """Why an endpoint stopped receiving (the codes of the contracts' EndpointDisabledReason
+    that this service decides)."""
 
     CONSECUTIVE_FAILURES = "consecutive_failures"
     GONE = "gone"  # the receiver answered 410 Gone
@@ -65,8 +66,9 @@ class Delivery:
     audience: Audience
     endpoint_id: uuid.UUID | None
     email: str | None
+    contact_id: uuid.UUID | None
     language: str | None
-    partner_id: uuid.UUID | None
+    partner_id: uuid.UUID | None  # the partner the notification concerns, if any
     event_type: str
     trigger_event_id: uuid.UUID | None
     correlation_id: uuid.UUID | None

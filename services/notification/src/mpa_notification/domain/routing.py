@@ -25,6 +25,7 @@ from mpa_contracts.events.referral import (
     ReferralSlaBreachedV1,
     ReferralUnroutableV1,
 )
+from mpa_contracts.vocabularies import NotificationRecipient
 
 # Type of the message `POST /v1/endpoints/{id}/test` sends; never a platform event.
 TEST_EVENT_TYPE = "mpa.webhook.test"
@@ -37,6 +38,15 @@ class Audience(StrEnum):
     REFERRER = "referrer"  # the person who requested the referral (by actor id)
     SUPERVISORS = "supervisors"  # the supervisors' address of the referral's country
 
+
+# How outcome events name each audience (the contracts' vocabulary).
+RECIPIENT_KIND: Mapping[Audience, NotificationRecipient] = MappingProxyType(
+    {
+        Audience.PARTNER: NotificationRecipient.PARTNER,
+        Audience.REFERRER: NotificationRecipient.REFERRER,
+        Audience.SUPERVISORS: NotificationRecipient.SUPERVISORS,
+    }
+)
 
 EMAIL_AUDIENCES: Mapping[str, frozenset[Audience]] = MappingProxyType(
     {
