@@ -47,8 +47,7 @@ def create_app(
         app.state.dispatcher = dispatcher
         prefix = settings.kafka_topic_prefix
         consumer = EventConsumer(
-            # Prefixed like the topics, so deployments sharing a cluster never share a group.
-            group_id=f"{prefix}{CONSUMER_GROUP}",
+            group_id=CONSUMER_GROUP,
             topics=[
                 topic_name(topic_for_event_type(event_class.event_type).name, prefix)
                 for event_class in (ReferralRoutedV1, PartnerDeactivatedV1)

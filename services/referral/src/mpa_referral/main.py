@@ -63,8 +63,7 @@ def build_workers(
         workers.append(DemoDirectorySeeder(unit_of_work, directory))
     workers.append(
         EventConsumer(
-            # Namespaced like the topics, so deployments sharing a cluster never share a group.
-            group_id=f"{prefix}{CASE_CONSUMER_GROUP}",
+            group_id=CASE_CONSUMER_GROUP,
             topics=[topic_name(topic_for_event_type(CaseRegisteredV1.event_type).name, prefix)],
             handler=CaseEventHandler(referrals),
             sessions=context.sessions,

@@ -91,8 +91,10 @@ class EventConsumer:
         topic_prefix: str = "",
         on_skipped: SkipHook | None = None,
     ) -> None:
-        self.name = f"consumer:{group_id}"
-        self.group_id = group_id
+        # Namespaced like the topics (KAFKA_TOPIC_PREFIX): deployments, and test runs, that
+        # share a cluster never join each other's group.
+        self.group_id = f"{topic_prefix}{group_id}"
+        self.name = f"consumer:{self.group_id}"
         self._topics = list(topics)
         self._handler = handler
         self._sessions = sessions
