@@ -3,7 +3,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreter itself, not a version manager's shim: uv compares paths, and a shim would
+# make it rebuild .venv on every run.
+PYTHON ?= $(shell for p in python3.11 python3; do \
+	command -v $$p >/dev/null && exec $$p -c 'import sys; print(sys.executable)'; done)
 UV_VERSION := 0.13.8
 BOOTSTRAP := .local/bootstrap
 UV := $(BOOTSTRAP)/bin/uv
