@@ -45,3 +45,26 @@ async def test_stop_while_still_retrying_gives_up_cleanly() -> None:
     starts = worker.starts
     await asyncio.sleep(0.05)
     assert worker.starts == starts  # no retries after stop
+
+
+async def test_a_periodic_worker_ticks_survives_a_failing_tick_and_stops() -> None:
+    from mpa_common.workers import PeriodicWorker
+
+    ticks: list[int] = []
+    five = asyncio.Event()
+
+    async def tick() -> None:
+        ticks.append(len(ticks))
+        if len(ticks) == 5:
+            five.set()
+        if len(ticks) == 2:
+            raise RuntimeError("database hiccup")
+
+    worker = PeriodicWorker("test-periodic", tick, interval_seconds=0.01)
+    await worker.start()
+    await asyncio.wait_for(five.wait(), 5)  # kept ticking after the failing second tick
+    await worker.stop()
+    assert worker.stopping
+    seen = len(ticks)
+    await asyncio.sleep(0.05)
+    assert len(ticks) == seen  # nothing runs after stop

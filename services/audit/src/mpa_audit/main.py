@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from mpa_audit.adapters.consumer import audit_log_consumer
 from mpa_audit.adapters.signing import load_signer
 from mpa_audit.api.routes import AuditContext, router
-from mpa_audit.app.tree_heads import CheckpointWorker, TreeHeads
+from mpa_audit.app.tree_heads import TreeHeads, checkpoint_worker
 from mpa_audit.settings import AuditSettings
 from mpa_common.service import BackgroundWorker, ServiceContext, create_service_app, run_service
 
@@ -31,7 +31,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
             client_id=f"{settings.kafka_client_id}-log",
             topic_prefix=settings.kafka_topic_prefix,
         )
-        return [log_consumer, CheckpointWorker(tree_heads, settings.checkpoint_interval_seconds)]
+        return [log_consumer, checkpoint_worker(tree_heads, settings.checkpoint_interval_seconds)]
 
     app = create_service_app(
         settings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -71,3 +72,44 @@ class StartedInBackground:
     async def _quietly_stop(self) -> None:
         with contextlib.suppress(Exception):
             await self._worker.stop()
+
+
+class PeriodicWorker:
+    """Runs `tick` now and then every `interval` seconds until stopped.
+
+    A failing tick is logged and tried again next round: a periodic duty (signing tree heads,
+    firing due timers) must outlive a database hiccup. `stopping` lets a long tick end early.
+    """
+
+    def __init__(
+        self, name: str, tick: Callable[[], Awaitable[object]], interval_seconds: float
+    ) -> None:
+        self.name = name
+        self._tick = tick
+        self._interval = interval_seconds
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._tick()
+            except Exception:  # logged with its traceback; the next round retries
+                log.exception("periodic work failed; retrying", extra={"worker": self.name})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)

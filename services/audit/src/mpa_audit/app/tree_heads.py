@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -12,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mpa_audit.adapters.log_store import LogStore, StoredTreeHead
 from mpa_audit.adapters.signing import TreeHeadSigner
 from mpa_common.problems import Problem
+from mpa_common.workers import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -59,34 +58,12 @@ class TreeHeads:
         return await self.at(size)
 
 
-class CheckpointWorker:
+def checkpoint_worker(tree_heads: TreeHeads, interval_seconds: float) -> PeriodicWorker:
     """Background worker: signs a tree head every interval in which the log grew."""
 
-    def __init__(self, tree_heads: TreeHeads, interval_seconds: float) -> None:
-        self.name = "audit-checkpoints"
-        self._tree_heads = tree_heads
-        self._interval = interval_seconds
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+    async def sign_if_grown() -> None:
+        head = await tree_heads.sign_if_grown()
+        if head is not None:
+            log.info("tree head signed", extra={"tree_size": head.tree_size})
 
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                head = await self._tree_heads.sign_if_grown()
-                if head is not None:
-                    log.info("tree head signed", extra={"tree_size": head.tree_size})
-            except Exception:  # the next round retries; the log itself is unaffected
-                log.exception("signing a tree head failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+    return PeriodicWorker("audit-checkpoints", sign_if_grown, interval_seconds)

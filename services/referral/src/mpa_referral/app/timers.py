@@ -8,13 +8,12 @@ per kind (SLA deadlines today, legal clocks later).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from mpa_common.uow import UnitOfWork
+from mpa_common.workers import PeriodicWorker
 from mpa_referral.adapters import timer_repository as timer_repo
 from mpa_referral.adapters.timer_repository import Timer
 
@@ -36,36 +35,20 @@ class TimerWorker:
     ) -> None:
         self._units_of_work = units_of_work
         self._handlers = dict(handlers)
-        self._poll_seconds = poll_seconds
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.fired = 0
+        self._periodic = PeriodicWorker(self.name, self.fire_due, poll_seconds)
 
     async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=self.name)
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.fire_due()
-            except Exception:
-                log.exception("timer pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._poll_seconds)
+        await self._periodic.stop()
 
     async def fire_due(self) -> int:
         """Fires every timer due now, one transaction each; returns how many fired."""
         failed: set[uuid.UUID] = set()  # tried in this pass; retried on the next one
         fired = 0
-        while not self._stopping.is_set():
+        while not self._periodic.stopping:
             async with self._units_of_work() as uow:
                 timer = await timer_repo.claim_due(uow.session, skip=failed)
                 if timer is None:
