@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import ipaddress
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Session
@@ -29,8 +30,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from mpa_common.auth import Role, mint_dev_token
 from mpa_common.messaging.tables import NOTIFY_TRIGGER_SQL
-from mpa_contracts.envelope import Envelope, to_kafka_record
+from mpa_contracts.envelope import Envelope, from_kafka_record, to_kafka_record
 from mpa_notification.adapters.tables import metadata
+from mpa_notification.adapters.webhooks import Resolver, system_resolver
+from mpa_notification.domain.url_policy import IPAddress
 from mpa_notification.main import create_app
 from mpa_notification.settings import NotificationSettings
 from tests.conftest import service_database_url
@@ -83,11 +86,19 @@ def sequence(*answers: tuple[int, dict[str, str]], then: int = 204) -> Responder
 
 
 class WebhookReceiver:
-    """An http.server in a thread; `responder(n, request)` -> (status, headers, delay)."""
+    """An http.server in a thread; `responder(n, request)` -> (status, headers, delay).
 
-    def __init__(self, responder: Responder | None = None) -> None:
+    Listens on `host` (any loopback address) and `port` (a free one unless given); counts
+    the requests it is answering at once (`most_at_once`).
+    """
+
+    def __init__(
+        self, responder: Responder | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.responder = responder or always()
         self.received: list[Received] = []
+        self.most_at_once = 0
+        self._at_once = 0
         self._lock = threading.Lock()
         receiver = self
 
@@ -103,9 +114,13 @@ class WebhookReceiver:
                 with receiver._lock:
                     number = len(receiver.received)
                     receiver.received.append(request)
+                    receiver._at_once += 1
+                    receiver.most_at_once = max(receiver.most_at_once, receiver._at_once)
                 status, headers, delay = receiver.responder(number, request)
                 if delay:
                     time.sleep(delay)
+                with receiver._lock:
+                    receiver._at_once -= 1
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -115,13 +130,14 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.port = free_port()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.host = host
+        self.port = port or free_port()
+        self._server = ThreadingHTTPServer((host, self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def for_path(self, path: str) -> list[Received]:
         with self._lock:
@@ -191,6 +207,7 @@ class Playground:
     def settings(self, **overrides: Any) -> NotificationSettings:
         values: dict[str, Any] = {
             "database_url": self.database_url,
+            "database_schema": self.schema,
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "retry_schedule_seconds": (0, 0.3, 0.3, 0.3),
@@ -209,6 +226,7 @@ class Playground:
         """The same configuration as environment variables, for a service subprocess."""
         return {
             "NOTIFICATION_DATABASE_URL": self.database_url,
+            "NOTIFICATION_DATABASE_SCHEMA": self.schema,
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "NOTIFICATION_RETRY_SCHEDULE_SECONDS": "[0, 0.3, 0.3, 0.3]",
@@ -268,7 +286,7 @@ async def open_playground(bootstrap_servers: str, smtp_port: int) -> AsyncIterat
     try:
         yield Playground(
             schema=schema,
-            database_url=f"{url}?search_path={schema}",
+            database_url=url,
             topic_prefix=prefix,
             bootstrap_servers=bootstrap_servers,
             smtp_port=smtp_port,
@@ -286,16 +304,63 @@ async def open_playground(bootstrap_servers: str, smtp_port: int) -> AsyncIterat
             await kafka.close()
 
 
+class ScriptedResolver:
+    """A DNS the test controls: names answer what `answers` says now (rebinding at will)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[IPAddress]] = {}
+        self.asked: list[str] = []
+
+    def point(self, name: str, *addresses: str) -> None:
+        self.answers[name] = [ipaddress.ip_address(a) for a in addresses]
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.asked.append(host)
+        if host not in self.answers:
+            raise socket.gaierror(socket.EAI_NONAME, "unknown name")
+        return list(self.answers[host])
+
+
 @contextlib.asynccontextmanager
 async def running_service(
-    settings: NotificationSettings,
+    settings: NotificationSettings, *, resolver: Resolver = system_resolver
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The service in this process, its workers running, and an HTTP client for its API."""
-    app = create_app(settings)
+    app = create_app(settings, resolver=resolver)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:
             yield app, client
+
+
+async def notification_records(
+    playground: Playground,
+    wanted: Callable[[ConsumerRecord[bytes, bytes], Envelope], bool],
+    *,
+    expected: int,
+    timeout: float = 20.0,
+) -> list[tuple[ConsumerRecord[bytes, bytes], Envelope]]:
+    """Records of the private `mpa.notification.v1` topic, from the start, that `wanted`
+    accepts; waits until `expected` of them are there, or `timeout` passes."""
+    reader = AIOKafkaConsumer(
+        playground.topic_prefix + "mpa.notification.v1",
+        bootstrap_servers=playground.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await reader.start()
+    found: list[tuple[ConsumerRecord[bytes, bytes], Envelope]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(found) < expected and time.monotonic() < deadline:
+            for batch in (await reader.getmany(timeout_ms=200)).values():
+                for record in batch:
+                    envelope = from_kafka_record(record.key, record.value, record.headers)
+                    if wanted(record, envelope):
+                        found.append((record, envelope))
+    finally:
+        await reader.stop()
+    return found
 
 
 def bearer(*roles: Role, partner_id: uuid.UUID | None = None, **claims: Any) -> dict[str, str]:

@@ -8,8 +8,9 @@ A leaf commits to the event exactly as the platform defines it, plus where it wa
      "origin": {"offset": <int>, "partition": <int>, "topic": <the Kafka topic read>}}
 
 encoded as canonical JSON: keys sorted at every level, no whitespace, ASCII only (anything
-else escaped as \\u and four hex digits), UTF-8/ASCII bytes. The same event read at the same offset always
-gives the same bytes, so anyone can rebuild a leaf from the event and check its hash.
+else escaped as \\u and four hex digits), UTF-8/ASCII bytes. The same event read at the
+same offset always gives the same bytes, so anyone can rebuild a leaf from the event and
+check its hash.
 W3C trace context (traceparent, tracestate) is left out: it is operational, not part of
 what happened. Events carry no personal data (contracts), so neither does a leaf, and
 shredding a case's key never breaks the log.
