@@ -78,6 +78,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra={"errors": errors},
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # No detail: an internal error's text may echo submitted values. The traceback goes
+        # to the server's log (Starlette re-raises after this handler), keyed by the path.
+        return problem_response(
+            request,
+            500,
+            "Internal error",
+            "The request could not be completed; it has been logged.",
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}.get(
