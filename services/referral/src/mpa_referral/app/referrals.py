@@ -743,37 +743,17 @@ class Referrals:
 
     async def on_acceptance_sla(self, uow: UnitOfWork, timer: Timer) -> str:
         """The partner neither accepted nor declined in time: record the breach, re-route."""
-        referral = await referral_repo.get_referral(uow.session, timer.subject_id, for_update=True)
-        if (
-            referral is None
-            or referral.state is not ReferralState.ROUTED
-            or referral.attempt != timer.payload.get("attempt")
-        ):
+        referral = await self._still_awaiting(uow, timer, ReferralState.ROUTED)
+        if referral is None:
             return "obsolete"  # answered, cancelled or re-routed before the deadline
+        assert referral.acceptance_due_at is not None
         cause = await self._story_of(uow.session, referral.case_id)
         holder = (referral.partner_id, referral.service_id)
-        assert referral.partner_id is not None
-        assert referral.service_id is not None
-        assert referral.acceptance_due_at is not None
         await referral_repo.record_response(
             uow.session, referral.id, referral.attempt, "sla_breached"
         )
-        await self._transition(
-            uow,
-            referral,
-            referral.state,
-            ReferralSlaBreachedV1(
-                referral_id=referral.id,
-                case_id=referral.case_id,
-                need_id=referral.need_id,
-                urgency=referral.urgency,
-                partner_id=referral.partner_id,
-                service_id=referral.service_id,
-                milestone=SlaMilestone.ACCEPTANCE,
-                due_at=referral.acceptance_due_at,
-            ),
-            cause,
-            reason=SlaMilestone.ACCEPTANCE.value,
+        await self._record_breach(
+            uow, referral, SlaMilestone.ACCEPTANCE, referral.acceptance_due_at, cause
         )
         await self._reroute(uow, referral, RerouteCause.SLA_BREACHED, holder, cause)
         return "fired"
@@ -783,13 +763,34 @@ class Referrals:
 
         No re-route: the partner has the case and may be about to start; whether to move the
         person is for the referrer or a supervisor, whom the event alerts."""
+        referral = await self._still_awaiting(uow, timer, ReferralState.ACCEPTED)
+        if referral is None:
+            return "obsolete"  # started, cancelled or re-routed before the deadline
+        cause = await self._story_of(uow.session, referral.case_id)
+        await self._record_breach(uow, referral, SlaMilestone.SERVICE_START, timer.due_at, cause)
+        return "fired"
+
+    async def _still_awaiting(
+        self, uow: UnitOfWork, timer: Timer, state: ReferralState
+    ) -> Referral | None:
+        """The timer's referral, locked, if it still waits in `state` at the timer's attempt."""
         referral = await referral_repo.get_referral(uow.session, timer.subject_id, for_update=True)
         if (
             referral is None
-            or referral.state is not ReferralState.ACCEPTED
+            or referral.state is not state
             or referral.attempt != timer.payload.get("attempt")
         ):
-            return "obsolete"  # started, cancelled or re-routed before the deadline
+            return None
+        return referral
+
+    async def _record_breach(
+        self,
+        uow: UnitOfWork,
+        referral: Referral,
+        milestone: SlaMilestone,
+        due_at: datetime,
+        cause: Cause,
+    ) -> None:
         assert referral.partner_id is not None
         assert referral.service_id is not None
         await self._transition(
@@ -803,13 +804,12 @@ class Referrals:
                 urgency=referral.urgency,
                 partner_id=referral.partner_id,
                 service_id=referral.service_id,
-                milestone=SlaMilestone.SERVICE_START,
-                due_at=timer.due_at,
+                milestone=milestone,
+                due_at=due_at,
             ),
-            await self._story_of(uow.session, referral.case_id),
-            reason=SlaMilestone.SERVICE_START.value,
+            cause,
+            reason=milestone.value,
         )
-        return "fired"
 
     async def on_directory_changed(self, uow: UnitOfWork, timer: Timer) -> str:
         """A service joined or changed: give its category's unroutable referrals another try."""
