@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,14 +28,9 @@ from tests.integration.audit_support import (
     scenario,
     superuser_execute,
 )
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -69,7 +63,7 @@ def audit(
     prefix = f"{schema}."
     topics = asyncio.run(ensure_topics(bootstrap_servers, prefix))
     work = tmp_path_factory.mktemp("audit-e2e")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AUDIT_PORT": str(port),

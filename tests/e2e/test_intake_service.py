@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -28,14 +27,9 @@ from tests.integration.intake_support import (
     header,
     read_records,
 )
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -47,7 +41,7 @@ async def intake_process(
     prefix = f"t-intake-e2e-{uuid.uuid4().hex[:8]}."
     topics = await ensure_topics(bootstrap_servers, prefix)
     keys = configured_keys()
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "intake.log"
     env = {
         **os.environ,

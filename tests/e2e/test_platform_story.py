@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -39,15 +38,10 @@ from mpa_cli.stack.topics import ensure_topics
 from mpa_common.auth import Role, mint_dev_token
 from mpa_common.settings import SERVICE_PORTS
 from tests.conftest import service_owner_database_url
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -113,16 +107,16 @@ def platform(
     schema = f"e2e_{uuid.uuid4().hex[:10]}"
     prefix = f"{schema}."
     logs = tmp_path_factory.mktemp("platform-logs")
-    receiver = WebhookReceiver(_free_port())
+    receiver = WebhookReceiver(free_port())
     server = receiver.serve()
     topics = asyncio.run(ensure_topics(bootstrap_servers, prefix))
-    ports = {service: _free_port() for service in SERVICE_PORTS}
+    ports = {service: free_port() for service in SERVICE_PORTS}
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "KAFKA_TOPIC_PREFIX": prefix,
         "NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
-        "NOTIFICATION_SMTP_PORT": str(_free_port()),  # nobody listens: e-mail just retries
+        "NOTIFICATION_SMTP_PORT": str(free_port()),  # nobody listens: e-mail just retries
         "NOTIFICATION_REFERRAL_API_BASE_URL": f"http://127.0.0.1:{ports['referral']}",
         "AUDIT_CHECKPOINT_INTERVAL_SECONDS": "1",
     }

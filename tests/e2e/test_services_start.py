@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,9 @@ import httpx
 import pytest
 
 from mpa_common.settings import SERVICE_PORTS
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -46,7 +40,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run
     running: dict[str, RunningService] = {}
     for name in SERVICE_PORTS:
         # Own ports, so a `make run` on the default ports does not collide with the tests.
-        port = _free_port()
+        port = free_port()
         log_path = logs / f"{name}.log"
         env = {**os.environ, f"{name.upper()}_PORT": str(port), "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(

@@ -9,13 +9,12 @@ Merkle code, that tests check the API's proofs against.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from mpa_contracts.events.base import EventData
 from mpa_contracts.examples import EXAMPLES
 from mpa_contracts.topics import topic_for_event_type
 from tests.conftest import service_database_url, service_owner_database_url
+from tests.support import eventually as eventually  # re-exported
 
 RUNTIME_ROLE = RUNTIME_ROLES["audit"]
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -142,16 +142,6 @@ async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
         await admin.delete_topics(topics)
     finally:
         await admin.close()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 45.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def all_events(client: httpx.AsyncClient, **filters: Any) -> list[dict[str, Any]]:

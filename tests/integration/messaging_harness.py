@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -40,16 +40,7 @@ from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.case import CaseClosedV1
 from mpa_contracts.vocabularies import ActorRole, CaseClosureReason
 from tests.conftest import service_database_url
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.1)
+from tests.support import eventually as eventually  # re-exported
 
 
 def case_event(case_id: uuid.UUID) -> Envelope:

@@ -3,7 +3,6 @@ its real database, private Kafka topics, a real HTTP receiver and a real SMTP se
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import email
 import email.policy
@@ -12,7 +11,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +36,8 @@ from mpa_notification.domain.url_policy import IPAddress
 from mpa_notification.main import create_app
 from mpa_notification.settings import NotificationSettings
 from tests.conftest import service_database_url
+from tests.support import eventually as eventually  # re-exported
+from tests.support import free_port as free_port
 
 # A fake person whose details must never appear in any webhook, e-mail or event. They are
 # put only into decoy fields of the test (nothing the platform's events can carry).
@@ -44,22 +45,6 @@ DECOY_NAME = "Amina Decoyperson"
 DECOY_PHONE = "+227 90 12 34 56"
 DECOY_EMAIL = "amina.decoy@example.org"
 DECOYS = (DECOY_NAME, DECOY_PHONE, DECOY_EMAIL, "90 12 34 56", "Decoyperson")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 # --- a real HTTP receiver ------------------------------------------------------------------

@@ -7,11 +7,10 @@ real Kafka and PostgreSQL; only the schema and the topic prefix are the test's o
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +55,7 @@ from mpa_referral.app.referrals import Referrals
 from mpa_referral.main import build_workers, create_app
 from mpa_referral.settings import ReferralSettings
 from tests.conftest import service_database_url
+from tests.support import eventually as eventually  # re-exported
 
 INTAKE_SOURCE = "urn:mpa:service:intake"
 CASEWORKER = "caseworker:test-cw"
@@ -63,16 +63,6 @@ CASEWORKER = "caseworker:test-cw"
 _TEST_COUNTRIES = [f"Q{c}" for c in "MNOPQRSTUVWXYZ"] + [
     f"X{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ]
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def token(role: Role, partner_id: uuid.UUID | None = None) -> dict[str, str]:
