@@ -18,7 +18,12 @@ from mpa_cli.stack.layout import Layout
 from mpa_cli.stack.migrate import migrate_all
 from mpa_cli.stack.topics import ensure_topics
 from mpa_common.kafka import kafka_metadata_ok
-from mpa_common.settings import LOCAL_KAFKA_BOOTSTRAP_SERVERS, SERVICE_PORTS
+from mpa_common.settings import (
+    LOCAL_KAFKA_BOOTSTRAP_SERVERS,
+    LOCAL_POSTGRES_HOST,
+    LOCAL_POSTGRES_PORT,
+    SERVICE_PORTS,
+)
 
 
 @dataclass(frozen=True)
@@ -82,5 +87,7 @@ def status(layout: Layout) -> dict[str, str]:
     pg_running = bin_dir is not None and postgres.LocalPostgres(layout, bin_dir).running()
     return {
         "kafka": f"running (pid {pid}) on {kafka.bootstrap_servers}" if pid else "stopped",
-        "postgres": "running on 127.0.0.1:54320" if pg_running else "stopped",
+        "postgres": (
+            f"running on {LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}" if pg_running else "stopped"
+        ),
     }

@@ -25,10 +25,11 @@ from pathlib import Path
 from mpa_cli.stack.console import StackError, info, run, step
 from mpa_cli.stack.layout import Layout
 from mpa_common.kafka import kafka_metadata_ok
+from mpa_common.settings import LOCAL_KAFKA_PORT
 
 KAFKA_HOST = "127.0.0.1"
-KAFKA_PORT = 9092
-CONTROLLER_PORT = 9093
+KAFKA_PORT = LOCAL_KAFKA_PORT
+CONTROLLER_PORT = LOCAL_KAFKA_PORT + 1
 READY_TIMEOUT_SECONDS = 90
 # Half a GiB is plenty for one test node on a 2-core, small machine.
 JVM_OPTIONS = [
@@ -75,10 +76,12 @@ _DOWNLOADED = re.compile(r"Downloaded from \S+: \S+/([^/]+\.(?:jar|pom)) \(([^)]
 @dataclass(frozen=True)
 class LocalKafka:
     layout: Layout
+    port: int = KAFKA_PORT
+    controller_port: int = CONTROLLER_PORT
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"{KAFKA_HOST}:{KAFKA_PORT}"
+        return f"{KAFKA_HOST}:{self.port}"
 
     @property
     def home(self) -> Path:
@@ -140,7 +143,7 @@ class LocalKafka:
     def configure(self) -> None:
         self.layout.kafka_data.mkdir(parents=True, exist_ok=True)
         rendered = self.layout.kafka_properties_template.read_text().format(
-            data_dir=self.layout.kafka_data, port=KAFKA_PORT, controller_port=CONTROLLER_PORT
+            data_dir=self.layout.kafka_data, port=self.port, controller_port=self.controller_port
         )
         if not self.properties.exists() or self.properties.read_text() != rendered:
             self.properties.write_text(rendered)
@@ -193,9 +196,9 @@ class LocalKafka:
             info(f"Kafka already running (pid {pid}) on {self.bootstrap_servers}")
             self.wait_ready()
             return
-        if _port_open(KAFKA_HOST, KAFKA_PORT):
+        if _port_open(KAFKA_HOST, self.port):
             raise StackError(
-                f"Port {KAFKA_PORT} is taken by a process this checkout did not start. Stop it, "
+                f"Port {self.port} is taken by a process this checkout did not start. Stop it, "
                 "or use it: set KAFKA_BOOTSTRAP_SERVERS to its address."
             )
         self.resolve_jars()

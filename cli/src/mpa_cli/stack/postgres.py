@@ -1,8 +1,9 @@
 """A private PostgreSQL cluster for the platform, from Debian's packages.
 
-It listens on 127.0.0.1:54320 only, keeps its data under `.local/postgres`, and holds one role
-and one database per service. Sessions and CI run as root, where initdb and postgres refuse to
-run: the cluster then runs as the `postgres` system user (created by Debian's package).
+It listens on 127.0.0.1:54320 (MPA_LOCAL_POSTGRES_PORT) only, keeps its data under
+`.local/postgres`, and holds one role and one database per service. Sessions and CI run as
+root, where initdb and postgres refuse to run: the cluster then runs as the `postgres` system
+user (created by Debian's package).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def _apt_progress(line: str) -> str | None:
 class LocalPostgres:
     layout: Layout
     bin_dir: Path
+    port: int = LOCAL_POSTGRES_PORT
 
     @property
     def as_root(self) -> bool:
@@ -184,12 +186,12 @@ class LocalPostgres:
 
     def start(self) -> None:
         if self.running():
-            info(f"PostgreSQL already running on {LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}")
+            info(f"PostgreSQL already running on {LOCAL_POSTGRES_HOST}:{self.port}")
             return
-        step(f"Starting PostgreSQL on {LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}")
+        step(f"Starting PostgreSQL on {LOCAL_POSTGRES_HOST}:{self.port}")
         options = " ".join(
             [
-                f"-p {LOCAL_POSTGRES_PORT}",
+                f"-p {self.port}",
                 f"-k {self.socket_dir}",
                 f"-c listen_addresses={LOCAL_POSTGRES_HOST}",
                 "-c max_connections=300",
@@ -232,7 +234,7 @@ class LocalPostgres:
     def admin_dsn(self) -> str:
         return (
             f"postgresql://{SUPERUSER}:{self.superuser_password()}"
-            f"@{LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}/postgres"
+            f"@{LOCAL_POSTGRES_HOST}:{self.port}/postgres"
         )
 
     def provision(self) -> None:

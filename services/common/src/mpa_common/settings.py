@@ -7,15 +7,19 @@ one database per service. Point a service at other servers by setting the variab
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LOCAL_KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
+# The local stack's ports. MPA_LOCAL_POSTGRES_PORT / MPA_LOCAL_KAFKA_PORT move it, so that
+# two checkouts (or a test's private stack) can run side by side on one machine.
 LOCAL_POSTGRES_HOST = "127.0.0.1"
-LOCAL_POSTGRES_PORT = 54320
+LOCAL_POSTGRES_PORT = int(os.environ.get("MPA_LOCAL_POSTGRES_PORT") or 54320)
+LOCAL_KAFKA_PORT = int(os.environ.get("MPA_LOCAL_KAFKA_PORT") or 9092)
+LOCAL_KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
 
 # Each service: its port and the name of its database and role on the local stack.
 SERVICE_PORTS: dict[str, int] = {
