@@ -110,7 +110,12 @@ class Playground:
         return consumer
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.outbox, topic_prefix=self.topic_prefix)
+        return UnitOfWork(
+            self.sessions,
+            self.outbox,
+            source="urn:mpa:service:test",
+            topic_prefix=self.topic_prefix,
+        )
 
     async def stage(self, *envelopes: Envelope) -> None:
         """One state change (an effects row per event) and its events, one transaction."""
@@ -121,7 +126,7 @@ class Playground:
                         event_id=envelope.id, case_id=envelope.key, consumer="writer"
                     )
                 )
-            uow.emit(*envelopes)
+            uow.emit_envelope(*envelopes)
             await uow.commit()
 
     async def effects_of(self, consumer: str) -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -177,7 +177,12 @@ class ReferralStack:
         return instance
 
     def uow(self, instance: ReferralService) -> UnitOfWork:
-        return UnitOfWork(instance.context.sessions, outbox, topic_prefix=self.topic_prefix)
+        return UnitOfWork(
+            instance.context.sessions,
+            outbox,
+            source=instance.settings.event_source,
+            topic_prefix=self.topic_prefix,
+        )
 
     async def publish(self, *envelopes: Envelope) -> None:
         """Case events as intake publishes them, on the test's prefixed topic."""

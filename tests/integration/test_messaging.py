@@ -49,7 +49,7 @@ async def test_events_written_with_a_state_change_are_published_exactly_once(
     await playground.stage(*events)
     # A unit of work left without commit writes neither state nor events.
     async with playground.uow() as uow:
-        uow.emit(case_event(uuid.uuid4()))
+        uow.emit_envelope(case_event(uuid.uuid4()))
     relay = playground.relay()
     await relay.start()
     await eventually(lambda: _zero(playground.unpublished()), what="outbox drained")

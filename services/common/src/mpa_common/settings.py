@@ -110,3 +110,8 @@ class ServiceSettings(BaseSettings):
     @property
     def kafka_client_id(self) -> str:
         return f"mpa-{self.service_name}"
+
+    @property
+    def event_source(self) -> str:
+        """The CloudEvents `source` of every event this service emits."""
+        return f"urn:mpa:service:{self.service_name}"

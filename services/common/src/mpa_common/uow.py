@@ -1,12 +1,22 @@
 """Unit of work: one database transaction holding a state change and the events it causes.
 
-Use cases and event handlers work through it: load and change rows via `session`, `emit`
-events, then `commit()` once. Leaving the block without commit rolls everything back, events
-included, so nothing is ever half-written.
+Use cases and event handlers work through it: change state through the repositories a
+service's subclass exposes, `emit` events, register `after_commit` callbacks, then `commit()`
+once. Leaving the block without commit rolls everything back, events included, so nothing is
+ever half-written; after-commit callbacks run only once the transaction is durable (waking a
+worker before then would show it nothing).
+
+`UnitOfWorkBase` is the storage-free part (events, callbacks), shared with the in-memory
+fakes in `mpa_common.testing`; `UnitOfWork` is the SQLAlchemy one with the outbox.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
@@ -14,17 +24,108 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpa_common.messaging.outbox import stage_events
-from mpa_contracts.envelope import Envelope
+from mpa_contracts.envelope import Envelope, new_envelope
+from mpa_contracts.events.base import EventData
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None] | None]
 
 
-class UnitOfWork:
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """The story an event belongs to (correlation) and the event that caused it, if any.
+
+    `Cause()` starts a new story: the event's correlation id is then its own id.
+    """
+
+    correlation_id: uuid.UUID | None = None
+    causation_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> Cause:
+        """The cause for events emitted while handling `envelope`."""
+        return cls(envelope.correlation_id, envelope.id)
+
+    @classmethod
+    def story(cls, correlation_id: uuid.UUID | None) -> Cause:
+        """Continues a story without a causing event (e.g. a request about a case)."""
+        return cls(correlation_id, None)
+
+
+class UnitOfWorkBase:
+    """Events and after-commit callbacks; subclasses provide the transaction."""
+
+    def __init__(self, *, source: str) -> None:
+        self.source = source
+        self._pending: list[Envelope] = []
+        self._after_commit: list[AfterCommit] = []
+
+    def emit(
+        self,
+        data: EventData,
+        *,
+        cause: Cause | None = None,
+        subject: str | None = None,
+        key: uuid.UUID | None = None,
+    ) -> Envelope:
+        """Builds the event's envelope (this service as its source) and queues it for the
+        outbox; returns it, so a caller can name it as the cause of further events."""
+        cause = cause or Cause()
+        envelope = new_envelope(
+            data,
+            source=self.source,
+            subject=subject,
+            key=key,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.causation_id,
+        )
+        self._pending.append(envelope)
+        return envelope
+
+    def emit_envelope(self, *envelopes: Envelope) -> None:
+        """Queues envelopes built elsewhere; they are written by `commit`, in this order."""
+        self._pending.extend(envelopes)
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Runs `callback` once this unit of work has committed (never on rollback)."""
+        self._after_commit.append(callback)
+
+    @property
+    def pending_events(self) -> tuple[Envelope, ...]:
+        return tuple(self._pending)
+
+    def _reset(self) -> None:
+        self._pending = []
+        self._after_commit = []
+
+    async def _run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                result = callback()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # the commit stands; a failed side effect is only logged
+                log.exception("after-commit callback failed")
+
+
+class UnitOfWork(UnitOfWorkBase):
+    """A SQLAlchemy session and the service's outbox; subclasses add repositories in
+    `_bind` (called with the new session at the start of every `async with`)."""
+
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], outbox: Table, *, topic_prefix: str = ""
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        *,
+        source: str,
+        topic_prefix: str = "",
     ) -> None:
+        super().__init__(source=source)
         self._sessions = sessions
         self._outbox = outbox
         self._topic_prefix = topic_prefix
-        self._pending: list[Envelope] = []
         self._session: AsyncSession | None = None
 
     @property
@@ -33,9 +134,13 @@ class UnitOfWork:
             raise RuntimeError("UnitOfWork used outside `async with`")
         return self._session
 
+    def _bind(self, session: AsyncSession) -> None:
+        """Hook for subclasses: build the repositories over `session`."""
+
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
-        self._pending = []
+        self._reset()
+        self._bind(self._session)
         return self
 
     async def __aexit__(
@@ -51,15 +156,7 @@ class UnitOfWork:
         finally:
             await session.close()
             self._session = None
-            self._pending = []
-
-    def emit(self, *envelopes: Envelope) -> None:
-        """Queues events; they are written to the outbox by `commit`, in this order."""
-        self._pending.extend(envelopes)
-
-    @property
-    def pending_events(self) -> tuple[Envelope, ...]:
-        return tuple(self._pending)
+            self._reset()
 
     async def commit(self) -> None:
         await stage_events(
@@ -67,3 +164,7 @@ class UnitOfWork:
         )
         await self.session.commit()
         self._pending = []
+        await self._run_after_commit()
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -56,7 +56,9 @@ def build_workers(
     prefix = settings.kafka_topic_prefix
 
     def unit_of_work() -> UnitOfWork:
-        return UnitOfWork(context.sessions, outbox, topic_prefix=prefix)
+        return UnitOfWork(
+            context.sessions, outbox, source=settings.event_source, topic_prefix=prefix
+        )
 
     workers: list[BackgroundWorker] = []
     if settings.demo_directory_enabled:

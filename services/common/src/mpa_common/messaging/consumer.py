@@ -265,7 +265,10 @@ class EventConsumer:
             },
         ):
             async with UnitOfWork(
-                self._sessions, self._outbox, topic_prefix=self._topic_prefix
+                self._sessions,
+                self._outbox,
+                source=f"urn:mpa:consumer:{self.group_id}",
+                topic_prefix=self._topic_prefix,
             ) as uow:
                 claimed = await uow.session.execute(
                     insert(self._processed)

@@ -209,7 +209,7 @@ async def _store_registration(
     case = replace(case, reference=reference, correlation_id=registered.correlation_id)
     await repository.add(case, registration.sealed)
     await repository.replace_match_keys(case.case_id, registration.digests)
-    uow.emit(registered)
+    uow.emit_envelope(registered)
     return RegistrationResult(
         case_id=case.case_id,
         reference=reference,
@@ -253,7 +253,7 @@ async def update_case(
             case_id, ctx.vault.reseal(case_id, _sealed(stored), person)
         )
         await repository.replace_match_keys(case_id, _match_digests(ctx, person))
-        uow.emit(
+        uow.emit_envelope(
             _envelope(
                 CaseUpdatedV1(
                     actor_id=actor.actor_id,
@@ -294,7 +294,7 @@ async def add_needs(
             )
         await repository.add_needs(case_id, needs, added_by=actor.actor_id, first=first)
         await repository.update(case)
-        uow.emit(
+        uow.emit_envelope(
             _envelope(
                 CaseNeedsAddedV1(
                     actor_id=actor.actor_id,
@@ -346,7 +346,7 @@ async def change_consent(
                 withdrawn_scopes=withdrawn,
             )
         await repository.update(case)
-        uow.emit(_envelope(event, case_id, correlation_id=case.correlation_id))
+        uow.emit_envelope(_envelope(event, case_id, correlation_id=case.correlation_id))
         await uow.commit()
         return ConsentState(
             case_id=case_id,
@@ -362,7 +362,7 @@ async def close_case(
         case = (await _load_for_update(repository, case_id)).case
         case.close(command.reason, ctx.clock())
         await repository.update(case)
-        uow.emit(
+        uow.emit_envelope(
             _envelope(
                 CaseClosedV1(
                     actor_id=actor.actor_id,
@@ -398,7 +398,7 @@ async def erase_personal_data(
         await repository.update(case)
         await repository.shred_personal_data(case_id)
         erased = sorted(fields)
-        uow.emit(
+        uow.emit_envelope(
             _envelope(
                 CasePersonalDataErasedV1(
                     actor_id=actor.actor_id,

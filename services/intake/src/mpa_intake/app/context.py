@@ -43,4 +43,6 @@ class IntakeContext:
     clock: Callable[[], datetime] = field(default=_utc_now)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, outbox, topic_prefix=self.topic_prefix)
+        return UnitOfWork(
+            self.sessions, outbox, source=EVENT_SOURCE, topic_prefix=self.topic_prefix
+        )

@@ -72,7 +72,7 @@ async def read_case(
         assert stored.sealed is not None
         person = ctx.vault.open(case_id, stored.sealed).restricted_to(allowed, need_ids)
         disclosed = sorted(person.present_fields())
-        uow.emit(
+        uow.emit_envelope(
             new_envelope(
                 PersonalDataAccessedV1(
                     actor_id=actor.actor_id,

@@ -172,7 +172,7 @@ def _emit(uow: UnitOfWork, delivery: Delivery, data: EventData) -> Envelope:
         correlation_id=delivery.correlation_id,
         causation_id=delivery.trigger_event_id,
     )
-    uow.emit(envelope)
+    uow.emit_envelope(envelope)
     return envelope
 
 

@@ -59,4 +59,9 @@ class NotificationContext:
         )
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, outbox, topic_prefix=self.settings.kafka_topic_prefix)
+        return UnitOfWork(
+            self.sessions,
+            outbox,
+            source=self.settings.event_source,
+            topic_prefix=self.settings.kafka_topic_prefix,
+        )

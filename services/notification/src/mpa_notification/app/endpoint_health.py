@@ -39,7 +39,7 @@ async def disable_endpoint(
         source=SOURCE,
         subject=f"partner/{endpoint.partner_id}",
     )
-    uow.emit(event)
+    uow.emit_envelope(event)
     if reason in (DisabledReason.CONSECUTIVE_FAILURES, DisabledReason.GONE):
         event_type = NotificationEndpointDisabledV1.event_type
         body = body_for_outcome(

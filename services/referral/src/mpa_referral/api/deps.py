@@ -14,7 +14,12 @@ from mpa_referral.app.referrals import Referrals
 
 def unit_of_work(request: Request) -> UnitOfWork:
     context: ServiceContext = request.app.state.context
-    return UnitOfWork(context.sessions, outbox, topic_prefix=context.settings.kafka_topic_prefix)
+    return UnitOfWork(
+        context.sessions,
+        outbox,
+        source=context.settings.event_source,
+        topic_prefix=context.settings.kafka_topic_prefix,
+    )
 
 
 def referrals(request: Request) -> Referrals:

@@ -50,5 +50,5 @@ def emit(uow: UnitOfWork, data: EventData, cause: Cause, *, subject: str | None 
         correlation_id=cause.correlation_id,
         causation_id=cause.causation_id,
     )
-    uow.emit(envelope)
+    uow.emit_envelope(envelope)
     return envelope
