@@ -32,8 +32,16 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from mpa_common.messaging.consumer import EventConsumer, Handler
+from mpa_common.db import ping
+from mpa_common.messaging.consumer import ConsumerTuning, EventConsumer
 from mpa_common.messaging.relay import OutboxRelay
+from mpa_common.messaging.subscriptions import (
+    Delivery,
+    EventHandler,
+    SkipHook,
+    Subscription,
+    handles,
+)
 from mpa_common.messaging.tables import NOTIFY_TRIGGER_SQL, add_messaging_tables
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import Envelope, new_envelope
@@ -41,6 +49,8 @@ from mpa_contracts.events.case import CaseClosedV1
 from mpa_contracts.vocabularies import ActorRole, CaseClosureReason
 from tests.conftest import service_database_url
 from tests.support import eventually as eventually  # re-exported
+
+CaseHandler = EventHandler[UnitOfWork, CaseClosedV1]
 
 
 def case_event(case_id: uuid.UUID) -> Envelope:
@@ -63,11 +73,8 @@ class Playground:
     effects: Table
     topic_prefix: str
     bootstrap_servers: str
-    started: list[OutboxRelay | EventConsumer] = field(default_factory=list)
-
-    @property
-    def dsn(self) -> str:
-        return service_database_url("intake")
+    dsn: str
+    started: list[OutboxRelay | EventConsumer[UnitOfWork]] = field(default_factory=list)
 
     @property
     def case_topic(self) -> str:
@@ -91,20 +98,32 @@ class Playground:
         return relay
 
     def consumer(
-        self, handler: Handler, group: str | None = None, **options: object
-    ) -> EventConsumer:
-        consumer = EventConsumer(
-            group_id=group or f"group-{self.schema}",
-            topics=[self.case_topic],
-            handler=handler,
-            sessions=self.sessions,
-            outbox=self.outbox,
+        self,
+        handler: CaseHandler,
+        group: str | None = None,
+        *,
+        on_skipped: SkipHook | None = None,
+        **tuning: object,
+    ) -> EventConsumer[UnitOfWork]:
+        """The shared consumer on the playground's case topic, with one handler."""
+        settings: dict[str, object] = {
+            "retry_initial_seconds": 0.05,
+            "retry_max_seconds": 0.2,
+            **tuning,
+        }
+        consumer: EventConsumer[UnitOfWork] = EventConsumer(
+            Subscription(
+                group or f"group-{self.schema}",
+                handles(CaseClosedV1, handler),
+                on_skipped=on_skipped,
+            ),
+            unit_of_work=self.uow,
             processed=self.processed,
-            bootstrap_servers=self.bootstrap_servers,
+            kafka_options={"bootstrap_servers": self.bootstrap_servers},
+            client_id=f"consumer-{self.schema}",
             topic_prefix=self.topic_prefix,
-            retry_initial_seconds=0.05,
-            retry_max_seconds=0.2,
-            **options,  # type: ignore[arg-type]
+            tuning=ConsumerTuning(**settings),  # type: ignore[arg-type]
+            database_probe=lambda: ping(self.engine),
         )
         self.started.append(consumer)
         return consumer
@@ -148,8 +167,9 @@ class Playground:
                 ).scalar_one()
             )
 
-    def recording_handler(self, consumer: str) -> Handler:
-        async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
+    def recording_handler(self, consumer: str) -> CaseHandler:
+        async def handle(uow: UnitOfWork, data: CaseClosedV1, delivery: Delivery) -> None:
+            envelope = delivery.envelope
             await uow.session.execute(
                 insert(self.effects).values(
                     event_id=envelope.id, case_id=envelope.key, consumer=consumer
@@ -184,9 +204,13 @@ async def read_topic(
     return records
 
 
-async def open_playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
+async def open_playground(
+    bootstrap_servers: str, dsn: str | None = None
+) -> AsyncIterator[Playground]:
+    """A playground in the intake database of the shared stack, or of the server at `dsn`."""
     from mpa_cli.stack.topics import ensure_topics
 
+    dsn = dsn or service_database_url("intake")
     schema = f"t_{uuid.uuid4().hex[:10]}"
     prefix = f"{schema}."
     metadata = MetaData(schema=schema)
@@ -199,7 +223,7 @@ async def open_playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
         Column("case_id", UUID(as_uuid=True), nullable=False),
         Column("consumer", String(100), nullable=False),
     )
-    admin = create_async_engine(service_database_url("intake"))
+    admin = create_async_engine(dsn)
     async with admin.begin() as connection:
         await connection.execute(text(f"CREATE SCHEMA {schema}"))
         await connection.run_sync(metadata.create_all)
@@ -212,7 +236,7 @@ async def open_playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
     outbox_plain, processed_plain = add_messaging_tables(plain)
     effects_plain = effects.to_metadata(plain, schema=None)
     engine = create_async_engine(
-        service_database_url("intake"),
+        dsn,
         connect_args={"server_settings": {"search_path": schema}},
     )
     topics = await ensure_topics(bootstrap_servers, prefix)
@@ -225,6 +249,7 @@ async def open_playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
         effects=effects_plain,
         topic_prefix=prefix,
         bootstrap_servers=bootstrap_servers,
+        dsn=dsn,
     )
     try:
         yield playground
@@ -233,7 +258,7 @@ async def open_playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
             with contextlib.suppress(Exception):  # a test may have killed it already
                 await worker.stop(timeout=10)
         await engine.dispose()
-        cleanup = create_async_engine(service_database_url("intake"))
+        cleanup = create_async_engine(dsn)
         async with cleanup.begin() as connection:
             await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         await cleanup.dispose()

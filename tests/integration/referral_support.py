@@ -19,7 +19,6 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    async_sessionmaker,
     create_async_engine,
 )
 
@@ -142,13 +141,15 @@ class ReferralStack:
     ) -> ReferralService:
         """An instance on the stack's schema, or on another (empty) one made by
         `private_schema`, sharing the stack's topics."""
-        settings = self.settings(**overrides)
-        engine = self.engine(schema)
-        context = ServiceContext(
-            settings, engine, async_sessionmaker(engine, expire_on_commit=False)
+        # Room for 50 routings at once (the capacity race test) on separate connections.
+        settings = self.settings(
+            database_schema=schema or self.schema,
+            database_pool_size=10,
+            database_max_overflow=50,
+            **overrides,
         )
         app = create_app(settings)
-        app.state.context = context  # what the lifespan would set, on the test's schema
+        context: ServiceContext = app.state.context
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://referral"
         )

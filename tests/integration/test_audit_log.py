@@ -21,12 +21,14 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from mpa_audit.adapters.consumer import audit_log_consumer
+from mpa_audit.adapters.tables import outbox
 from mpa_audit.app.append import append_event
 from mpa_audit.domain.checkpoint import parse_verifier_key, verify_signed_tree_head
 from mpa_audit.domain.leaf import RecordOrigin
+from mpa_audit.handlers import log_subscription
 from mpa_cli.stack.topics import ensure_topics
 from mpa_common.messaging.consumer import EventConsumer
+from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import Envelope
 from mpa_contracts.topics import topic_for_event_type
 from tests.integration.audit_support import (
@@ -107,10 +109,13 @@ async def test_a_replay_under_another_consumer_group_adds_nothing(
 ) -> None:
     engine = runtime_engine(logged.schema)
     prefix = logged.prefix
-    replay = audit_log_consumer(
-        group_id=f"replay-{uuid.uuid4().hex[:8]}",
-        sessions=async_sessionmaker(engine, expire_on_commit=False),
-        bootstrap_servers=bootstrap_servers,
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    replay: EventConsumer[UnitOfWork] = EventConsumer(
+        log_subscription(sessions, group=f"replay-{uuid.uuid4().hex[:8]}"),
+        unit_of_work=lambda: UnitOfWork(sessions, outbox, source="urn:mpa:service:audit"),
+        processed=None,
+        kafka_options={"bootstrap_servers": bootstrap_servers},
+        client_id="audit-replay",
         topic_prefix=prefix,
     )
     await replay.start()
@@ -124,7 +129,7 @@ async def test_a_replay_under_another_consumer_group_adds_nothing(
     assert [e["seq"] for e in events] == list(range(len(logged.envelopes)))
 
 
-async def _handled(consumer: EventConsumer, total: int) -> bool:
+async def _handled(consumer: EventConsumer[UnitOfWork], total: int) -> bool:
     return consumer.handled + consumer.skipped_duplicates >= total
 
 

@@ -20,10 +20,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
-from mpa_common.messaging.consumer import RecordOrigin, SkipReason, current_record_origin
+from mpa_common.messaging.subscriptions import Delivery, RecordOrigin, SkipReason
 from mpa_common.telemetry import configure_tracing
 from mpa_common.uow import UnitOfWork
-from mpa_contracts.envelope import Envelope, to_kafka_record
+from mpa_contracts.envelope import to_kafka_record
+from mpa_contracts.events.case import CaseClosedV1
 from tests.integration.messaging_harness import (
     Playground,
     case_event,
@@ -109,8 +110,8 @@ async def test_handler_killed_mid_transaction_leaves_nothing_and_runs_after_rest
 
     inside = asyncio.Event()
 
-    async def write_then_hang(uow: UnitOfWork, envelope: Envelope) -> None:
-        await playground.recording_handler("reader")(uow, envelope)
+    async def write_then_hang(uow: UnitOfWork, data: CaseClosedV1, delivery: Delivery) -> None:
+        await playground.recording_handler("reader")(uow, data, delivery)
         inside.set()
         await asyncio.Event().wait()
 
@@ -118,11 +119,9 @@ async def test_handler_killed_mid_transaction_leaves_nothing_and_runs_after_rest
     doomed = playground.consumer(write_then_hang, group=group)
     await doomed.start()
     await asyncio.wait_for(inside.wait(), 30)
-    assert doomed._task is not None
-    doomed._task.cancel()  # the crash: no commit of the transaction, nor of the offset
-    await asyncio.gather(doomed._task, return_exceptions=True)
-    doomed._task = None
-    await doomed.stop()
+    # The crash: the handler never returns; stopping gives up on it (cancels it), so
+    # neither the transaction nor the offset is committed.
+    await doomed.stop(timeout=0.5)
     assert await playground.effects_of("reader") == []  # no partial state
 
     restarted = playground.consumer(playground.recording_handler("reader"), group=group)
@@ -156,17 +155,17 @@ async def test_poison_records_are_dead_lettered_with_reasons_and_later_records_p
 
     record_handler = playground.recording_handler("reader")
 
-    async def fail_on_doomed(uow: UnitOfWork, envelope: Envelope) -> None:
-        if envelope.id == doomed.id:
+    async def fail_on_doomed(uow: UnitOfWork, data: CaseClosedV1, delivery: Delivery) -> None:
+        if delivery.envelope.id == doomed.id:
             raise RuntimeError("downstream refused the event")
-        await record_handler(uow, envelope)
+        await record_handler(uow, data, delivery)
 
     skipped: list[tuple[int, uuid.UUID | None, SkipReason]] = []
 
     async def note_skip(origin: RecordOrigin, event_id: uuid.UUID | None, why: SkipReason) -> None:
         skipped.append((origin.offset, event_id, why))
 
-    consumer = playground.consumer(fail_on_doomed, max_attempts=3, on_skipped=note_skip)
+    consumer = playground.consumer(fail_on_doomed, unexpected_attempts=3, on_skipped=note_skip)
     await consumer.start()
     await eventually(lambda: _at_least(consumer_progress(consumer), 5), what="all five handled")
 
@@ -283,9 +282,9 @@ async def test_trace_context_flows_from_the_writer_through_kafka_into_the_handle
     handled_in: list[int] = []
     origins: list[RecordOrigin] = []
 
-    async def note_trace(uow: UnitOfWork, envelope: Envelope) -> None:
+    async def note_trace(uow: UnitOfWork, data: CaseClosedV1, delivery: Delivery) -> None:
         handled_in.append(trace.get_current_span().get_span_context().trace_id)
-        origins.append(current_record_origin())
+        origins.append(delivery.origin)
 
     relay = playground.relay()
     consumer = playground.consumer(note_trace)

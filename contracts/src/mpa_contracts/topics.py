@@ -46,6 +46,10 @@ class Topic:
     retention_ms: int
     event_types: tuple[str, ...]  # empty for dead-letter topics: they hold anything
     description: str
+    # The CloudEvents source of the one service that may publish here (the broker's ACLs
+    # say the same); consumers dead-letter a record from anyone else as forged. None for
+    # dead-letter topics, which every consumer of the source topic writes.
+    producer: str | None = None
 
     @property
     def is_dead_letter(self) -> bool:
@@ -54,6 +58,11 @@ class Topic:
 
 class UnknownTopic(LookupError):
     """No topic of that name exists in the registry."""
+
+
+def service_source(service: str) -> str:
+    """The CloudEvents `source` of a platform service's events."""
+    return f"urn:mpa:service:{service}"
 
 
 def _types(events: tuple[type[EventData], ...]) -> tuple[str, ...]:
@@ -68,6 +77,7 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         retention_ms=90 * _DAY_MS,
         event_types=_types(CASE_EVENTS),
         description="Case lifecycle and consent, keyed by case so consent changes stay in order",
+        producer=service_source("intake"),
     ),
     Topic(
         name="mpa.referral.v1",
@@ -76,6 +86,7 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         retention_ms=90 * _DAY_MS,
         event_types=_types(REFERRAL_EVENTS),
         description="Referral lifecycle, keyed by case so all referrals of a case stay in order",
+        producer=service_source("referral"),
     ),
     Topic(
         name="mpa.directory.v1",
@@ -84,6 +95,7 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         retention_ms=RETAIN_FOREVER,
         event_types=_types(DIRECTORY_EVENTS),
         description="Partners and their services, keyed by partner",
+        producer=service_source("referral"),
     ),
     Topic(
         name="mpa.notification.v1",
@@ -92,6 +104,7 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         retention_ms=14 * _DAY_MS,
         event_types=_types(NOTIFICATION_EVENTS),
         description="Outcomes of every notification delivery, keyed by the partner concerned",
+        producer=service_source("notification"),
     ),
     Topic(
         name="mpa.access.v1",
@@ -100,6 +113,7 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         retention_ms=90 * _DAY_MS,
         event_types=_types(ACCESS_EVENTS),
         description="Reads of personal data, keyed by the case read",
+        producer=service_source("intake"),
     ),
 )
 
@@ -115,6 +129,7 @@ def _dead_letter_of(topic: Topic) -> Topic:
         ),
         event_types=(),
         description=f"Records of {topic.name} that a consumer could not process",
+        producer=None,
     )
 
 
@@ -139,6 +154,11 @@ def topic_named(name: str) -> Topic:
         return _TOPICS_BY_NAME[name]
     except KeyError:
         raise UnknownTopic(name) from None
+
+
+def topic_by_name(name: str) -> Topic | None:
+    """The topic of that name, or None when the registry has none."""
+    return _TOPICS_BY_NAME.get(name)
 
 
 def topic_for_event_type(event_type: str) -> Topic:

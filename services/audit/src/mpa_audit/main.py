@@ -2,39 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from fastapi import FastAPI
 
-from mpa_audit.adapters.consumer import audit_log_consumer
 from mpa_audit.adapters.signing import load_signer
+from mpa_audit.adapters.tables import outbox
 from mpa_audit.api.routes import AuditContext, router
 from mpa_audit.app.tree_heads import TreeHeads, checkpoint_worker
+from mpa_audit.handlers import log_subscription
 from mpa_audit.settings import AuditSettings
-from mpa_common.service import BackgroundWorker, ServiceContext, create_service_app, run_service
-
-LOG_CONSUMER_GROUP = "mpa-audit.log"
+from mpa_common.service import ServiceContext, create_service_app, run_service
+from mpa_common.uow import UnitOfWork
 
 
 def create_app(settings: AuditSettings | None = None) -> FastAPI:
     settings = settings or AuditSettings()
     # Loaded now so that a missing or forbidden key stops the service before it serves.
     signer = load_signer(settings)
+    service = ServiceContext.create(settings)
+    tree_heads = TreeHeads(service.sessions, signer)
 
-    def workers(context: ServiceContext) -> Sequence[BackgroundWorker]:
-        tree_heads = TreeHeads(context.sessions, signer)
-        app.state.audit = AuditContext(settings, signer, context.sessions, tree_heads)
-        log_consumer = audit_log_consumer(
-            group_id=LOG_CONSUMER_GROUP,
-            sessions=context.sessions,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            client_id=f"{settings.kafka_client_id}-log",
+    def unit_of_work() -> UnitOfWork:
+        return UnitOfWork(
+            service.sessions,
+            outbox,
+            source=settings.event_source,
             topic_prefix=settings.kafka_topic_prefix,
         )
-        return [log_consumer, checkpoint_worker(tree_heads, settings.checkpoint_interval_seconds)]
 
     app = create_service_app(
-        settings,
+        service,
         title="MPA Audit",
         description=(
             "An immutable, tamper-evident (RFC 6962 Merkle tree) log of every event "
@@ -42,8 +38,16 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
             "Ed25519 (C2SP checkpoints); exports verify offline with `mpa audit verify`."
         ),
         routers=[router],
-        workers=workers,
+        workers=[
+            service.consumer(
+                log_subscription(service.sessions), unit_of_work=unit_of_work, processed=None
+            ),
+            checkpoint_worker(
+                tree_heads, settings.checkpoint_interval_seconds, monitor=service.monitor
+            ),
+        ],
     )
+    app.state.audit = AuditContext(settings, signer, service.sessions, tree_heads)
     return app
 
 

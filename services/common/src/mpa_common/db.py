@@ -24,14 +24,26 @@ def connection_settings(application_name: str, schema: str = "") -> dict[str, st
 
 
 def create_engine(
-    url: str, *, pool_size: int = 5, application_name: str = "mpa", schema: str = ""
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    application_name: str = "mpa",
+    schema: str = "",
+    command_timeout: float = 60.0,
 ) -> AsyncEngine:
+    # No pool_pre_ping: it costs a round trip per checkout. A connection the server dropped
+    # fails once with a disconnect error; SQLAlchemy then invalidates the pool's older
+    # connections, and the caller treats the error as transient (retry, or 503).
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        connect_args={"server_settings": connection_settings(application_name, schema)},
+        max_overflow=max_overflow,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": connection_settings(application_name, schema),
+            "command_timeout": command_timeout,
+        },
     )
 
 

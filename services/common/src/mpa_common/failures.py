@@ -145,3 +145,13 @@ def rejection_of(error: BaseException) -> EventRejected | None:
 def describe(error: BaseException, limit: int = 500) -> str:
     """`Type: message`, bounded: what a dead letter or a log line says about an error."""
     return f"{type(error).__name__}: {error}"[:limit]
+
+
+def dependency_of(error: BaseException) -> str:
+    """Which dependency a transient failure points at: `kafka`, a named one, or `database`."""
+    for linked in _chain(error):
+        if isinstance(linked, DependencyUnavailable):
+            return linked.dependency
+        if isinstance(linked, KafkaError):
+            return "kafka"
+    return "database"

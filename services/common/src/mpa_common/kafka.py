@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import AIOKafkaClient
+
+from mpa_common.settings import ServiceSettings
+
+
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """What every Kafka client of a service is built with (consumers, producers, admin):
+    the bootstrap servers and, where the cluster wants them, the security settings."""
+    return {"bootstrap_servers": settings.kafka_bootstrap_servers}
 
 
 async def kafka_metadata_ok(bootstrap_servers: str, *, timeout: float = 5.0) -> None:

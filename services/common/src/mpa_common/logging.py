@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import time
 from typing import Any
+
+# Third-party loggers that repeat themselves for as long as a dependency is away (aiokafka
+# logs every failed reconnect): their repeats are folded into one line per window.
+THROTTLED_LOGGERS = ("aiokafka", "kafka", "asyncpg", "sqlalchemy", "mpa.http")
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"service": {"()": ServiceFilter, "service": service}},
+        "filters": {
+            "service": {"()": ServiceFilter, "service": service},
+            "repeats": {"()": RepeatedLogFilter},
+        },
         "formatters": {
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
@@ -30,7 +38,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "json",
-                "filters": ["service"],
+                "filters": ["repeats", "service"],
             }
         },
         "root": {"handlers": ["stdout"], "level": level.upper()},
@@ -57,4 +65,37 @@ class ServiceFilter(logging.Filter):
         record.service = self.service
         # uvicorn adds an ANSI-coloured copy of its message; JSON readers want the plain one.
         record.__dict__.pop("color_message", None)
+        return True
+
+
+class RepeatedLogFilter(logging.Filter):
+    """Lets the first of a run of identical third-party warnings through, drops the repeats
+    for `window` seconds, then lets one through that says how many were dropped.
+
+    During a broker outage aiokafka logs a few lines per reconnect attempt; without this a
+    service writes thousands of ERROR lines for a few seconds without Kafka.
+    """
+
+    def __init__(self, window: float = 30.0, prefixes: tuple[str, ...] = THROTTLED_LOGGERS) -> None:
+        super().__init__()
+        self.window = window
+        self.prefixes = prefixes
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = time.monotonic()
+        first, dropped = self._seen.get(key, (0.0, 0))
+        if first and now - first < self.window:
+            self._seen[key] = (first, dropped + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if len(self._seen) > 1000:  # bounded: forget the oldest runs
+            for stale in sorted(self._seen, key=lambda k: self._seen[k][0])[:500]:
+                del self._seen[stale]
+        if dropped:
+            record.repeated = dropped
+            record.repeated_window_s = self.window
         return True

@@ -6,15 +6,34 @@ carry personal data.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mpa_common.failures import DependencyUnavailable, dependency_of, describe, is_transient
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://mpa.example.org/problems/"
+RETRY_AFTER_SECONDS = 5
+# Throttled like aiokafka's logger (mpa_common.logging): one line per outage window.
+http_log = logging.getLogger("mpa.http")
+# Errors that may mean "a dependency is away": handled here (not by Starlette's last-resort
+# handler, which re-raises and so logs a traceback per request during an outage).
+_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    KafkaError,
+    DependencyUnavailable,
+)
 
 
 class Problem(Exception):
@@ -55,6 +74,19 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def unavailable_response(request: Request, dependency: str) -> JSONResponse:
+    """503 for a request that needed a dependency that is down: the client should retry
+    (with the same Idempotency-Key), and nothing was half-written."""
+    return problem_response(
+        request,
+        503,
+        "Service unavailable",
+        f"A dependency ({dependency}) is unavailable; retry later.",
+        type_=PROBLEM_TYPE_BASE + "unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -78,16 +110,25 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra={"errors": errors},
         )
 
+    async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            dependency = dependency_of(exc)
+            http_log.warning(
+                "request failed: dependency unavailable; answered 503",
+                extra={"dependency": dependency, "error": describe(exc, 200)},
+            )
+            return unavailable_response(request, dependency)
+        http_log.error("request failed", exc_info=exc, extra={"path": request.url.path})
+        return _internal_error(request)
+
+    for error_class in _DEPENDENCY_ERRORS:
+        app.add_exception_handler(error_class, _dependency_error)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # No detail: an internal error's text may echo submitted values. The traceback goes
         # to the server's log (Starlette re-raises after this handler), keyed by the path.
-        return problem_response(
-            request,
-            500,
-            "Internal error",
-            "The request could not be completed; it has been logged.",
-        )
+        return _internal_error(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -98,3 +139,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, exc.status_code, title, detail, headers=getattr(exc, "headers", None)
         )
+
+
+def _internal_error(request: Request) -> JSONResponse:
+    return problem_response(
+        request, 500, "Internal error", "The request could not be completed; it has been logged."
+    )

@@ -1,7 +1,8 @@
 """Builds each service's FastAPI application and runs it: the parts every service shares.
 
-A service's `main.py` (its composition root) calls `create_service_app` with its routers and
-its background workers (outbox relay, consumers), then `run_service`.
+A service's `main.py` (its composition root) builds a `ServiceContext` (settings, engine,
+dependency monitor), its adapters, use cases, routers and workers (consumers from its
+subscriptions, timers), then calls `create_service_app` and `run_service`.
 """
 
 from __future__ import annotations
@@ -11,65 +12,105 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mpa_common.db import connection_settings, create_engine, create_session_factory, ping
-from mpa_common.kafka import kafka_metadata_ok
+from mpa_common.health import DependencyMonitor
+from mpa_common.kafka import client_options, kafka_metadata_ok
 from mpa_common.logging import configure_logging
+from mpa_common.messaging.consumer import ConsumerTuning, EventConsumer
 from mpa_common.messaging.relay import OutboxRelay
+from mpa_common.messaging.subscriptions import Subscription
 from mpa_common.problems import PROBLEM_JSON, install_problem_handlers
 from mpa_common.settings import ServiceSettings
 from mpa_common.telemetry import configure_tracing, instrument_app
+from mpa_common.uow import UnitOfWork
 from mpa_common.workers import BackgroundWorker as BackgroundWorker
 from mpa_common.workers import StartedInBackground
 
 log = logging.getLogger(__name__)
+U = TypeVar("U", bound=UnitOfWork)
 
 
 @dataclass
 class ServiceContext:
-    """What the composition root hands to routers and workers: built once per process."""
+    """What the composition root builds first and hands to adapters, routers and workers:
+    one per process. Creating it does no I/O (the engine connects on first use)."""
 
     settings: ServiceSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    monitor: DependencyMonitor = field(default_factory=DependencyMonitor)
     workers: list[BackgroundWorker] = field(default_factory=list)
 
+    @classmethod
+    def create(cls, settings: ServiceSettings) -> ServiceContext:
+        engine = create_engine(
+            settings.database_url.get_secret_value(),
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            application_name=settings.kafka_client_id,
+            schema=settings.database_schema,
+            command_timeout=settings.database_command_timeout_seconds,
+        )
+        return cls(settings, engine, create_session_factory(engine))
 
-WorkerFactory = Callable[[ServiceContext], Sequence[BackgroundWorker]]
+    async def ping_database(self) -> None:
+        await ping(self.engine)
+
+    def consumer(
+        self,
+        subscription: Subscription[U],
+        *,
+        unit_of_work: Callable[[], U],
+        processed: Table | None,
+    ) -> EventConsumer[U]:
+        """The shared consumer for one of the service's subscriptions."""
+        settings = self.settings
+        return EventConsumer(
+            subscription,
+            unit_of_work=unit_of_work,
+            processed=processed,
+            kafka_options=client_options(settings),
+            client_id=f"{settings.kafka_client_id}-{subscription.group.rpartition('.')[2]}",
+            topic_prefix=settings.kafka_topic_prefix,
+            tuning=ConsumerTuning(
+                batch_max_records=settings.consumer_batch_max_records,
+                retry_max_seconds=settings.consumer_retry_max_seconds,
+                unexpected_attempts=settings.consumer_unexpected_attempts,
+            ),
+            monitor=self.monitor,
+            database_probe=self.ping_database,
+        )
 
 
 def create_service_app(
-    settings: ServiceSettings,
+    context: ServiceContext,
     *,
     title: str,
     description: str,
     version: str = "0.1.0",
     routers: Sequence[APIRouter] = (),
-    workers: WorkerFactory | None = None,
+    workers: Sequence[BackgroundWorker] = (),
     openapi_tags: list[dict[str, Any]] | None = None,
 ) -> FastAPI:
+    settings = context.settings
+    # The relay first and (stopping in reverse) last: it flushes what consumers wrote.
+    # Other workers start in the background, retrying, so a broker that is down at start-up
+    # shows in /readyz instead of stopping the process.
+    context.workers = [
+        outbox_relay(context),
+        *(StartedInBackground(w, monitor=context.monitor) for w in workers),
+    ]
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(
-            settings.database_url.get_secret_value(),
-            application_name=settings.kafka_client_id,
-            schema=settings.database_schema,
-        )
-        context = ServiceContext(settings, engine, create_session_factory(engine))
-        app.state.context = context
-        # The relay first and (stopping in reverse) last: it flushes what consumers wrote.
-        # Other workers start in the background, retrying, so a broker that is down at
-        # start-up shows in /readyz instead of stopping the process.
-        context.workers = [
-            outbox_relay(settings),
-            *(StartedInBackground(w) for w in (workers(context) if workers else ())),
-        ]
         for worker in context.workers:
             await worker.start()
             log.info("worker started", extra={"worker": worker.name})
@@ -80,7 +121,7 @@ def create_service_app(
             for worker in reversed(context.workers):
                 await worker.stop()
                 log.info("worker stopped", extra={"worker": worker.name})
-            await engine.dispose()
+            await context.engine.dispose()
 
     app = FastAPI(
         title=title,
@@ -89,17 +130,19 @@ def create_service_app(
         lifespan=lifespan,
         openapi_tags=openapi_tags,
     )
+    app.state.context = context
     app.state.production = settings.environment == "production"
     install_problem_handlers(app)
     configure_tracing(settings.service_name)
     instrument_app(app)
-    app.include_router(health_router(settings))
+    app.include_router(health_router(context))
     for router in routers:
         app.include_router(router)
     return app
 
 
-def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
+def outbox_relay(context: ServiceContext) -> OutboxRelay:
+    settings = context.settings
     return OutboxRelay(
         dsn=settings.database_url.get_secret_value(),
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -109,10 +152,13 @@ def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
         server_settings=connection_settings(
             f"{settings.kafka_client_id}-relay", settings.database_schema
         ),
+        kafka_options=client_options(settings),
+        monitor=context.monitor,
     )
 
 
-def health_router(settings: ServiceSettings) -> APIRouter:
+def health_router(context: ServiceContext) -> APIRouter:
+    settings = context.settings
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the process is up and serving HTTP")
@@ -126,8 +172,7 @@ def health_router(settings: ServiceSettings) -> APIRouter:
             503: {"description": "A dependency is unreachable", "content": {PROBLEM_JSON: {}}}
         },
     )
-    async def readyz(request: Request) -> JSONResponse:
-        context: ServiceContext = request.app.state.context
+    async def readyz() -> JSONResponse:
         timeout = settings.readiness_timeout_seconds
         checks = await asyncio.gather(
             _check("database", ping(context.engine), timeout),
@@ -138,9 +183,14 @@ def health_router(settings: ServiceSettings) -> APIRouter:
             ),
         )
         failed = {name: reason for name, reason in checks if reason}
+        # What the workers saw: a consumer still waiting on a dependency is not ready yet.
+        waiting = context.monitor.status()
+        for name, reason in waiting.items():
+            failed.setdefault(name, reason)
         body: dict[str, Any] = {
             "service": settings.service_name,
             "checks": {name: (reason or "ok") for name, reason in checks},
+            "workers": waiting or "ok",
         }
         if failed:
             body.update(

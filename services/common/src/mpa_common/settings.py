@@ -14,6 +14,8 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mpa_contracts.topics import service_source
+
 # The local stack's ports. MPA_LOCAL_POSTGRES_PORT / MPA_LOCAL_KAFKA_PORT move it, so that
 # two checkouts (or a test's private stack) can run side by side on one machine.
 LOCAL_POSTGRES_HOST = "127.0.0.1"
@@ -92,6 +94,17 @@ class ServiceSettings(BaseSettings):
     database_schema: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
     # Bounded so that a missing dependency answers /readyz quickly instead of hanging probes.
     readiness_timeout_seconds: float = 2.0
+    # Connections kept open, and opened beyond that under load. No pre-ping per checkout: a
+    # connection the server dropped fails once, the pool discards every connection older
+    # than it, and the work is retried (consumers) or answered 503 (HTTP).
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=10, ge=0, le=200)
+    # A statement that gets no answer (a hung server) fails after this long, as transient.
+    database_command_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Consumers: records handled per transaction, and the retry backoff's ceiling.
+    consumer_batch_max_records: int = Field(default=200, ge=1, le=10_000)
+    consumer_retry_max_seconds: float = Field(default=10.0, gt=0)
+    consumer_unexpected_attempts: int = Field(default=5, ge=1)
 
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -114,4 +127,4 @@ class ServiceSettings(BaseSettings):
     @property
     def event_source(self) -> str:
         """The CloudEvents `source` of every event this service emits."""
-        return f"urn:mpa:service:{self.service_name}"
+        return service_source(self.service_name)

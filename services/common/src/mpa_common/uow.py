@@ -23,7 +23,7 @@ from typing import Self
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mpa_common.messaging.outbox import stage_events
+from mpa_common.messaging.outbox import stage_events, with_current_trace
 from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.base import EventData
 
@@ -80,12 +80,15 @@ class UnitOfWorkBase:
             correlation_id=cause.correlation_id,
             causation_id=cause.causation_id,
         )
-        self._pending.append(envelope)
-        return envelope
+        # Stamped now, inside the span of the work that caused it (a consumer commits a
+        # batch after its events' spans have ended).
+        traced = with_current_trace(envelope)
+        self._pending.append(traced)
+        return traced
 
     def emit_envelope(self, *envelopes: Envelope) -> None:
         """Queues envelopes built elsewhere; they are written by `commit`, in this order."""
-        self._pending.extend(envelopes)
+        self._pending.extend(with_current_trace(envelope) for envelope in envelopes)
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Runs `callback` once this unit of work has committed (never on rollback)."""

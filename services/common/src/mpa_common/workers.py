@@ -8,6 +8,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from mpa_common.failures import dependency_of, describe, is_transient
+from mpa_common.health import DependencyMonitor
+
 log = logging.getLogger(__name__)
 
 
@@ -30,10 +33,16 @@ class StartedInBackground:
     """
 
     def __init__(
-        self, worker: BackgroundWorker, *, first_retry: float = 1.0, max_retry: float = 30.0
+        self,
+        worker: BackgroundWorker,
+        *,
+        first_retry: float = 1.0,
+        max_retry: float = 30.0,
+        monitor: DependencyMonitor | None = None,
     ) -> None:
         self.name = worker.name
         self._worker = worker
+        self._monitor = monitor or DependencyMonitor()
         self._first_retry = first_retry
         self._max_retry = max_retry
         self._task: asyncio.Task[None] | None = None
@@ -48,14 +57,18 @@ class StartedInBackground:
             try:
                 await self._worker.start()
             except Exception as error:  # the broker or a topic is missing: try again later
-                log.warning(
-                    "worker could not start; retrying",
-                    extra={"worker": self.name, "error": type(error).__name__, "retry_s": delay},
-                )
+                if is_transient(error):
+                    self._monitor.down(dependency_of(error), worker=self.name, error=error)
+                else:
+                    log.warning(
+                        "worker could not start; retrying",
+                        extra={"worker": self.name, "error": describe(error), "retry_s": delay},
+                    )
                 await self._quietly_stop()  # release what a half-done start opened
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_retry)
                 continue
+            self._monitor.up_everywhere(self.name)
             self.started.set()
             return
 
@@ -77,16 +90,24 @@ class StartedInBackground:
 class PeriodicWorker:
     """Runs `tick` now and then every `interval` seconds until stopped.
 
-    A failing tick is logged and tried again next round: a periodic duty (signing tree heads,
-    firing due timers) must outlive a database hiccup. `stopping` lets a long tick end early.
+    A failing tick is tried again next round: a periodic duty (signing tree heads, firing due
+    timers) must outlive a database outage. A transient failure is reported to the monitor
+    (one warning per outage); anything else is logged with its traceback. `stopping` lets a
+    long tick end early.
     """
 
     def __init__(
-        self, name: str, tick: Callable[[], Awaitable[object]], interval_seconds: float
+        self,
+        name: str,
+        tick: Callable[[], Awaitable[object]],
+        interval_seconds: float,
+        *,
+        monitor: DependencyMonitor | None = None,
     ) -> None:
         self.name = name
         self._tick = tick
         self._interval = interval_seconds
+        self._monitor = monitor or DependencyMonitor()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -109,7 +130,12 @@ class PeriodicWorker:
         while not self._stopping.is_set():
             try:
                 await self._tick()
-            except Exception:  # logged with its traceback; the next round retries
-                log.exception("periodic work failed; retrying", extra={"worker": self.name})
+            except Exception as error:  # the next round retries
+                if is_transient(error):
+                    self._monitor.down(dependency_of(error), worker=self.name, error=error)
+                else:
+                    log.exception("periodic work failed; retrying", extra={"worker": self.name})
+            else:
+                self._monitor.up_everywhere(self.name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._interval)

@@ -8,8 +8,8 @@ checked at read time, so a withdrawal takes effect at once, before any cancellat
 
 from __future__ import annotations
 
+from mpa_common.messaging.subscriptions import Delivery, Subscription, handles
 from mpa_common.uow import UnitOfWork
-from mpa_contracts.envelope import Envelope
 from mpa_contracts.events.referral import (
     ReferralAcceptedV1,
     ReferralCancelledV1,
@@ -25,23 +25,52 @@ from mpa_intake.adapters.repository import GrantStore
 
 REFERRAL_ACCESS_GROUP = "mpa-intake.referral-access"
 
-_HOLDING = (ReferralAcceptedV1, ReferralStartedV1, ReferralOnHoldV1, ReferralResumedV1)
-_ENDING = (ReferralDeclinedV1, ReferralCompletedV1, ReferralFailedV1)
+Holding = ReferralAcceptedV1 | ReferralStartedV1 | ReferralOnHoldV1 | ReferralResumedV1
+Ending = ReferralDeclinedV1 | ReferralCompletedV1 | ReferralFailedV1
 
 
-async def handle_referral_event(uow: UnitOfWork, envelope: Envelope) -> None:
-    data = envelope.data
-    grants = GrantStore(uow.session)
-    if isinstance(data, (*_HOLDING, *_ENDING)):
-        await grants.set_grant(
-            referral_id=data.referral_id,
-            case_id=data.case_id,
-            need_id=data.need_id,
-            partner_id=data.partner_id,
-            active=isinstance(data, _HOLDING),
-            event_type=envelope.type,
-            at=envelope.time,
-        )
-    elif isinstance(data, (ReferralCancelledV1, ReferralReroutedV1)):
-        await grants.revoke(data.referral_id, event_type=envelope.type, at=envelope.time)
-    # Other referral events (requested, routed, ...) grant nothing.
+async def on_referral_holding(uow: UnitOfWork, data: Holding, delivery: Delivery) -> None:
+    await GrantStore(uow.session).set_grant(
+        referral_id=data.referral_id,
+        case_id=data.case_id,
+        need_id=data.need_id,
+        partner_id=data.partner_id,
+        active=True,
+        event_type=delivery.envelope.type,
+        at=delivery.envelope.time,
+    )
+
+
+async def on_referral_ended(uow: UnitOfWork, data: Ending, delivery: Delivery) -> None:
+    await GrantStore(uow.session).set_grant(
+        referral_id=data.referral_id,
+        case_id=data.case_id,
+        need_id=data.need_id,
+        partner_id=data.partner_id,
+        active=False,
+        event_type=delivery.envelope.type,
+        at=delivery.envelope.time,
+    )
+
+
+async def on_referral_taken_away(
+    uow: UnitOfWork, data: ReferralCancelledV1 | ReferralReroutedV1, delivery: Delivery
+) -> None:
+    await GrantStore(uow.session).revoke(
+        data.referral_id, event_type=delivery.envelope.type, at=delivery.envelope.time
+    )
+
+
+# Other referral events (requested, routed, ...) grant nothing and are passed over.
+REFERRAL_ACCESS: Subscription[UnitOfWork] = Subscription(
+    REFERRAL_ACCESS_GROUP,
+    handles(ReferralAcceptedV1, on_referral_holding),
+    handles(ReferralStartedV1, on_referral_holding),
+    handles(ReferralOnHoldV1, on_referral_holding),
+    handles(ReferralResumedV1, on_referral_holding),
+    handles(ReferralDeclinedV1, on_referral_ended),
+    handles(ReferralCompletedV1, on_referral_ended),
+    handles(ReferralFailedV1, on_referral_ended),
+    handles(ReferralCancelledV1, on_referral_taken_away),
+    handles(ReferralReroutedV1, on_referral_taken_away),
+)

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from mpa_common.messaging.consumer import EventConsumer
-from mpa_common.messaging.outbox import topic_name
 from mpa_common.service import (
     BackgroundWorker,
     ServiceContext,
@@ -15,8 +13,6 @@ from mpa_common.service import (
     run_service,
 )
 from mpa_common.uow import UnitOfWork
-from mpa_contracts.events.case import CaseRegisteredV1
-from mpa_contracts.topics import topic_for_event_type
 from mpa_referral.adapters.tables import outbox, processed_events
 from mpa_referral.api import directory as directory_api
 from mpa_referral.api import hsds as hsds_api
@@ -35,8 +31,6 @@ from mpa_referral.app.timers import TimerWorker
 from mpa_referral.demo import DemoDirectorySeeder
 from mpa_referral.handlers import CaseEventHandler
 from mpa_referral.settings import ReferralSettings
-
-CASE_CONSUMER_GROUP = "mpa-referral.cases"
 
 
 def referral_use_cases(settings: ReferralSettings) -> Referrals:
@@ -64,16 +58,10 @@ def build_workers(
     if settings.demo_directory_enabled:
         workers.append(DemoDirectorySeeder(unit_of_work, directory))
     workers.append(
-        EventConsumer(
-            group_id=CASE_CONSUMER_GROUP,
-            topics=[topic_name(topic_for_event_type(CaseRegisteredV1.event_type).name, prefix)],
-            handler=CaseEventHandler(referrals),
-            sessions=context.sessions,
-            outbox=outbox,
+        context.consumer(
+            CaseEventHandler(referrals).subscription(),
+            unit_of_work=unit_of_work,
             processed=processed_events,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            client_id=f"{settings.kafka_client_id}-cases",
-            topic_prefix=prefix,
         )
     )
     workers.append(
@@ -85,6 +73,7 @@ def build_workers(
                 DIRECTORY_RETRY_TIMER: referrals.on_directory_changed,
             },
             poll_seconds=settings.timer_poll_seconds,
+            monitor=context.monitor,
         )
     )
     return workers
@@ -92,10 +81,11 @@ def build_workers(
 
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
+    service = ServiceContext.create(settings)
     referrals = referral_use_cases(settings)
     directory = Directory(referrals)
     app = create_service_app(
-        settings,
+        service,
         title="MPA Referral",
         description=(
             "Partner and service directory, explainable routing of each need to an "
@@ -108,7 +98,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
             referrals_api.router,
             reports_api.router,
         ],
-        workers=lambda context: build_workers(context, settings, referrals, directory),
+        workers=build_workers(service, settings, referrals, directory),
     )
     app.state.referrals = referrals
     app.state.directory = directory

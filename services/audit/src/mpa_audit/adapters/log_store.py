@@ -30,6 +30,8 @@ DUPLICATE = "duplicate"
 """Skipped-offset reason: the record holds an event that is in the log already."""
 DEAD_LETTERED = "dead_lettered"
 """Skipped-offset reason: the record could not be logged and went to the dead-letter topic."""
+REPLAY_FOR_OTHERS = "replay_for_others"
+"""Skipped-offset reason: a dead letter replayed for another consumer group."""
 
 # Serialises appends across every replica of the service writing to this schema; a
 # transaction-level lock, released by the commit that makes the new leaf visible.

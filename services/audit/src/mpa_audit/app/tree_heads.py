@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpa_audit.adapters.log_store import LogStore, StoredTreeHead
 from mpa_audit.adapters.signing import TreeHeadSigner
+from mpa_common.health import DependencyMonitor
 from mpa_common.problems import Problem
 from mpa_common.workers import PeriodicWorker
 
@@ -58,7 +59,9 @@ class TreeHeads:
         return await self.at(size)
 
 
-def checkpoint_worker(tree_heads: TreeHeads, interval_seconds: float) -> PeriodicWorker:
+def checkpoint_worker(
+    tree_heads: TreeHeads, interval_seconds: float, *, monitor: DependencyMonitor | None = None
+) -> PeriodicWorker:
     """Background worker: signs a tree head every interval in which the log grew."""
 
     async def sign_if_grown() -> None:
@@ -66,4 +69,4 @@ def checkpoint_worker(tree_heads: TreeHeads, interval_seconds: float) -> Periodi
         if head is not None:
             log.info("tree head signed", extra={"tree_size": head.tree_size})
 
-    return PeriodicWorker("audit-checkpoints", sign_if_grown, interval_seconds)
+    return PeriodicWorker("audit-checkpoints", sign_if_grown, interval_seconds, monitor=monitor)

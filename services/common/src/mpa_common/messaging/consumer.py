@@ -1,12 +1,27 @@
-"""Idempotent Kafka consumers: each event's effects are committed exactly once.
+"""Idempotent, batching Kafka consumers: each event's effects are committed exactly once, and
+nothing is dead-lettered because a dependency was away.
 
-For every record: parse the CloudEvent (an invalid record goes straight to the dead-letter
-topic), then in ONE database transaction record `(consumer, event id)` in processed_events and
-run the handler; a redelivered event finds its row and is skipped. Only after that commit is
-the Kafka offset committed (explicitly, and only for partitions still assigned: after a
-rebalance the new owner re-reads and skips). A handler that keeps failing is retried with
-backoff a bounded number of times, then dead-lettered with the error and its origin, and the
-consumer moves on. Records of one partition are handled one after another: per-key order.
+One fetch loop reads every assigned partition; each partition has a task of its own that
+handles its records in order (per-key order) while other partitions go on. A partition's
+task takes the records it has (up to `batch_max_records`) and handles them in ONE database
+transaction: one ledger insert claims their event ids in `processed_events` (an id already
+there is a redelivery and is skipped), the handlers run, one commit, then one offset commit.
+
+Failures (see `mpa_common.failures`):
+* transient (database or broker away, serialization failure, deadlock, lock timeout): the
+  same batch is retried with capped exponential backoff and jitter for as long as it takes;
+  the partition's buffer fills and the partition is paused, so nothing more is fetched for
+  it; the dependency shows as down in /readyz. Never dead-lettered.
+* deterministic (undecodable record, unknown type, schema violation, forged source, or a
+  handler's `EventRejected`): that record goes to `<topic>.dlq` at once with its reason.
+* unexpected: the batch is split and its records handled one by one, so only the poison
+  record fails; it is retried `unexpected_attempts` times — counting only attempts made
+  while the database answers a probe — then dead-lettered with the error, and logged.
+Offsets are committed only after the database commit (or the dead-letter topic's ack), and
+only for partitions still assigned: after a rebalance the new owner re-reads and skips.
+
+A record replayed from a dead-letter topic (`mpa dlq replay`) carries `mpa_replay_for`: only
+the consumer group it names handles it; the others pass over it.
 """
 
 from __future__ import annotations
@@ -14,285 +29,479 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
+from typing import Any, Generic, TypeAlias, TypeVar
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import propagate, trace
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential_jitter
 
+from mpa_common.failures import (
+    Failure,
+    classify,
+    dependency_of,
+    describe,
+    rejection_of,
+)
+from mpa_common.health import DependencyMonitor
+from mpa_common.messaging.subscriptions import (
+    Delivery,
+    RecordOrigin,
+    SkipReason,
+    Subscription,
+)
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import Envelope, InvalidEvent, from_kafka_record
-from mpa_contracts.topics import DEAD_LETTER_SUFFIX
+from mpa_contracts.topics import DEAD_LETTER_SUFFIX, topic_by_name
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("mpa.messaging")
 
-Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+U = TypeVar("U", bound=UnitOfWork)
+Headers = list[tuple[str, bytes]]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Probe = Callable[[], Awaitable[object]]
+
+MAX_ERROR_TEXT = 500
+REPLAY_FOR_HEADER = "mpa_replay_for"
+REPLAYED_FROM_HEADER = "mpa_replayed_from"
+FORBIDDEN_SOURCE = "forbidden_source"
+HANDLER_FAILED = "handler_failed"
 
 
 @dataclass(frozen=True)
-class RecordOrigin:
-    """Where the event being handled was read from (what the audit log records)."""
+class ConsumerTuning:
+    """How a consumer batches and retries (ServiceSettings carries the service's values)."""
 
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-
-
-class SkipReason(StrEnum):
-    DUPLICATE = "duplicate"  # the event id was processed before: effects not repeated
-    DEAD_LETTERED = "dead_lettered"  # invalid or failing: sent to the dead-letter topic
-
-
-SkipHook = Callable[[RecordOrigin, UUID | None, SkipReason], Awaitable[None]]
-"""Told of every record that produced no effects, e.g. to account for its offset."""
-
-_current_origin: ContextVar[RecordOrigin | None] = ContextVar("mpa_record_origin", default=None)
+    batch_max_records: int = 200
+    batch_max_bytes: int = 4 * 1024 * 1024
+    fetch_max_records: int = 1000
+    # Records buffered for one partition before it is paused (backpressure).
+    buffer_max_records: int = 2000
+    retry_initial_seconds: float = 0.2
+    retry_max_seconds: float = 10.0
+    unexpected_attempts: int = 5
 
 
-def current_record_origin() -> RecordOrigin:
-    """The Kafka origin of the record whose handler is running (like the current span)."""
-    origin = _current_origin.get()
-    if origin is None:
-        raise RuntimeError("current_record_origin() called outside an event handler")
-    return origin
+class _Stopped(Exception):
+    """The consumer is stopping (or the partition was revoked) while a retry waited."""
 
 
-Headers = list[tuple[str, bytes]]
-MAX_ERROR_TEXT = 500
-
-
-class EventConsumer:
+class EventConsumer(Generic[U]):
     def __init__(
         self,
+        subscription: Subscription[U],
         *,
-        group_id: str,
-        topics: Sequence[str],
-        handler: Handler,
-        sessions: async_sessionmaker[AsyncSession],
-        outbox: Table,
-        processed: Table,
-        bootstrap_servers: str,
-        client_id: str | None = None,
-        max_attempts: int = 5,
-        retry_initial_seconds: float = 0.2,
-        retry_max_seconds: float = 5.0,
-        max_records: int = 200,
+        unit_of_work: Callable[[], U],
+        processed: Table | None,
+        kafka_options: Mapping[str, Any],
+        client_id: str,
         topic_prefix: str = "",
-        on_skipped: SkipHook | None = None,
+        tuning: ConsumerTuning | None = None,
+        monitor: DependencyMonitor | None = None,
+        database_probe: Probe | None = None,
     ) -> None:
+        if subscription.ledger and processed is None:
+            raise ValueError("a ledger subscription needs the processed_events table")
+        self.subscription = subscription
         # Namespaced like the topics (KAFKA_TOPIC_PREFIX): deployments, and test runs, that
         # share a cluster never join each other's group.
-        self.group_id = f"{topic_prefix}{group_id}"
+        self.group_id = f"{topic_prefix}{subscription.group}"
         self.name = f"consumer:{self.group_id}"
-        self._topics = list(topics)
-        self._handler = handler
-        self._sessions = sessions
-        self._outbox = outbox
-        self._processed = processed
-        self._bootstrap_servers = bootstrap_servers
-        self._client_id = client_id or group_id
-        self._max_attempts = max_attempts
-        self._retry_initial = retry_initial_seconds
-        self._retry_max = retry_max_seconds
-        self._max_records = max_records
         self._topic_prefix = topic_prefix
-        self._on_skipped = on_skipped
+        self._topics = [f"{topic_prefix}{name}" for name in subscription.topics]
+        self._unit_of_work = unit_of_work
+        self._processed = processed
+        self._kafka_options = dict(kafka_options)
+        self._client_id = client_id
+        self._tuning = tuning or ConsumerTuning()
+        self._monitor = monitor or DependencyMonitor()
+        self._probe = database_probe
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._fetcher: asyncio.Task[None] | None = None
+        self._partitions: dict[TopicPartition, _PartitionWorker[U]] = {}
+        self._commit_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        # Counters, for tests and /readyz.
         self.handled = 0
         self.skipped_duplicates = 0
         self.dead_lettered = 0
+        self.transient_retries = 0
+        self.batches = 0
+
+    # ---- life cycle -------------------------------------------------------------------
 
     async def start(self) -> None:
         self._stopping.clear()
+        self._dead_letters = AIOKafkaProducer(
+            **self._kafka_options,
+            client_id=f"{self._client_id}-dlq",
+            enable_idempotence=True,
+            acks="all",
+        )
         self._consumer = AIOKafkaConsumer(
-            *self._topics,
-            bootstrap_servers=self._bootstrap_servers,
+            **self._kafka_options,
             client_id=self._client_id,
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            max_partition_fetch_bytes=self._tuning.batch_max_bytes,
         )
-        self._dead_letters = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
-            client_id=f"{self._client_id}-dlq",
-            enable_idempotence=True,
-            acks="all",
-        )
+        self._consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self._dead_letters.start()
         await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=self.name)
+        self._fetcher = asyncio.create_task(self._fetch_loop(), name=self.name)
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Stops fetching, lets the record in hand finish, commits its offset, leaves the group."""
+        """Stops fetching, lets each partition finish the batch in hand (a batch waiting on
+        a dependency is abandoned: it is re-read later), commits, leaves the group."""
         self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout)
-            except TimeoutError:
+        if self._fetcher is not None:
+            self._fetcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fetcher
+            self._fetcher = None
+        workers = list(self._partitions.values())
+        self._partitions.clear()
+        if workers:
+            finishing = {asyncio.ensure_future(w.finish()): w for w in workers}
+            _, late = await asyncio.wait(finishing, timeout=timeout)
+            if late:
                 log.warning(
-                    "consumer did not stop in time; cancelling", extra={"group": self.group_id}
+                    "consumer did not stop in time; abandoning its batches",
+                    extra={"group": self.group_id, "partitions": len(late)},
                 )
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+            for future in late:
+                await finishing[future].abandon()  # rolled back; re-read by the next owner
+                future.cancel()
         if self._consumer is not None:
-            await self._consumer.stop()
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            self._consumer = None
         if self._dead_letters is not None:
-            await self._dead_letters.stop()
+            with contextlib.suppress(Exception):
+                await self._dead_letters.stop()
+            self._dead_letters = None
 
-    async def _run(self) -> None:
+    @property
+    def monitor(self) -> DependencyMonitor:
+        return self._monitor
+
+    @property
+    def paused(self) -> list[TopicPartition]:
+        return sorted(self._consumer.paused()) if self._consumer is not None else []
+
+    # ---- fetching ---------------------------------------------------------------------
+
+    async def _fetch_loop(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        backoff = self._tuning.retry_initial_seconds
         while not self._stopping.is_set():
             try:
-                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
-            except KafkaError:
-                log.exception("fetch failed; retrying", extra={"group": self.group_id})
-                await asyncio.sleep(1)
+                batches = await consumer.getmany(
+                    timeout_ms=500, max_records=self._tuning.fetch_max_records
+                )
+            except KafkaError as error:
+                self._monitor.down("kafka", worker=self.name, error=error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._tuning.retry_max_seconds)
                 continue
+            backoff = self._tuning.retry_initial_seconds
             for partition, records in batches.items():
-                last_done: int | None = None
-                for record in records:
-                    if self._stopping.is_set():
-                        break
-                    try:
-                        await self._process(record)
-                    except Exception:
-                        # Not even the dead-letter topic took it (broker down?): read this
-                        # record again after a pause rather than lose it.
-                        log.exception(
-                            "record not processed; will re-read it", extra={"group": self.group_id}
-                        )
-                        consumer.seek(partition, record.offset)
-                        await asyncio.sleep(1)
-                        break
-                    last_done = record.offset
-                if last_done is not None:
-                    await self._commit(partition, last_done + 1)
-                if self._stopping.is_set():
-                    break
+                if not records:
+                    continue
+                worker = self._partitions.get(partition)
+                if worker is None:
+                    worker = self._partitions[partition] = _PartitionWorker(self, partition)
+                worker.add(records)
+            self._apply_backpressure(consumer)
 
-    async def _commit(self, partition: TopicPartition, next_offset: int) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        if partition not in consumer.assignment():
-            return  # revoked meanwhile: its new owner re-reads, and skips what we did
-        try:
-            await consumer.commit({partition: next_offset})
-        except CommitFailedError:
-            # A rebalance won the race; the effects are committed in the database already.
-            log.warning("offset commit lost to a rebalance", extra={"group": self.group_id})
+    def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
+        limit = self._tuning.buffer_max_records
+        assigned = consumer.assignment()
+        paused = consumer.paused()
+        for partition, worker in self._partitions.items():
+            if partition not in assigned:
+                continue
+            if worker.buffered >= limit and partition not in paused:
+                consumer.pause(partition)
+            elif worker.buffered < limit // 2 and partition in paused:
+                consumer.resume(partition)
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def _revoked(self, partitions: Sequence[TopicPartition]) -> list[_PartitionWorker[U]]:
+        return [w for p in partitions if (w := self._partitions.pop(p, None)) is not None]
+
+    # ---- one batch --------------------------------------------------------------------
+
+    async def _process(self, records: Sequence[Record], stop: asyncio.Event) -> None:
+        """Handles a partition's batch completely (effects, dead letters, skips)."""
+        deliveries: list[Delivery] = []
+        for record in records:
+            delivery = await self._admit(record, stop)
+            if delivery is not None:
+                deliveries.append(delivery)
+        if deliveries:
+            await self._handle_batch(deliveries, records, stop)
+        self.batches += 1
+
+    async def _admit(self, record: Record, stop: asyncio.Event) -> Delivery | None:
+        """Parses a record; dead-letters what can never be handled; None when nothing is
+        left to do for it."""
         headers: Headers = list(record.headers or ())
         origin = RecordOrigin(record.topic, record.partition, record.offset, record.timestamp)
-        _current_origin.set(origin)
+        replay_for = _header(headers, REPLAY_FOR_HEADER)
+        if replay_for is not None and replay_for != self.group_id:
+            await self._skipped(origin, _event_id_header(headers), SkipReason.REPLAY_FOR_OTHERS)
+            return None
         try:
             envelope = from_kafka_record(record.key, record.value, headers)
         except InvalidEvent as invalid:
-            await self._dead_letter(record, reason=invalid.reason, error=str(invalid), attempts=0)
+            await self._dead_letter(record, invalid.reason, str(invalid), 0, stop)
             await self._skipped(origin, _event_id_header(headers), SkipReason.DEAD_LETTERED)
-            return
-        try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self._max_attempts),
-                wait=wait_exponential_jitter(
-                    multiplier=self._retry_initial, max=self._retry_max, jitter=self._retry_initial
-                ),
-                reraise=False,
-            ):
-                with attempt:
-                    handled = await self._handle_once(envelope)
-        except RetryError as exhausted:
-            error = exhausted.last_attempt.exception()
-            text = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
-            log.error(
-                "handler failed; dead-lettering",
-                extra={
-                    "group": self.group_id,
-                    "event_id": str(envelope.id),
-                    "event_type": envelope.type,
-                },
-            )
+            return None
+        owner = self._owner_of(record.topic)
+        if owner is not None and envelope.source != owner:
             await self._dead_letter(
-                record, reason="handler_failed", error=text, attempts=self._max_attempts
+                record,
+                FORBIDDEN_SOURCE,
+                f"{envelope.source} may not publish on {record.topic} (owner {owner})",
+                0,
+                stop,
             )
             await self._skipped(origin, envelope.id, SkipReason.DEAD_LETTERED)
+            return None
+        if self.subscription.batch_handler is None and (
+            self.subscription.entry_for(envelope.type) is None
+        ):
+            return None  # a type this consumer does not handle: nothing to do
+        return Delivery(envelope, origin, replayed=replay_for is not None)
+
+    def _owner_of(self, topic: str) -> str | None:
+        name = topic.removeprefix(self._topic_prefix)
+        found = topic_by_name(name)
+        return found.producer if found is not None else None
+
+    async def _handle_batch(
+        self, deliveries: list[Delivery], records: Sequence[Record], stop: asyncio.Event
+    ) -> None:
+        try:
+            await self._until_not_transient(lambda: self._transaction(deliveries), stop)
             return
-        if not handled:
-            await self._skipped(origin, envelope.id, SkipReason.DUPLICATE)
+        except _Stopped:
+            raise
+        except Exception as error:
+            if len(deliveries) == 1:
+                await self._handle_alone(deliveries[0], records, stop, first_error=error)
+                return
+            log.warning(
+                "batch failed; handling its records one by one",
+                extra={
+                    "group": self.group_id,
+                    "records": len(deliveries),
+                    "error": describe(error, 200),
+                },
+            )
+        for delivery in deliveries:
+            await self._handle_alone(delivery, records, stop)
 
-    async def _skipped(self, origin: RecordOrigin, event_id: UUID | None, why: SkipReason) -> None:
-        # Raising here re-reads the record (see _run): it is then skipped, and told, again.
-        if self._on_skipped is not None:
-            await self._on_skipped(origin, event_id, why)
+    async def _handle_alone(
+        self,
+        delivery: Delivery,
+        records: Sequence[Record],
+        stop: asyncio.Event,
+        first_error: BaseException | None = None,
+    ) -> None:
+        attempts = 0
+        error = first_error
+        while True:
+            if error is not None:
+                if (rejection := rejection_of(error)) is not None and classify(
+                    error
+                ) is Failure.DETERMINISTIC:
+                    await self._reject(
+                        delivery, records, rejection.reason, rejection.detail, 1, stop
+                    )
+                    return
+                if await self._database_answers():
+                    attempts += 1
+                    if attempts >= self._tuning.unexpected_attempts:
+                        log.error(
+                            "handler failed; dead-lettering",
+                            extra={
+                                "group": self.group_id,
+                                "event_id": str(delivery.envelope.id),
+                                "event_type": delivery.envelope.type,
+                                "attempts": attempts,
+                                "error": describe(error, 300),
+                            },
+                        )
+                        await self._reject(
+                            delivery,
+                            records,
+                            HANDLER_FAILED,
+                            describe(error, MAX_ERROR_TEXT),
+                            attempts,
+                            stop,
+                        )
+                        return
+                await self._sleep(_backoff(attempts, self._tuning), stop)
+            try:
+                await self._until_not_transient(lambda: self._transaction([delivery]), stop)
+                return
+            except _Stopped:
+                raise
+            except Exception as failed:
+                error = failed
 
-    async def _handle_once(self, envelope: Envelope) -> bool:
-        """Runs the handler once in its own transaction; False when it was a duplicate."""
-        context = propagate.extract(
-            {
-                k: v
-                for k, v in (
-                    ("traceparent", envelope.traceparent),
-                    ("tracestate", envelope.tracestate),
-                )
-                if v
-            }
+    async def _database_answers(self) -> bool:
+        if self._probe is None:
+            return True
+        try:
+            await asyncio.wait_for(self._probe(), timeout=5)
+        except Exception:
+            return False
+        return True
+
+    async def _reject(
+        self,
+        delivery: Delivery,
+        records: Sequence[Record],
+        reason: str,
+        detail: str,
+        attempts: int,
+        stop: asyncio.Event,
+    ) -> None:
+        record = next(r for r in records if r.offset == delivery.origin.offset)
+        await self._dead_letter(record, reason, detail, attempts, stop)
+        await self._skipped(delivery.origin, delivery.envelope.id, SkipReason.DEAD_LETTERED)
+
+    async def _until_not_transient(
+        self, work: Callable[[], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        """Runs `work`, retrying for as long as its failures are transient."""
+        attempt = 0
+        while True:
+            if stop.is_set():
+                raise _Stopped
+            try:
+                await work()
+            except Exception as error:
+                if classify(error) is not Failure.TRANSIENT:
+                    raise
+                attempt += 1
+                self.transient_retries += 1
+                self._monitor.down(dependency_of(error), worker=self.name, error=error)
+                await self._sleep(_backoff(attempt, self._tuning), stop)
+                continue
+            if attempt:
+                self._monitor.up_everywhere(self.name)
+            return
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        if stop.is_set():
+            raise _Stopped
+
+    async def _transaction(self, deliveries: Sequence[Delivery]) -> None:
+        """One unit of work for the batch: claim the event ids, run the handlers, commit."""
+        duplicates: list[Delivery] = []
+        async with self._unit_of_work() as uow:
+            fresh = list(deliveries)
+            if self.subscription.ledger:
+                fresh, duplicates = await self._claim(uow, deliveries)
+            if fresh:
+                batch_handler = self.subscription.batch_handler
+                if batch_handler is not None:
+                    with tracer.start_as_current_span(
+                        f"process batch of {len(fresh)}",
+                        kind=trace.SpanKind.CONSUMER,
+                        links=[_link(d.envelope) for d in fresh[:64]],
+                        attributes={"messaging.consumer.group.name": self.group_id},
+                    ):
+                        await batch_handler(uow, fresh)
+                else:
+                    for delivery in fresh:
+                        await self._run_handler(uow, delivery)
+            await uow.commit()
+        self.handled += len(fresh)
+        self.skipped_duplicates += len(duplicates)
+        for duplicate in duplicates:
+            await self._skipped(duplicate.origin, duplicate.envelope.id, SkipReason.DUPLICATE)
+
+    async def _claim(
+        self, uow: U, deliveries: Sequence[Delivery]
+    ) -> tuple[list[Delivery], list[Delivery]]:
+        processed = self._processed
+        assert processed is not None
+        first: dict[UUID, Delivery] = {}
+        repeats: list[Delivery] = []
+        for delivery in deliveries:
+            if delivery.envelope.id in first:
+                repeats.append(delivery)  # the same event twice in one batch
+            else:
+                first[delivery.envelope.id] = delivery
+        claimed = await uow.session.execute(
+            insert(processed)
+            .values(
+                [
+                    {
+                        "consumer": self.group_id,
+                        "event_id": d.envelope.id,
+                        "event_type": d.envelope.type,
+                    }
+                    for d in first.values()
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(processed.c.event_id)
         )
+        new_ids = set(claimed.scalars())
+        fresh = [d for d in first.values() if d.envelope.id in new_ids]
+        return fresh, [*repeats, *(d for d in first.values() if d.envelope.id not in new_ids)]
+
+    async def _run_handler(self, uow: U, delivery: Delivery) -> None:
+        envelope = delivery.envelope
+        entry = self.subscription.entry_for(envelope.type)
+        assert entry is not None
         with tracer.start_as_current_span(
             f"process {envelope.type}",
-            context=context,
+            context=_context(envelope),
             kind=trace.SpanKind.CONSUMER,
             attributes={
                 "messaging.consumer.group.name": self.group_id,
                 "mpa.event_id": str(envelope.id),
+                "mpa.replayed": delivery.replayed,
             },
         ):
-            async with UnitOfWork(
-                self._sessions,
-                self._outbox,
-                source=f"urn:mpa:consumer:{self.group_id}",
-                topic_prefix=self._topic_prefix,
-            ) as uow:
-                claimed = await uow.session.execute(
-                    insert(self._processed)
-                    .values(consumer=self.group_id, event_id=envelope.id, event_type=envelope.type)
-                    .on_conflict_do_nothing()
-                    .returning(self._processed.c.event_id)
-                )
-                if claimed.first() is None:
-                    self.skipped_duplicates += 1
-                    return False
-                await self._handler(uow, envelope)
-                await uow.commit()
-                self.handled += 1
-                return True
+            await entry.handler(uow, envelope.data, delivery)
+
+    async def _skipped(self, origin: RecordOrigin, event_id: UUID | None, why: SkipReason) -> None:
+        hook = self.subscription.on_skipped
+        if hook is None:
+            return
+        await self._until_not_transient(lambda: hook(origin, event_id, why), self._stopping)
 
     async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], *, reason: str, error: str, attempts: int
+        self, record: Record, reason: str, error: str, attempts: int, stop: asyncio.Event
     ) -> None:
         producer = self._dead_letters
         assert producer is not None
         headers: Headers = [
             *(record.headers or ()),
             ("mpa_dlq_reason", reason.encode()),
-            ("mpa_dlq_error", error.encode()),
+            ("mpa_dlq_error", error[:MAX_ERROR_TEXT].encode()),
             ("mpa_dlq_consumer", self.group_id.encode()),
             ("mpa_dlq_source_topic", record.topic.encode()),
             ("mpa_dlq_source_partition", str(record.partition).encode()),
@@ -300,10 +509,17 @@ class EventConsumer:
             ("mpa_dlq_attempts", str(attempts).encode()),
             ("mpa_dlq_failed_at", datetime.now(UTC).isoformat().encode()),
         ]
-        # Waits for the broker's ack: the offset is committed only once the record is safe.
-        await producer.send_and_wait(
-            record.topic + DEAD_LETTER_SUFFIX, value=record.value, key=record.key, headers=headers
-        )
+
+        async def send() -> None:
+            # Waits for the broker's ack: the offset is committed only once the record is safe.
+            await producer.send_and_wait(
+                record.topic + DEAD_LETTER_SUFFIX,
+                value=record.value,
+                key=record.key,
+                headers=headers,
+            )
+
+        await self._until_not_transient(send, stop)
         self.dead_lettered += 1
         log.warning(
             "record dead-lettered",
@@ -316,13 +532,146 @@ class EventConsumer:
             },
         )
 
+    async def _commit(self, partition: TopicPartition, next_offset: int) -> None:
+        consumer = self._consumer
+        if consumer is None or partition not in consumer.assignment():
+            return  # revoked meanwhile: its new owner re-reads, and skips what we did
+        async with self._commit_lock:
+            try:
+                await consumer.commit({partition: next_offset})
+            except CommitFailedError:
+                # A rebalance won the race; the effects are committed in the database already.
+                log.info("offset commit lost to a rebalance", extra={"group": self.group_id})
+            except KafkaError as error:
+                # The broker is away: the effects are safe in the database, a later commit
+                # covers this offset, and a redelivery meanwhile is skipped by its event id.
+                self._monitor.down("kafka", worker=self.name, error=error)
+
+
+class _PartitionWorker(Generic[U]):
+    """Handles one partition's records in order, one batch at a time."""
+
+    def __init__(self, consumer: EventConsumer[U], partition: TopicPartition) -> None:
+        self._consumer = consumer
+        self.partition = partition
+        self._buffer: deque[Record] = deque()
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._finishing = False
+        self._task = asyncio.create_task(self._run(), name=f"{consumer.name}:{partition.partition}")
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def add(self, records: Sequence[Record]) -> None:
+        self._buffer.extend(records)
+        self._ready.set()
+
+    def _take(self) -> list[Record]:
+        tuning = self._consumer._tuning
+        batch: list[Record] = []
+        size = 0
+        while self._buffer and len(batch) < tuning.batch_max_records:
+            record = self._buffer[0]
+            record_size = len(record.value or b"")
+            if batch and size + record_size > tuning.batch_max_bytes:
+                break
+            batch.append(self._buffer.popleft())
+            size += record_size
+        return batch
+
+    async def _run(self) -> None:
+        while True:
+            if not self._buffer:
+                if self._finishing:
+                    return
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            batch = self._take()
+            try:
+                await self._consumer._process(batch, self._stop)
+            except _Stopped:
+                return  # nothing of this batch is committed past what the database holds
+            except Exception:
+                # Should not happen (every failure is classified above); never lose the
+                # partition's worker: put the batch back and try again shortly.
+                log.exception("partition worker failed; retrying the batch")
+                self._buffer.extendleft(reversed(batch))
+                await asyncio.sleep(1)
+                continue
+            await self._consumer._commit(self.partition, batch[-1].offset + 1)
+
+    async def finish(self) -> None:
+        """Stops after the batch in hand (a batch waiting on a dependency stops at once)."""
+        self._finishing = True
+        self._buffer.clear()
+        self._ready.set()
+        self._stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def abandon(self) -> None:
+        """The partition was revoked: stop now; what was not committed is re-read."""
+        self._buffer.clear()
+        self._stop.set()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: EventConsumer[Any]) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        # The partitions' tasks never wait on the fetch loop, so waiting for them here
+        # cannot deadlock; an in-flight transaction is rolled back by the cancellation.
+        workers = self._consumer._revoked(list(revoked))
+        await asyncio.gather(*(w.abandon() for w in workers))
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        return None
+
+
+def _backoff(attempt: int, tuning: ConsumerTuning) -> float:
+    """Capped exponential backoff with full jitter in its upper half."""
+    ceiling = min(
+        tuning.retry_max_seconds, tuning.retry_initial_seconds * (2 ** max(attempt - 1, 0))
+    )
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _context(envelope: Envelope) -> Any:
+    carrier = {
+        k: v
+        for k, v in (("traceparent", envelope.traceparent), ("tracestate", envelope.tracestate))
+        if v
+    }
+    return propagate.extract(carrier)
+
+
+def _link(envelope: Envelope) -> trace.Link:
+    return trace.Link(trace.get_current_span(_context(envelope)).get_span_context())
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
+
 
 def _event_id_header(headers: Headers) -> UUID | None:
     """The CloudEvents id of a record that did not parse, when its header is well-formed."""
-    for name, value in headers:
-        if name == "ce_id":
-            try:
-                return UUID(value.decode("ascii"))
-            except (UnicodeDecodeError, ValueError):
-                return None
-    return None
+    value = _header(headers, "ce_id")
+    if value is None:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        return None

@@ -21,6 +21,8 @@ from datetime import timedelta
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from mpa_common.failures import dependency_of, is_transient
+from mpa_common.health import DependencyMonitor
 from mpa_common.messaging.tables import OUTBOX_CHANNEL
 from mpa_contracts.envelope import envelope_from_json, to_kafka_record
 
@@ -45,21 +47,25 @@ class OutboxRelay:
         self,
         *,
         dsn: str,
-        bootstrap_servers: str,
+        bootstrap_servers: str = "",
         client_id: str,
+        kafka_options: Mapping[str, object] | None = None,
+        monitor: DependencyMonitor | None = None,
         lock_name: str = "mpa-outbox-relay",
         server_settings: Mapping[str, str] | None = None,
         batch_size: int = 500,
         poll_interval: float = 1.0,
         standby_interval: float = 2.0,
-        error_backoff: float = 1.0,
+        error_backoff: float = 0.5,
+        max_error_backoff: float = 10.0,
         producer_factory: ProducerFactory | None = None,
         retain_published: timedelta = timedelta(days=7),
         retain_processed: timedelta = timedelta(days=120),
         purge_interval: float = 600.0,
     ) -> None:
         self._dsn = asyncpg_dsn(dsn)
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka_options = dict(kafka_options or {"bootstrap_servers": bootstrap_servers})
+        self._monitor = monitor or DependencyMonitor()
         self._client_id = client_id
         self._lock_key = advisory_lock_key(lock_name)
         self._server_settings = dict(server_settings or {})
@@ -67,6 +73,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._standby_interval = standby_interval
         self._error_backoff = error_backoff
+        self._max_error_backoff = max_error_backoff
         self._producer_factory = producer_factory or self._default_producer
         # Published rows are kept a week for inspection. The consumers' ledger must outlive
         # the topics' retention (90 days), or a replayed old event would run a second time.
@@ -78,13 +85,14 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.is_leader = False
+        self._led_before = False
         self.published_total = 0
         # Test seam: runs after Kafka acknowledged a batch and before it is marked sent.
         self.after_publish: Callable[[list[int]], Awaitable[None]] | None = None
 
     def _default_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
+            **self._kafka_options,
             client_id=self._client_id,
             enable_idempotence=True,
             acks="all",
@@ -110,36 +118,54 @@ class OutboxRelay:
             self._task = None
 
     async def _run(self) -> None:
+        backoff = self._error_backoff
         while not self._stopping.is_set():
             try:
                 await self._lead_when_elected()
+                backoff = self._error_backoff
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # Broker or database trouble: drop connection and producer (a fresh idempotent
-                # producer also clears a stuck sequence, aiokafka #1017), then try again.
-                log.exception("outbox relay failed; restarting", extra={"relay": self._client_id})
-                await self._sleep(self._error_backoff)
+                # producer also clears a stuck sequence, aiokafka #1017), then try again. The
+                # rows stay in the outbox meanwhile: published once the dependency is back.
+                if is_transient(error):
+                    self._monitor.down(dependency_of(error), worker=self.name, error=error)
+                else:
+                    log.exception(
+                        "outbox relay failed; restarting", extra={"relay": self._client_id}
+                    )
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self._max_error_backoff)
 
     async def _lead_when_elected(self) -> None:
         connection = await asyncpg.connect(self._dsn, server_settings=self._server_settings)
         try:
             while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+                self._monitor.up_everywhere(self.name)  # a healthy standby
                 if await self._sleep(self._standby_interval):
                     return
             self.is_leader = True
-            log.info("outbox relay is the leader", extra={"relay": self._client_id})
+            # Once per process: after an outage the relay re-elects itself on every retry.
+            (log.debug if self._led_before else log.info)(
+                "outbox relay is the leader", extra={"relay": self._client_id}
+            )
+            self._led_before = True
             await connection.add_listener(OUTBOX_CHANNEL, self._on_notify)
             producer = self._producer_factory()
             await producer.start()
             try:
                 await self._publish_until_stopped(connection, producer)
             finally:
-                await producer.stop()
+                # Bounded: a producer whose broker is gone may wait long on its queue.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(producer.stop(), 10)
         finally:
             self.is_leader = False
-            # Closing the session releases the advisory lock for a standby relay.
-            await connection.close()
+            # Closing the session releases the advisory lock for a standby relay (the server
+            # also releases it when a dropped connection's session ends).
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=5)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -151,6 +177,7 @@ class OutboxRelay:
             self._wake.clear()
             await self._purge_if_due(connection)
             published = await self.publish_batch(connection, producer)
+            self._monitor.up_everywhere(self.name)
             if published == self._batch_size:
                 continue  # more may be waiting
             if self._stopping.is_set():

@@ -247,4 +247,5 @@ async def _tell_about_exhaustion(
         webhooks=False,
     )
     if created:
-        context.wake_dispatcher()
+        # After the commit: woken earlier, the dispatcher would find nothing yet.
+        uow.after_commit(context.wake_dispatcher)

@@ -72,7 +72,8 @@ async def disable_endpoint(
             webhooks=False,
         )
         if created:
-            context.wake_dispatcher()
+            # After the commit: woken earlier, the dispatcher would find nothing yet.
+            uow.after_commit(context.wake_dispatcher)
     return disabled
 
 

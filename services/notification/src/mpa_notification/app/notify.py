@@ -73,7 +73,8 @@ async def on_referral_event(
         webhooks=True,
     )
     if created:
-        context.wake_dispatcher()
+        # After the commit: woken earlier, the dispatcher would find nothing yet.
+        uow.after_commit(context.wake_dispatcher)
 
 
 async def on_directory_event(

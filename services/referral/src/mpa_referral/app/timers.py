@@ -12,6 +12,8 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
+from mpa_common.failures import is_transient
+from mpa_common.health import DependencyMonitor
 from mpa_common.uow import UnitOfWork
 from mpa_common.workers import PeriodicWorker
 from mpa_referral.adapters import timer_repository as timer_repo
@@ -32,11 +34,12 @@ class TimerWorker:
         handlers: Mapping[str, TimerHandler],
         *,
         poll_seconds: float = 1.0,
+        monitor: DependencyMonitor | None = None,
     ) -> None:
         self._units_of_work = units_of_work
         self._handlers = dict(handlers)
         self.fired = 0
-        self._periodic = PeriodicWorker(self.name, self.fire_due, poll_seconds)
+        self._periodic = PeriodicWorker(self.name, self.fire_due, poll_seconds, monitor=monitor)
 
     async def start(self) -> None:
         await self._periodic.start()
@@ -58,7 +61,9 @@ class TimerWorker:
                     outcome = await handler(uow, timer) if handler else "unknown_kind"
                     await timer_repo.mark_fired(uow.session, timer.id, outcome)
                     await uow.commit()
-                except Exception:
+                except Exception as error:
+                    if is_transient(error):
+                        raise  # the database is away: the whole pass waits (PeriodicWorker)
                     log.exception("timer failed", extra={"timer_kind": timer.kind})
                     failed.add(timer.id)
                     continue
