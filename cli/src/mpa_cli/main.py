@@ -14,6 +14,7 @@ import typer
 
 from mpa_cli.audit_commands import audit_app
 from mpa_cli.demo import demo_app
+from mpa_cli.dlq_commands import dlq_app
 from mpa_cli.intake_commands import intake_app
 from mpa_cli.notification_commands import smtp_app
 from mpa_cli.stack import control
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(audit_app, name="audit")
 app.add_typer(intake_app, name="intake")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(smtp_app)  # mpa smtp-sink
 
 
