@@ -39,13 +39,15 @@ run: venv ## Start the whole platform (stack + the four services); Ctrl-C stops 
 down: ## Stop the local Kafka and PostgreSQL
 	@if [ -x $(MPA) ]; then $(MPA) stack down; else echo "nothing to stop (no .venv)"; fi
 
-lint: venv ## ruff (lint + format check) and mypy
+lint: venv ## ruff (lint + format check), mypy, import contracts
 	@echo "==> ruff check"
 	@$(VENV)/bin/ruff check .
 	@echo "==> ruff format --check"
 	@$(VENV)/bin/ruff format --check .
 	@echo "==> mypy"
 	@$(VENV)/bin/mypy contracts/src services/*/src cli/src
+	@echo "==> import-linter (layers and service boundaries)"
+	@$(VENV)/bin/lint-imports --no-cache
 
 contracts-check: venv ## Fail if the committed schemas/AsyncAPI differ from the event models
 	@echo "==> Checking generated contracts (schemas, AsyncAPI) are up to date"
