@@ -95,6 +95,15 @@ class _Stopped(Exception):
     """The consumer is stopping (or the partition was revoked) while a retry waited."""
 
 
+@dataclass(frozen=True)
+class _Lane:
+    """Who is working (one partition's task, named for the dependency monitor) and the
+    event that tells it to give up."""
+
+    name: str
+    stop: asyncio.Event
+
+
 class EventConsumer(Generic[U]):
     def __init__(
         self,
@@ -217,6 +226,7 @@ class EventConsumer(Generic[U]):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._tuning.retry_max_seconds)
                 continue
+            self._monitor.up("kafka", worker=self.name)
             backoff = self._tuning.retry_initial_seconds
             for partition, records in batches.items():
                 if not records:
@@ -244,31 +254,33 @@ class EventConsumer(Generic[U]):
 
     # ---- one batch --------------------------------------------------------------------
 
-    async def _process(self, records: Sequence[Record], stop: asyncio.Event) -> None:
+    async def _process(self, records: Sequence[Record], lane: _Lane) -> None:
         """Handles a partition's batch completely (effects, dead letters, skips)."""
         deliveries: list[Delivery] = []
         for record in records:
-            delivery = await self._admit(record, stop)
+            delivery = await self._admit(record, lane)
             if delivery is not None:
                 deliveries.append(delivery)
         if deliveries:
-            await self._handle_batch(deliveries, records, stop)
+            await self._handle_batch(deliveries, records, lane)
         self.batches += 1
 
-    async def _admit(self, record: Record, stop: asyncio.Event) -> Delivery | None:
+    async def _admit(self, record: Record, lane: _Lane) -> Delivery | None:
         """Parses a record; dead-letters what can never be handled; None when nothing is
         left to do for it."""
         headers: Headers = list(record.headers or ())
         origin = RecordOrigin(record.topic, record.partition, record.offset, record.timestamp)
         replay_for = _header(headers, REPLAY_FOR_HEADER)
         if replay_for is not None and replay_for != self.group_id:
-            await self._skipped(origin, _event_id_header(headers), SkipReason.REPLAY_FOR_OTHERS)
+            await self._skipped(
+                origin, _event_id_header(headers), SkipReason.REPLAY_FOR_OTHERS, lane
+            )
             return None
         try:
             envelope = from_kafka_record(record.key, record.value, headers)
         except InvalidEvent as invalid:
-            await self._dead_letter(record, invalid.reason, str(invalid), 0, stop)
-            await self._skipped(origin, _event_id_header(headers), SkipReason.DEAD_LETTERED)
+            await self._dead_letter(record, invalid.reason, str(invalid), 0, lane)
+            await self._skipped(origin, _event_id_header(headers), SkipReason.DEAD_LETTERED, lane)
             return None
         owner = self._owner_of(record.topic)
         if owner is not None and envelope.source != owner:
@@ -277,9 +289,9 @@ class EventConsumer(Generic[U]):
                 FORBIDDEN_SOURCE,
                 f"{envelope.source} may not publish on {record.topic} (owner {owner})",
                 0,
-                stop,
+                lane,
             )
-            await self._skipped(origin, envelope.id, SkipReason.DEAD_LETTERED)
+            await self._skipped(origin, envelope.id, SkipReason.DEAD_LETTERED, lane)
             return None
         if self.subscription.batch_handler is None and (
             self.subscription.entry_for(envelope.type) is None
@@ -293,16 +305,16 @@ class EventConsumer(Generic[U]):
         return found.producer if found is not None else None
 
     async def _handle_batch(
-        self, deliveries: list[Delivery], records: Sequence[Record], stop: asyncio.Event
+        self, deliveries: list[Delivery], records: Sequence[Record], lane: _Lane
     ) -> None:
         try:
-            await self._until_not_transient(lambda: self._transaction(deliveries), stop)
+            await self._until_not_transient(lambda: self._transaction(deliveries, lane), lane)
             return
         except _Stopped:
             raise
         except Exception as error:
             if len(deliveries) == 1:
-                await self._handle_alone(deliveries[0], records, stop, first_error=error)
+                await self._handle_alone(deliveries[0], records, lane, first_error=error)
                 return
             log.warning(
                 "batch failed; handling its records one by one",
@@ -313,13 +325,13 @@ class EventConsumer(Generic[U]):
                 },
             )
         for delivery in deliveries:
-            await self._handle_alone(delivery, records, stop)
+            await self._handle_alone(delivery, records, lane)
 
     async def _handle_alone(
         self,
         delivery: Delivery,
         records: Sequence[Record],
-        stop: asyncio.Event,
+        lane: _Lane,
         first_error: BaseException | None = None,
     ) -> None:
         attempts = 0
@@ -330,7 +342,7 @@ class EventConsumer(Generic[U]):
                     error
                 ) is Failure.DETERMINISTIC:
                     await self._reject(
-                        delivery, records, rejection.reason, rejection.detail, 1, stop
+                        delivery, records, rejection.reason, rejection.detail, 1, lane
                     )
                     return
                 if await self._database_answers():
@@ -352,12 +364,12 @@ class EventConsumer(Generic[U]):
                             HANDLER_FAILED,
                             describe(error, MAX_ERROR_TEXT),
                             attempts,
-                            stop,
+                            lane,
                         )
                         return
-                await self._sleep(_backoff(attempts, self._tuning), stop)
+                await self._sleep(_backoff(attempts, self._tuning), lane)
             try:
-                await self._until_not_transient(lambda: self._transaction([delivery]), stop)
+                await self._until_not_transient(lambda: self._transaction([delivery], lane), lane)
                 return
             except _Stopped:
                 raise
@@ -380,19 +392,17 @@ class EventConsumer(Generic[U]):
         reason: str,
         detail: str,
         attempts: int,
-        stop: asyncio.Event,
+        lane: _Lane,
     ) -> None:
         record = next(r for r in records if r.offset == delivery.origin.offset)
-        await self._dead_letter(record, reason, detail, attempts, stop)
-        await self._skipped(delivery.origin, delivery.envelope.id, SkipReason.DEAD_LETTERED)
+        await self._dead_letter(record, reason, detail, attempts, lane)
+        await self._skipped(delivery.origin, delivery.envelope.id, SkipReason.DEAD_LETTERED, lane)
 
-    async def _until_not_transient(
-        self, work: Callable[[], Awaitable[None]], stop: asyncio.Event
-    ) -> None:
+    async def _until_not_transient(self, work: Callable[[], Awaitable[None]], lane: _Lane) -> None:
         """Runs `work`, retrying for as long as its failures are transient."""
         attempt = 0
         while True:
-            if stop.is_set():
+            if lane.stop.is_set():
                 raise _Stopped
             try:
                 await work()
@@ -401,20 +411,20 @@ class EventConsumer(Generic[U]):
                     raise
                 attempt += 1
                 self.transient_retries += 1
-                self._monitor.down(dependency_of(error), worker=self.name, error=error)
-                await self._sleep(_backoff(attempt, self._tuning), stop)
+                self._monitor.down(dependency_of(error), worker=lane.name, error=error)
+                await self._sleep(_backoff(attempt, self._tuning), lane)
                 continue
             if attempt:
-                self._monitor.up_everywhere(self.name)
+                self._monitor.up_everywhere(lane.name)
             return
 
-    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+    async def _sleep(self, seconds: float, lane: _Lane) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)
-        if stop.is_set():
+            await asyncio.wait_for(lane.stop.wait(), seconds)
+        if lane.stop.is_set():
             raise _Stopped
 
-    async def _transaction(self, deliveries: Sequence[Delivery]) -> None:
+    async def _transaction(self, deliveries: Sequence[Delivery], lane: _Lane) -> None:
         """One unit of work for the batch: claim the event ids, run the handlers, commit."""
         duplicates: list[Delivery] = []
         async with self._unit_of_work() as uow:
@@ -438,7 +448,7 @@ class EventConsumer(Generic[U]):
         self.handled += len(fresh)
         self.skipped_duplicates += len(duplicates)
         for duplicate in duplicates:
-            await self._skipped(duplicate.origin, duplicate.envelope.id, SkipReason.DUPLICATE)
+            await self._skipped(duplicate.origin, duplicate.envelope.id, SkipReason.DUPLICATE, lane)
 
     async def _claim(
         self, uow: U, deliveries: Sequence[Delivery]
@@ -487,14 +497,16 @@ class EventConsumer(Generic[U]):
         ):
             await entry.handler(uow, envelope.data, delivery)
 
-    async def _skipped(self, origin: RecordOrigin, event_id: UUID | None, why: SkipReason) -> None:
+    async def _skipped(
+        self, origin: RecordOrigin, event_id: UUID | None, why: SkipReason, lane: _Lane
+    ) -> None:
         hook = self.subscription.on_skipped
         if hook is None:
             return
-        await self._until_not_transient(lambda: hook(origin, event_id, why), self._stopping)
+        await self._until_not_transient(lambda: hook(origin, event_id, why), lane)
 
     async def _dead_letter(
-        self, record: Record, reason: str, error: str, attempts: int, stop: asyncio.Event
+        self, record: Record, reason: str, error: str, attempts: int, lane: _Lane
     ) -> None:
         producer = self._dead_letters
         assert producer is not None
@@ -519,7 +531,7 @@ class EventConsumer(Generic[U]):
                 headers=headers,
             )
 
-        await self._until_not_transient(send, stop)
+        await self._until_not_transient(send, lane)
         self.dead_lettered += 1
         log.warning(
             "record dead-lettered",
@@ -539,13 +551,14 @@ class EventConsumer(Generic[U]):
         async with self._commit_lock:
             try:
                 await consumer.commit({partition: next_offset})
+                self._monitor.up("kafka", worker=f"{self.name}:commit")
             except CommitFailedError:
                 # A rebalance won the race; the effects are committed in the database already.
                 log.info("offset commit lost to a rebalance", extra={"group": self.group_id})
             except KafkaError as error:
                 # The broker is away: the effects are safe in the database, a later commit
                 # covers this offset, and a redelivery meanwhile is skipped by its event id.
-                self._monitor.down("kafka", worker=self.name, error=error)
+                self._monitor.down("kafka", worker=f"{self.name}:commit", error=error)
 
 
 class _PartitionWorker(Generic[U]):
@@ -557,6 +570,7 @@ class _PartitionWorker(Generic[U]):
         self._buffer: deque[Record] = deque()
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
+        self._lane = _Lane(f"{consumer.name}[{partition.topic}:{partition.partition}]", self._stop)
         self._finishing = False
         self._task = asyncio.create_task(self._run(), name=f"{consumer.name}:{partition.partition}")
 
@@ -591,7 +605,7 @@ class _PartitionWorker(Generic[U]):
                 continue
             batch = self._take()
             try:
-                await self._consumer._process(batch, self._stop)
+                await self._consumer._process(batch, self._lane)
             except _Stopped:
                 return  # nothing of this batch is committed past what the database holds
             except Exception:
