@@ -36,12 +36,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
-    async for ground in open_playground(bootstrap_servers):
-        yield ground
-
-
-@pytest.fixture
 def own_postgres() -> AsyncIterator[PrivatePostgres]:
     with private_postgres() as server:
         yield server  # type: ignore[misc]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -23,16 +22,9 @@ from tests.integration.messaging_harness import (
     Playground,
     case_event,
     eventually,
-    open_playground,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
-    async for ground in open_playground(bootstrap_servers):
-        yield ground
 
 
 async def test_a_dead_letter_is_listed_replayed_once_to_its_consumer_and_marked(

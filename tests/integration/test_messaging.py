@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -29,17 +28,10 @@ from tests.integration.messaging_harness import (
     Playground,
     case_event,
     eventually,
-    open_playground,
     read_topic,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
-    async for ground in open_playground(bootstrap_servers):
-        yield ground
 
 
 async def test_events_written_with_a_state_change_are_published_exactly_once(

@@ -11,7 +11,6 @@ from mpa_audit.app.tree_heads import TreeHeads, checkpoint_worker
 from mpa_audit.handlers import log_subscription
 from mpa_audit.settings import AuditSettings
 from mpa_common.service import ServiceContext, create_service_app, run_service
-from mpa_common.uow import UnitOfWork
 
 
 def create_app(settings: AuditSettings | None = None) -> FastAPI:
@@ -21,13 +20,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
     service = ServiceContext.create(settings)
     tree_heads = TreeHeads(service.sessions, signer)
 
-    def unit_of_work() -> UnitOfWork:
-        return UnitOfWork(
-            service.sessions,
-            outbox,
-            source=settings.event_source,
-            topic_prefix=settings.kafka_topic_prefix,
-        )
+    unit_of_work = service.units_of_work(outbox)
 
     app = create_service_app(
         service,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -36,6 +36,7 @@ from mpa_common.workers import StartedInBackground
 
 log = logging.getLogger(__name__)
 U = TypeVar("U", bound=UnitOfWork)
+W = TypeVar("W", bound=UnitOfWork)
 
 
 @dataclass
@@ -63,6 +64,29 @@ class ServiceContext:
 
     async def ping_database(self) -> None:
         await ping(self.engine)
+
+    @overload
+    def units_of_work(self, outbox: Table) -> Callable[[], UnitOfWork]: ...
+
+    @overload
+    def units_of_work(self, outbox: Table, kind: type[W]) -> Callable[[], W]: ...
+
+    def units_of_work(
+        self, outbox: Table, kind: type[UnitOfWork] = UnitOfWork
+    ) -> Callable[[], UnitOfWork]:
+        """The factory every use case and handler of the service opens its transactions with
+        (`kind`: the service's UnitOfWork subclass, which binds its repositories)."""
+        settings = self.settings
+
+        def open_unit_of_work() -> UnitOfWork:
+            return kind(
+                self.sessions,
+                outbox,
+                source=settings.event_source,
+                topic_prefix=settings.kafka_topic_prefix,
+            )
+
+        return open_unit_of_work
 
     def consumer(
         self,

@@ -30,24 +30,22 @@ Ending = ReferralDeclinedV1 | ReferralCompletedV1 | ReferralFailedV1
 
 
 async def on_referral_holding(uow: UnitOfWork, data: Holding, delivery: Delivery) -> None:
-    await GrantStore(uow.session).set_grant(
-        referral_id=data.referral_id,
-        case_id=data.case_id,
-        need_id=data.need_id,
-        partner_id=data.partner_id,
-        active=True,
-        event_type=delivery.envelope.type,
-        at=delivery.envelope.time,
-    )
+    await _set_grant(uow, data, delivery, active=True)
 
 
 async def on_referral_ended(uow: UnitOfWork, data: Ending, delivery: Delivery) -> None:
+    await _set_grant(uow, data, delivery, active=False)
+
+
+async def _set_grant(
+    uow: UnitOfWork, data: Holding | Ending, delivery: Delivery, *, active: bool
+) -> None:
     await GrantStore(uow.session).set_grant(
         referral_id=data.referral_id,
         case_id=data.case_id,
         need_id=data.need_id,
         partner_id=data.partner_id,
-        active=False,
+        active=active,
         event_type=delivery.envelope.type,
         at=delivery.envelope.time,
     )

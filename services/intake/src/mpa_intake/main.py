@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mpa_common.service import ServiceContext, create_service_app, run_service
-from mpa_common.uow import UnitOfWork
 from mpa_intake.adapters.crypto import PersonalDataVault
 from mpa_intake.adapters.keys import master_keyring, match_keyer
 from mpa_intake.adapters.tables import outbox, processed_events
@@ -22,13 +21,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     matcher = match_keyer(settings)
     service = ServiceContext.create(settings)
 
-    def unit_of_work() -> UnitOfWork:
-        return UnitOfWork(
-            service.sessions,
-            outbox,
-            source=settings.event_source,
-            topic_prefix=settings.kafka_topic_prefix,
-        )
+    unit_of_work = service.units_of_work(outbox)
 
     app = create_service_app(
         service,

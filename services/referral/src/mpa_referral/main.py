@@ -12,7 +12,6 @@ from mpa_common.service import (
     create_service_app,
     run_service,
 )
-from mpa_common.uow import UnitOfWork
 from mpa_referral.adapters.tables import outbox, processed_events
 from mpa_referral.api import directory as directory_api
 from mpa_referral.api import hsds as hsds_api
@@ -47,12 +46,7 @@ def build_workers(
     context: ServiceContext, settings: ReferralSettings, referrals: Referrals, directory: Directory
 ) -> Sequence[BackgroundWorker]:
     """The service's background work: demo seeding, the case consumer, the timer worker."""
-    prefix = settings.kafka_topic_prefix
-
-    def unit_of_work() -> UnitOfWork:
-        return UnitOfWork(
-            context.sessions, outbox, source=settings.event_source, topic_prefix=prefix
-        )
+    unit_of_work = context.units_of_work(outbox)
 
     workers: list[BackgroundWorker] = []
     if settings.demo_directory_enabled:
