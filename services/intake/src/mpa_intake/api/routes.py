@@ -14,13 +14,21 @@ from mpa_intake.adapters.crypto import MatchKeyer, PersonalDataVault
 from mpa_intake.adapters.repository import CaseFilter
 from mpa_intake.api.errors import problem_responses
 from mpa_intake.app import cases, reads
-from mpa_intake.app.commands import AddNeeds, CloseCase, ConsentChange, RegisterCase, UpdateCase
+from mpa_intake.app.commands import (
+    AddNeeds,
+    CloseCase,
+    ConsentChange,
+    DuplicateCheck,
+    RegisterCase,
+    UpdateCase,
+)
 from mpa_intake.app.context import Actor, IntakeContext
 from mpa_intake.app.views import (
     CaseDetail,
     CasePage,
     CaseSummary,
     ConsentState,
+    DuplicateHints,
     ErasureResult,
     NeedsAdded,
     RegistrationResult,
@@ -103,6 +111,19 @@ def cases_router(
         result = await cases.register_case(ctx, actor, body, idempotency_key)
         response.headers["Location"] = f"/v1/cases/{result.case_id}"
         return result
+
+    @router.post(
+        "/possible-duplicates",
+        summary="Look for open cases about the same person before registering",
+        description="Compares names with the date of birth, or the phone number, as "
+        "registration does (keyed hashes, never plaintext). Answers ids and references only, "
+        "so it discloses no personal data; the query travels in the body, never in a URL.",
+        responses=problem_responses(403, 422),
+    )
+    async def possible_duplicates(
+        body: DuplicateCheck, ctx: Context, _: CaseWriter
+    ) -> DuplicateHints:
+        return await reads.find_possible_duplicates(ctx, body)
 
     @router.get(
         "",

@@ -378,6 +378,24 @@ class WithdrawConsent(Command):
 ConsentChange = Annotated[RecordConsent | WithdrawConsent, Field(discriminator="action")]
 
 
+class DuplicateCheck(Command):
+    """What an operator has typed so far, to look for the same person before registering.
+
+    Compared exactly as at registration (keyed hashes of normalised names with the date of
+    birth, or of the phone number); sent in a body, never in a URL."""
+
+    given_name: Name | None = Field(default=None, description="Given name(s)", examples=["Aïcha"])
+    family_name: Name | None = Field(
+        default=None, description="Family name(s)", examples=["Exemple"]
+    )
+    date_of_birth: date | None = Field(
+        default=None, description="Date of birth", examples=["2009-04-17"]
+    )
+    phone: Phone | None = Field(
+        default=None, description="Phone number", examples=["+227 90 00 00 01"]
+    )
+
+
 class CloseCase(Command):
     """Closes a case; its open referrals are cancelled downstream."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from mpa_contracts.envelope import new_envelope
 from mpa_contracts.events.access import PersonalDataAccessedV1
@@ -21,20 +21,24 @@ from mpa_intake.adapters.repository import (
     GrantStore,
     PageCursor,
 )
+from mpa_intake.app.commands import DuplicateCheck
 from mpa_intake.app.context import EVENT_SOURCE, Actor, IntakeContext
 from mpa_intake.app.views import (
     CaseDetail,
     CasePage,
     ConsentView,
+    DuplicateHints,
     LocationView,
     NeedView,
     PersonView,
+    PossibleDuplicate,
     SafetyView,
     case_summary,
 )
 from mpa_intake.domain.case import Case
 from mpa_intake.domain.disclosure import DEFAULT_PURPOSE, PURPOSES_BY_ROLE, partner_fields
 from mpa_intake.domain.errors import AccessDenied, CaseNotFound, FieldError, InvalidCase
+from mpa_intake.domain.matching import match_material
 from mpa_intake.domain.personal_data import PersonalData
 
 FULL_READERS = frozenset({ActorRole.OPERATOR, ActorRole.CASEWORKER})
@@ -193,3 +197,34 @@ def _detail(
         disclosed_fields=disclosed,
         access_purpose=purpose,
     )
+
+
+async def find_possible_duplicates(ctx: IntakeContext, check: DuplicateCheck) -> DuplicateHints:
+    """Open cases that may be about the person described, before they are registered.
+
+    The same keyed-hash comparison as at registration; only ids and references come back,
+    so the answer discloses no personal data (and is not an access event)."""
+    person = PersonalData(
+        given_name=check.given_name or "",
+        family_name=check.family_name or "",
+        date_of_birth=check.date_of_birth,
+        phone=check.phone,
+    )
+    digests = {
+        kind: ctx.matcher.match_digest(kind, material)
+        for kind, material in match_material(person).items()
+    }
+    async with ctx.unit_of_work() as uow:
+        repository = CaseRepository(uow.session)
+        found = []
+        for case_id in await repository.possible_duplicates(digests, excluding=uuid4()):
+            stored = await repository.get(case_id)
+            if stored is not None:
+                found.append(
+                    PossibleDuplicate(
+                        case_id=case_id,
+                        reference=stored.case.reference,
+                        registered_at=stored.case.registered_at,
+                    )
+                )
+    return DuplicateHints(possible_duplicates=found)

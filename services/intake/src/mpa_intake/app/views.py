@@ -196,6 +196,18 @@ class CaseDetail(View):
     )
 
 
+class PossibleDuplicate(View):
+    case_id: UUID = Field(description="An open case whose person may be the same")
+    reference: str = Field(description="Its human reference", examples=["MPA-2026-000123"])
+    registered_at: datetime = Field(description="When it was registered")
+
+
+class DuplicateHints(View):
+    """Open cases that may be about the same person: ids and references, no personal data."""
+
+    possible_duplicates: list[PossibleDuplicate] = Field(description="Oldest first")
+
+
 class NeedsAdded(View):
     case_id: UUID = Field(description="The case", examples=[CASE_ID_EXAMPLE])
     need_ids: list[UUID] = Field(description="Ids of the new needs, in request order")

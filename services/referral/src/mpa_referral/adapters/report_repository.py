@@ -63,6 +63,21 @@ async def referral_report(
             params,
         )
     ).scalar_one()
+    # A partner's declines and missed deadlines are what moved its referrals elsewhere.
+    partner_rows = await session.execute(
+        text(
+            f"""
+            SELECT a.partner_id,
+              count(*) FILTER (WHERE a.response = 'sla_breached'),
+              count(*) FILTER (WHERE a.response IN ('declined', 'sla_breached'))
+            FROM routing_attempts a
+            WHERE a.partner_id IS NOT NULL AND a.referral_id IN (SELECT r.id {_SCOPE})
+            GROUP BY a.partner_id
+            """  # noqa: S608 - no user input in the statement's text
+        ),
+        params,
+    )
+    by_partner_rows = [(str(partner), int(b), int(r)) for partner, b, r in partner_rows]
     reroutes = (
         await session.execute(
             text(f"SELECT coalesce(sum(r.reroute_count), 0), count(*) {_SCOPE}"), params
@@ -79,4 +94,6 @@ async def referral_report(
         "sla_breaches": int(breaches),
         "start_sla_breaches": int(start_breaches),
         "reroutes": int(reroutes[0]),
+        "sla_breaches_by_partner": {p: b for p, b, _ in by_partner_rows if b},
+        "reroutes_by_partner": {p: r for p, _, r in by_partner_rows if r},
     }

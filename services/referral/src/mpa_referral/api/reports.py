@@ -33,6 +33,13 @@ class ReferralReport(BaseModel):
         description="Accepted referrals whose service did not start within the SLA"
     )
     reroutes: int
+    sla_breaches_by_partner: dict[str, int] = Field(
+        description="Partner id -> routing attempts it let pass the acceptance deadline"
+    )
+    reroutes_by_partner: dict[str, int] = Field(
+        description="Partner id -> referrals that left it for another partner (declined or "
+        "deadline missed)"
+    )
 
 
 @router.get("/referrals", summary="Referral figures for a period, optionally one country")

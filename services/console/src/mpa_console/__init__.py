@@ -1,0 +1,1 @@
+"""The web console: server-rendered screens over the platform services' public APIs."""
