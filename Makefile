@@ -15,7 +15,7 @@ MPA := $(VENV)/bin/mpa
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help venv stack run test lint typecheck contracts-check unit integration down bench clean
+.PHONY: help venv stack browser run test lint typecheck contracts-check unit integration down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,7 +33,10 @@ venv: $(UV) ## Create .venv with every package and tool, exactly as uv.lock pins
 stack: venv ## Start PostgreSQL and Kafka (installing them if missing), migrate, create topics
 	@$(MPA) stack up
 
-run: venv ## Start the whole platform (stack + the four services); Ctrl-C stops the services
+browser: venv ## Install Chromium for the console's browser tests when it is missing
+	@$(MPA) browser
+
+run: venv ## Start the whole platform (stack, the four services, the console); Ctrl-C stops them
 	@$(MPA) run
 
 down: ## Stop the local Kafka and PostgreSQL
@@ -53,7 +56,7 @@ contracts-check: venv ## Fail if the committed schemas/AsyncAPI differ from the 
 	@echo "==> Checking generated contracts (schemas, AsyncAPI) are up to date"
 	@$(VENV)/bin/python -m mpa_contracts.generate --check
 
-test: stack lint contracts-check ## Everything CI runs: stack, lint, contracts, the whole pytest suite
+test: stack browser lint contracts-check ## Everything CI runs: stack, lint, contracts, the whole pytest suite (browser tests too)
 	@echo "==> pytest (unit, integration on the real Kafka and PostgreSQL, end-to-end)"
 	@$(VENV)/bin/pytest
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from mpa_cli.audit_commands import audit_app
+from mpa_cli.browser import browser_app
 from mpa_cli.demo import demo_app
 from mpa_cli.dlq_commands import dlq_app
 from mpa_cli.intake_commands import intake_app
@@ -22,6 +23,7 @@ from mpa_cli.stack.console import StackError, step
 from mpa_cli.stack.layout import Layout
 from mpa_cli.stack.migrate import migrate_all
 from mpa_common.settings import SERVICE_PORTS
+from mpa_console.settings import DEFAULT_PORT as CONSOLE_PORT
 
 app = typer.Typer(help="MPA Referral Platform command line.", no_args_is_help=True)
 stack_app = typer.Typer(help="The local Kafka and PostgreSQL the platform runs on.")
@@ -33,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(intake_app, name="intake")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(smtp_app)  # mpa smtp-sink
+app.add_typer(browser_app, name="browser")
 
 
 def _fail(error: StackError) -> None:
@@ -112,20 +115,27 @@ def token(
 
 @app.command("run")
 def run_platform() -> None:
-    """Start the stack, then the four services under honcho; Ctrl-C stops them."""
+    """Start the stack, then the four services and the console under honcho; Ctrl-C stops
+    them."""
     layout = Layout.discover()
     try:
         control.up(layout)
     except StackError as error:
         _fail(error)
     step("Starting the services (honcho, deploy/local/Procfile); Ctrl-C stops them")
+    console_port = os.environ.get("CONSOLE_PORT") or str(CONSOLE_PORT)
+    typer.secho(
+        f"    console       http://127.0.0.1:{console_port}/   <- open this in a browser",
+        bold=True,
+    )
     for service, port in SERVICE_PORTS.items():
         typer.echo(f"    {service:13} http://127.0.0.1:{port}/docs   (ready: /readyz)")
     typer.echo("    e-mails       .local/mail/*.eml (local SMTP sink)")
     typer.echo(
-        "\n    Try it: in another terminal run `.venv/bin/mpa demo` to walk one fictional\n"
-        "    referral through (register, route, accept, complete, audit), or follow the curl\n"
-        "    steps in docs/walkthrough.md. Tokens: `.venv/bin/mpa token --role operator`.\n"
+        "\n    Try it: open the console and sign in with a role (development sign-in); the\n"
+        '    README\'s "The web console" walks the story screen by screen. Or, in another\n'
+        "    terminal, `.venv/bin/mpa demo` walks one fictional referral through the APIs, and\n"
+        "    docs/walkthrough.md has the same steps as curl. Tokens: `.venv/bin/mpa token`.\n"
     )
     # The Procfile's `python` must be this environment's interpreter.
     bin_dir = str(Path(sys.executable).parent)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -18,8 +19,16 @@ from mpa_console.adapters.platform import Platform, Service
 from mpa_console.settings import ConsoleSettings
 from mpa_console.web import auth_routes, i18n, operator_routes, oversight_routes, partner_routes
 from mpa_console.web.deps import Console, install_error_pages
-from mpa_console.web.security import SecurityHeadersMiddleware, session_of
-from mpa_console.web.session import SessionCodec, SessionMiddleware
+from mpa_console.web.security import SecurityHeadersMiddleware
+from mpa_console.web.session import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    Session,
+    SessionCodec,
+    SessionMiddleware,
+)
 from mpa_console.web.templating import STATIC_DIR, Templates
 
 
@@ -71,12 +80,6 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.state.console = console
     app.state.production = settings.production
 
-    @app.middleware("http")
-    async def request_language(request: Request, call_next):  # type: ignore[no-untyped-def]
-        chosen = session_of(request).language
-        i18n.set_language(i18n.choose_language(chosen, request.headers.get("accept-language")))
-        return await call_next(request)
-
     install_error_pages(app)
     for router in (
         auth_routes.router,
@@ -91,11 +94,26 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=500))
     # Outermost last: the session is loaded before anything reads it; headers on everything.
     form_targets = (_origin(settings.oidc_issuer),) if settings.oidc_issuer else ()
+    app.add_middleware(LanguageMiddleware)
     app.add_middleware(SessionMiddleware, codec=_codec(settings), secure=settings.production)
     app.add_middleware(
         SecurityHeadersMiddleware, production=settings.production, form_targets=form_targets
     )
     return app
+
+
+class LanguageMiddleware:
+    """Sets the request's language: the user's choice, else the browser's preference."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            session: Session = scope["state"]["session"]
+            accept = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
+            i18n.set_language(i18n.choose_language(session.language, accept))
+        await self._app(scope, receive, send)
 
 
 def _codec(settings: ConsoleSettings) -> SessionCodec:
@@ -114,6 +132,8 @@ def _origin(url: str) -> str:
 def main() -> None:
     settings = ConsoleSettings()
     configure_logging("console", settings.log_level)
+    # httpx logs every request's URL at INFO: noise, and the console's calls are its users'.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

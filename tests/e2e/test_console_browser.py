@@ -1,0 +1,466 @@
+"""The web console in a real browser: Debian's Chromium driven by Playwright, against the four
+services and the console as real processes on the real Kafka and PostgreSQL.
+
+The story (issue 15): an operator registers a case with two needs and consent; both are
+routed; the partner accepts one and declines the other, which is re-routed to another
+partner; the first is completed with an outcome; the operator sees the outcome; the auditor
+opens the case's timeline and the in-browser verification passes, and fails for an altered
+proof. The negative paths: a partner cannot open another partner's referral, an auditor sees
+no personal data, the consent section cannot be skipped, a double submit registers once, an
+Arabic page is right to left. axe-core checks each screen (no serious or critical
+violation). Screenshots of every step: `.local/screenshots/console/<test>/`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+
+from mpa_common.auth import Role, mint_dev_token
+from tests.e2e.console_support import (
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    RunningConsole,
+    Steps,
+    chromium_path,
+    start_console_platform,
+)
+
+pytestmark = pytest.mark.e2e
+
+# A fictional person; none of these may ever reach the auditor, a URL, storage or a log.
+GIVEN, FAMILY = "Mariama", "Fictivelle"
+PHONE = "+227 90 12 34 56"
+PLACE = "Centre de transit Nord"
+NOTE = "Arrived last night with a younger sibling"
+PERSONAL = (GIVEN, FAMILY, PHONE, PLACE, NOTE)
+HOPE, MIGRATION_OFFICE = "DEMO-NE-HOPE", "DEMO-NE-MIG"
+EXPECT_TIMEOUT = 30_000
+
+
+@pytest.fixture(scope="module")
+def console(
+    bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningConsole]:
+    yield from start_console_platform(bootstrap_servers, tmp_path_factory.mktemp("console-logs"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def steps(request: pytest.FixtureRequest) -> Steps:
+    folder = SCREENSHOTS / request.node.name
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return Steps(folder)
+
+
+class People:
+    """One browser context (its own cookie jar) per person, every URL they asked for kept."""
+
+    def __init__(self, browser: Browser, console: RunningConsole, steps: Steps) -> None:
+        self._browser = browser
+        self._console = console
+        self._steps = steps
+        self.contexts: list[BrowserContext] = []
+
+    def page(self, **options: Any) -> Page:
+        context = self._browser.new_context(
+            base_url=self._console.url, viewport={"width": 1280, "height": 900}, **options
+        )
+        context.set_default_timeout(EXPECT_TIMEOUT)
+        context.on("request", lambda request: self._steps.urls.append(request.url))
+        self.contexts.append(context)
+        return context.new_page()
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def people(browser: Browser, console: RunningConsole, steps: Steps) -> Iterator[People]:
+    crowd = People(browser, console, steps)
+    yield crowd
+    crowd.close()
+
+
+def sign_in(page: Page, role: str, partner_code: str | None = None) -> None:
+    page.goto("/sign-in")
+    page.check(f"#role-{role}")
+    if partner_code is not None:
+        value = page.eval_on_selector(
+            "#partner-id",
+            "(select, code) => [...select.options].find(o => o.text.startsWith(code)).value",
+            partner_code,
+        )
+        page.select_option("#partner-id", value)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".who")).to_contain_text(f"{role}:console-{role}-")
+
+
+def accessible(page: Page, what: str) -> None:
+    """axe-core finds no serious or critical violation on the page as it is now."""
+    results = Axe().run(page)
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"accessibility violations on {what}: {bad}"
+
+
+def reload_until(page: Page, ready: Callable[[], bool], what: str, timeout: float = 45) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.7)
+        page.reload()
+
+
+def fill_person(page: Page, *, country: str = "NE", area: str = "NE-8") -> None:
+    page.fill("#person-given_name", GIVEN)
+    page.fill("#person-family_name", FAMILY)
+    page.fill("#person-estimated_age", "29")
+    page.select_option("#person-sex", "female")
+    page.fill("#person-languages", "ha, fr")
+    page.fill("#person-phone", PHONE)
+    page.fill("#location-country", country)
+    page.fill("#location-admin_area", area)
+    page.fill("#location-place", PLACE)
+    page.select_option("#safety-safe_contact_method", "through_caseworker")
+
+
+def give_consent(page: Page) -> None:
+    page.check("#consent-given")
+    page.check("#consent-scopes")
+    page.check("#consent-scopes-data_sharing")
+    page.select_option("#consent-given_by", "self")
+    page.select_option("#consent-method", "verbal")
+
+
+def referral_ids(console: RunningConsole, case_id: str) -> dict[str, dict[str, Any]]:
+    """The case's referrals by need, read from the API (the test's oracle, not the UI's)."""
+    token = mint_dev_token([Role.SUPERVISOR], subject="browser-test-oracle")
+    page = httpx.get(
+        f"{console.service_urls['referral']}/v1/referrals",
+        params={"case_id": case_id},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    return {r["category"]: r for r in page["items"]}
+
+
+def partner_id(console: RunningConsole, code: str) -> str:
+    token = mint_dev_token([Role.ADMIN], subject="browser-test-oracle")
+    partners = httpx.get(
+        f"{console.service_urls['referral']}/v1/partners",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    return str(next(p["id"] for p in partners if p["code"] == code))
+
+
+def count_cases(console: RunningConsole) -> int:
+    token = mint_dev_token([Role.OPERATOR], subject="browser-test-oracle")
+    page = httpx.get(
+        f"{console.service_urls['intake']}/v1/cases",
+        params={"limit": 100},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    return len(page["items"])
+
+
+def test_the_story_from_the_hotline_to_the_verified_audit_trail(
+    console: RunningConsole, people: People, steps: Steps
+) -> None:
+    # --- The operator registers a case with two needs and consent --------------------------
+    operator = people.page()
+    sign_in(operator, "operator")
+    steps.shot(operator, "operator-signed-in")
+    operator.goto("/operator/cases/new")
+    accessible(operator, "the intake form")
+    fill_person(operator)
+    operator.select_option("#needs-0-category", "shelter")
+    operator.select_option("#needs-0-urgency", "high")
+    operator.fill("#needs-0-note", NOTE)
+    operator.select_option("#needs-1-category", "medical")
+    operator.select_option("#needs-1-urgency", "medium")
+    give_consent(operator)
+    steps.shot(operator, "intake-form-filled")
+    operator.get_by_role("button", name="Register the case").click()
+    expect(operator.locator(".flash")).to_contain_text("The case was registered.")
+    case_id = operator.url.rsplit("/", 1)[1]
+    expect(operator.locator("main")).to_contain_text("recorded in the audit log")
+    steps.shot(operator, "case-registered")
+
+    # --- Both referrals are routed (the page refreshes itself with htmx) -------------------
+    expect(operator.locator("#referrals .referral")).to_have_count(2, timeout=45_000)
+    expect(operator.locator("#referrals")).not_to_contain_text("Being routed", timeout=45_000)
+    expect(operator.locator("#referrals .state-routed")).to_have_count(2)
+    accessible(operator, "the case page")
+    steps.shot(operator, "both-referrals-routed")
+    routed = referral_ids(console, case_id)
+    hope = partner_id(console, HOPE)
+    assert {r["partner_id"] for r in routed.values()} == {hope}, "both go to the shelter network"
+    shelter, medical = routed["shelter"]["id"], routed["medical"]["id"]
+
+    # --- The partner accepts one and declines the other ------------------------------------
+    partner = people.page()
+    sign_in(partner, "partner", HOPE)
+    expect(partner.locator("#inbox tbody tr")).to_have_count(2)
+    accessible(partner, "the partner's inbox")
+    steps.shot(partner, "partner-inbox")
+    partner.goto(f"/partner/referrals/{shelter}")
+    accessible(partner, "a referral")
+    partner.get_by_role("button", name="Accept").click()
+    expect(partner.locator(".flash")).to_contain_text("The referral was accepted.")
+    steps.shot(partner, "partner-accepted")
+    # The case details the referral allows: an audited read, and the page says so.
+    partner.get_by_role("link", name="View the case details (recorded)").click()
+    reload_until(
+        partner,
+        lambda: "recorded in the audit log" in partner.locator("main").inner_text(),
+        "intake to grant the partner access",
+    )
+    expect(partner.locator("main")).to_contain_text(GIVEN)
+    expect(partner.locator("main")).to_contain_text(NOTE)
+    steps.shot(partner, "partner-case-details-audited")
+    partner.goto(f"/partner/referrals/{medical}")
+    partner.select_option("#decline-reason", "lack_of_capacity")
+    partner.get_by_role("button", name="Decline").click()
+    expect(partner.locator(".flash")).to_contain_text("declined")
+    steps.shot(partner, "partner-declined")
+
+    # --- The declined referral is re-routed to another partner -----------------------------
+    deadline = time.monotonic() + 45
+    while referral_ids(console, case_id)["medical"]["partner_id"] in (None, hope):
+        assert time.monotonic() < deadline, "the declined referral was not re-routed"
+        time.sleep(0.5)
+    assert referral_ids(console, case_id)["medical"]["partner_id"] == partner_id(
+        console, MIGRATION_OFFICE
+    )
+    # Negative path: the shelter network cannot open the referral it no longer holds.
+    response = partner.goto(f"/partner/referrals/{medical}")
+    assert response is not None
+    assert response.status == 404
+    expect(partner.locator("h1")).to_contain_text("Not found, or not yours to see.")
+    steps.shot(partner, "partner-cannot-open-another-partners-referral")
+
+    # --- The first is completed with an outcome --------------------------------------------
+    partner.goto(f"/partner/referrals/{shelter}")
+    partner.get_by_role("button", name="Start the service").click()
+    expect(partner.locator(".flash")).to_contain_text("The service has started.")
+    partner.select_option("#complete-reason", "service_provided")
+    partner.get_by_role("button", name="Complete").click()
+    expect(partner.locator(".flash")).to_contain_text("The referral was completed.")
+    steps.shot(partner, "partner-completed")
+
+    # --- The operator sees the outcome (and the re-route) ----------------------------------
+    operator.reload()
+    expect(operator.locator("#referrals .outcome")).to_contain_text("Service provided")
+    expect(operator.locator("#referrals")).to_contain_text("Demo International Migration Office")
+    steps.shot(operator, "operator-sees-outcome")
+
+    # --- The auditor opens the timeline and verifies it in the browser ---------------------
+    auditor = people.page()
+    sign_in(auditor, "auditor")
+    auditor.goto(f"/auditor/events?case_id={case_id}")
+    accessible(auditor, "the event search")
+    auditor.get_by_role("link", name="Open this case's timeline and verify it").click()
+    expect(auditor.locator("main")).to_contain_text("org.mpa.referral.completed.v1")
+    expect(auditor.locator("main")).to_contain_text("org.mpa.access.personal_data_accessed.v1")
+    accessible(auditor, "the case timeline")
+    auditor.get_by_role("button", name="Verify").click()
+    result = auditor.locator("#verify-result")
+    expect(result).to_have_attribute("data-outcome", "passed")
+    expect(result).to_contain_text("Verified")
+    expect(auditor.locator("#verify-key")).to_have_attribute("data-signature", "valid")
+    assert auditor.locator(".verify-bad").count() == 0
+    assert auditor.locator(".verify-ok").count() >= 8
+    steps.shot(auditor, "auditor-verification-passed")
+    # Negative path: the auditor sees no personal data, on any of its screens.
+    for path in ("/auditor/events", f"/auditor/events?case_id={case_id}", "/auditor/tree-head"):
+        auditor.goto(path)
+        for value in PERSONAL:
+            assert value not in auditor.content(), f"{value!r} shown to the auditor on {path}"
+    auditor.goto(f"/auditor/cases/{case_id}")
+    for value in PERSONAL:
+        assert value not in auditor.content()
+
+    # An altered proof (one bit of one hash, on its way to the browser) shows as failed.
+    def alter(route: Route) -> None:
+        answer = route.fetch()
+        bundle = answer.json()
+        entry = next(e for e in bundle["entries"] if e["audit_path"])
+        first = entry["audit_path"][0]
+        entry["audit_path"][0] = ("B" if first[0] == "A" else "A") + first[1:]
+        route.fulfill(response=answer, body=json.dumps(bundle))
+
+    auditor.route(re.compile(r".*/auditor/cases/[^/]+/proofs$"), alter)
+    auditor.get_by_role("button", name="Verify").click()
+    expect(result).to_have_attribute("data-outcome", "failed")
+    expect(result).to_contain_text("FAILED")
+    assert auditor.locator(".verify-bad").count() == 1
+    steps.shot(auditor, "auditor-altered-proof-failed")
+
+    # --- No personal data in URLs, browser storage or the console's log --------------------
+    assert steps.urls, "the browser's requests were recorded"
+    for url in steps.urls:
+        for value in PERSONAL:
+            assert value.replace(" ", "+") not in url
+            assert value.replace(" ", "%20") not in url
+            assert value not in url
+    for context in people.contexts:
+        for page in context.pages:
+            stored = page.evaluate("() => localStorage.length + sessionStorage.length")
+            assert stored == 0
+        for cookie in context.cookies():
+            assert cookie["httpOnly"] is True
+            assert cookie["sameSite"] == "Lax"
+            for value in PERSONAL:
+                assert value not in cookie["value"]
+    logs = console.log_text()
+    for value in PERSONAL:
+        assert value not in logs, f"{value!r} in a service's log"
+
+
+def test_consent_cannot_be_skipped_and_a_double_submit_registers_once(
+    console: RunningConsole, people: People, steps: Steps
+) -> None:
+    operator = people.page()
+    sign_in(operator, "operator")
+    operator.goto("/operator/cases/new")
+    fill_person(operator, country="ML", area="ML-BKO")
+    operator.select_option("#needs-0-category", "documentation")
+    operator.select_option("#needs-0-urgency", "low")
+    before = count_cases(console)
+
+    # The consent section left unanswered: nothing is registered, the section is marked.
+    operator.get_by_role("button", name="Register the case").click()
+    summary = operator.locator("#error-summary")
+    expect(summary).to_contain_text("this section cannot be skipped")
+    expect(summary).to_be_focused()
+    expect(operator.locator("fieldset.consent")).to_have_class(re.compile("has-error"))
+    assert operator.url.endswith("/operator/cases/new")
+    assert count_cases(console) == before
+    accessible(operator, "the intake form with errors")
+    steps.shot(operator, "consent-cannot-be-skipped")
+
+    # Answered, then sent twice at once (a double click on a slow line): one case.
+    give_consent(operator)
+    statuses = operator.evaluate(
+        """async () => {
+            const form = document.querySelector("form.intake-form");
+            const body = new URLSearchParams(new FormData(form));
+            body.set("action", "register");
+            const send = () => fetch(form.action, {method: "POST", body, redirect: "manual"});
+            const answers = await Promise.all([send(), send()]);
+            return answers.map(a => a.type + ":" + a.status);
+        }"""
+    )
+    assert statuses == ["opaqueredirect:0", "opaqueredirect:0"]  # both answered 303
+    assert count_cases(console) == before + 1
+    operator.goto("/operator/cases")
+    expect(operator.locator("table.data tbody tr")).to_have_count(before + 1)
+    accessible(operator, "the case list")
+    steps.shot(operator, "double-submit-registered-once")
+
+
+def test_an_arabic_page_is_right_to_left_and_the_first_page_is_small(
+    console: RunningConsole, people: People, steps: Steps
+) -> None:
+    visitor = people.page()
+    visitor.goto("/sign-in")
+    visitor.wait_for_load_state("load")
+    # The first page with everything it loads (stylesheet, scripts), as sent over the wire.
+    transferred = visitor.evaluate(
+        """() => performance.getEntries()
+              .filter(e => e.entryType === "navigation" || e.entryType === "resource")
+              .reduce((sum, e) => sum + e.transferSize, 0)"""
+    )
+    assert 0 < transferred < 100_000, f"first page weighs {transferred} bytes"
+    accessible(visitor, "the sign-in page")
+    steps.shot(visitor, "sign-in")
+
+    visitor.select_option("#language-choice", "ar")
+    visitor.get_by_role("button", name="Change").click()
+    html = visitor.locator("html")
+    expect(html).to_have_attribute("dir", "rtl")
+    expect(html).to_have_attribute("lang", "ar")
+    expect(visitor.locator("h1")).to_have_text("تسجيل الدخول")
+    assert visitor.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    accessible(visitor, "the Arabic sign-in page")
+    steps.shot(visitor, "sign-in-arabic")
+    sign_in_arabic = visitor.locator("form[action='/sign-in/dev'] button[type=submit]")
+    visitor.check("#role-operator")
+    sign_in_arabic.click()
+    visitor.goto("/operator/cases/new")
+    expect(html).to_have_attribute("dir", "rtl")
+    accessible(visitor, "the Arabic intake form")
+    steps.shot(visitor, "intake-form-arabic")
+
+    visitor.select_option("#language-choice", "fr")
+    visitor.locator("form[action='/language'] button").click()
+    expect(html).to_have_attribute("lang", "fr")
+    expect(html).to_have_attribute("dir", "ltr")
+    expect(visitor.locator("h1")).to_have_text("Nouveau dossier")
+    steps.shot(visitor, "intake-form-french")
+
+
+def test_supervisor_dashboard_unroutable_and_directory(
+    console: RunningConsole, people: People, steps: Steps
+) -> None:
+    supervisor = people.page()
+    sign_in(supervisor, "supervisor")
+    supervisor.goto("/supervisor/dashboard?days=1")
+    expect(supervisor.locator("figure.chart")).to_have_count(5)
+    accessible(supervisor, "the dashboard")
+    steps.shot(supervisor, "supervisor-dashboard")
+    supervisor.goto("/supervisor/unroutable")
+    accessible(supervisor, "the unroutable referrals")
+    steps.shot(supervisor, "supervisor-unroutable")
+    supervisor.goto("/directory?country=NE")
+    expect(supervisor.locator("main")).to_contain_text("Demo Hope Shelter Network Niger")
+    accessible(supervisor, "the directory")
+    steps.shot(supervisor, "directory")
+
+
+def test_a_partner_registers_a_webhook_and_reads_its_delivery_log(
+    console: RunningConsole, people: People, steps: Steps
+) -> None:
+    partner = people.page()
+    sign_in(partner, "partner", MIGRATION_OFFICE)
+    partner.goto("/partner/endpoints")
+    accessible(partner, "the webhook endpoints")
+    partner.fill("#endpoint-url", f"http://127.0.0.1:{console.webhook_port}/hooks")
+    partner.fill("#endpoint-description", "Case system (test)")
+    partner.get_by_role("button", name="Add the endpoint").click()
+    secret = partner.locator("#secret")
+    expect(secret).to_have_value(re.compile(r"^whsec_"))
+    steps.shot(partner, "webhook-secret-shown-once")
+    partner.goto("/partner/endpoints")
+    expect(partner.locator("table.data tbody tr")).to_have_count(1)
+    partner.get_by_role("button", name="Send a test").click()
+    expect(partner.locator(".flash")).to_contain_text("A test message was queued.")
+    partner.goto("/partner/deliveries")
+    accessible(partner, "the delivery log")
+    steps.shot(partner, "delivery-log")
