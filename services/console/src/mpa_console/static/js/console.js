@@ -22,6 +22,10 @@
     form.setAttribute("data-sent", "yes");
   });
 
+  // htmx notes the current path in sessionStorage when it loads, for a history feature the
+  // console turns off; the console keeps nothing in browser storage, so it goes again.
+  try { window.sessionStorage.removeItem("htmx-current-path-for-history"); } catch (e) {}
+
   // Bring the error summary into view and focus, so keyboard and screen-reader users
   // land on what needs correcting.
   var summary = document.getElementById("error-summary");
