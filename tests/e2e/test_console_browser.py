@@ -393,7 +393,8 @@ def test_consent_cannot_be_skipped_and_a_double_submit_registers_once(
     operator.fill("#person-phone", PHONE)
     operator.get_by_role("button", name="Check for duplicates and errors").click()
     expect(operator.locator("#duplicate-hints")).to_contain_text("Possible duplicates")
-    expect(operator.locator("#duplicate-hints a")).to_have_count(2)  # this case and the story's
+    # Every case this module registered is about the same fictional person (same phone).
+    expect(operator.locator("#duplicate-hints a")).to_have_count(before + 1)
     assert count_cases(console) == before + 1
     steps.shot(operator, "duplicate-hints-before-saving")
 
