@@ -330,9 +330,7 @@ def test_the_story_from_the_hotline_to_the_verified_audit_trail(
             assert value not in url
     for context in people.contexts:
         for page in context.pages:
-            stored = page.evaluate(
-                "() => JSON.stringify([{...localStorage}, {...sessionStorage}])"
-            )
+            stored = page.evaluate("() => JSON.stringify([{...localStorage}, {...sessionStorage}])")
             assert stored == "[{},{}]", f"the console left data in browser storage: {stored}"
         for cookie in context.cookies():
             assert cookie["httpOnly"] is True

@@ -11,7 +11,6 @@ from fastapi.routing import APIRoute
 from mpa_console.main import create_app
 from mpa_console.settings import ConsoleSettings
 
-
 ANY_ID = str(uuid.uuid4())
 
 

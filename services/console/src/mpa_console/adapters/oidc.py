@@ -15,7 +15,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import authlib.deprecate  # installs Authlib's own "always" filter: it must come first
 import httpx
 import jwt
 
