@@ -11,6 +11,7 @@ from mpa_cli.stack.console import StackError
 from mpa_cli.stack.control import StackPlan
 from mpa_cli.stack.kafka import _DOWNLOADED, CONTROLLER_PORT, KAFKA_PORT, LocalKafka, new_cluster_id
 from mpa_cli.stack.layout import Layout, find_project_root
+from mpa_common.settings import LOCAL_KAFKA_BOOTSTRAP_SERVERS
 
 SERVICES = ("INTAKE", "REFERRAL", "NOTIFICATION", "AUDIT")
 
@@ -25,7 +26,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_by_default_everything_is_local() -> None:
     plan = StackPlan.from_environment()
     assert plan == StackPlan(external_kafka=None, external_postgres=False)
-    assert plan.bootstrap_servers == "127.0.0.1:9092"
+    # 127.0.0.1:9092 unless MPA_LOCAL_KAFKA_PORT moves the local stack (as in a worktree).
+    assert plan.bootstrap_servers == LOCAL_KAFKA_BOOTSTRAP_SERVERS
 
 
 def test_another_kafka_means_no_local_broker(monkeypatch: pytest.MonkeyPatch) -> None:

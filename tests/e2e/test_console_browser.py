@@ -451,9 +451,40 @@ def test_supervisor_dashboard_unroutable_and_directory(
     )
     accessible(supervisor, "the dashboard")
     steps.shot(supervisor, "supervisor-dashboard")
+    # A need where the directory has no partner at all (Chad): routing gives up on it.
+    token = mint_dev_token([Role.OPERATOR], subject="browser-test-oracle")
+    registered = httpx.post(
+        f"{console.service_urls['intake']}/v1/cases",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "unroutable-1"},
+        json={
+            "person": {"given_name": GIVEN, "family_name": FAMILY, "estimated_age": 40,
+                       "sex": "male", "languages": ["ar"]},
+            "location": {"country": "TD"},
+            "needs": [{"category": "legal_aid", "urgency": "high"}],
+            "consent": {"given": True, "details": {
+                "scopes": ["referral"], "given_by": "self", "method": "verbal",
+                "obtained_at": "2026-03-02T09:15:00Z"}},
+            "safety": {"do_not_contact": False, "safe_contact_method": "through_caseworker"},
+        },
+        timeout=15,
+    )  # fmt: skip
+    assert registered.status_code == 201, registered.text
     supervisor.goto("/supervisor/unroutable")
+    reload_until(
+        supervisor,
+        lambda: supervisor.locator("table.data tbody tr").count() > 0,
+        "the referral to become unroutable",
+    )
     accessible(supervisor, "the unroutable referrals")
     steps.shot(supervisor, "supervisor-unroutable")
+    supervisor.locator("table.data tbody a").first.click()
+    expect(supervisor.locator("main")).to_contain_text("No partner found")
+    accessible(supervisor, "the decision on an unroutable referral")
+    steps.shot(supervisor, "supervisor-decision")
+    supervisor.select_option("#cancel-reason", "other")
+    supervisor.get_by_role("button", name="Cancel the referral").click()
+    expect(supervisor.locator(".flash")).to_contain_text("The referral was cancelled.")
+    expect(supervisor.locator("main")).to_contain_text("No referral waits for a decision.")
     supervisor.goto("/directory?country=NE")
     expect(supervisor.locator("main")).to_contain_text("Demo Hope Shelter Network Niger")
     accessible(supervisor, "the directory")

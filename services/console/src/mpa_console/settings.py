@@ -19,7 +19,9 @@ DEFAULT_PORT = 8000
 
 
 def _local_url(service: str) -> str:
-    return f"http://127.0.0.1:{SERVICE_PORTS[service]}"
+    # A service moved with <SERVICE>_PORT (as `make run` honours) is followed by default.
+    port = os.environ.get(f"{service.upper()}_PORT") or SERVICE_PORTS[service]
+    return f"http://127.0.0.1:{port}"
 
 
 class ConsoleSettings(BaseSettings):

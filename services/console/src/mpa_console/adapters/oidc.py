@@ -18,10 +18,13 @@ from typing import Any
 import httpx
 import jwt
 
+# Importing this installs Authlib's own "always show" filter, so it must come before ours.
+from authlib.deprecate import AuthlibDeprecationWarning
+
 with warnings.catch_warnings():
     # Authlib 1.9 prefers httpx2 and warns when it runs on httpx, which the platform uses;
     # the client works the same on both.
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from authlib.common.security import generate_token

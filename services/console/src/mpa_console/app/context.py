@@ -1,10 +1,8 @@
-"""What every screen's use case is handed: the platform's APIs and the signed-in user."""
+"""Who every screen's use case acts for: the signed-in user."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from mpa_console.adapters.platform import Platform
 
 
 @dataclass(frozen=True)
@@ -19,10 +17,3 @@ class User:
 
     def has(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
-
-
-@dataclass(frozen=True)
-class Screens:
-    """The composition root builds one; web routes reach the use cases through it."""
-
-    platform: Platform

@@ -12,7 +12,6 @@ cookies) and the console's forms must work without JavaScript.
 from __future__ import annotations
 
 import hmac
-from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -117,8 +116,3 @@ class SecurityHeadersMiddleware:
 
 def _without(headers: Any, name: bytes) -> list[tuple[bytes, bytes]]:
     return [(k, v) for k, v in headers if k.lower() != name]
-
-
-def forwarded_state(scope: MutableMapping[str, Any]) -> dict[str, Any]:
-    state: dict[str, Any] = scope.setdefault("state", {})
-    return state
