@@ -47,6 +47,7 @@ class Problem(Exception):
         *,
         type_: str | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -54,6 +55,8 @@ class Problem(Exception):
         self.detail = detail
         self.type = type_ or "about:blank"
         self.extra = extra or {}
+        # e.g. WWW-Authenticate on a 401, Retry-After on a 503
+        self.headers = headers or {}
 
 
 def problem_response(
@@ -87,11 +90,32 @@ def unavailable_response(request: Request, dependency: str) -> JSONResponse:
     )
 
 
+_BODY_NOT_JSON = {"field": "body", "reason": "JSON decode error: not valid UTF-8 JSON"}
+
+
+def validation_problem(request: Request, errors: list[dict[str, str]]) -> JSONResponse:
+    """The 422 for a request that failed validation; `errors` name fields and reasons."""
+    return problem_response(
+        request,
+        422,
+        "Invalid request",
+        f"{len(errors)} field(s) failed validation",
+        type_=PROBLEM_TYPE_BASE + "validation",
+        extra={"errors": errors},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
-            request, exc.status, exc.title, exc.detail, type_=exc.type, extra=exc.extra
+            request,
+            exc.status,
+            exc.title,
+            exc.detail,
+            type_=exc.type,
+            extra=exc.extra,
+            headers=exc.headers or None,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -101,14 +125,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in err.get("loc", ())), "reason": err.get("msg", "")}
             for err in exc.errors()
         ]
-        return problem_response(
-            request,
-            422,
-            "Invalid request",
-            f"{len(errors)} field(s) failed validation",
-            type_=PROBLEM_TYPE_BASE + "validation",
-            extra={"errors": errors},
-        )
+        return validation_problem(request, errors)
 
     async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
         if is_transient(exc):
@@ -132,9 +149,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}.get(
-            exc.status_code, "HTTP error"
-        )
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's answer to a body it could not decode at all (not UTF-8, nested too
+            # deeply): the same answer as for malformed JSON, a 422 naming the body.
+            return validation_problem(request, [_BODY_NOT_JSON])
+        title = {
+            401: "Unauthorized",
+            404: "Not found",
+            405: "Method not allowed",
+            413: "Content too large",
+        }.get(exc.status_code, "HTTP error")
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
             request, exc.status_code, title, detail, headers=getattr(exc, "headers", None)
