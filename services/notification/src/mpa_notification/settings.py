@@ -59,7 +59,8 @@ class NotificationSettings(ServiceSettings):
     dispatch_poll_seconds: float = Field(default=0.5, gt=0)
 
     # Key that encrypts webhook secrets at rest (base64 of 32 bytes). Unset outside
-    # production: a development key is created under .local/ (refused in production).
+    # production: a development key is created under .local/ of the platform's home (the
+    # checkout or MPA_HOME, never the working directory); refused in production.
     secrets_key: SecretStr = SecretStr("")
     secrets_dev_key_file: Path = Path(".local/notification/webhook-secrets.key")
 
