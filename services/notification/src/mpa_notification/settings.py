@@ -50,6 +50,9 @@ class NotificationSettings(ServiceSettings):
     # loopback, private, link-local, shared or metadata ranges are refused unless listed.
     webhook_allow_http: bool = False
     webhook_allowed_networks: tuple[str, ...] = ()
+    # Ports webhooks may be sent to (NOTIFICATION_WEBHOOK_ALLOWED_PORTS='[443, 8443]'); empty:
+    # 443, and 80 where http is allowed. Allowed networks are exempt (any port).
+    webhook_allowed_ports: tuple[int, ...] = ()
 
     # Dispatcher: a pool of attempts per replica; bounds per endpoint (unless it sets its
     # own) and for SMTP that every replica shares (counted in the database); polling.
