@@ -6,7 +6,7 @@ can give, the bearer security scheme on the routes that need a token (declared b
 Which errors an operation documents follows from what it is, the same way in every service:
 401 and 403 where a token is needed; 404 where the path names something; 409 for a change
 made with a token (a state or an earlier request may conflict); 413 and 422 where a body is
-sent; 422 where parameters are; 503 everywhere but liveness (a dependency down or not ready).
+sent (and 404 where a body names ids); 422 where parameters are; 503 everywhere but liveness (a dependency down or not ready).
 A route may declare more (intake's 410) in its `responses`; those get the problem schema too.
 """
 
@@ -120,8 +120,8 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
         statuses |= {401, 403}
         if method in _WRITE_METHODS:
             statuses.add(409)
-    if any(p.get("in") == "path" for p in parameters):
-        statuses.add(404)
+    if any(p.get("in") == "path" for p in parameters) or (secured and has_body):
+        statuses.add(404)  # the path, or the body, names something that may not exist
     if has_body:
         statuses |= {413, 422}
     if parameters:
