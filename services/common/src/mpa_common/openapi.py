@@ -4,9 +4,10 @@ can give, the bearer security scheme on the routes that need a token (declared b
 `mpa_common.auth.bearer_scheme`), and each request body's size limit (`x-max-body-bytes`).
 
 Which errors an operation documents follows from what it is, the same way in every service:
-401 and 403 where a token is needed; 404 where the path names something; 409 for a change
-made with a token (a state or an earlier request may conflict); 413 and 422 where a body is
-sent (and 404 where a body names ids); 422 where parameters are; 503 everywhere but liveness (a dependency down or not ready).
+401 and 403 where a token is needed; 404 where the path (or a body sent with a token) names
+something; 409 for a change made with a token (a state or an earlier request may conflict);
+413 and 422 where a body is sent; 422 where parameters are; 503 everywhere but liveness (a
+dependency down or not ready).
 A route may declare more (intake's 410) in its `responses`; those get the problem schema too.
 """
 
