@@ -96,21 +96,26 @@ def token(
     """Print a development bearer token signed with the local key (refused in production)."""
     import uuid as _uuid
 
-    from mpa_common.auth import Role, mint_dev_token
+    from mpa_common.auth import DevKeyMissing, Role, mint_dev_token
+    from mpa_common.paths import HomeNotFound
 
     try:
         roles = [Role(r) for r in role]
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
-    typer.echo(
-        mint_dev_token(
+    try:
+        minted = mint_dev_token(
             roles,
             subject=subject,
             partner_id=_uuid.UUID(partner_id) if partner_id else None,
             country=country,
             ttl_seconds=ttl,
         )
-    )
+    except (DevKeyMissing, HomeNotFound) as error:
+        # Never a fresh key here: a token no service knows the key of is worse than none.
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(minted)
 
 
 @app.command("run")

@@ -17,6 +17,7 @@ from mpa_cli.stack.kafka import LocalKafka
 from mpa_cli.stack.layout import Layout
 from mpa_cli.stack.migrate import migrate_all
 from mpa_cli.stack.topics import ensure_topics
+from mpa_common.auth import AuthSettings, ensure_dev_key
 from mpa_common.kafka import kafka_metadata_ok
 from mpa_common.settings import (
     LOCAL_KAFKA_BOOTSTRAP_SERVERS,
@@ -53,6 +54,7 @@ class StackPlan:
 def up(layout: Layout, *, migrate: bool = True, topics: bool = True) -> StackPlan:
     plan = StackPlan.from_environment()
     layout.local.mkdir(parents=True, exist_ok=True)
+    ensure_token_key()
     if plan.external_postgres:
         info("PostgreSQL: using the databases named by <SERVICE>_DATABASE_URL (none started)")
     else:
@@ -71,6 +73,18 @@ def up(layout: Layout, *, migrate: bool = True, topics: bool = True) -> StackPla
     if topics:
         asyncio.run(ensure_topics(plan.bootstrap_servers, os.environ.get("KAFKA_TOPIC_PREFIX", "")))
     return plan
+
+
+def ensure_token_key() -> None:
+    """The development token signing key `mpa token` and the services share (created once,
+    under the platform's home); an issuer's JWKS replaces it outside development."""
+    settings = AuthSettings()
+    if settings.auth_jwks_url or os.environ.get("MPA_ENV") == "production":
+        return
+    path = settings.dev_key_path
+    if not path.exists():
+        step(f"Creating the development token signing key ({path})")
+    ensure_dev_key(path)
 
 
 def down(layout: Layout) -> None:

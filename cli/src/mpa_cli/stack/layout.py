@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpa_cli.stack.console import StackError
+from mpa_common.paths import HOME_VARIABLE, checkout_of
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The checkout that holds `deploy/local/kafka/pom.xml` (MPA_ROOT overrides)."""
-    if env_root := os.environ.get("MPA_ROOT"):
-        return Path(env_root).resolve()
+    """The checkout that holds `deploy/local/kafka/pom.xml`: MPA_HOME (or MPA_ROOT) when set,
+    else the checkout these packages are installed from, else one around `start` (the cwd).
+    The same home the services read their development keys from."""
+    for variable in (HOME_VARIABLE, "MPA_ROOT"):
+        if env_root := os.environ.get(variable):
+            return Path(env_root).resolve()
+    if start is None and (installed := checkout_of(Path(__file__))) is not None:
+        return installed
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "deploy" / "local" / "kafka" / "pom.xml").is_file():

@@ -2,14 +2,22 @@
 
 Production validates tokens from an OIDC issuer: signature against the issuer's JWKS
 (AUTH_JWKS_URL), issuer (AUTH_ISSUER) and audience (AUTH_AUDIENCE). Development and tests
-use a local Ed25519 key in `.local/auth/` that `mpa token` signs with; it is refused in
-production. Who did what always comes from the verified token, never from a request body.
+use a local Ed25519 key in `.local/auth/` of the platform's home (the checkout, or MPA_HOME)
+that `mpa token` signs with; it is refused in production. Who did what always comes from the
+verified token, never from a request body.
+
+Every token that is not exactly right — malformed segments, an algorithm other than the
+key's, claims of the wrong type — answers 401 problem+json; it can never cause a 500.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import os
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -21,16 +29,28 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mpa_common.paths import resolve_home_path
 from mpa_common.problems import Problem
 from mpa_contracts.vocabularies import ActorRole
+
+log = logging.getLogger(__name__)
 
 DEV_KEY_ALGORITHM = "EdDSA"
 DEFAULT_AUDIENCE = "mpa"
 DEV_ISSUER = "urn:mpa:dev-issuer"
+DEV_KEY_FILE = Path(".local/auth/dev-signing-key.pem")
+# Asymmetric algorithms only: an HMAC ("HS256") token verified with a public key would let
+# anyone who knows the key forge tokens. "none" is never accepted.
+ACCEPTED_ALGORITHMS = ("EdDSA", "ES256", "ES384", "RS256", "PS256")
+# Far above any real token (a few hundred bytes); bounds the work spent on garbage.
+MAX_TOKEN_LENGTH = 8192
+BEARER_SCHEME_NAME = "bearerAuth"
 _SAFE_SUBJECT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
 # One vocabulary for token roles and the roles events name (SYSTEM is never in a token).
@@ -41,10 +61,15 @@ class AuthSettings(BaseSettings):
     auth_jwks_url: str = ""
     auth_issuer: str = DEV_ISSUER
     auth_audience: str = DEFAULT_AUDIENCE
-    auth_dev_key_file: Path = Path(".local/auth/dev-signing-key.pem")
+    # Relative paths are read from the platform's home (the checkout or MPA_HOME).
+    auth_dev_key_file: Path = DEV_KEY_FILE
     auth_leeway_seconds: int = 30
 
     model_config = SettingsConfigDict(extra="ignore")
+
+    @property
+    def dev_key_path(self) -> Path:
+        return resolve_home_path(self.auth_dev_key_file)
 
 
 class Principal(BaseModel):
@@ -79,6 +104,37 @@ class Principal(BaseModel):
         return f"{self.primary_role.value}:{subject}"
 
 
+_TOKEN_ROLES = tuple(role.value for role in Role if role is not Role.SYSTEM)
+
+
+class TokenClaims(BaseModel):
+    """The claims the platform reads, with their JSON types checked strictly: a `roles`
+    that is not a list of strings, or a `partner_id` that is not a UUID string, is a
+    malformed token (401), not a crash."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    sub: str = Field(min_length=1, max_length=256)
+    roles: list[str] = Field(min_length=1, max_length=16)
+    partner_id: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+    def principal(self) -> Principal:
+        unknown = [r for r in self.roles if r not in _TOKEN_ROLES]
+        if unknown:
+            raise ValueError("roles: not a role a token may carry")
+        return Principal(
+            subject=self.sub,
+            roles=frozenset(Role(r) for r in self.roles),
+            partner_id=uuid.UUID(self.partner_id) if self.partner_id is not None else None,
+            country=self.country,
+        )
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, headers=_UNAUTHORIZED_HEADERS)
+
+
 class TokenVerifier:
     def __init__(self, settings: AuthSettings, *, production: bool) -> None:
         self._settings = settings
@@ -89,58 +145,119 @@ class TokenVerifier:
         elif production:
             raise RuntimeError("AUTH_JWKS_URL is required in production (dev keys are refused)")
 
-    def _key_for(self, token: str) -> Any:
-        if self._jwks is not None:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        if self._dev_key is None:
-            self._dev_key = load_or_create_dev_key(self._settings.auth_dev_key_file).public_key()
-        return self._dev_key
+    def _key_for(self, token: str, algorithm: str) -> Any:
+        """The key that must have signed `token`, if its header's algorithm is that key's."""
+        if self._jwks is None:
+            if algorithm != DEV_KEY_ALGORITHM:
+                raise _unauthorized("Invalid bearer token: the algorithm is not accepted")
+            if self._dev_key is None:
+                self._dev_key = ensure_dev_key(self._settings.dev_key_path).public_key()
+            return self._dev_key
+        try:
+            signing_key = self._jwks.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as error:
+            # The issuer being unreachable is not the caller's fault: not ready, retry.
+            raise Problem(
+                503,
+                "Service unavailable",
+                "The token issuer's keys cannot be fetched right now",
+                headers={"Retry-After": "5"},
+            ) from error
+        except jwt.PyJWTError as error:
+            raise _unauthorized("Invalid bearer token: no key of the issuer matches") from error
+        if signing_key.algorithm_name != algorithm:
+            raise _unauthorized("Invalid bearer token: the algorithm is not the key's")
+        return signing_key.key
 
     def verify(self, token: str) -> Principal:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise _unauthorized("Invalid bearer token: too long")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise _unauthorized(f"Invalid bearer token: {error}") from error
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in ACCEPTED_ALGORITHMS:
+            raise _unauthorized("Invalid bearer token: the algorithm is not accepted")
+        key = self._key_for(token, algorithm)
         try:
             claims = jwt.decode(
                 token,
-                self._key_for(token),
-                algorithms=["EdDSA", "RS256", "ES256"],
+                key,
+                algorithms=[algorithm],
                 audience=self._settings.auth_audience,
                 issuer=self._settings.auth_issuer,
                 leeway=self._settings.auth_leeway_seconds,
                 options={"require": ["exp", "iat", "sub"]},
             )
         except jwt.PyJWTError as error:
-            raise Problem(401, "Unauthorized", f"Invalid bearer token: {error}") from error
+            raise _unauthorized(f"Invalid bearer token: {error}") from error
+        except Exception as error:  # whatever garbage a crafted token makes the library hit
+            log.info("bearer token rejected", extra={"error": type(error).__name__})
+            raise _unauthorized("Invalid bearer token") from error
         try:
-            roles = frozenset(Role(r) for r in claims.get("roles", ()))
-            if Role.SYSTEM in roles:
-                raise ValueError("the system role is never granted by a token")
-            partner = claims.get("partner_id")
-            return Principal(
-                subject=str(claims["sub"]),
-                roles=roles,
-                partner_id=uuid.UUID(partner) if partner else None,
-                country=claims.get("country"),
+            return TokenClaims.model_validate(claims).principal()
+        except (ValidationError, ValueError) as error:
+            fields = (
+                sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
+                if isinstance(error, ValidationError)
+                else []
             )
-        except ValueError as error:
-            raise Problem(401, "Unauthorized", "Token claims are malformed") from error
+            named = f": {', '.join(fields)}" if fields else ""
+            raise _unauthorized(f"Token claims are malformed{named}") from error
 
 
-def load_or_create_dev_key(path: Path) -> Ed25519PrivateKey:
-    """The local development signing key, created on first use (mode 600)."""
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise RuntimeError(f"{path} is not an Ed25519 private key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path.write_bytes(pem)
-    path.chmod(0o600)
+class DevKeyMissing(RuntimeError):
+    """No development signing key exists yet (the stack or a service creates it)."""
+
+
+def _load_dev_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise RuntimeError(f"{path} is not an Ed25519 private key")
     return key
+
+
+def load_dev_key(path: Path) -> Ed25519PrivateKey:
+    """The development signing key at `path` (relative: under the platform's home); never
+    creates one, so a token is never signed by a key no service knows."""
+    path = resolve_home_path(path)
+    if not path.exists():
+        raise DevKeyMissing(
+            f"no development signing key at {path}: start the local stack (`make stack`) or "
+            "a service once to create it, or set MPA_HOME / AUTH_DEV_KEY_FILE to where it is"
+        )
+    return _load_dev_key(path)
+
+
+def ensure_dev_key(path: Path) -> Ed25519PrivateKey:
+    """The development signing key, created on first use (mode 600). Several processes may
+    start at once: the key is written aside and linked into place, so one of them wins and
+    the others read the winner's key."""
+    path = resolve_home_path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        scratch = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            pass
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                scratch.unlink()
+    return _load_dev_key(path)
+
+
+# The name other modules (the audit's tree-head key) have used; it creates on first use.
+load_or_create_dev_key = ensure_dev_key
 
 
 def mint_dev_token(
@@ -152,7 +269,8 @@ def mint_dev_token(
     ttl_seconds: int = 8 * 3600,
     settings: AuthSettings | None = None,
 ) -> str:
-    """A token signed with the local development key (for `mpa token` and tests)."""
+    """A token signed with the local development key (for `mpa token` and tests); raises
+    DevKeyMissing when there is no key yet."""
     settings = settings or AuthSettings()
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -167,7 +285,7 @@ def mint_dev_token(
         claims["partner_id"] = str(partner_id)
     if country is not None:
         claims["country"] = country
-    key = load_or_create_dev_key(settings.auth_dev_key_file)
+    key = load_dev_key(settings.auth_dev_key_file)
     return jwt.encode(claims, key, algorithm=DEV_KEY_ALGORITHM)
 
 
@@ -176,14 +294,26 @@ def _verifier(production: bool) -> TokenVerifier:
     return TokenVerifier(AuthSettings(), production=production)
 
 
-def authenticated(request: Request) -> Principal:
+# Declares the bearer scheme in every service's OpenAPI, on exactly the routes that need a
+# token; auto_error=False so that a missing token answers our 401 problem+json.
+bearer_scheme = HTTPBearer(
+    scheme_name=BEARER_SCHEME_NAME,
+    bearerFormat="JWT",
+    description="An OIDC access token (JWT) of the platform's issuer; in development "
+    "`mpa token --role ROLE` prints one",
+    auto_error=False,
+)
+
+
+def authenticated(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
     """FastAPI dependency: the verified principal of a request with a bearer token."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Problem(401, "Unauthorized", "A bearer token is required")
+    if credentials is None or not credentials.credentials.strip():
+        raise _unauthorized("A bearer token is required")
     production = getattr(request.app.state, "production", False)
-    return _verifier(bool(production)).verify(token.strip())
+    return _verifier(bool(production)).verify(credentials.credentials.strip())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticated)]

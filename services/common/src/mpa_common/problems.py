@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from mpa_common.failures import DependencyUnavailable, dependency_of, describe, is_transient
 
@@ -47,6 +48,7 @@ class Problem(Exception):
         *,
         type_: str | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -54,6 +56,8 @@ class Problem(Exception):
         self.detail = detail
         self.type = type_ or "about:blank"
         self.extra = extra or {}
+        # e.g. WWW-Authenticate on a 401, Retry-After on a 503
+        self.headers = headers or {}
 
 
 def problem_response(
@@ -87,11 +91,41 @@ def unavailable_response(request: Request, dependency: str) -> JSONResponse:
     )
 
 
+_BODY_NOT_JSON = {"field": "body", "reason": "JSON decode error: not valid UTF-8 JSON"}
+
+
+def validation_problem(request: Request, errors: list[dict[str, str]]) -> JSONResponse:
+    """The 422 for a request that failed validation; `errors` name fields and reasons."""
+    return problem_response(
+        request,
+        422,
+        "Invalid request",
+        f"{len(errors)} field(s) failed validation",
+        type_=PROBLEM_TYPE_BASE + "validation",
+        extra={"errors": errors},
+    )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
-            request, exc.status, exc.title, exc.detail, type_=exc.type, extra=exc.extra
+            request,
+            exc.status,
+            exc.title,
+            exc.detail,
+            type_=exc.type,
+            extra=exc.extra,
+            headers=exc.headers or None,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -101,14 +135,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in err.get("loc", ())), "reason": err.get("msg", "")}
             for err in exc.errors()
         ]
-        return problem_response(
-            request,
-            422,
-            "Invalid request",
-            f"{len(errors)} field(s) failed validation",
-            type_=PROBLEM_TYPE_BASE + "validation",
-            extra={"errors": errors},
-        )
+        return validation_problem(request, errors)
 
     async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
         if is_transient(exc):
@@ -132,13 +159,23 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}.get(
-            exc.status_code, "HTTP error"
-        )
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's answer to a body it could not decode at all (not UTF-8, nested too
+            # deeply): the same answer as for malformed JSON, a 422 naming the body.
+            return validation_problem(request, [_BODY_NOT_JSON])
+        title = {
+            401: "Unauthorized",
+            404: "Not found",
+            405: "Method not allowed",
+            413: "Content too large",
+        }.get(exc.status_code, "HTTP error")
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(
-            request, exc.status_code, title, detail, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; the path may have
+            # several (GET and POST /v1/cases): Allow lists the methods of all of them.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem_response(request, exc.status_code, title, detail, headers=headers or None)
 
 
 def _internal_error(request: Request) -> JSONResponse:

@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from mpa_common.db import connection_settings, create_engine, create_session_factory, ping
 from mpa_common.health import DependencyMonitor
 from mpa_common.kafka import client_options, kafka_metadata_ok
+from mpa_common.limits import install_body_limits
 from mpa_common.logging import configure_logging
 from mpa_common.messaging.consumer import ConsumerTuning, EventConsumer
 from mpa_common.messaging.relay import OutboxRelay
 from mpa_common.messaging.subscriptions import Subscription
+from mpa_common.openapi import install_problem_openapi
 from mpa_common.problems import PROBLEM_JSON, install_problem_handlers
 from mpa_common.settings import ServiceSettings
 from mpa_common.telemetry import configure_tracing, instrument_app
@@ -159,6 +161,11 @@ def create_service_app(
     install_problem_handlers(app)
     configure_tracing(settings.service_name)
     instrument_app(app)
+    # Outermost of the app's own middleware, so nothing buffers a body before it is counted.
+    limits = install_body_limits(
+        app, default=settings.max_body_bytes, overrides=settings.route_body_limits
+    )
+    install_problem_openapi(app, limits)
     app.include_router(health_router(context))
     for router in routers:
         app.include_router(router)

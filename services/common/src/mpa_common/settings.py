@@ -105,6 +105,11 @@ class ServiceSettings(BaseSettings):
     consumer_batch_max_records: int = Field(default=200, ge=1, le=10_000)
     consumer_retry_max_seconds: float = Field(default=10.0, gt=0)
     consumer_unexpected_attempts: int = Field(default=5, ge=1)
+    # Request bodies beyond this are refused with 413 while they stream in
+    # (<SERVICE>_MAX_BODY_BYTES); a route may declare its own limit, and
+    # <SERVICE>_ROUTE_BODY_LIMITS='{"POST /v1/path": bytes}' overrides a route's.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    route_body_limits: dict[str, int] = Field(default_factory=dict)
 
     model_config = SettingsConfigDict(extra="ignore")
 

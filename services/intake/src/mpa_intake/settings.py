@@ -21,7 +21,8 @@ class IntakeSettings(ServiceSettings):
     active_master_key: str = ""
     # INTAKE_MATCHING_KEY: base64 of at least 32 bytes for the duplicate-matching HMAC.
     matching_key: SecretStr = SecretStr("")
-    # Where development keys are kept when none are configured (refused in production).
+    # Where development keys are kept when none are configured (refused in production);
+    # a relative path is under the platform's home (the checkout or MPA_HOME), not the cwd.
     local_key_dir: Path = Path(".local/intake")
     # Page size bounds of GET /v1/cases.
     max_page_size: int = 100

@@ -50,6 +50,9 @@ class NotificationSettings(ServiceSettings):
     # loopback, private, link-local, shared or metadata ranges are refused unless listed.
     webhook_allow_http: bool = False
     webhook_allowed_networks: tuple[str, ...] = ()
+    # Ports webhooks may be sent to (NOTIFICATION_WEBHOOK_ALLOWED_PORTS='[443, 8443]'); empty:
+    # 443, and 80 where http is allowed. Allowed networks are exempt (any port).
+    webhook_allowed_ports: tuple[int, ...] = ()
 
     # Dispatcher: a pool of attempts per replica; bounds per endpoint (unless it sets its
     # own) and for SMTP that every replica shares (counted in the database); polling.
@@ -59,7 +62,8 @@ class NotificationSettings(ServiceSettings):
     dispatch_poll_seconds: float = Field(default=0.5, gt=0)
 
     # Key that encrypts webhook secrets at rest (base64 of 32 bytes). Unset outside
-    # production: a development key is created under .local/ (refused in production).
+    # production: a development key is created under .local/ of the platform's home (the
+    # checkout or MPA_HOME, never the working directory); refused in production.
     secrets_key: SecretStr = SecretStr("")
     secrets_dev_key_file: Path = Path(".local/notification/webhook-secrets.key")
 

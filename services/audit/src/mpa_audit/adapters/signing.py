@@ -16,6 +16,7 @@ from mpa_audit.domain.checkpoint import (
 )
 from mpa_audit.settings import DEV_SIGNING_KEY_FILE, AuditSettings
 from mpa_common.auth import load_or_create_dev_key
+from mpa_common.paths import resolve_home_path
 from mpa_common.settings import Environment
 
 
@@ -52,10 +53,11 @@ class SigningKeyError(RuntimeError):
 def load_signer(settings: AuditSettings) -> TreeHeadSigner:
     """The signer of ``settings``. Development creates its key on first use (mode 600);
     production refuses the development key location and never generates a key."""
-    path = settings.signing_key_file
+    # A relative path is under the platform's home (the checkout or MPA_HOME), not the cwd.
+    path = resolve_home_path(settings.signing_key_file)
     password = settings.signing_key_password.get_secret_value().encode() or None
     if settings.environment == Environment.PRODUCTION:
-        if path == DEV_SIGNING_KEY_FILE:
+        if path == resolve_home_path(DEV_SIGNING_KEY_FILE):
             raise SigningKeyError(
                 "AUDIT_SIGNING_KEY_FILE must name the production tree-head key "
                 "(the development key is refused in production)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -25,6 +24,7 @@ from mpa_audit.settings import AuditSettings
 from mpa_common.auth import Principal, Role, require_roles
 from mpa_common.messaging.outbox import topic_name
 from mpa_common.problems import PROBLEM_JSON, Problem
+from mpa_common.request_types import DateTime, Index64Param, Text
 from mpa_contracts.topics import MAIN_TOPICS
 
 JSON_LINES = "application/jsonl"
@@ -70,15 +70,17 @@ async def list_events(
         UUID | None, Query(description="Events whose payload names the case")
     ] = None,
     type: Annotated[
-        str | None, Query(description="Event type, e.g. org.mpa.case.closed.v1", max_length=200)
+        Text | None, Query(description="Event type, e.g. org.mpa.case.closed.v1", max_length=200)
     ] = None,
     actor_id: Annotated[
-        str | None, Query(description="Actor, e.g. caseworker:u-1", max_length=200)
+        Text | None, Query(description="Actor, e.g. caseworker:u-1", max_length=200)
     ] = None,
-    since: Annotated[datetime | None, Query(description="Event time at or after")] = None,
-    until: Annotated[datetime | None, Query(description="Event time before")] = None,
+    since: Annotated[DateTime | None, Query(description="Event time at or after")] = None,
+    until: Annotated[DateTime | None, Query(description="Event time before")] = None,
+    # A seq: digits that fit a BIGINT (a longer one answered 500).
     cursor: Annotated[
-        str | None, Query(description="next_cursor of the previous page", max_length=20)
+        str | None,
+        Query(description="next_cursor of the previous page", pattern=r"^[0-9]{1,18}$"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> models.EventPage:
@@ -94,7 +96,7 @@ async def list_events(
     summary="One logged event by its leaf index",
     responses={404: {"description": "No such seq", "content": {PROBLEM_JSON: {}}}},
 )
-async def get_event(context: Context, _: Auditor, seq: int) -> models.LoggedEvent:
+async def get_event(context: Context, _: Auditor, seq: Index64Param) -> models.LoggedEvent:
     return models.LoggedEvent.of(await queries.get_event(context.sessions, seq))
 
 
@@ -117,7 +119,9 @@ async def case_timeline(
 async def tree_head(
     context: Context,
     _: Auditor,
-    tree_size: Annotated[int | None, Query(ge=0, description="Default: the current size")] = None,
+    tree_size: Annotated[
+        Index64Param | None, Query(description="Default: the current size")
+    ] = None,
 ) -> models.TreeHead:
     return models.TreeHead.of(await context.tree_heads.at(tree_size))
 
@@ -135,8 +139,10 @@ async def public_key(context: Context) -> models.PublicKey:
 async def inclusion_proof(
     context: Context,
     _: Auditor,
-    seq: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int | None, Query(ge=1, description="Default: the current size")] = None,
+    seq: Annotated[Index64Param, Query()],
+    tree_size: Annotated[
+        Index64Param | None, Query(ge=1, description="Default: the current size")
+    ] = None,
 ) -> models.InclusionProofResponse:
     proof = await proofs.inclusion_proof(context.sessions, seq, tree_size)
     return models.InclusionProofResponse(
@@ -152,8 +158,10 @@ async def inclusion_proof(
 async def consistency_proof(
     context: Context,
     _: Auditor,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int | None, Query(ge=1, description="Default: the current size")] = None,
+    first: Annotated[Index64Param, Query(ge=1)],
+    second: Annotated[
+        Index64Param | None, Query(ge=1, description="Default: the current size")
+    ] = None,
 ) -> models.ConsistencyProofResponse:
     proof = await proofs.consistency_proof(context.sessions, first, second)
     return models.ConsistencyProofResponse(
@@ -174,10 +182,12 @@ async def consistency_proof(
 async def export(
     context: Context,
     _: Auditor,
-    start: Annotated[int, Query(ge=0)] = 0,
-    tree_size: Annotated[int | None, Query(ge=0, description="Default: the current size")] = None,
+    start: Annotated[Index64Param, Query()] = 0,
+    tree_size: Annotated[
+        Index64Param | None, Query(description="Default: the current size")
+    ] = None,
     previous_tree_size: Annotated[
-        int | None,
+        Index64Param | None,
         Query(ge=1, description="Size of a tree head you hold: adds a consistency proof from it"),
     ] = None,
 ) -> StreamingResponse:

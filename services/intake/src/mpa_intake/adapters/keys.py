@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import secrets
 
+from mpa_common.paths import resolve_home_path
 from mpa_common.settings import Environment
 from mpa_intake.adapters.crypto import (
     KeyConfigurationError,
@@ -33,7 +34,8 @@ def master_keyring(settings: IntakeSettings) -> MasterKeyring:
         return MasterKeyring(keys, active)
     _refuse_in_production(settings, "INTAKE_MASTER_KEYS")
     local = load_or_create_local_key(
-        settings.local_key_dir / "dev-master-key", new_master_key(f"dev-{secrets.token_hex(4)}")
+        resolve_home_path(settings.local_key_dir) / "dev-master-key",
+        new_master_key(f"dev-{secrets.token_hex(4)}"),
     )
     keys = parse_master_keys(local)
     return MasterKeyring(keys, next(iter(keys)))
@@ -44,7 +46,7 @@ def match_keyer(settings: IntakeSettings) -> MatchKeyer:
     if not configured:
         _refuse_in_production(settings, "INTAKE_MATCHING_KEY")
         configured = load_or_create_local_key(
-            settings.local_key_dir / "dev-matching-key",
+            resolve_home_path(settings.local_key_dir) / "dev-matching-key",
             base64.b64encode(secrets.token_bytes(32)).decode(),
         )
     try:

@@ -1,13 +1,13 @@
 """HTTP routes of the intake service (`/v1/cases`): parse, authorise, call a use case."""
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from mpa_common.auth import Principal, Role, require_roles
+from mpa_common.request_types import DateTime, Text
 from mpa_common.service import ServiceContext
 from mpa_contracts.vocabularies import AccessPurpose, ErasureBasis, NeedCategory, Vulnerability
 from mpa_intake.adapters.crypto import MatchKeyer, PersonalDataVault
@@ -147,15 +147,15 @@ def cases_router(
             Query(description="Only cases with this vulnerability", examples=["gbv_survivor"]),
         ] = None,
         registered_from: Annotated[
-            datetime | None,
+            DateTime | None,
             Query(description="Registered at or after", examples=["2026-03-01T00:00:00Z"]),
         ] = None,
         registered_before: Annotated[
-            datetime | None,
+            DateTime | None,
             Query(description="Registered before", examples=["2026-04-01T00:00:00Z"]),
         ] = None,
         cursor: Annotated[
-            str | None,
+            Text | None,
             Query(max_length=200, description="`next_cursor` of the previous page"),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=settings.max_page_size, description="Page size")] = 20,

@@ -7,12 +7,10 @@ Codes come from the contracts' vocabularies; nothing here redefines one.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from mpa_common.request_types import Date, DateTime, StrictBool, StrictInt, Text
 from mpa_contracts.events.case import Location, SafetyFlags
 from mpa_contracts.types import AdminAreaCode, CountryCode, LanguageCode, PartnerId
 from mpa_contracts.vocabularies import (
@@ -36,15 +35,17 @@ from mpa_contracts.vocabularies import (
 )
 
 PHONE_PATTERN = r"^\+?[0-9][0-9 ().-]{5,24}$"
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]{2,}$"
 _T = TypeVar("_T")
 
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-Note = Annotated[str, Field(min_length=1, max_length=2000)]
+Name = Annotated[Text, Field(min_length=1, max_length=100)]
+ShortText = Annotated[Text, Field(min_length=1, max_length=200)]
+Note = Annotated[Text, Field(min_length=1, max_length=2000)]
 Phone = Annotated[str, Field(pattern=PHONE_PATTERN, max_length=30)]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
-Age = Annotated[int, Field(ge=0, le=120)]
+Age = Annotated[StrictInt, Field(ge=0, le=120)]
+# A person refusing more partners than this by name is recorded as refusing partner types.
+MAX_REFUSED_PARTNERS = 100
 
 
 def _unique(items: list[_T]) -> list[_T]:
@@ -78,7 +79,7 @@ class PersonInput(Command):
         description="Given name(s) as the person gives them", examples=["Aïcha"]
     )
     family_name: Name = Field(description="Family name(s)", examples=["Exemple"])
-    date_of_birth: date | None = Field(
+    date_of_birth: Date | None = Field(
         default=None,
         description="Date of birth, when known; give it or `estimated_age`, not both",
         examples=["2009-04-17"],
@@ -166,6 +167,7 @@ class ConsentDetails(Command):
 
     scopes: Annotated[list[ConsentScope], Unique] = Field(
         min_length=1,
+        max_length=len(ConsentScope),
         description="What the person agreed to: being referred, and sharing their data with "
         "the partner that takes the referral",
         examples=[["referral", "data_sharing"]],
@@ -175,22 +177,24 @@ class ConsentDetails(Command):
         examples=["legal_guardian"],
     )
     method: ConsentMethod = Field(description="How consent was captured", examples=["verbal"])
-    obtained_at: AwareDatetime = Field(
+    obtained_at: DateTime = Field(
         description="When consent was obtained (with time zone)",
         examples=["2026-03-02T09:15:00Z"],
     )
-    expires_at: AwareDatetime | None = Field(
+    expires_at: DateTime | None = Field(
         default=None,
         description="When consent lapses; absent for no expiry",
         examples=["2027-03-02T00:00:00Z"],
     )
     refused_partner_ids: Annotated[list[PartnerId], Unique] = Field(
         default=[],
+        max_length=MAX_REFUSED_PARTNERS,
         description="Partners the person does not want to receive their case",
         examples=[["2f3a4b5c-6d7e-4f80-9a1b-2c3d4e5f6a7b"]],
     )
     refused_partner_types: Annotated[list[PartnerType], Unique] = Field(
         default=[],
+        max_length=len(PartnerType),
         description="Kinds of organisation the person does not want involved",
         examples=[["government_agency"]],
     )
@@ -199,7 +203,7 @@ class ConsentDetails(Command):
 class ConsentInput(Command):
     """Informed consent at registration: given or not, and if given, its details."""
 
-    given: bool = Field(
+    given: StrictBool = Field(
         description="Whether the person consented. Without consent to `referral` the case is "
         "registered but nothing is referred",
         examples=[True],
@@ -229,7 +233,7 @@ class ConsentInput(Command):
 class SafetyInput(Command):
     """How partners may, or may not, reach the person."""
 
-    do_not_contact: bool = Field(
+    do_not_contact: StrictBool = Field(
         description="Partners must not contact the person directly", examples=[False]
     )
     safe_contact_method: SafeContactMethod = Field(
@@ -261,6 +265,7 @@ class RegisterCase(Command):
     location: LocationInput = Field(description="Where the person is now")
     vulnerabilities: Annotated[list[Vulnerability], Unique] = Field(
         default=[],
+        max_length=len(Vulnerability),
         description="Protection profile; decides which specialised services are eligible",
         examples=[["unaccompanied_child", "trafficking_victim"]],
     )
@@ -284,7 +289,7 @@ class PersonPatch(Command):
     family_name: Name | None = Field(
         default=None, description="New family name(s)", examples=["Exemple"]
     )
-    date_of_birth: date | None = Field(
+    date_of_birth: Date | None = Field(
         default=None, description="Date of birth", examples=["2009-04-17"]
     )
     estimated_age: Age | None = Field(default=None, description="Estimated age", examples=[16])
@@ -296,7 +301,11 @@ class PersonPatch(Command):
         default=None, description="Nationality; null when stateless or unknown", examples=["NG"]
     )
     languages: Annotated[list[LanguageCode], Unique] | None = Field(
-        default=None, min_length=1, description="Languages, preferred first", examples=[["ha"]]
+        default=None,
+        min_length=1,
+        max_length=10,
+        description="Languages, preferred first",
+        examples=[["ha"]],
     )
     phone: Phone | None = Field(
         default=None, description="Phone number; null clears it", examples=["+227 90 00 00 02"]
@@ -337,6 +346,7 @@ class UpdateCase(Command):
     location: LocationPatch | None = Field(default=None, description="New location")
     vulnerabilities: Annotated[list[Vulnerability], Unique] | None = Field(
         default=None,
+        max_length=len(Vulnerability),
         description="The complete new list of vulnerabilities",
         examples=[["trafficking_victim"]],
     )
@@ -369,6 +379,7 @@ class WithdrawConsent(Command):
     action: Literal["withdraw"] = Field(description="Withdraw consent", examples=["withdraw"])
     scopes: Annotated[list[ConsentScope], Unique] = Field(
         min_length=1,
+        max_length=len(ConsentScope),
         description="The scopes withdrawn; withdrawing `referral` stops routing and cancels "
         "open referrals, withdrawing `data_sharing` ends partners' access at once",
         examples=[["referral", "data_sharing"]],

@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from mpa_common.paths import resolve_home_path
 from mpa_common.settings import Environment
 from mpa_notification.settings import NotificationSettings
 
@@ -48,7 +49,7 @@ class SecretBox:
                 raise RuntimeError("NOTIFICATION_SECRETS_KEY must be base64 of 32 bytes") from error
         if settings.environment == Environment.PRODUCTION:
             raise RuntimeError("NOTIFICATION_SECRETS_KEY is required in production")
-        return cls(_load_or_create_dev_key(settings.secrets_dev_key_file))
+        return cls(_load_or_create_dev_key(resolve_home_path(settings.secrets_dev_key_file)))
 
     def seal(self, endpoint_id: uuid.UUID, secret: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)

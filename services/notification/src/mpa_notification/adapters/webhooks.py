@@ -67,7 +67,7 @@ async def resolve_checked(
     parts = policy.check_url(url)
     host = parts.hostname
     assert host is not None  # check_url guarantees it
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = policy.port_of(parts)
     try:
         addresses = [ipaddress.ip_address(host)]  # a literal address needs no resolving
     except ValueError:
@@ -75,7 +75,7 @@ async def resolve_checked(
             addresses = await resolver(host, port)
         except (OSError, UnicodeError) as error:  # socket.gaierror is an OSError
             raise UrlRefused("url host does not resolve") from error
-    policy.check_addresses(addresses)
+    policy.check_addresses(addresses, port)
     return CheckedTarget(parts, addresses[0], port)
 
 

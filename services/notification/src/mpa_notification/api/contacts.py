@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from mpa_common.auth import CurrentPrincipal
 from mpa_common.problems import Problem
+from mpa_common.request_types import Text
 from mpa_notification.api.deps import Context
 from mpa_notification.api.models import ContactCreate, ContactUpdate, ContactView
 from mpa_notification.app import contacts as use_cases
@@ -74,8 +76,8 @@ async def list_contacts(
     principal: CurrentPrincipal,
     kind: Audience | None = None,
     partner_id: uuid.UUID | None = None,
-    actor_id: str | None = None,
-    country: str | None = None,
+    actor_id: Annotated[Text | None, Query(max_length=200)] = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
 ) -> list[ContactView]:
     owner = str(partner_id) if partner_id else actor_id or country
     found = await use_cases.list_contacts(context, principal, kind=kind, owner=owner)

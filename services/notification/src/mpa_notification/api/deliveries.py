@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from mpa_common.request_types import DateTime, Text
 from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.api.deps import Context, PartnerScope
 from mpa_notification.api.models import AttemptView, DeliveryDetail, DeliveryPage, DeliveryView
@@ -27,12 +27,12 @@ async def list_deliveries(
     scope: PartnerScope,
     endpoint_id: uuid.UUID | None = None,
     state: DeliveryState | None = None,
-    event_type: Annotated[str | None, Query(max_length=200)] = None,
+    event_type: Annotated[Text | None, Query(max_length=200)] = None,
     channel: NotificationChannel | None = None,
     referral_id: uuid.UUID | None = None,
-    since: Annotated[datetime | None, Query(description="Created at or after")] = None,
-    until: Annotated[datetime | None, Query(description="Created before")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    since: Annotated[DateTime | None, Query(description="Created at or after")] = None,
+    until: Annotated[DateTime | None, Query(description="Created before")] = None,
+    cursor: Annotated[Text | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DeliveryPage:
     items, next_cursor = await use_cases.list_deliveries(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from mpa_common.auth import CurrentPrincipal
 from mpa_common.problems import Problem
+from mpa_common.request_types import DateTime
 from mpa_contracts.envelope import dataschema_for
 from mpa_notification.api.deps import Context, PartnerScope
 from mpa_notification.api.models import (
@@ -165,7 +165,7 @@ async def send_test(endpoint_id: uuid.UUID, context: Context, scope: PartnerScop
 )
 async def recover(
     endpoint_id: uuid.UUID,
-    since: Annotated[datetime, Query(description="RFC 3339 time; messages created since")],
+    since: Annotated[DateTime, Query(description="RFC 3339 time; messages created since")],
     context: Context,
     scope: PartnerScope,
 ) -> Recovered:

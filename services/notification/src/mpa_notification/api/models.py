@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mpa_common.request_types import StrictBool, StrictInt, Text
 from mpa_contracts.types import ActorId, CountryCode
 from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.domain.messages import Language
@@ -21,8 +22,10 @@ from mpa_notification.domain.models import (
 )
 from mpa_notification.domain.routing import Audience
 
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
 ROUTED = "org.mpa.referral.routed.v1"
+# An event type named by an endpoint (checked against the catalogue by the use case).
+EventTypeName = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class Body(BaseModel):
@@ -30,27 +33,27 @@ class Body(BaseModel):
 
 
 class EndpointCreate(Body):
-    url: str = Field(
+    url: Text = Field(
         max_length=2000,
         description="Where to POST. `https` only in production; it must resolve to public "
         "addresses (checked now and before every attempt).",
         examples=["https://partner.example.org/mpa/webhooks"],
     )
-    description: str = Field(default="", max_length=500, examples=["Case system, production"])
-    event_types: list[str] = Field(
+    description: Text = Field(default="", max_length=500, examples=["Case system, production"])
+    event_types: list[EventTypeName] = Field(
         min_length=1,
         max_length=50,
         description="Event types to receive (see GET /v1/event-types)",
         examples=[[ROUTED]],
     )
-    rate_limit_per_second: int | None = Field(
+    rate_limit_per_second: StrictInt | None = Field(
         default=None,
         ge=1,
         le=1000,
         description="At most this many requests start in any one second, counted across "
         "every replica of the service",
     )
-    max_in_flight: int | None = Field(
+    max_in_flight: StrictInt | None = Field(
         default=None,
         ge=1,
         le=64,
@@ -65,20 +68,20 @@ class EndpointCreate(Body):
 
 
 class EndpointUpdate(Body):
-    url: str | None = Field(default=None, max_length=2000)
-    description: str | None = Field(default=None, max_length=500)
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=50)
-    enabled: bool | None = Field(
+    url: Text | None = Field(default=None, max_length=2000)
+    description: Text | None = Field(default=None, max_length=500)
+    event_types: list[EventTypeName] | None = Field(default=None, min_length=1, max_length=50)
+    enabled: StrictBool | None = Field(
         default=None,
         description="false stops deliveries (pending ones fail, see /recover); true resumes",
     )
-    rate_limit_per_second: int | None = Field(
+    rate_limit_per_second: StrictInt | None = Field(
         default=None,
         ge=1,
         le=1000,
         description="Requests per second, across every replica; null removes the limit",
     )
-    max_in_flight: int | None = Field(
+    max_in_flight: StrictInt | None = Field(
         default=None,
         ge=1,
         le=64,
@@ -139,7 +142,7 @@ class EndpointCreated(EndpointView):
 
 
 class RotateSecret(Body):
-    grace_period_seconds: int | None = Field(
+    grace_period_seconds: StrictInt | None = Field(
         default=None,
         ge=0,
         le=7 * 24 * 3600,

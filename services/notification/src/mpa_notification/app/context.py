@@ -50,6 +50,7 @@ class NotificationContext:
             policy=UrlPolicy.build(
                 allow_http=settings.http_webhooks_allowed,
                 allowed_networks=settings.webhook_allowed_networks,
+                allowed_ports=settings.webhook_allowed_ports,
             ),
             schedule=RetrySchedule(
                 delays=settings.retry_schedule_seconds,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from mpa_common.auth import CurrentPrincipal, Principal, Role, require_roles
+from mpa_common.limits import MIB, body_limit
 from mpa_referral.api.deps import directory_exchange, unit_of_work
 from mpa_referral.api.directory import GBV_VISIBLE_ROLES
 from mpa_referral.app.common import Actor
@@ -15,6 +16,7 @@ from mpa_referral.app.hsds_exchange import DirectoryExchange, ImportSummary, Rea
 
 router = APIRouter(prefix="/v1/directory", tags=["directory"])
 
+HSDS_IMPORT_MAX_BYTES = 32 * MIB
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 # Roles that reach partners on a person's behalf, or run the directory, see contact points.
 CONTACT_VISIBLE_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER, Role.OPERATOR)
@@ -42,6 +44,8 @@ async def export_directory(
 @router.post(
     "/hsds",
     summary="Import an HSDS 3.1 directory (admin): idempotent upsert by HSDS id",
+    # A whole directory is larger than the service's default body limit.
+    openapi_extra=body_limit(HSDS_IMPORT_MAX_BYTES),
     responses={422: {"description": "The document is invalid; nothing was imported"}},
 )
 async def import_directory(

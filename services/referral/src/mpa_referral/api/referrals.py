@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mpa_common.auth import Principal, Role, require_roles
 from mpa_common.problems import Problem
+from mpa_common.request_types import DateTime, Text
 from mpa_contracts.vocabularies import (
     CancelReason,
     ConsentOverrideReason,
@@ -130,7 +131,7 @@ class ReferralPage(BaseModel):
 
 
 class Note(Strict):
-    note: str | None = Field(
+    note: Text | None = Field(
         default=None, max_length=2000, description="Kept in the referral's history, never in events"
     )
 
@@ -309,9 +310,9 @@ async def list_referrals(
     urgency: Urgency | None = None,
     need: Annotated[NeedCategory | None, Query(description="Need category")] = None,
     case_id: uuid.UUID | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
+    created_from: DateTime | None = None,
+    created_to: DateTime | None = None,
+    cursor: Annotated[Text | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReferralPage:
     partner = _visible_to(principal)

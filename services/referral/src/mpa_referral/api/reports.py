@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from mpa_common.auth import Principal, Role, require_roles
 from mpa_common.problems import Problem
+from mpa_common.request_types import DateTime
 from mpa_referral.adapters.report_repository import referral_report
 from mpa_referral.api.deps import unit_of_work
 
@@ -46,8 +46,8 @@ class ReferralReport(BaseModel):
 async def referrals_report(
     principal: Reporter,
     request: Request,
-    start: Annotated[datetime, Query(alias="from", description="Inclusive, RFC 3339")],
-    end: Annotated[datetime, Query(alias="to", description="Exclusive, RFC 3339")],
+    start: Annotated[DateTime, Query(alias="from", description="Inclusive, RFC 3339")],
+    end: Annotated[DateTime, Query(alias="to", description="Exclusive, RFC 3339")],
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
 ) -> ReferralReport:
     if start.tzinfo is None or end.tzinfo is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Self
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.engine import RowMapping
 
 from mpa_common.problems import Problem
+from mpa_common.request_types import Count32, Date, Int32, StrictBool, StrictInt, Text, Time
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.events.directory import (
     CoverageArea,
@@ -53,6 +54,12 @@ PARTNER_WRITABLE = frozenset(
 )
 
 
+# Request list bounds (stated in the OpenAPI): ISO 3166-1 has 249 countries.
+MAX_COUNTRIES = 250
+MAX_AREAS = 200
+MAX_ITEMS = 50
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,7 +69,10 @@ class AreaModel(Strict):
 
     country: CountryCode = Field(examples=["NE"])
     admin_areas: list[AdminAreaCode] = Field(
-        default=[], description="ISO 3166-2 subdivisions; empty: nationwide", examples=[["NE-8"]]
+        default=[],
+        max_length=MAX_AREAS,
+        description="ISO 3166-2 subdivisions; empty: nationwide",
+        examples=[["NE-8"]],
     )
 
     @model_validator(mode="after")
@@ -80,27 +90,29 @@ class DesignationModel(AreaModel):
 class ContactPoint(Strict):
     """An organisational contact point (a desk or a duty line, not a private person)."""
 
-    label: str = Field(min_length=1, max_length=200, examples=["Referral desk"])
-    email: str | None = Field(default=None, max_length=200, examples=["referrals@example.org"])
-    phone: str | None = Field(default=None, max_length=40, examples=["+227 20 00 00 00"])
+    label: Text = Field(min_length=1, max_length=200, examples=["Referral desk"])
+    email: Text | None = Field(default=None, max_length=200, examples=["referrals@example.org"])
+    phone: Text | None = Field(default=None, max_length=40, examples=["+227 20 00 00 00"])
 
 
 class PartnerDraft(Strict):
     code: PartnerCode = Field(description="Short code used in reports", examples=["DPE-NE"])
-    name: str = Field(min_length=1, max_length=200, examples=["Direction de la Protection"])
+    name: Text = Field(min_length=1, max_length=200, examples=["Direction de la Protection"])
     partner_type: PartnerType
-    countries: list[CountryCode] = Field(min_length=1, examples=[["NE"]])
-    designations: list[DesignationModel] = []
-    contacts: list[ContactPoint] = []
+    countries: list[CountryCode] = Field(min_length=1, max_length=MAX_COUNTRIES, examples=[["NE"]])
+    designations: list[DesignationModel] = Field(default=[], max_length=MAX_ITEMS)
+    contacts: list[ContactPoint] = Field(default=[], max_length=MAX_ITEMS)
 
 
 class PartnerPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     partner_type: PartnerType | None = None
-    countries: list[CountryCode] | None = Field(default=None, min_length=1)
-    designations: list[DesignationModel] | None = None
-    contacts: list[ContactPoint] | None = None
-    active: bool | None = Field(default=None, description="false deactivates the partner")
+    countries: list[CountryCode] | None = Field(
+        default=None, min_length=1, max_length=MAX_COUNTRIES
+    )
+    designations: list[DesignationModel] | None = Field(default=None, max_length=MAX_ITEMS)
+    contacts: list[ContactPoint] | None = Field(default=None, max_length=MAX_ITEMS)
+    active: StrictBool | None = Field(default=None, description="false deactivates the partner")
     deactivation_reason: DeactivationReason | None = Field(
         default=None, description="Required when `active` becomes false"
     )
@@ -117,47 +129,57 @@ class Weekday(StrEnum):
 
 
 class OpeningHours(Strict):
-    days: list[Weekday] = Field(min_length=1, examples=[["mon", "tue", "wed", "thu", "fri"]])
-    opens: time = Field(examples=["08:00"])
-    closes: time = Field(examples=["17:00"])
+    days: list[Weekday] = Field(
+        min_length=1, max_length=7, examples=[["mon", "tue", "wed", "thu", "fri"]]
+    )
+    opens: Time = Field(examples=["08:00"])
+    closes: Time = Field(examples=["17:00"])
 
 
 class ServiceFields(Strict):
     """Every field of a service; drafts require some, patches none."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=2000)
     category: NeedCategory | None = None
     status: ServiceStatus | None = None
-    coverage: list[AreaModel] | None = Field(default=None, min_length=1)
-    languages: list[LanguageCode] | None = Field(default=None, min_length=1, examples=[["fr"]])
-    min_age: int | None = Field(default=None, ge=0, le=120)
-    max_age: int | None = Field(default=None, ge=0, le=200)
-    sexes: list[Sex] | None = Field(default=None, description="Empty: all")
-    nationalities_served: list[CountryCode] | None = Field(default=None, description="Empty: all")
-    nationalities_excluded: list[CountryCode] | None = None
+    coverage: list[AreaModel] | None = Field(default=None, min_length=1, max_length=MAX_COUNTRIES)
+    languages: list[LanguageCode] | None = Field(
+        default=None, min_length=1, max_length=MAX_ITEMS, examples=[["fr"]]
+    )
+    min_age: StrictInt | None = Field(default=None, ge=0, le=120)
+    max_age: StrictInt | None = Field(default=None, ge=0, le=200)
+    sexes: list[Sex] | None = Field(default=None, max_length=len(Sex), description="Empty: all")
+    nationalities_served: list[CountryCode] | None = Field(
+        default=None, max_length=MAX_COUNTRIES, description="Empty: all"
+    )
+    nationalities_excluded: list[CountryCode] | None = Field(default=None, max_length=MAX_COUNTRIES)
     vulnerabilities_required: list[Vulnerability] | None = Field(
-        default=None, description="The person must have one of these; empty: none required"
+        default=None,
+        max_length=len(Vulnerability),
+        description="The person must have one of these; empty: none required",
     )
-    vulnerability_focus: list[Vulnerability] | None = None
-    capacity_total: int | None = Field(default=None, ge=0)
-    capacity_available: int | None = Field(
-        default=None, ge=0, description="Free places now; absent: capacity is not tracked"
+    vulnerability_focus: list[Vulnerability] | None = Field(
+        default=None, max_length=len(Vulnerability)
     )
-    opening_hours: list[OpeningHours] | None = None
-    sla_hours: dict[Urgency, int] | None = Field(
+    capacity_total: Count32 | None = None
+    capacity_available: Count32 | None = Field(
+        default=None, description="Free places now; absent: capacity is not tracked"
+    )
+    opening_hours: list[OpeningHours] | None = Field(default=None, max_length=MAX_ITEMS)
+    sla_hours: dict[Urgency, Int32] | None = Field(
         default=None,
         description="The service's own response promise per urgency, in hours; only "
         "shorter than the platform's default counts",
         examples=[{"critical": 1, "high": 12}],
     )
-    free_of_charge: bool | None = None
-    fees_description: str | None = Field(default=None, max_length=500)
-    contacts: list[ContactPoint] | None = None
-    assured_date: date | None = Field(
+    free_of_charge: StrictBool | None = None
+    fees_description: Text | None = Field(default=None, max_length=500)
+    contacts: list[ContactPoint] | None = Field(default=None, max_length=MAX_ITEMS)
+    assured_date: Date | None = Field(
         default=None, description="When the listing was last verified (HSDS assured_date)"
     )
-    gbv_sensitive: bool | None = Field(
+    gbv_sensitive: StrictBool | None = Field(
         default=None,
         description="A service for survivors of gender-based violence: hidden "
         "from roles that do not need to see it",
@@ -165,12 +187,14 @@ class ServiceFields(Strict):
 
 
 class ServiceDraft(ServiceFields):
-    name: str = Field(min_length=1, max_length=200, examples=["Emergency shelter"])
-    description: str = Field(default="", max_length=2000)
+    name: Text = Field(min_length=1, max_length=200, examples=["Emergency shelter"])
+    description: Text = Field(default="", max_length=2000)
     category: NeedCategory
     status: ServiceStatus = ServiceStatus.ACTIVE
-    coverage: list[AreaModel] = Field(min_length=1)
-    languages: list[LanguageCode] = Field(min_length=1, examples=[["fr", "ha"]])
+    coverage: list[AreaModel] = Field(min_length=1, max_length=MAX_COUNTRIES)
+    languages: list[LanguageCode] = Field(
+        min_length=1, max_length=MAX_ITEMS, examples=[["fr", "ha"]]
+    )
 
 
 class ServicePatch(ServiceFields):

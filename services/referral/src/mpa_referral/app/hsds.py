@@ -27,12 +27,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from mpa_common.request_types import Count32, Date, DateTime, StrictInt, Text
 from mpa_contracts.types import AdminAreaCode, CountryCode, LanguageCode, PartnerCode
 from mpa_contracts.vocabularies import (
     DeactivationReason,
@@ -61,6 +62,10 @@ TAXONOMY = "urn:mpa:taxonomy:"
 # The namespace of every UUIDv5 this mapping derives.
 NAMESPACE = uuid.UUID("5a3f1d2e-8c4b-5e6f-9a0b-1c2d3e4f5a6b")
 CAPACITY_UNIT = "place"
+# List bounds of an imported document (stated in the OpenAPI); a country served by areas
+# and every nationality classified fit well within them.
+MAX_PER_ENTRY = 50
+MAX_ATTRIBUTES = 1000
 
 
 class Taxonomy(StrEnum):
@@ -97,10 +102,10 @@ class Hsds(BaseModel):
 
 class TaxonomyTerm(Hsds):
     id: uuid.UUID
-    code: str | None = Field(default=None, max_length=100)
-    name: str = Field(max_length=200)
-    description: str = Field(max_length=500)
-    taxonomy: str | None = Field(default=None, max_length=200, examples=["urn:mpa:taxonomy:cost"])
+    code: Text | None = Field(default=None, max_length=100)
+    name: Text = Field(max_length=200)
+    description: Text = Field(max_length=500)
+    taxonomy: Text | None = Field(default=None, max_length=200, examples=["urn:mpa:taxonomy:cost"])
 
 
 class Attribute(Hsds):
@@ -108,15 +113,15 @@ class Attribute(Hsds):
 
     id: uuid.UUID
     link_id: uuid.UUID | None = None
-    link_entity: str | None = Field(default=None, max_length=40)
+    link_entity: Text | None = Field(default=None, max_length=40)
     taxonomy_term_id: uuid.UUID | None = None
-    value: str | None = Field(default=None, max_length=200)
+    value: Text | None = Field(default=None, max_length=200)
     taxonomy_term: TaxonomyTerm | None = None
 
 
 class Phone(Hsds):
     id: uuid.UUID
-    number: str = Field(min_length=1, max_length=40)
+    number: Text = Field(min_length=1, max_length=40)
 
 
 class Contact(Hsds):
@@ -125,65 +130,67 @@ class Contact(Hsds):
     id: uuid.UUID
     organization_id: uuid.UUID | None = None
     service_id: uuid.UUID | None = None
-    name: str | None = Field(default=None, max_length=200)
-    title: str | None = Field(default=None, max_length=200)
-    department: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=200)
-    phones: list[Phone] = []
+    name: Text | None = Field(default=None, max_length=200)
+    title: Text | None = Field(default=None, max_length=200)
+    department: Text | None = Field(default=None, max_length=200)
+    email: Text | None = Field(default=None, max_length=200)
+    phones: list[Phone] = Field(default=[], max_length=MAX_PER_ENTRY)
 
 
 class OrganizationIdentifier(Hsds):
     id: uuid.UUID
     organization_id: uuid.UUID | None = None
-    identifier_scheme: str | None = Field(default=None, max_length=200)
-    identifier_type: str = Field(max_length=200)
-    identifier: str = Field(max_length=200)
+    identifier_scheme: Text | None = Field(default=None, max_length=200)
+    identifier_type: Text = Field(max_length=200)
+    identifier: Text = Field(max_length=200)
 
 
 class Organization(Hsds):
     id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
-    organization_identifiers: list[OrganizationIdentifier] = []
-    contacts: list[Contact] = []
-    attributes: list[Attribute] = []
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=2000)
+    organization_identifiers: list[OrganizationIdentifier] = Field(
+        default=[], max_length=MAX_PER_ENTRY
+    )
+    contacts: list[Contact] = Field(default=[], max_length=MAX_PER_ENTRY)
+    attributes: list[Attribute] = Field(default=[], max_length=MAX_ATTRIBUTES)
 
 
 class ServiceArea(Hsds):
     id: uuid.UUID
     service_id: uuid.UUID | None = None
-    name: str | None = Field(default=None, max_length=200)
-    extent: str | None = Field(default=None, max_length=200)
-    extent_type: str | None = Field(default=None, max_length=20)
+    name: Text | None = Field(default=None, max_length=200)
+    extent: Text | None = Field(default=None, max_length=200)
+    extent_type: Text | None = Field(default=None, max_length=20)
 
 
 class Language(Hsds):
     id: uuid.UUID
     service_id: uuid.UUID | None = None
-    code: str | None = Field(default=None, max_length=10)
+    code: Text | None = Field(default=None, max_length=10)
 
 
 class Schedule(Hsds):
     id: uuid.UUID
     service_id: uuid.UUID | None = None
     freq: Literal["WEEKLY", "MONTHLY"] | None = None
-    byday: str | None = Field(default=None, max_length=40, examples=["MO,TU,WE,TH,FR"])
-    opens_at: str | None = Field(default=None, max_length=20, examples=["08:00"])
-    closes_at: str | None = Field(default=None, max_length=20, examples=["17:00"])
+    byday: Text | None = Field(default=None, max_length=40, examples=["MO,TU,WE,TH,FR"])
+    opens_at: Text | None = Field(default=None, max_length=20, examples=["08:00"])
+    closes_at: Text | None = Field(default=None, max_length=20, examples=["17:00"])
 
 
 class Unit(Hsds):
     id: uuid.UUID
-    name: str = Field(max_length=100)
+    name: Text = Field(max_length=100)
 
 
 class ServiceCapacity(Hsds):
     id: uuid.UUID
     service_id: uuid.UUID | None = None
     unit: Unit
-    available: int = Field(ge=0)
-    maximum: int | None = Field(default=None, ge=0)
-    updated: datetime
+    available: Count32
+    maximum: Count32 | None = None
+    updated: DateTime
 
 
 HsdsStatus = Literal["active", "inactive", "defunct", "temporarily closed"]
@@ -192,26 +199,26 @@ HsdsStatus = Literal["active", "inactive", "defunct", "temporarily closed"]
 class Service(Hsds):
     id: uuid.UUID
     organization_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=2000)
     status: HsdsStatus
-    fees_description: str | None = Field(default=None, max_length=500)
-    minimum_age: int | None = Field(default=None, ge=0, le=120)
-    maximum_age: int | None = Field(default=None, ge=0, le=200)
-    assured_date: date | None = None
-    service_areas: list[ServiceArea] = []
-    languages: list[Language] = []
-    schedules: list[Schedule] = []
-    contacts: list[Contact] = []
-    capacities: list[ServiceCapacity] = []
-    attributes: list[Attribute] = []
+    fees_description: Text | None = Field(default=None, max_length=500)
+    minimum_age: StrictInt | None = Field(default=None, ge=0, le=120)
+    maximum_age: StrictInt | None = Field(default=None, ge=0, le=200)
+    assured_date: Date | None = None
+    service_areas: list[ServiceArea] = Field(default=[], max_length=MAX_ATTRIBUTES)
+    languages: list[Language] = Field(default=[], max_length=MAX_PER_ENTRY)
+    schedules: list[Schedule] = Field(default=[], max_length=MAX_PER_ENTRY)
+    contacts: list[Contact] = Field(default=[], max_length=MAX_PER_ENTRY)
+    capacities: list[ServiceCapacity] = Field(default=[], max_length=MAX_PER_ENTRY)
+    attributes: list[Attribute] = Field(default=[], max_length=MAX_ATTRIBUTES)
 
 
 class HsdsDocument(Hsds):
     """The whole directory as HSDS 3.1 JSON (organizations and their services)."""
 
-    hsds_version: str = Field(default=HSDS_VERSION, max_length=20, examples=[HSDS_VERSION])
-    profile: str | None = Field(default=PROFILE, max_length=200, examples=[PROFILE])
+    hsds_version: Text = Field(default=HSDS_VERSION, max_length=20, examples=[HSDS_VERSION])
+    profile: Text | None = Field(default=PROFILE, max_length=200, examples=[PROFILE])
     organizations: list[Organization] = Field(max_length=10_000)
     services: list[Service] = Field(max_length=100_000)
 
