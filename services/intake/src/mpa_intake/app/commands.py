@@ -399,7 +399,7 @@ class DuplicateCheck(Command):
     family_name: Name | None = Field(
         default=None, description="Family name(s)", examples=["Exemple"]
     )
-    date_of_birth: date | None = Field(
+    date_of_birth: Date | None = Field(
         default=None, description="Date of birth", examples=["2009-04-17"]
     )
     phone: Phone | None = Field(
