@@ -24,8 +24,8 @@ from mpa_intake.adapters.crypto import (
     UndecryptableData,
     parse_master_keys,
 )
-from mpa_intake.adapters.repository import CaseRepository
 from mpa_intake.adapters.tables import metadata
+from mpa_intake.adapters.unit_of_work import unit_of_work_factory
 from mpa_intake.app.cases import erase_personal_data, register_case
 from mpa_intake.app.commands import RegisterCase
 from mpa_intake.app.context import Actor, IntakeContext
@@ -64,7 +64,7 @@ async def private_schema() -> AsyncIterator[AsyncEngine]:
 
 def _context(engine: AsyncEngine, keys: str, active: str) -> IntakeContext:
     return IntakeContext(
-        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        unit_of_work=unit_of_work_factory(async_sessionmaker(engine, expire_on_commit=False)),
         vault=PersonalDataVault(MasterKeyring(parse_master_keys(keys), active)),
         matcher=MatchKeyer(secrets.token_bytes(32)),
     )
@@ -120,7 +120,7 @@ async def test_rotation_rewraps_every_data_key_under_the_active_key(
 
     # Without the key that wrapped it, a data key does not open.
     async with retired.unit_of_work() as uow:
-        stored = await CaseRepository(uow.session).get(ids[0])
+        stored = await uow.cases.get(ids[0])
     assert stored is not None
     assert stored.sealed is not None
     with pytest.raises(UndecryptableData):

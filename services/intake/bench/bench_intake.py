@@ -35,6 +35,7 @@ from mpa_intake.adapters.crypto import (
     parse_master_keys,
 )
 from mpa_intake.adapters.tables import metadata
+from mpa_intake.adapters.unit_of_work import unit_of_work_factory
 from mpa_intake.app.cases import register_case
 from mpa_intake.app.commands import RegisterCase
 from mpa_intake.app.context import Actor, IntakeContext
@@ -141,7 +142,7 @@ async def main(cases: int, concurrency: int) -> None:
 
     schema, engine = await private_schema(url)
     ctx = IntakeContext(
-        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        unit_of_work=unit_of_work_factory(async_sessionmaker(engine, expire_on_commit=False)),
         vault=vault,
         matcher=MatchKeyer(secrets.token_bytes(32)),
     )

@@ -25,5 +25,9 @@ class IntakeSettings(ServiceSettings):
     local_key_dir: Path = Path(".local/intake")
     # Page size bounds of GET /v1/cases.
     max_page_size: int = 100
+    # The referral service's API, asked at each partner read whether the partner's
+    # referral of the case is still accepted or in progress (INTAKE_REFERRAL_API_BASE_URL).
+    referral_api_base_url: str = "http://127.0.0.1:8002"
+    referral_timeout_seconds: float = 2.0
 
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")

@@ -8,14 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from mpa_common.auth import Principal, Role, require_roles
-from mpa_common.service import ServiceContext
 from mpa_contracts.vocabularies import AccessPurpose, ErasureBasis, NeedCategory, Vulnerability
-from mpa_intake.adapters.crypto import MatchKeyer, PersonalDataVault
-from mpa_intake.adapters.repository import CaseFilter
 from mpa_intake.api.errors import problem_responses
 from mpa_intake.app import cases, reads
 from mpa_intake.app.commands import AddNeeds, CloseCase, ConsentChange, RegisterCase, UpdateCase
 from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.ports import CaseFilter
 from mpa_intake.app.views import (
     CaseDetail,
     CasePage,
@@ -37,13 +35,17 @@ def _acting_as(*roles: Role) -> Callable[..., Actor]:
     """Dependency: the caller as an Actor, acting in the first of `roles` it holds."""
     check = require_roles(*roles)
 
-    def actor(principal: Annotated[Principal, Depends(check)]) -> Actor:
+    def actor(request: Request, principal: Annotated[Principal, Depends(check)]) -> Actor:
         role = next(role for role in roles if role in principal.roles)
+        # A partner's own token is handed on to the referral service to confirm, at read
+        # time, what it holds there; nobody else's is.
+        _, _, token = request.headers.get("authorization", "").partition(" ")
         return Actor(
             subject=principal.subject,
             actor_id=principal.actor_id,
             role=role,
             partner_id=principal.partner_id,
+            credentials=token.strip() or None if role is Role.PARTNER else None,
         )
 
     return actor
@@ -57,19 +59,11 @@ CaseLister = Annotated[
 Eraser = Annotated[Actor, Depends(_acting_as(Role.ADMIN))]
 
 
-def cases_router(
-    settings: IntakeSettings, vault: PersonalDataVault, matcher: MatchKeyer
-) -> APIRouter:
+def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
     router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-    def context(request: Request) -> IntakeContext:
-        service: ServiceContext = request.app.state.context
-        return IntakeContext(
-            sessions=service.sessions,
-            vault=vault,
-            matcher=matcher,
-            topic_prefix=settings.kafka_topic_prefix,
-        )
+    def context() -> IntakeContext:
+        return intake
 
     Context = Annotated[IntakeContext, Depends(context)]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
-from mpa_common.uow import UnitOfWork
-from mpa_contracts.envelope import Envelope, new_envelope
+from mpa_common.uow import Cause
+from mpa_contracts.envelope import Envelope
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import (
     CaseClosedV1,
@@ -22,8 +22,6 @@ from mpa_contracts.events.case import (
     SafetyFlags,
 )
 from mpa_contracts.vocabularies import ErasureBasis, PersonalDataField
-from mpa_intake.adapters.crypto import SealedPersonalData, UndecryptableData
-from mpa_intake.adapters.repository import CaseRepository, IdempotencyStore, StoredCase
 from mpa_intake.app.commands import (
     AddNeeds,
     CloseCase,
@@ -34,7 +32,14 @@ from mpa_intake.app.commands import (
     RegisterCase,
     UpdateCase,
 )
-from mpa_intake.app.context import EVENT_SOURCE, Actor, IntakeContext
+from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.ports import (
+    CaseRepository,
+    IntakeUnitOfWorkPort,
+    SealedPersonalData,
+    StoredCase,
+    UndecryptableData,
+)
 from mpa_intake.app.views import (
     CaseSummary,
     ConsentState,
@@ -89,31 +94,29 @@ class _Registration:
 async def register_case(
     ctx: IntakeContext, actor: Actor, command: RegisterCase, idempotency_key: str | None = None
 ) -> RegistrationResult:
-    """Registers a case; with an Idempotency-Key, a repeat returns the first result."""
+    """Registers a case in one transaction: the idempotency check, the reference number,
+    the case and its outbox event commit together or not at all. With an Idempotency-Key,
+    a repeat returns the first result.
+
+    References stay gap-free: the number is taken inside the transaction, as late as
+    possible (the counter row then queues other registrations until this commit), and a
+    failure anywhere — a lost idempotency race included — rolls it back with everything
+    else."""
     digest = ctx.matcher.request_digest(command.model_dump_json().encode())
-    if idempotency_key is not None:
-        async with ctx.unit_of_work() as uow:
-            replay = await _replay(uow, actor, idempotency_key, digest)
-        if replay is not None:
-            return replay
-    registration = _prepare_registration(ctx, actor, command)
-    # Its own short transaction: concurrent registrations do not queue on the counter row
-    # for the whole of theirs. A registration that fails from here on leaves a gap.
-    async with ctx.unit_of_work() as uow:
-        reference = await CaseRepository(uow.session).next_reference(
-            registration.case.registered_at.year
-        )
-        await uow.commit()
     try:
         async with ctx.unit_of_work() as uow:
             if idempotency_key is not None:
                 replay = await _replay(uow, actor, idempotency_key, digest)
                 if replay is not None:
-                    return replay  # a concurrent twin committed meanwhile
-            result = await _store_registration(uow, actor, registration, reference)
-            if idempotency_key is not None and not await IdempotencyStore(uow.session).put(
+                    return replay
+            result = await _store_registration(
+                uow, actor, _prepare_registration(ctx, actor, command)
+            )
+            if idempotency_key is not None and not await uow.idempotency.put(
                 actor.subject, idempotency_key, digest, 201, result.model_dump(mode="json")
             ):
+                # A twin with the same key committed after our check: ours rolls back
+                # (its reference number too), and the twin's answer is the answer.
                 raise _LostIdempotencyRace
             await uow.commit()
             return result
@@ -126,9 +129,9 @@ async def register_case(
 
 
 async def _replay(
-    uow: UnitOfWork, actor: Actor, key: str, digest: bytes
+    uow: IntakeUnitOfWorkPort, actor: Actor, key: str, digest: bytes
 ) -> RegistrationResult | None:
-    stored = await IdempotencyStore(uow.session).get(actor.subject, key)
+    stored = await uow.idempotency.get(actor.subject, key)
     if stored is None:
         return None
     if stored.request_digest != digest:
@@ -187,12 +190,13 @@ def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCas
 
 
 async def _store_registration(
-    uow: UnitOfWork, actor: Actor, registration: _Registration, reference: str
+    uow: IntakeUnitOfWorkPort, actor: Actor, registration: _Registration
 ) -> RegistrationResult:
     case = registration.case
-    repository = CaseRepository(uow.session)
-    duplicates = await repository.possible_duplicates(registration.digests, excluding=case.case_id)
-    registered = _envelope(
+    duplicates = await uow.cases.possible_duplicates(registration.digests, excluding=case.case_id)
+    # Last read before the writes: from here the year's counter row is locked until commit.
+    reference = await uow.references.next_reference(case.registered_at.year)
+    registered = uow.emit(
         CaseRegisteredV1(
             actor_id=actor.actor_id,
             actor_role=actor.role,
@@ -203,13 +207,12 @@ async def _store_registration(
             consent=case.consent.as_contract() if case.consent else None,
             safety=case.safety,
         ),
-        case.case_id,
-        correlation_id=None,  # the registration starts the case's story
+        subject=f"case/{case.case_id}",
+        cause=Cause(),  # the registration starts the case's story
     )
     case = replace(case, reference=reference, correlation_id=registered.correlation_id)
-    await repository.add(case, registration.sealed)
-    await repository.replace_match_keys(case.case_id, registration.digests)
-    uow.emit_envelope(registered)
+    await uow.cases.add(case, registration.sealed)
+    await uow.cases.replace_match_keys(case.case_id, registration.digests)
     return RegistrationResult(
         case_id=case.case_id,
         reference=reference,
@@ -225,7 +228,7 @@ async def update_case(
     ctx: IntakeContext, actor: Actor, case_id: UUID, command: UpdateCase
 ) -> CaseSummary:
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
+        repository = uow.cases
         stored = await _load_for_update(repository, case_id)
         case = stored.case
         case.ensure_open()
@@ -253,18 +256,17 @@ async def update_case(
             case_id, ctx.vault.reseal(case_id, _sealed(stored), person)
         )
         await repository.replace_match_keys(case_id, _match_digests(ctx, person))
-        uow.emit_envelope(
-            _envelope(
-                CaseUpdatedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    profile=profile,
-                    safety=safety,
-                ),
-                case_id,
-                correlation_id=case.correlation_id,
-            )
+        _emit(
+            uow,
+            CaseUpdatedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                profile=profile,
+                safety=safety,
+            ),
+            case_id,
+            correlation_id=case.correlation_id,
         )
         await uow.commit()
         return case_summary(case)
@@ -274,7 +276,7 @@ async def add_needs(
     ctx: IntakeContext, actor: Actor, case_id: UUID, command: AddNeeds
 ) -> NeedsAdded:
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
+        repository = uow.cases
         stored = await _load_for_update(repository, case_id)
         case = stored.case
         now = ctx.clock()
@@ -294,17 +296,16 @@ async def add_needs(
             )
         await repository.add_needs(case_id, needs, added_by=actor.actor_id, first=first)
         await repository.update(case)
-        uow.emit_envelope(
-            _envelope(
-                CaseNeedsAddedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    needs=tuple(need.as_contract() for need in needs),
-                ),
-                case_id,
-                correlation_id=case.correlation_id,
-            )
+        _emit(
+            uow,
+            CaseNeedsAddedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                needs=tuple(need.as_contract() for need in needs),
+            ),
+            case_id,
+            correlation_id=case.correlation_id,
         )
         await uow.commit()
         return NeedsAdded(case_id=case_id, need_ids=[need.need_id for need in needs])
@@ -315,7 +316,7 @@ async def change_consent(
 ) -> ConsentState:
     """Records a new consent, or withdraws scopes of the current one."""
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
+        repository = uow.cases
         case = (await _load_for_update(repository, case_id)).case
         now = ctx.clock()
         event: EventData
@@ -346,7 +347,7 @@ async def change_consent(
                 withdrawn_scopes=withdrawn,
             )
         await repository.update(case)
-        uow.emit_envelope(_envelope(event, case_id, correlation_id=case.correlation_id))
+        _emit(uow, event, case_id, correlation_id=case.correlation_id)
         await uow.commit()
         return ConsentState(
             case_id=case_id,
@@ -358,21 +359,20 @@ async def close_case(
     ctx: IntakeContext, actor: Actor, case_id: UUID, command: CloseCase
 ) -> CaseSummary:
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
+        repository = uow.cases
         case = (await _load_for_update(repository, case_id)).case
         case.close(command.reason, ctx.clock())
         await repository.update(case)
-        uow.emit_envelope(
-            _envelope(
-                CaseClosedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    reason=command.reason,
-                ),
-                case_id,
-                correlation_id=case.correlation_id,
-            )
+        _emit(
+            uow,
+            CaseClosedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                reason=command.reason,
+            ),
+            case_id,
+            correlation_id=case.correlation_id,
         )
         await uow.commit()
         return case_summary(case)
@@ -384,7 +384,7 @@ async def erase_personal_data(
     """Crypto-shredding: the data key and ciphertext are destroyed, the case stays as a
     tombstone with its pseudonymous attributes, and consumers erase their copies."""
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
+        repository = uow.cases
         stored = await _load_for_update(repository, case_id)
         case = stored.case
         case.ensure_not_erased()
@@ -398,18 +398,17 @@ async def erase_personal_data(
         await repository.update(case)
         await repository.shred_personal_data(case_id)
         erased = sorted(fields)
-        uow.emit_envelope(
-            _envelope(
-                CasePersonalDataErasedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    basis=basis,
-                    erased_fields=tuple(erased),
-                ),
-                case_id,
-                correlation_id=case.correlation_id,
-            )
+        _emit(
+            uow,
+            CasePersonalDataErasedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                basis=basis,
+                erased_fields=tuple(erased),
+            ),
+            case_id,
+            correlation_id=case.correlation_id,
         )
         await uow.commit()
         return ErasureResult(case_id=case_id, basis=basis, erased_fields=erased, erased_at=now)
@@ -418,10 +417,11 @@ async def erase_personal_data(
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _envelope(data: EventData, case_id: UUID, *, correlation_id: UUID | None) -> Envelope:
-    return new_envelope(
-        data, source=EVENT_SOURCE, subject=f"case/{case_id}", correlation_id=correlation_id
-    )
+def _emit(
+    uow: IntakeUnitOfWorkPort, data: EventData, case_id: UUID, *, correlation_id: UUID
+) -> Envelope:
+    """Queues an event of the case's story (one correlation id from registration on)."""
+    return uow.emit(data, subject=f"case/{case_id}", cause=Cause.story(correlation_id))
 
 
 async def _load_for_update(repository: CaseRepository, case_id: UUID) -> StoredCase:

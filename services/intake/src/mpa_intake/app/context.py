@@ -1,4 +1,10 @@
-"""What every use case works with: the acting principal and the service's collaborators."""
+"""What every use case works with: the acting principal, and the service's collaborators.
+
+A use case takes its command (the actor and what they ask), and `IntakeContext`: the
+unit-of-work factory — each use case opens its own unit of work and commits it once — and
+the tools that are not a transaction (the vault, the matcher, the clock, the referral
+service). The composition root (`main.py`) builds it once; tests build it over fakes.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from mpa_common.uow import UnitOfWork
 from mpa_contracts.vocabularies import ActorRole
-from mpa_intake.adapters.crypto import MatchKeyer, PersonalDataVault
-from mpa_intake.adapters.tables import outbox
-
-EVENT_SOURCE = "urn:mpa:service:intake"
+from mpa_intake.app.ports import Matcher, ReferralDirectory, UnitOfWorkFactory, Vault
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,15 @@ class Actor:
     """Who acts, from the verified token (never from a request body).
 
     `role` is the role the action is authorised by; events name it beside `actor_id`.
+    `credentials` is the caller's own bearer token, handed on only to ask the referral
+    service what this caller may see there (never stored, logged or put in an event).
     """
 
     subject: str
     actor_id: str
     role: ActorRole
     partner_id: UUID | None = None
+    credentials: str | None = field(default=None, repr=False, compare=False)
 
 
 def _utc_now() -> datetime:
@@ -36,13 +39,10 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class IntakeContext:
-    sessions: async_sessionmaker[AsyncSession]
-    vault: PersonalDataVault
-    matcher: MatchKeyer
-    topic_prefix: str = ""
+    unit_of_work: UnitOfWorkFactory
+    vault: Vault
+    matcher: Matcher
+    # Asked at each partner read (defence in depth beside the grants); None only where no
+    # partner ever reads (the key-rotation command, benchmarks): a partner read then fails.
+    referrals: ReferralDirectory | None = None
     clock: Callable[[], datetime] = field(default=_utc_now)
-
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(
-            self.sessions, outbox, source=EVENT_SOURCE, topic_prefix=self.topic_prefix
-        )

@@ -1,0 +1,47 @@
+"""The intake unit of work on PostgreSQL: one transaction, its repositories and its outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mpa_common.uow import UnitOfWork
+from mpa_intake.adapters.case_store import SqlCaseRepository
+from mpa_intake.adapters.grant_store import SqlGrantRepository
+from mpa_intake.adapters.idempotency_store import SqlIdempotencyRepository
+from mpa_intake.adapters.reference_counter import SqlReferenceCounter
+from mpa_intake.adapters.tables import outbox
+
+EVENT_SOURCE = "urn:mpa:service:intake"
+
+
+class IntakeUnitOfWork(UnitOfWork):
+    """`ports.IntakeUnitOfWorkPort` on one SQLAlchemy session (a new one per `async with`)."""
+
+    cases: SqlCaseRepository
+    references: SqlReferenceCounter
+    idempotency: SqlIdempotencyRepository
+    grants: SqlGrantRepository
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, topic_prefix: str = ""
+    ) -> None:
+        super().__init__(sessions, outbox, source=EVENT_SOURCE, topic_prefix=topic_prefix)
+
+    def _bind(self, session: AsyncSession) -> None:
+        self.cases = SqlCaseRepository(session)
+        self.references = SqlReferenceCounter(session)
+        self.idempotency = SqlIdempotencyRepository(session)
+        self.grants = SqlGrantRepository(session)
+
+
+def unit_of_work_factory(
+    sessions: async_sessionmaker[AsyncSession], *, topic_prefix: str = ""
+) -> Callable[[], IntakeUnitOfWork]:
+    """What the use cases are given: a new unit of work per call."""
+
+    def new() -> IntakeUnitOfWork:
+        return IntakeUnitOfWork(sessions, topic_prefix=topic_prefix)
+
+    return new
