@@ -51,6 +51,7 @@ from mpa_intake.adapters.unit_of_work import unit_of_work_factory
 from mpa_intake.app.cases import register_case
 from mpa_intake.app.commands import RegisterCase
 from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.reads import read_case
 from mpa_intake.domain.personal_data import PersonalData
 
 OPERATOR = Actor(subject="bench", actor_id="operator:bench", role=ActorRole.OPERATOR)
@@ -94,7 +95,11 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
 
 
 async def timed_registrations(
-    ctx: IntakeContext, first: int, count: int, concurrency: int
+    ctx: IntakeContext,
+    first: int,
+    count: int,
+    concurrency: int,
+    registered: list[uuid.UUID] | None = None,
 ) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue = iter(range(first, first + count))
@@ -102,7 +107,28 @@ async def timed_registrations(
     async def caller() -> None:
         for index in queue:
             started = time.perf_counter()
-            await register_case(ctx, OPERATOR, command(index))
+            result = await register_case(ctx, OPERATOR, command(index))
+            latencies.append(time.perf_counter() - started)
+            if registered is not None:
+                registered.append(result.case_id)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return time.perf_counter() - started, sorted(latencies)
+
+
+async def timed_reads(
+    ctx: IntakeContext, case_ids: Sequence[uuid.UUID], count: int, concurrency: int
+) -> tuple[float, list[float]]:
+    """Operators reading cases: each read decrypts and announces itself (an outbox event),
+    without locking the case, so the outbox's commit-order lock is what they share."""
+    latencies: list[float] = []
+    queue = iter(range(count))
+
+    async def caller() -> None:
+        for index in queue:
+            started = time.perf_counter()
+            await read_case(ctx, OPERATOR, case_ids[index % len(case_ids)])
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -243,9 +269,11 @@ def _replica(
     return asyncio.run(run())
 
 
-def _print_run(label: str, cases: int, elapsed: float, latencies: list[float]) -> None:
+def _print_run(
+    label: str, cases: int, elapsed: float, latencies: list[float], what: str = "register_case"
+) -> None:
     print(
-        f"register_case, {label}: {cases / elapsed:7.1f} cases/s  "
+        f"{what}, {label}: {cases / elapsed:7.1f} /s  "
         f"p50 {percentile(latencies, 0.5) * 1e3:6.1f} ms  "
         f"p99 {percentile(latencies, 0.99) * 1e3:6.1f} ms  "
         f"mean {statistics.fmean(latencies) * 1e3:6.1f} ms"
@@ -266,9 +294,18 @@ async def main(cases: int, concurrency: int, processes: int) -> None:
         await timed_registrations(ctx, 0, 20, 1)  # warm the pool and caches
         elapsed, latencies = await timed_registrations(ctx, 100_000, cases, 1)
         _print_run(" 1 caller   ", cases, elapsed, latencies)
+        registered: list[uuid.UUID] = []
         async with ActivitySampler(url) as sampler:
-            elapsed, latencies = await timed_registrations(ctx, 200_000, cases, concurrency)
+            elapsed, latencies = await timed_registrations(
+                ctx, 200_000, cases, concurrency, registered
+            )
         _print_run(f"{concurrency:2d} callers  ", cases, elapsed, latencies)
+        print(sampler.report())
+        elapsed, latencies = await timed_reads(ctx, registered, cases, 1)
+        _print_run(" 1 caller   ", cases, elapsed, latencies, what="read_case    ")
+        async with ActivitySampler(url) as sampler:
+            elapsed, latencies = await timed_reads(ctx, registered, cases, concurrency)
+        _print_run(f"{concurrency:2d} callers  ", cases, elapsed, latencies, what="read_case    ")
         print(sampler.report())
         if processes > 1:
             per_process = cases // processes

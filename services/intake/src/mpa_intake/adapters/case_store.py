@@ -27,6 +27,7 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
+from mpa_intake.adapters.reference_counter import pending_reference
 from mpa_intake.adapters.tables import case_consents, case_match_keys, case_needs, cases
 from mpa_intake.app.ports import CaseFilter, PageCursor, SealedPersonalData, StoredCase
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry, routing_profile
@@ -46,7 +47,7 @@ class SqlCaseRepository:
         await self._session.execute(
             insert(cases).values(
                 case_id=case.case_id,
-                reference=case.reference,
+                reference=case.reference or pending_reference(case.case_id),
                 correlation_id=case.correlation_id,
                 registered_at=case.registered_at,
                 registered_by=case.registered_by,

@@ -12,8 +12,7 @@ from mpa_intake.adapters.grant_store import SqlGrantRepository
 from mpa_intake.adapters.idempotency_store import SqlIdempotencyRepository
 from mpa_intake.adapters.reference_counter import SqlReferenceCounter
 from mpa_intake.adapters.tables import outbox
-
-EVENT_SOURCE = "urn:mpa:service:intake"
+from mpa_intake.app.context import EVENT_SOURCE
 
 
 class IntakeUnitOfWork(UnitOfWork):

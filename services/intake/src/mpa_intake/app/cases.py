@@ -8,7 +8,7 @@ from datetime import date, datetime
 from uuid import UUID, uuid4
 
 from mpa_common.uow import Cause
-from mpa_contracts.envelope import Envelope
+from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import (
     CaseClosedV1,
@@ -32,7 +32,7 @@ from mpa_intake.app.commands import (
     RegisterCase,
     UpdateCase,
 )
-from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.context import EVENT_SOURCE, Actor, IntakeContext
 from mpa_intake.app.ports import (
     CaseRepository,
     IntakeUnitOfWorkPort,
@@ -192,11 +192,17 @@ def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCas
 async def _store_registration(
     uow: IntakeUnitOfWorkPort, actor: Actor, registration: _Registration
 ) -> RegistrationResult:
-    case = registration.case
+    # The registration event starts the case's story: its id, chosen now, is the case's
+    # correlation id, so the case can be written before its reference number exists.
+    story = uuid4()
+    case = replace(registration.case, correlation_id=story)
     duplicates = await uow.cases.possible_duplicates(registration.digests, excluding=case.case_id)
-    # Last read before the writes: from here the year's counter row is locked until commit.
-    reference = await uow.references.next_reference(case.registered_at.year)
-    registered = uow.emit(
+    await uow.cases.add(case, registration.sealed)
+    await uow.cases.replace_match_keys(case.case_id, registration.digests)
+    # Last: from here to commit the year's counter is locked, queueing other registrations.
+    reference = await uow.references.assign(case.case_id, case.registered_at.year)
+    case = replace(case, reference=reference)
+    registered = new_envelope(
         CaseRegisteredV1(
             actor_id=actor.actor_id,
             actor_role=actor.role,
@@ -207,12 +213,10 @@ async def _store_registration(
             consent=case.consent.as_contract() if case.consent else None,
             safety=case.safety,
         ),
+        source=EVENT_SOURCE,
         subject=f"case/{case.case_id}",
-        cause=Cause(),  # the registration starts the case's story
-    )
-    case = replace(case, reference=reference, correlation_id=registered.correlation_id)
-    await uow.cases.add(case, registration.sealed)
-    await uow.cases.replace_match_keys(case.case_id, registration.digests)
+    ).model_copy(update={"id": story, "correlation_id": story})
+    uow.emit_envelope(registered)
     return RegistrationResult(
         case_id=case.case_id,
         reference=reference,

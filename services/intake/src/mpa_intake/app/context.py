@@ -16,6 +16,9 @@ from uuid import UUID
 from mpa_contracts.vocabularies import ActorRole
 from mpa_intake.app.ports import Matcher, ReferralDirectory, UnitOfWorkFactory, Vault
 
+# The CloudEvents source of every event intake emits (settings.event_source says the same).
+EVENT_SOURCE = "urn:mpa:service:intake"
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -90,7 +90,10 @@ class CaseRepository(Protocol):
     """Cases with their needs, consent and match keys. Loading personal data returns it
     sealed; only the vault opens it."""
 
-    async def add(self, case: Case, sealed: SealedPersonalData) -> None: ...
+    async def add(self, case: Case, sealed: SealedPersonalData) -> None:
+        """A new case with its needs and consent. Its reference may be empty, to be given
+        by `ReferenceCounter.assign` before commit."""
+        ...
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
         """`for_update` locks the case until commit: changes to one case queue up."""
@@ -141,10 +144,13 @@ class CaseRepository(Protocol):
 
 
 class ReferenceCounter(Protocol):
-    async def next_reference(self, year: int) -> str:
-        """The next human reference of `year`, `MPA-<year>-<6 digits>`, numbering from 1
-        each year. Gap-free: the number is taken inside the caller's transaction, so a
-        rollback gives it back; concurrent callers queue on the year until commit."""
+    async def assign(self, case_id: UUID, year: int) -> str:
+        """Gives a case just added (with an empty reference) the next human reference of
+        `year`, `MPA-<year>-<6 digits>`, numbering from 1 each year, and returns it.
+
+        Gap-free: the number is taken inside the caller's transaction, so a rollback gives
+        it back. The year's counter is locked from this call until commit, queueing every
+        other registration: make it the last write before the idempotency record."""
         ...
 
 
@@ -216,6 +222,8 @@ class IntakeUnitOfWorkPort(Protocol):
         subject: str | None = None,
         key: UUID | None = None,
     ) -> Envelope: ...
+
+    def emit_envelope(self, *envelopes: Envelope) -> None: ...
 
     def after_commit(self, callback: AfterCommit) -> None: ...
 
