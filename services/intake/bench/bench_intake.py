@@ -312,7 +312,7 @@ async def main(cases: int, concurrency: int, processes: int) -> None:
             start_at = time.time() + 8.0  # every process started and warmed up by then
             loop = asyncio.get_running_loop()
             spawn = multiprocessing.get_context("spawn")
-            with concurrent_pool(processes, spawn) as pool:
+            with ProcessPoolExecutor(max_workers=processes, mp_context=spawn) as pool:
                 async with ActivitySampler(url) as sampler:
                     parts = await asyncio.gather(
                         *(
@@ -345,10 +345,6 @@ async def main(cases: int, concurrency: int, processes: int) -> None:
         async with admin.begin() as connection:
             await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         await admin.dispose()
-
-
-def concurrent_pool(processes: int, context: object) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=processes, mp_context=context)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
