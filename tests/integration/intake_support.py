@@ -423,9 +423,14 @@ def configured_keys() -> dict[str, SecretStr]:
 
 @asynccontextmanager
 async def intake_under_test(
-    bootstrap_servers: str, **settings_overrides: Any
+    bootstrap_servers: str, *, database_url: str | None = None, **settings_overrides: Any
 ) -> AsyncIterator[IntakeUnderTest]:
+    """`database_url`: another server than the shared stack's (e.g. a private one a test
+    stops); its schema must be migrated."""
     from mpa_cli.stack.topics import ensure_topics
+
+    if database_url is not None:
+        settings_overrides["database_url"] = SecretStr(database_url)
 
     prefix = f"t-intake-{uuid.uuid4().hex[:10]}."
     topics = await ensure_topics(bootstrap_servers, prefix)
@@ -438,7 +443,7 @@ async def intake_under_test(
         **{**configured_keys(), **settings_overrides},
     )
     app = create_app(settings)
-    engine = create_async_engine(service_database_url("intake"))
+    engine = create_async_engine(database_url or service_database_url("intake"))
     try:
         async with (
             app.router.lifespan_context(app),
