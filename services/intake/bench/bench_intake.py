@@ -37,6 +37,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from mpa_common.messaging.outbox import CommitOrder
 from mpa_common.settings import local_database_url
 from mpa_contracts.vocabularies import ActorRole
 from mpa_intake.adapters.crypto import (
@@ -168,6 +169,8 @@ WHERE a.application_name = $1
 def _category(row: asyncpg.Record) -> str:
     if row["locktype"] == "relation" and (row["rel"] or "").endswith("outbox"):
         return "waiting: outbox commit-order lock"
+    if row["locktype"] == "advisory":
+        return "waiting: outbox per-key lock"
     if row["locktype"] in ("transactionid", "tuple"):
         return "waiting: a row lock (reference counter)"
     if row["wait_event_type"] == "Lock":
@@ -215,7 +218,10 @@ class ActivitySampler:
         for name, count in sorted(self.counts.items(), key=lambda item: -item[1]):
             lines.append(f"      {100 * count / total:5.1f}%  {name}")
         in_tx = sum(busy.values()) or 1
-        lock = self.counts["waiting: outbox commit-order lock"]
+        lock = (
+            self.counts["waiting: outbox commit-order lock"]
+            + self.counts["waiting: outbox per-key lock"]
+        )
         lines.append(f"    outbox lock wait: {100 * lock / in_tx:.1f}% of time in transactions")
         return "\n".join(lines)
 
@@ -241,18 +247,32 @@ def _engine(url: str, schema: str) -> AsyncEngine:
     )
 
 
+COMMIT_ORDER = CommitOrder.PER_KEY  # --commit-order
+
+
 def _context(engine: AsyncEngine, key: str) -> IntakeContext:
     return IntakeContext(
-        unit_of_work=unit_of_work_factory(async_sessionmaker(engine, expire_on_commit=False)),
+        unit_of_work=unit_of_work_factory(
+            async_sessionmaker(engine, expire_on_commit=False), commit_order=COMMIT_ORDER
+        ),
         vault=PersonalDataVault(MasterKeyring(parse_master_keys(key), "bench")),
         matcher=MatchKeyer(secrets.token_bytes(32)),
     )
 
 
 def _replica(
-    url: str, schema: str, key: str, first: int, count: int, callers: int, start_at: float
+    url: str,
+    schema: str,
+    key: str,
+    first: int,
+    count: int,
+    callers: int,
+    start_at: float,
+    commit_order: str,
 ) -> tuple[list[float], float, float]:
     """One process of a multi-process run: its callers' latencies, its start and end."""
+    global COMMIT_ORDER
+    COMMIT_ORDER = CommitOrder(commit_order)
 
     async def run() -> tuple[list[float], float, float]:
         engine = _engine(url, schema)
@@ -326,6 +346,7 @@ async def main(cases: int, concurrency: int, processes: int) -> None:
                                 per_process,
                                 max(1, concurrency // processes),
                                 start_at,
+                                COMMIT_ORDER.value,
                             )
                             for index in range(processes)
                         )
@@ -352,5 +373,13 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument(
+        "--commit-order",
+        choices=[order.value for order in CommitOrder],
+        default=CommitOrder.PER_KEY.value,
+        help="how outbox writers keep commit order (per_key: intake's; table: the old lock)",
+    )
     arguments = parser.parse_args()
+    COMMIT_ORDER = CommitOrder(arguments.commit_order)
+    print(f"outbox commit order: {COMMIT_ORDER.value}")
     asyncio.run(main(arguments.cases, arguments.concurrency, arguments.processes))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mpa_common.messaging.outbox import CommitOrder
 from mpa_common.uow import UnitOfWork
 from mpa_intake.adapters.case_store import SqlCaseRepository
 from mpa_intake.adapters.grant_store import SqlGrantRepository
@@ -24,9 +25,22 @@ class IntakeUnitOfWork(UnitOfWork):
     grants: SqlGrantRepository
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, topic_prefix: str = ""
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        topic_prefix: str = "",
+        commit_order: CommitOrder = CommitOrder.PER_KEY,
     ) -> None:
-        super().__init__(sessions, outbox, source=EVENT_SOURCE, topic_prefix=topic_prefix)
+        # Per-key commit order: only writers of the same case queue on the outbox (see
+        # mpa_common.messaging.outbox.CommitOrder); concurrent reads of different cases
+        # announce themselves side by side instead of one after another.
+        super().__init__(
+            sessions,
+            outbox,
+            source=EVENT_SOURCE,
+            topic_prefix=topic_prefix,
+            commit_order=commit_order,
+        )
 
     def _bind(self, session: AsyncSession) -> None:
         self.cases = SqlCaseRepository(session)
@@ -36,11 +50,14 @@ class IntakeUnitOfWork(UnitOfWork):
 
 
 def unit_of_work_factory(
-    sessions: async_sessionmaker[AsyncSession], *, topic_prefix: str = ""
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    topic_prefix: str = "",
+    commit_order: CommitOrder = CommitOrder.PER_KEY,
 ) -> Callable[[], IntakeUnitOfWork]:
     """What the use cases are given: a new unit of work per call."""
 
     def new() -> IntakeUnitOfWork:
-        return IntakeUnitOfWork(sessions, topic_prefix=topic_prefix)
+        return IntakeUnitOfWork(sessions, topic_prefix=topic_prefix, commit_order=commit_order)
 
     return new

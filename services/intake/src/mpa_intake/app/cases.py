@@ -3,7 +3,7 @@ apply the domain rules, save, emit events through the outbox, commit once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
@@ -94,14 +94,14 @@ class _Registration:
 async def register_case(
     ctx: IntakeContext, actor: Actor, command: RegisterCase, idempotency_key: str | None = None
 ) -> RegistrationResult:
-    """Registers a case in one transaction: the idempotency check, the reference number,
-    the case and its outbox event commit together or not at all. With an Idempotency-Key,
-    a repeat returns the first result.
+    """Registers a case in one transaction: the idempotency check and record, the case, its
+    reference number and its outbox event commit together or not at all. With an
+    Idempotency-Key, a repeat returns the first result.
 
-    References stay gap-free: the number is taken inside the transaction, as late as
-    possible (the counter row then queues other registrations until this commit), and a
-    failure anywhere — a lost idempotency race included — rolls it back with everything
-    else."""
+    References stay gap-free: the number is taken inside the transaction, and a failure
+    anywhere — a lost idempotency race included — rolls it back with everything else. It
+    is the last write: from there to commit the year's counter queues every other
+    registration, so everything that can be written before it is."""
     digest = ctx.matcher.request_digest(command.model_dump_json().encode())
     try:
         async with ctx.unit_of_work() as uow:
@@ -109,17 +109,32 @@ async def register_case(
                 replay = await _replay(uow, actor, idempotency_key, digest)
                 if replay is not None:
                     return replay
-            result = await _store_registration(
-                uow, actor, _prepare_registration(ctx, actor, command)
+            registration = _prepare_registration(ctx, actor, command)
+            case = registration.case
+            duplicates = await uow.cases.possible_duplicates(
+                registration.digests, excluding=case.case_id
+            )
+            await uow.cases.add(case, registration.sealed)
+            await uow.cases.replace_match_keys(case.case_id, registration.digests)
+            result = RegistrationResult(
+                case_id=case.case_id,
+                reference="",  # a replay reads it from the case: it does not exist yet
+                status=case.status,
+                need_ids=[need.need_id for need in case.needs],
+                consent_scopes=list(case.consent.scopes) if case.consent else [],
+                possible_duplicates=duplicates,
+                registered_at=case.registered_at,
             )
             if idempotency_key is not None and not await uow.idempotency.put(
                 actor.subject, idempotency_key, digest, 201, result.model_dump(mode="json")
             ):
-                # A twin with the same key committed after our check: ours rolls back
-                # (its reference number too), and the twin's answer is the answer.
+                # A twin with the same key committed after our check: ours rolls back,
+                # and the twin's answer is the answer.
                 raise _LostIdempotencyRace
+            reference = await uow.references.assign(case.case_id, case.registered_at.year)
+            uow.emit_envelope(_registered(actor, case, reference))
             await uow.commit()
-            return result
+            return result.model_copy(update={"reference": reference})
     except _LostIdempotencyRace:
         assert idempotency_key is not None
         async with ctx.unit_of_work() as uow:
@@ -136,7 +151,31 @@ async def _replay(
         return None
     if stored.request_digest != digest:
         raise IdempotencyConflict("this Idempotency-Key was used with a different request body")
-    return RegistrationResult.model_validate(stored.body)
+    result = RegistrationResult.model_validate(stored.body)
+    if not result.reference:
+        registered = await uow.cases.get(result.case_id)
+        assert registered is not None  # recorded in the case's own transaction
+        result = result.model_copy(update={"reference": registered.case.reference})
+    return result
+
+
+def _registered(actor: Actor, case: Case, reference: str) -> Envelope:
+    """The registration event. It starts the case's story, and its id was chosen with the
+    case (the case's correlation id), so the case could be written before its reference."""
+    return new_envelope(
+        CaseRegisteredV1(
+            actor_id=actor.actor_id,
+            actor_role=actor.role,
+            case_id=case.case_id,
+            case_reference=reference,
+            profile=case.profile,
+            needs=tuple(need.as_contract() for need in case.needs),
+            consent=case.consent.as_contract() if case.consent else None,
+            safety=case.safety,
+        ),
+        source=EVENT_SOURCE,
+        subject=f"case/{case.case_id}",
+    ).model_copy(update={"id": case.correlation_id, "correlation_id": case.correlation_id})
 
 
 def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCase) -> _Registration:
@@ -174,7 +213,7 @@ def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCas
         case_id=case_id,
         reference="",  # allocated when stored
         status=CaseStatus.OPEN,
-        correlation_id=case_id,  # replaced by the registration event's id
+        correlation_id=uuid4(),  # the registration event's id: it starts the case's story
         profile=profile,
         safety=SafetyFlags(
             do_not_contact=command.safety.do_not_contact,
@@ -187,45 +226,6 @@ def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCas
         updated_at=now,
     )
     return _Registration(case, ctx.vault.seal_new(case_id, person), _match_digests(ctx, person))
-
-
-async def _store_registration(
-    uow: IntakeUnitOfWorkPort, actor: Actor, registration: _Registration
-) -> RegistrationResult:
-    # The registration event starts the case's story: its id, chosen now, is the case's
-    # correlation id, so the case can be written before its reference number exists.
-    story = uuid4()
-    case = replace(registration.case, correlation_id=story)
-    duplicates = await uow.cases.possible_duplicates(registration.digests, excluding=case.case_id)
-    await uow.cases.add(case, registration.sealed)
-    await uow.cases.replace_match_keys(case.case_id, registration.digests)
-    # Last: from here to commit the year's counter is locked, queueing other registrations.
-    reference = await uow.references.assign(case.case_id, case.registered_at.year)
-    case = replace(case, reference=reference)
-    registered = new_envelope(
-        CaseRegisteredV1(
-            actor_id=actor.actor_id,
-            actor_role=actor.role,
-            case_id=case.case_id,
-            case_reference=reference,
-            profile=case.profile,
-            needs=tuple(need.as_contract() for need in case.needs),
-            consent=case.consent.as_contract() if case.consent else None,
-            safety=case.safety,
-        ),
-        source=EVENT_SOURCE,
-        subject=f"case/{case.case_id}",
-    ).model_copy(update={"id": story, "correlation_id": story})
-    uow.emit_envelope(registered)
-    return RegistrationResult(
-        case_id=case.case_id,
-        reference=reference,
-        status=case.status,
-        need_ids=[need.need_id for need in case.needs],
-        consent_scopes=list(case.consent.scopes) if case.consent else [],
-        possible_duplicates=duplicates,
-        registered_at=case.registered_at,
-    )
 
 
 async def update_case(
