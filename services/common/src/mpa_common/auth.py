@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mpa_common.problems import Problem
+from mpa_contracts.types import ORG_UNIT_CODE_PATTERN
 from mpa_contracts.vocabularies import ActorRole
 
 DEV_KEY_ALGORITHM = "EdDSA"
@@ -56,6 +57,9 @@ class Principal(BaseModel):
     roles: frozenset[Role]
     partner_id: uuid.UUID | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    # The user's team and agency (organisation units), for case scopes: codes, never names.
+    team: str | None = Field(default=None, pattern=ORG_UNIT_CODE_PATTERN)
+    agency: str | None = Field(default=None, pattern=ORG_UNIT_CODE_PATTERN)
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -119,6 +123,8 @@ class TokenVerifier:
                 roles=roles,
                 partner_id=uuid.UUID(partner) if partner else None,
                 country=claims.get("country"),
+                team=claims.get("team"),
+                agency=claims.get("agency"),
             )
         except ValueError as error:
             raise Problem(401, "Unauthorized", "Token claims are malformed") from error
@@ -149,6 +155,8 @@ def mint_dev_token(
     subject: str | None = None,
     partner_id: uuid.UUID | None = None,
     country: str | None = None,
+    team: str | None = None,
+    agency: str | None = None,
     ttl_seconds: int = 8 * 3600,
     settings: AuthSettings | None = None,
 ) -> str:
@@ -167,6 +175,10 @@ def mint_dev_token(
         claims["partner_id"] = str(partner_id)
     if country is not None:
         claims["country"] = country
+    if team is not None:
+        claims["team"] = team
+    if agency is not None:
+        claims["agency"] = agency
     key = load_or_create_dev_key(settings.auth_dev_key_file)
     return jwt.encode(claims, key, algorithm=DEV_KEY_ALGORITHM)
 
