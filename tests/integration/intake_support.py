@@ -57,6 +57,8 @@ from tests.conftest import service_database_url
 from tests.support import free_port
 
 CASE_TOPIC = "mpa.case.v1"
+NIAMEY_TEAM = "ne-niamey-cm"
+NIAMEY_AGENCY = "iom-ne"
 ACCESS_TOPIC = "mpa.access.v1"
 REFERRAL_TOPIC = "mpa.referral.v1"
 
@@ -259,10 +261,22 @@ class IntakeUnderTest:
     referral_api: ReferralApiStandIn
 
     def auth(
-        self, *roles: Role, subject: str | None = None, partner_id: uuid.UUID | None = None
+        self,
+        *roles: Role,
+        subject: str | None = None,
+        partner_id: uuid.UUID | None = None,
+        team: str | None = NIAMEY_TEAM,
+        agency: str | None = NIAMEY_AGENCY,
+        country: str | None = "NE",
     ) -> dict[str, str]:
+        """A token; staff work in one team of one agency's Niger office unless told."""
         token = mint_dev_token(
-            roles, subject=subject or f"t-{uuid.uuid4().hex[:10]}", partner_id=partner_id
+            roles,
+            subject=subject or f"t-{uuid.uuid4().hex[:10]}",
+            partner_id=partner_id,
+            team=team,
+            agency=agency,
+            country=country,
         )
         return {"Authorization": f"Bearer {token}"}
 

@@ -32,7 +32,7 @@ from mpa_intake.adapters.tables import metadata
 from mpa_intake.adapters.unit_of_work import unit_of_work_factory
 from mpa_intake.app.cases import erase_personal_data, register_case
 from mpa_intake.app.commands import RegisterCase
-from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.context import UNSCOPED, Actor, IntakeContext
 from mpa_intake.app.keys import rewrap_data_keys
 from mpa_intake.app.reads import read_case
 from tests.conftest import service_database_url
@@ -71,6 +71,7 @@ def _context(engine: AsyncEngine, keys: str, active: str) -> IntakeContext:
         unit_of_work=unit_of_work_factory(async_sessionmaker(engine, expire_on_commit=False)),
         vault=PersonalDataVault(MasterKeyring(parse_master_keys(keys), active)),
         matcher=MatchKeyer(secrets.token_bytes(32)),
+        scopes=UNSCOPED,
     )
 
 

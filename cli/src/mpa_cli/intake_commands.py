@@ -43,7 +43,7 @@ async def _rewrap(batch_size: int) -> dict[str, object]:
     from mpa_intake.adapters.crypto import PersonalDataVault
     from mpa_intake.adapters.keys import master_keyring, match_keyer
     from mpa_intake.adapters.unit_of_work import unit_of_work_factory
-    from mpa_intake.app.context import IntakeContext
+    from mpa_intake.app.context import UNSCOPED, IntakeContext
     from mpa_intake.app.keys import rewrap_data_keys
     from mpa_intake.settings import IntakeSettings
 
@@ -62,6 +62,7 @@ async def _rewrap(batch_size: int) -> dict[str, object]:
             ),
             vault=PersonalDataVault(master_keyring(settings)),
             matcher=match_keyer(settings),
+            scopes=UNSCOPED,  # the service's own maintenance, not a person's access
         )
         report = await rewrap_data_keys(context, batch_size=batch_size)
     finally:

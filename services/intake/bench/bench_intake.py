@@ -51,7 +51,7 @@ from mpa_intake.adapters.tables import metadata
 from mpa_intake.adapters.unit_of_work import unit_of_work_factory
 from mpa_intake.app.cases import register_case
 from mpa_intake.app.commands import RegisterCase
-from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.context import UNSCOPED, Actor, IntakeContext
 from mpa_intake.app.reads import read_case
 from mpa_intake.domain.personal_data import PersonalData
 
@@ -257,6 +257,7 @@ def _context(engine: AsyncEngine, key: str) -> IntakeContext:
         ),
         vault=PersonalDataVault(MasterKeyring(parse_master_keys(key), "bench")),
         matcher=MatchKeyer(secrets.token_bytes(32)),
+        scopes=UNSCOPED,
     )
 
 

@@ -24,6 +24,7 @@ from mpa_common.uow import Cause
 from mpa_contracts.events.case import CaseClosedV1, SafetyFlags
 from mpa_contracts.vocabularies import (
     CaseClosureReason,
+    CaseScope,
     ConsentGivenBy,
     ConsentMethod,
     ConsentScope,
@@ -39,11 +40,13 @@ from mpa_intake.app.ports import (
     CaseFilter,
     IntakeUnitOfWorkPort,
     PageCursor,
+    ScopeFilter,
     SealedPersonalData,
 )
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry, routing_profile
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
+from mpa_intake.domain.ownership import Ownership, Viewer
 from mpa_intake.testing import FakeIntakeUnitOfWork, IntakeMemory
 
 Factory = Callable[[], IntakeUnitOfWorkPort]
@@ -79,6 +82,7 @@ def new_case(
     vulnerabilities: tuple[Vulnerability, ...] = (Vulnerability.TRAFFICKING_VICTIM,),
     needs: tuple[NeedCategory, ...] = (NeedCategory.SHELTER,),
     consent: bool = True,
+    ownership: Ownership | None = None,
 ) -> Case:
     return Case(
         case_id=uuid.uuid4(),
@@ -110,6 +114,7 @@ def new_case(
         registered_at=at,
         registered_by="operator:op-1",
         updated_at=at,
+        ownership=ownership or Ownership("operator:op-1", "ne-niamey-cm", "iom-ne", "NE"),
     )
 
 
@@ -340,3 +345,39 @@ async def test_grants_follow_set_and_revoke(uow: Factory) -> None:
         await tx.commit()
     async with uow() as tx:
         assert await tx.grants.active_grants(case_id, partner_id) == []
+
+
+async def test_pages_keep_to_the_viewers_scope(uow: Factory) -> None:
+    mine = await stored(uow, new_case(ownership=Ownership("caseworker:me", None, None, "ML")))
+    team = await stored(
+        uow, new_case(ownership=Ownership("caseworker:b", "ne-niamey-cm", "iom-ne", "NE"))
+    )
+    agency = await stored(
+        uow, new_case(ownership=Ownership("caseworker:c", "ne-agadez-cm", "iom-ne", "NE"))
+    )
+    country = await stored(
+        uow, new_case(ownership=Ownership("caseworker:d", "ne-zinder", "unhcr-ne", "NE"))
+    )
+    abroad = await stored(
+        uow, new_case(ownership=Ownership("caseworker:e", "ml-gao-cm", "iom-ml", "ML"))
+    )
+    viewer = Viewer("caseworker:me", "ne-niamey-cm", "iom-ne", "NE")
+    expected = {
+        CaseScope.OWN: [mine],
+        CaseScope.TEAM: [mine, team],
+        CaseScope.AGENCY: [mine, team, agency],
+        CaseScope.COUNTRY: [mine, team, agency, country],
+        CaseScope.ALL: [mine, team, agency, country, abroad],
+    }
+    async with uow() as tx:
+        for scope, cases in expected.items():
+            found = await tx.cases.page(CaseFilter(scope=ScopeFilter(scope, viewer)), None, 10)
+            assert {s.case.case_id for s in found} == {c.case_id for c in cases}, scope
+        unitless = await tx.cases.page(
+            CaseFilter(scope=ScopeFilter(CaseScope.TEAM, Viewer("caseworker:me"))), None, 10
+        )
+        assert [s.case.case_id for s in unitless] == [mine.case_id]
+    async with uow() as tx:
+        loaded = await tx.cases.get(abroad.case_id)
+    assert loaded is not None
+    assert loaded.case.ownership == abroad.ownership

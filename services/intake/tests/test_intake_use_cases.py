@@ -12,7 +12,7 @@ import pytest
 from mpa_common.failures import DependencyUnavailable, is_transient
 from mpa_common.messaging.subscriptions import Delivery, RecordOrigin
 from mpa_contracts.envelope import new_envelope
-from mpa_contracts.events.access import PersonalDataAccessedV1
+from mpa_contracts.events.access import BreakGlassAccessV1, PersonalDataAccessedV1
 from mpa_contracts.events.case import (
     CaseClosedV1,
     CaseNeedsAddedV1,
@@ -37,7 +37,9 @@ from mpa_contracts.examples import example_event
 from mpa_contracts.vocabularies import (
     AccessPurpose,
     ActorRole,
+    BreakGlassReason,
     CaseClosureReason,
+    CaseScope,
     ErasureBasis,
     PersonalDataField,
     ReferralState,
@@ -52,7 +54,7 @@ from mpa_intake.app.commands import (
     UpdateCase,
     WithdrawConsent,
 )
-from mpa_intake.app.context import Actor
+from mpa_intake.app.context import Actor, ScopePolicy
 from mpa_intake.app.ports import CaseFilter
 from mpa_intake.domain.case import CaseStatus
 from mpa_intake.domain.errors import (
@@ -61,12 +63,14 @@ from mpa_intake.domain.errors import (
     CaseNotFound,
     IdempotencyConflict,
     InvalidCase,
+    OutsideScope,
     PersonalDataErased,
 )
 from mpa_intake.testing import FakeIntake, FakeIntakeUnitOfWork, fake_intake, vault_for_tests
 
-OPERATOR = Actor(subject="op-1", actor_id="operator:op-1", role=ActorRole.OPERATOR)
-CASEWORKER = Actor(subject="cw-1", actor_id="caseworker:cw-1", role=ActorRole.CASEWORKER)
+NIAMEY = {"team": "ne-niamey-cm", "agency": "iom-ne", "country": "NE"}
+OPERATOR = Actor(subject="op-1", actor_id="operator:op-1", role=ActorRole.OPERATOR, **NIAMEY)
+CASEWORKER = Actor(subject="cw-1", actor_id="caseworker:cw-1", role=ActorRole.CASEWORKER, **NIAMEY)
 ADMIN = Actor(subject="dpo-1", actor_id="admin:dpo-1", role=ActorRole.ADMIN)
 AUDITOR = Actor(subject="au-1", actor_id="auditor:au-1", role=ActorRole.AUDITOR)
 
@@ -483,14 +487,14 @@ async def test_lists_filter_and_page_newest_first(intake: FakeIntake) -> None:
     ids = [await registered(timed, given_name=f"P{i}") for i in range(3)]
     await registered(timed, given_name="Other", vulnerabilities=[])
     where = CaseFilter(status=CaseStatus.OPEN, vulnerability="trafficking_victim")  # type: ignore[arg-type]
-    first = await reads.list_cases(timed.context, where, None, 2)
+    first = await reads.list_cases(timed.context, OPERATOR, where, None, 2)
     assert [item.case_id for item in first.items] == [ids[2], ids[1]]
     assert first.next_cursor is not None
-    rest = await reads.list_cases(timed.context, where, first.next_cursor, 2)
+    rest = await reads.list_cases(timed.context, OPERATOR, where, first.next_cursor, 2)
     assert [item.case_id for item in rest.items] == [ids[0]]
     assert rest.next_cursor is None
     with pytest.raises(InvalidCase):
-        await reads.list_cases(timed.context, where, "nonsense", 2)
+        await reads.list_cases(timed.context, OPERATOR, where, "nonsense", 2)
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -556,3 +560,105 @@ async def test_each_referral_event_sets_or_ends_the_partners_grant() -> None:
         assert row.active is active, event_class.__name__
         assert row.last_event_type == event_class.event_type
     assert handlers.REFERRAL_ACCESS.entry_for("org.mpa.referral.routed.v1") is None
+
+
+# --- ownership and scopes ---------------------------------------------------------------------
+
+GAO = {"team": "ml-gao-cm", "agency": "iom-ml", "country": "ML"}
+MALI_OPERATOR = Actor(subject="op-ml", actor_id="operator:op-ml", role=ActorRole.OPERATOR, **GAO)
+MALI_CASEWORKER = Actor(
+    subject="cw-ml", actor_id="caseworker:cw-ml", role=ActorRole.CASEWORKER, **GAO
+)
+
+
+async def test_a_case_is_owned_by_its_registrar_in_their_team_agency_and_office(
+    intake: FakeIntake,
+) -> None:
+    case_id = await registered(intake)
+    ownership = intake.memory.cases[case_id].case.ownership
+    assert (ownership.owner_id, ownership.team, ownership.agency, ownership.country) == (
+        "operator:op-1",
+        "ne-niamey-cm",
+        "iom-ne",
+        "NE",
+    )
+    unplaced = Actor(subject="op-x", actor_id="operator:op-x", role=ActorRole.OPERATOR)
+    other = await cases.register_case(intake.context, unplaced, register(given_name="B"))
+    assert intake.memory.cases[other.case_id].case.ownership.country == "NE"  # the case's
+
+
+async def test_reads_outside_scope_need_a_break_glass_reason_and_are_announced(
+    intake: FakeIntake,
+) -> None:
+    case_id = await registered(intake)  # Niamey's
+    with pytest.raises(OutsideScope):
+        await reads.read_case(intake.context, MALI_OPERATOR, case_id)
+    assert intake.memory.events_of(PersonalDataAccessedV1) == []
+    detail = await reads.read_case(
+        intake.context, MALI_CASEWORKER, case_id, break_glass=BreakGlassReason.OWNER_UNAVAILABLE
+    )
+    assert detail.person.given_name == "Aïcha"
+    (access,) = intake.memory.events_of(PersonalDataAccessedV1)
+    (glass,) = intake.memory.events_of(BreakGlassAccessV1)
+    assert isinstance(glass.data, BreakGlassAccessV1)
+    assert glass.data.reason is BreakGlassReason.OWNER_UNAVAILABLE
+    assert (glass.data.actor_scope, glass.data.actor_team) == (CaseScope.TEAM, "ml-gao-cm")
+    assert (glass.data.owner_id, glass.data.owner_team) == ("operator:op-1", "ne-niamey-cm")
+    assert glass.correlation_id == access.correlation_id
+    # Within scope, a reason is not needed and breaks nothing.
+    await reads.read_case(
+        intake.context, CASEWORKER, case_id, break_glass=BreakGlassReason.LEGAL_OBLIGATION
+    )
+    assert len(intake.memory.events_of(BreakGlassAccessV1)) == 1
+
+
+async def test_changes_outside_the_write_scope_are_refused_and_write_nothing(
+    intake: FakeIntake,
+) -> None:
+    case_id = await registered(intake)
+    events = len(intake.memory.events)
+    with pytest.raises(OutsideScope):
+        await cases.close_case(
+            intake.context, MALI_CASEWORKER, case_id, CloseCase(reason=CaseClosureReason.OTHER)
+        )
+    with pytest.raises(OutsideScope):
+        await cases.update_case(
+            intake.context,
+            MALI_CASEWORKER,
+            case_id,
+            UpdateCase.model_validate({"vulnerabilities": []}),
+        )
+    assert len(intake.memory.events) == events
+    assert intake.memory.cases[case_id].case.status is CaseStatus.OPEN
+    # A caseworker of the owning team may; the administrator (erasure) reaches every case.
+    await cases.close_case(
+        intake.context, CASEWORKER, case_id, CloseCase(reason=CaseClosureReason.NEEDS_MET)
+    )
+    await cases.erase_personal_data(
+        intake.context, ADMIN, case_id, ErasureBasis.DATA_SUBJECT_REQUEST
+    )
+
+
+async def test_lists_keep_to_the_readers_scope_and_the_scopes_are_configurable() -> None:
+    niamey = fake_intake()
+    ne_case = await registered(niamey)
+    ml_case = (
+        await cases.register_case(niamey.context, MALI_OPERATOR, register(given_name="Fanta"))
+    ).case_id
+    everything = CaseFilter()
+
+    async def listed(intake: FakeIntake, actor: Actor) -> set[uuid.UUID]:
+        page = await reads.list_cases(intake.context, actor, everything, None, 50)
+        return {item.case_id for item in page.items}
+
+    assert await listed(niamey, OPERATOR) == {ne_case}  # operators: country
+    assert await listed(niamey, MALI_CASEWORKER) == {ml_case}  # caseworkers: team
+    assert await listed(niamey, AUDITOR) == {ne_case, ml_case}  # auditors: all (no data)
+    own_only = fake_intake(
+        memory=niamey.memory,
+        scopes=ScopePolicy(read={ActorRole.OPERATOR: CaseScope.OWN}),
+    )
+    colleague = Actor(subject="op-2", actor_id="operator:op-2", role=ActorRole.OPERATOR, **NIAMEY)
+    assert await listed(own_only, colleague) == set()
+    assert await listed(own_only, OPERATOR) == {ne_case}
+    assert await listed(own_only, AUDITOR) == set()  # a role named nowhere: its own only

@@ -12,7 +12,7 @@ from mpa_intake.adapters.tables import processed_events
 from mpa_intake.adapters.unit_of_work import unit_of_work_factory
 from mpa_intake.api.errors import install_intake_error_handler
 from mpa_intake.api.routes import cases_router
-from mpa_intake.app.context import IntakeContext
+from mpa_intake.app.context import IntakeContext, ScopePolicy
 from mpa_intake.handlers import REFERRAL_ACCESS
 from mpa_intake.settings import IntakeSettings
 
@@ -30,6 +30,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         vault=PersonalDataVault(master_keyring(settings)),
         matcher=match_keyer(settings),
         referrals=referrals,
+        scopes=ScopePolicy(read=settings.case_read_scopes, write=settings.case_write_scopes),
     )
     app = create_service_app(
         service,

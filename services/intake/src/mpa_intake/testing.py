@@ -30,7 +30,7 @@ from mpa_intake.adapters.crypto import (
     new_master_key,
     parse_master_keys,
 )
-from mpa_intake.app.context import EVENT_SOURCE, IntakeContext
+from mpa_intake.app.context import EVENT_SOURCE, IntakeContext, ScopePolicy
 from mpa_intake.app.ports import (
     MAX_REFERENCE_NUMBER,
     CaseFilter,
@@ -45,6 +45,8 @@ from mpa_intake.app.ports import (
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
+from mpa_intake.domain.ownership import within
+from mpa_intake.settings import DEFAULT_READ_SCOPES, DEFAULT_WRITE_SCOPES
 
 
 @dataclass
@@ -115,6 +117,7 @@ class FakeCaseRepository:
             registered_by=row.case.registered_by,
             needs=row.case.needs,
             consent=row.case.consent,
+            ownership=row.case.ownership,
         )
         row.case = copy.deepcopy(row.case)
 
@@ -154,7 +157,11 @@ class FakeCaseRepository:
     ) -> list[StoredCase]:
         def matches(case: Case) -> bool:
             return (
-                (where.status is None or case.status is where.status)
+                (
+                    where.scope is None
+                    or within(where.scope.scope, case.ownership, where.scope.viewer)
+                )
+                and (where.status is None or case.status is where.status)
                 and (
                     where.vulnerability is None
                     or where.vulnerability in case.profile.vulnerabilities
@@ -363,8 +370,16 @@ class FakeIntake:
     context: IntakeContext
 
 
+# The service's default scopes (settings), as the unit tests' policy.
+DEFAULT_SCOPES = ScopePolicy(read=DEFAULT_READ_SCOPES, write=DEFAULT_WRITE_SCOPES)
+
+
 def fake_intake(
-    *, vault: PersonalDataVault | None = None, clock: Any = None, memory: IntakeMemory | None = None
+    *,
+    vault: PersonalDataVault | None = None,
+    clock: Any = None,
+    memory: IntakeMemory | None = None,
+    scopes: ScopePolicy = DEFAULT_SCOPES,
 ) -> FakeIntake:
     memory = memory or IntakeMemory()
     referrals = FakeReferralDirectory()
@@ -373,6 +388,7 @@ def fake_intake(
         unit_of_work=lambda: FakeIntakeUnitOfWork(memory),
         vault=vault or vault_for_tests(),
         matcher=matcher_for_tests(),
+        scopes=scopes,
         referrals=referrals,
         **extra,
     )

@@ -10,13 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, true, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_contracts.events.case import SafetyFlags
 from mpa_contracts.vocabularies import (
     CaseClosureReason,
+    CaseScope,
     ConsentGivenBy,
     ConsentMethod,
     ConsentScope,
@@ -29,10 +30,17 @@ from mpa_contracts.vocabularies import (
 )
 from mpa_intake.adapters.reference_counter import pending_reference
 from mpa_intake.adapters.tables import case_consents, case_match_keys, case_needs, cases
-from mpa_intake.app.ports import CaseFilter, PageCursor, SealedPersonalData, StoredCase
+from mpa_intake.app.ports import (
+    CaseFilter,
+    PageCursor,
+    ScopeFilter,
+    SealedPersonalData,
+    StoredCase,
+)
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry, routing_profile
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
+from mpa_intake.domain.ownership import Ownership
 
 
 class SqlCaseRepository:
@@ -51,6 +59,10 @@ class SqlCaseRepository:
                 correlation_id=case.correlation_id,
                 registered_at=case.registered_at,
                 registered_by=case.registered_by,
+                owner_id=case.ownership.owner_id,
+                owner_team=case.ownership.team,
+                owner_agency=case.ownership.agency,
+                owner_country=case.ownership.country,
                 **_case_state(case),
                 master_key_id=sealed.master_key_id,
                 wrapped_data_key=sealed.wrapped_data_key,
@@ -150,6 +162,8 @@ class SqlCaseRepository:
         """Newest first, keyset-paginated; personal data is not loaded."""
         query = select(cases)
         conditions = []
+        if where.scope is not None:
+            conditions.append(_within(where.scope))
         if where.status is not None:
             conditions.append(cases.c.status == where.status.value)
         if where.vulnerability is not None:
@@ -303,6 +317,23 @@ class SqlCaseRepository:
         )
 
 
+def _within(where: ScopeFilter) -> ColumnElement[bool]:
+    """SQL for domain.ownership.within: one's own cases, or those of the scope's unit."""
+    viewer, scope = where.viewer, where.scope
+    if scope is CaseScope.ALL:
+        return true()
+    unit = {
+        CaseScope.TEAM: (cases.c.owner_team, viewer.team),
+        CaseScope.AGENCY: (cases.c.owner_agency, viewer.agency),
+        CaseScope.COUNTRY: (cases.c.owner_country, viewer.country),
+    }.get(scope)
+    own = cases.c.owner_id == viewer.actor_id
+    if unit is None or unit[1] is None:
+        return own
+    column, value = unit
+    return or_(own, column == value)
+
+
 def _case_state(case: Case) -> dict[str, Any]:
     """The columns that change over a case's life."""
     profile = case.profile
@@ -349,6 +380,12 @@ def _case(row: RowMapping, needs: list[NeedEntry], consent: ConsentRecord | None
         registered_at=row["registered_at"],
         registered_by=row["registered_by"],
         updated_at=row["updated_at"],
+        ownership=Ownership(
+            owner_id=row["owner_id"],
+            team=row["owner_team"],
+            agency=row["owner_agency"],
+            country=row["owner_country"],
+        ),
         closed_at=row["closed_at"],
         closure_reason=CaseClosureReason(row["closure_reason"]) if row["closure_reason"] else None,
         erased_at=row["erased_at"],

@@ -8,7 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from mpa_common.auth import Principal, Role, require_roles
-from mpa_contracts.vocabularies import AccessPurpose, ErasureBasis, NeedCategory, Vulnerability
+from mpa_contracts.vocabularies import (
+    AccessPurpose,
+    BreakGlassReason,
+    ErasureBasis,
+    NeedCategory,
+    Vulnerability,
+)
 from mpa_intake.api.errors import problem_responses
 from mpa_intake.app import cases, reads
 from mpa_intake.app.commands import AddNeeds, CloseCase, ConsentChange, RegisterCase, UpdateCase
@@ -46,6 +52,9 @@ def _acting_as(*roles: Role) -> Callable[..., Actor]:
             role=role,
             partner_id=principal.partner_id,
             credentials=token.strip() or None if role is Role.PARTNER else None,
+            team=principal.team,
+            agency=principal.agency,
+            country=principal.country,
         )
 
     return actor
@@ -101,12 +110,14 @@ def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
     @router.get(
         "",
         summary="List cases (no personal data)",
-        description="Pseudonymous summaries, newest first, with cursor pagination.",
+        description="Pseudonymous summaries of the cases within your role's read scope "
+        "(own, team, agency, country or all; configured per role), newest first, with "
+        "cursor pagination.",
         responses=problem_responses(403, 422),
     )
     async def list_cases(
         ctx: Context,
-        _: CaseLister,
+        actor: CaseLister,
         status_: Annotated[
             CaseStatus | None,
             Query(alias="status", description="Only cases in this state", examples=["open"]),
@@ -133,13 +144,21 @@ def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
         ] = None,
         limit: Annotated[int, Query(ge=1, le=settings.max_page_size, description="Page size")] = 20,
     ) -> CasePage:
-        where = CaseFilter(status_, need, vulnerability, registered_from, registered_before)
-        return await reads.list_cases(ctx, where, cursor, limit)
+        where = CaseFilter(
+            status=status_,
+            need=need,
+            vulnerability=vulnerability,
+            registered_from=registered_from,
+            registered_before=registered_before,
+        )
+        return await reads.list_cases(ctx, actor, where, cursor, limit)
 
     @router.get(
         "/{case_id}",
         summary="Read a case with its personal data",
-        description="Operators and caseworkers see everything; a partner sees the case only "
+        description="Operators and caseworkers see everything of the cases within their "
+        "role's read scope (outside it only with a `break_glass` reason); a partner sees "
+        "the case only "
         "while it holds an accepted referral and consent allows sharing with it, and then "
         "only the fields its referrals need. Every read is announced as "
         "`org.mpa.access.personal_data_accessed.v1` before the answer is sent.",
@@ -157,8 +176,17 @@ def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
                 examples=["case_management"],
             ),
         ] = None,
+        break_glass: Annotated[
+            BreakGlassReason | None,
+            Query(
+                description="Read a case outside your scope, for this reason: the read is "
+                "announced as `org.mpa.access.break_glass_used.v1` beside the usual access "
+                "event, for review and for the owner's supervisor",
+                examples=["owner_unavailable"],
+            ),
+        ] = None,
     ) -> CaseDetail:
-        return await reads.read_case(ctx, actor, case_id, purpose)
+        return await reads.read_case(ctx, actor, case_id, purpose, break_glass)
 
     @router.patch(
         "/{case_id}",

@@ -63,8 +63,10 @@ from mpa_intake.domain.errors import (
     FieldError,
     IdempotencyConflict,
     InvalidCase,
+    OutsideScope,
 )
 from mpa_intake.domain.matching import MatchKind, match_material
+from mpa_intake.domain.ownership import Ownership, within
 from mpa_intake.domain.personal_data import PersonalData, age_band_of
 
 _PERSON_FIELDS = (
@@ -224,6 +226,14 @@ def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCas
         registered_at=now,
         registered_by=actor.actor_id,
         updated_at=now,
+        # The registering caseworker owns it, in their team, agency and country office
+        # (the case's country when the token names none).
+        ownership=Ownership(
+            owner_id=actor.actor_id,
+            team=actor.team,
+            agency=actor.agency,
+            country=actor.country or command.location.country,
+        ),
     )
     return _Registration(case, ctx.vault.seal_new(case_id, person), _match_digests(ctx, person))
 
@@ -233,7 +243,7 @@ async def update_case(
 ) -> CaseSummary:
     async with ctx.unit_of_work() as uow:
         repository = uow.cases
-        stored = await _load_for_update(repository, case_id)
+        stored = await _load_for_change(ctx, actor, repository, case_id)
         case = stored.case
         case.ensure_open()
         case.ensure_not_erased()
@@ -281,7 +291,7 @@ async def add_needs(
 ) -> NeedsAdded:
     async with ctx.unit_of_work() as uow:
         repository = uow.cases
-        stored = await _load_for_update(repository, case_id)
+        stored = await _load_for_change(ctx, actor, repository, case_id)
         case = stored.case
         now = ctx.clock()
         needs = [_need_entry(need, now) for need in command.needs]
@@ -321,7 +331,7 @@ async def change_consent(
     """Records a new consent, or withdraws scopes of the current one."""
     async with ctx.unit_of_work() as uow:
         repository = uow.cases
-        case = (await _load_for_update(repository, case_id)).case
+        case = (await _load_for_change(ctx, actor, repository, case_id)).case
         now = ctx.clock()
         event: EventData
         if isinstance(command, RecordConsent):
@@ -364,7 +374,7 @@ async def close_case(
 ) -> CaseSummary:
     async with ctx.unit_of_work() as uow:
         repository = uow.cases
-        case = (await _load_for_update(repository, case_id)).case
+        case = (await _load_for_change(ctx, actor, repository, case_id)).case
         case.close(command.reason, ctx.clock())
         await repository.update(case)
         _emit(
@@ -389,7 +399,7 @@ async def erase_personal_data(
     tombstone with its pseudonymous attributes, and consumers erase their copies."""
     async with ctx.unit_of_work() as uow:
         repository = uow.cases
-        stored = await _load_for_update(repository, case_id)
+        stored = await _load_for_change(ctx, actor, repository, case_id)
         case = stored.case
         case.ensure_not_erased()
         try:
@@ -428,10 +438,16 @@ def _emit(
     return uow.emit(data, subject=f"case/{case_id}", cause=Cause.story(correlation_id))
 
 
-async def _load_for_update(repository: CaseRepository, case_id: UUID) -> StoredCase:
+async def _load_for_change(
+    ctx: IntakeContext, actor: Actor, repository: CaseRepository, case_id: UUID
+) -> StoredCase:
+    """The case, locked for this transaction, if it lies within the actor's write scope."""
     stored = await repository.get(case_id, for_update=True)
     if stored is None:
         raise CaseNotFound(f"no case {case_id}")
+    scope = ctx.scopes.write_scope(actor.role)
+    if not within(scope, stored.case.ownership, actor.viewer):
+        raise OutsideScope(f"this case is outside the {scope} scope this role may change")
     return stored
 
 

@@ -8,13 +8,14 @@ service). The composition root (`main.py`) builds it once; tests build it over f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from mpa_contracts.vocabularies import ActorRole
+from mpa_contracts.vocabularies import ActorRole, CaseScope
 from mpa_intake.app.ports import Matcher, ReferralDirectory, UnitOfWorkFactory, Vault
+from mpa_intake.domain.ownership import Viewer
 
 # The CloudEvents source of every event intake emits (settings.event_source says the same).
 EVENT_SOURCE = "urn:mpa:service:intake"
@@ -34,6 +35,14 @@ class Actor:
     role: ActorRole
     partner_id: UUID | None = None
     credentials: str | None = field(default=None, repr=False, compare=False)
+    # The user's organisation units, for case scopes (from the token's claims).
+    team: str | None = None
+    agency: str | None = None
+    country: str | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(self.actor_id, self.team, self.agency, self.country)
 
 
 def _utc_now() -> datetime:
@@ -41,10 +50,33 @@ def _utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
+class ScopePolicy:
+    """Per role, how far reads and writes reach beyond one's own cases (configured)."""
+
+    read: Mapping[ActorRole, CaseScope] = field(default_factory=dict)
+    write: Mapping[ActorRole, CaseScope] = field(default_factory=dict)
+
+    def read_scope(self, role: ActorRole) -> CaseScope:
+        return self.read.get(role, CaseScope.OWN)
+
+    def write_scope(self, role: ActorRole) -> CaseScope:
+        return self.write.get(role, CaseScope.OWN)
+
+
+UNSCOPED = ScopePolicy(
+    read={role: CaseScope.ALL for role in ActorRole},
+    write={role: CaseScope.ALL for role in ActorRole},
+)
+
+
+@dataclass(frozen=True)
 class IntakeContext:
     unit_of_work: UnitOfWorkFactory
     vault: Vault
     matcher: Matcher
+    # Which cases each role reaches (configured); UNSCOPED only for tools acting as the
+    # service itself (key rotation, benchmarks).
+    scopes: ScopePolicy
     # Asked at each partner read (defence in depth beside the grants); None only where no
     # partner ever reads (the key-rotation command, benchmarks): a partner read then fails.
     referrals: ReferralDirectory | None = None

@@ -20,10 +20,11 @@ from uuid import UUID
 from mpa_common.uow import AfterCommit, Cause
 from mpa_contracts.envelope import Envelope
 from mpa_contracts.events.base import EventData
-from mpa_contracts.vocabularies import NeedCategory, ReferralState, Vulnerability
+from mpa_contracts.vocabularies import CaseScope, NeedCategory, ReferralState, Vulnerability
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
+from mpa_intake.domain.ownership import Viewer
 from mpa_intake.domain.personal_data import PersonalData
 
 MAX_REFERENCE_NUMBER = 999_999
@@ -53,7 +54,16 @@ class StoredCase:
 
 
 @dataclass(frozen=True)
+class ScopeFilter:
+    """Only cases within `viewer`'s `scope` (see domain.ownership.within)."""
+
+    scope: CaseScope
+    viewer: Viewer
+
+
+@dataclass(frozen=True)
 class CaseFilter:
+    scope: ScopeFilter | None = None
     status: CaseStatus | None = None
     need: NeedCategory | None = None
     vulnerability: Vulnerability | None = None

@@ -15,15 +15,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
 from mpa_common.failures import DependencyUnavailable
 from mpa_common.uow import Cause
-from mpa_contracts.events.access import PersonalDataAccessedV1
-from mpa_contracts.vocabularies import AccessPurpose, ActorRole, PersonalDataField, ReferralState
+from mpa_contracts.events.access import BreakGlassAccessV1, PersonalDataAccessedV1
+from mpa_contracts.vocabularies import (
+    AccessPurpose,
+    ActorRole,
+    BreakGlassReason,
+    CaseScope,
+    PersonalDataField,
+    ReferralState,
+)
 from mpa_intake.app.context import Actor, IntakeContext
-from mpa_intake.app.ports import CaseFilter, Grant, PageCursor, ReferralStatus
+from mpa_intake.app.ports import CaseFilter, Grant, PageCursor, ReferralStatus, ScopeFilter
 from mpa_intake.app.views import (
     CaseDetail,
     CasePage,
@@ -36,7 +44,14 @@ from mpa_intake.app.views import (
 )
 from mpa_intake.domain.case import Case, CaseStatus
 from mpa_intake.domain.disclosure import DEFAULT_PURPOSE, PURPOSES_BY_ROLE, partner_fields
-from mpa_intake.domain.errors import AccessDenied, CaseNotFound, FieldError, InvalidCase
+from mpa_intake.domain.errors import (
+    AccessDenied,
+    CaseNotFound,
+    FieldError,
+    InvalidCase,
+    OutsideScope,
+)
+from mpa_intake.domain.ownership import within
 from mpa_intake.domain.personal_data import PersonalData
 
 FULL_READERS = frozenset({ActorRole.OPERATOR, ActorRole.CASEWORKER})
@@ -48,9 +63,18 @@ LIVE_REFERRAL_STATES = frozenset(
 
 
 async def read_case(
-    ctx: IntakeContext, actor: Actor, case_id: UUID, purpose: AccessPurpose | None = None
+    ctx: IntakeContext,
+    actor: Actor,
+    case_id: UUID,
+    purpose: AccessPurpose | None = None,
+    break_glass: BreakGlassReason | None = None,
 ) -> CaseDetail:
-    """The case with the personal data `actor` may see, announced as an access event."""
+    """The case with the personal data `actor` may see, announced as an access event.
+
+    Operators and caseworkers read the cases within their role's read scope. Outside it, a
+    read needs a break-glass reason; it is then announced a second time, as
+    `break_glass_used` (whose scope it left, whose case it was), for review and for the
+    owner's supervisor."""
     purpose = _purpose(actor, purpose)
     partner_id = actor.partner_id if actor.role is ActorRole.PARTNER else None
     if actor.role not in FULL_READERS and partner_id is None:
@@ -64,7 +88,9 @@ async def read_case(
         case = stored.case
         referral_id: UUID | None = None
         need_ids: set[UUID] | None = None
+        broken_glass: BreakGlassAccessV1 | None = None
         if partner_id is None:
+            broken_glass = _scope_check(ctx, actor, case, break_glass)
             allowed = frozenset(PersonalDataField)
         else:
             assert live is not None
@@ -98,15 +124,26 @@ async def read_case(
             subject=f"case/{case_id}",
             cause=Cause.story(case.correlation_id),
         )
+        if broken_glass is not None:
+            uow.emit(
+                broken_glass,
+                subject=f"case/{case_id}",
+                cause=Cause.story(case.correlation_id),
+            )
         await uow.commit()
     return _detail(case, person, need_ids, disclosed, purpose, show_consent=need_ids is None)
 
 
 async def list_cases(
-    ctx: IntakeContext, where: CaseFilter, cursor: str | None, limit: int
+    ctx: IntakeContext, actor: Actor, where: CaseFilter, cursor: str | None, limit: int
 ) -> CasePage:
-    """Cases without personal data, newest first, by keyset cursor."""
+    """Cases without personal data within the actor's read scope, newest first, by keyset
+    cursor."""
     after = decode_cursor(cursor) if cursor else None
+    scope = ctx.scopes.read_scope(actor.role)
+    where = replace(
+        where, scope=None if scope is CaseScope.ALL else ScopeFilter(scope, actor.viewer)
+    )
     async with ctx.unit_of_work() as uow:
         stored = await uow.cases.page(where, after, limit + 1)
     page = [item.case for item in stored[:limit]]
@@ -116,6 +153,36 @@ async def list_cases(
         else None
     )
     return CasePage(items=[case_summary(case) for case in page], next_cursor=next_cursor)
+
+
+def _scope_check(
+    ctx: IntakeContext, actor: Actor, case: Case, reason: BreakGlassReason | None
+) -> BreakGlassAccessV1 | None:
+    """None when the case is within the actor's read scope; the break-glass event when it
+    is not and a reason was given; otherwise refused."""
+    scope = ctx.scopes.read_scope(actor.role)
+    if within(scope, case.ownership, actor.viewer):
+        return None
+    if reason is None:
+        raise OutsideScope(
+            f"this case is outside the {scope} scope this role reads; a break-glass read "
+            "needs a reason (break_glass)"
+        )
+    owner = case.ownership
+    return BreakGlassAccessV1(
+        actor_id=actor.actor_id,
+        actor_role=actor.role,
+        case_id=case.case_id,
+        reason=reason,
+        actor_scope=scope,
+        actor_team=actor.team,
+        actor_agency=actor.agency,
+        actor_country=actor.country,
+        owner_id=owner.owner_id,
+        owner_team=owner.team,
+        owner_agency=owner.agency,
+        owner_country=owner.country,
+    )
 
 
 async def _live_referrals(
