@@ -8,8 +8,8 @@ from mpa_common.service import ServiceContext, create_service_app, run_service
 from mpa_intake.adapters.crypto import PersonalDataVault
 from mpa_intake.adapters.keys import master_keyring, match_keyer
 from mpa_intake.adapters.referral_client import HttpReferralDirectory
-from mpa_intake.adapters.tables import processed_events
-from mpa_intake.adapters.unit_of_work import unit_of_work_factory
+from mpa_intake.adapters.tables import outbox, processed_events
+from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
 from mpa_intake.api.errors import install_intake_error_handler
 from mpa_intake.api.routes import cases_router
 from mpa_intake.app.context import IntakeContext, ScopePolicy
@@ -20,7 +20,7 @@ from mpa_intake.settings import IntakeSettings
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     service = ServiceContext.create(settings)
-    unit_of_work = unit_of_work_factory(service.sessions, topic_prefix=settings.kafka_topic_prefix)
+    unit_of_work = service.units_of_work(outbox, IntakeUnitOfWork)
     referrals = HttpReferralDirectory(
         settings.referral_api_base_url, timeout_seconds=settings.referral_timeout_seconds
     )

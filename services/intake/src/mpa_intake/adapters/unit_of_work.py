@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpa_common.messaging.outbox import CommitOrder
@@ -27,19 +28,18 @@ class IntakeUnitOfWork(UnitOfWork):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        outbox: Table = outbox,
         *,
+        source: str = EVENT_SOURCE,
         topic_prefix: str = "",
         commit_order: CommitOrder = CommitOrder.PER_KEY,
     ) -> None:
-        # Per-key commit order: only writers of the same case queue on the outbox (see
+        # The shape of UnitOfWork's, so ServiceContext.units_of_work builds it. Per-key
+        # commit order: only writers of the same case queue on the outbox (see
         # mpa_common.messaging.outbox.CommitOrder); concurrent reads of different cases
         # announce themselves side by side instead of one after another.
         super().__init__(
-            sessions,
-            outbox,
-            source=EVENT_SOURCE,
-            topic_prefix=topic_prefix,
-            commit_order=commit_order,
+            sessions, outbox, source=source, topic_prefix=topic_prefix, commit_order=commit_order
         )
 
     def _bind(self, session: AsyncSession) -> None:
