@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -16,18 +15,11 @@ from mpa_common.messaging.outbox import CommitOrder, stage_events
 from tests.integration.messaging_harness import (
     Playground,
     case_event,
-    open_playground,
     read_topic,
 )
 
 pytestmark = pytest.mark.integration
 STILL_WAITING = 0.7  # seconds a queued writer is given to show it is not queued
-
-
-@pytest.fixture
-async def playground(bootstrap_servers: str) -> AsyncIterator[Playground]:
-    async for ground in open_playground(bootstrap_servers):
-        yield ground
 
 
 async def _write(ground: Playground, key: uuid.UUID, order: CommitOrder) -> None:
