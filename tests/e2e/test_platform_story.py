@@ -118,6 +118,7 @@ def platform(
         "NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
         "NOTIFICATION_SMTP_PORT": str(free_port()),  # nobody listens: e-mail just retries
         "NOTIFICATION_REFERRAL_API_BASE_URL": f"http://127.0.0.1:{ports['referral']}",
+        "INTAKE_REFERRAL_API_BASE_URL": f"http://127.0.0.1:{ports['referral']}",
         "AUDIT_CHECKPOINT_INTERVAL_SECONDS": "1",
     }
     for service, port in ports.items():

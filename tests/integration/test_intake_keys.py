@@ -7,8 +7,12 @@ keys, which this test must neither need nor touch.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
+import os
 import secrets
+import sys
 import uuid
 from collections.abc import AsyncIterator
 
@@ -24,11 +28,11 @@ from mpa_intake.adapters.crypto import (
     UndecryptableData,
     parse_master_keys,
 )
-from mpa_intake.adapters.repository import CaseRepository
 from mpa_intake.adapters.tables import metadata
+from mpa_intake.adapters.unit_of_work import unit_of_work_factory
 from mpa_intake.app.cases import erase_personal_data, register_case
 from mpa_intake.app.commands import RegisterCase
-from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.context import UNSCOPED, Actor, IntakeContext
 from mpa_intake.app.keys import rewrap_data_keys
 from mpa_intake.app.reads import read_case
 from tests.conftest import service_database_url
@@ -64,9 +68,10 @@ async def private_schema() -> AsyncIterator[AsyncEngine]:
 
 def _context(engine: AsyncEngine, keys: str, active: str) -> IntakeContext:
     return IntakeContext(
-        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        unit_of_work=unit_of_work_factory(async_sessionmaker(engine, expire_on_commit=False)),
         vault=PersonalDataVault(MasterKeyring(parse_master_keys(keys), active)),
         matcher=MatchKeyer(secrets.token_bytes(32)),
+        scopes=UNSCOPED,
     )
 
 
@@ -120,8 +125,61 @@ async def test_rotation_rewraps_every_data_key_under_the_active_key(
 
     # Without the key that wrapped it, a data key does not open.
     async with retired.unit_of_work() as uow:
-        stored = await CaseRepository(uow.session).get(ids[0])
+        stored = await uow.cases.get(ids[0])
     assert stored is not None
     assert stored.sealed is not None
     with pytest.raises(UndecryptableData):
         before_rotation.vault.open(ids[0], stored.sealed)
+
+
+async def test_rewrap_keys_command_rewraps_the_services_own_schema(
+    private_schema: AsyncEngine,
+) -> None:
+    """`mpa intake rewrap-keys` with INTAKE_DATABASE_SCHEMA set works on that schema — the
+    one the service runs on — so retiring the old key afterwards keeps its cases readable
+    (it used to rewrap `public` and leave the service's cases under the retired key)."""
+    schema = await _schema_of(private_schema)
+    before_rotation = _context(private_schema, KEY_A, "old-a")
+    people = [FictionalPerson.new() for _ in range(2)]
+    ids = [
+        (
+            await register_case(
+                before_rotation, OPERATOR, RegisterCase.model_validate(case_body(p))
+            )
+        ).case_id
+        for p in people
+    ]
+    env = {
+        **os.environ,
+        "INTAKE_DATABASE_URL": service_database_url("intake"),
+        "INTAKE_DATABASE_SCHEMA": schema,
+        "INTAKE_MASTER_KEYS": f"{KEY_A},{KEY_B}",
+        "INTAKE_ACTIVE_MASTER_KEY": "new-b",
+        "INTAKE_MATCHING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    command = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mpa_cli.main",
+        "intake",
+        "rewrap-keys",
+        "--batch-size",
+        "1",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(command.communicate(), 60)
+    assert command.returncode == 0, err.decode()
+    report = json.loads(out)
+    assert report["rewrapped"] == 2
+    assert report["cases_by_master_key"] == {"new-b": 2}
+
+    retired = _context(private_schema, KEY_B, "new-b")  # key A is gone now
+    for person, case_id in zip(people, ids, strict=True):
+        assert (await read_case(retired, OPERATOR, case_id)).person.given_name == person.given_name
+
+
+async def _schema_of(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        return str((await connection.execute(text("SELECT current_schema()"))).scalar_one())

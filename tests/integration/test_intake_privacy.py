@@ -19,7 +19,7 @@ from mpa_contracts.events.referral import (
     ReferralRoutedV1,
 )
 from mpa_contracts.examples import example_event
-from mpa_contracts.vocabularies import ActorRole, OutcomeCode
+from mpa_contracts.vocabularies import ActorRole, OutcomeCode, ReferralState
 from tests.integration.intake_support import (
     ACCESS_TOPIC,
     CASE_TOPIC,
@@ -319,3 +319,71 @@ async def test_withdrawing_data_sharing_ends_partner_access_at_once(
     )
     assert withdrawn.status_code == 200
     assert await status() == 403
+
+
+async def test_partner_access_is_confirmed_by_the_referral_service_at_read_time(
+    intake: IntakeUnderTest,
+) -> None:
+    """Defence in depth: the grant from the events says yes, but a referral the referral
+    service no longer shows as accepted or in progress (its cancellation event lost) means
+    no access; a referral service that cannot answer means 503 — never access — and
+    nothing is announced for a refused read."""
+    result = await intake.register(case_body(FictionalPerson.new()))
+    case_id = uuid.UUID(result["case_id"])
+    need_id = uuid.UUID(result["need_ids"][0])
+    partner_id, referral_id = uuid.uuid4(), uuid.uuid4()
+    partner = intake.auth(Role.PARTNER, partner_id=partner_id)
+    url = f"/v1/cases/{case_id}"
+    accepted = ReferralAcceptedV1(
+        actor_id="partner:p-2",
+        actor_role=ActorRole.PARTNER,
+        referral_id=referral_id,
+        case_id=case_id,
+        need_id=need_id,
+        partner_id=partner_id,
+        service_id=uuid.uuid4(),
+        start_due_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    await intake.publish(new_envelope(accepted, source="urn:mpa:service:referral"))
+
+    async def readable() -> bool:
+        return (await intake.client.get(url, headers=partner)).status_code == 200
+
+    await intake.wait_until(readable, what="access through the accepted referral")
+
+    intake.referral_api.stop()
+    try:
+        down = await intake.client.get(url, headers=partner)
+        assert down.status_code == 503, down.text
+        assert down.headers["content-type"] == "application/problem+json"
+        assert int(down.headers["retry-after"]) >= 1
+        # Operators do not depend on the referral service.
+        assert (await intake.client.get(url, headers=intake.auth(Role.OPERATOR))).status_code == 200
+    finally:
+        intake.referral_api.start()
+    intake.referral_api.status = 500
+    try:
+        assert (await intake.client.get(url, headers=partner)).status_code == 503
+    finally:
+        intake.referral_api.status = 200
+    assert await readable()
+
+    # The cancellation happened in the referral service, but its event never came.
+    intake.referral_api.set(
+        referral_id,
+        case_id=case_id,
+        need_id=need_id,
+        partner_id=partner_id,
+        state=ReferralState.CANCELLED,
+    )
+    refused = await intake.client.get(url, headers=partner)
+    assert refused.status_code == 403
+    assert (await intake.client.get(url, headers=intake.auth(Role.OPERATOR))).status_code == 200
+    access = [
+        json.loads(r.value)
+        for r in await intake.records(ACCESS_TOPIC, key=case_id, expected=5, timeout=5)
+    ]
+    # Two partner reads while the referral was live, two operator reads; none refused.
+    assert sorted(a["actor_role"] for a in access) == ["operator", "operator", "partner", "partner"]
+    grants = [r for r in await intake.raw_rows("partner_access_grants") if r["case_id"] == case_id]
+    assert [g["active"] for g in grants] == [True]  # the grant alone would still say yes

@@ -42,18 +42,27 @@ async def _rewrap(batch_size: int) -> dict[str, object]:
     from mpa_common.db import create_engine, create_session_factory
     from mpa_intake.adapters.crypto import PersonalDataVault
     from mpa_intake.adapters.keys import master_keyring, match_keyer
-    from mpa_intake.app.context import IntakeContext
+    from mpa_intake.adapters.unit_of_work import unit_of_work_factory
+    from mpa_intake.app.context import UNSCOPED, IntakeContext
     from mpa_intake.app.keys import rewrap_data_keys
     from mpa_intake.settings import IntakeSettings
 
     settings = IntakeSettings()
-    engine = create_engine(settings.database_url.get_secret_value(), application_name="mpa-cli")
+    # The service's own schema (INTAKE_DATABASE_SCHEMA), exactly as the service connects:
+    # rewrapping any other schema would leave the real cases under the key being retired.
+    engine = create_engine(
+        settings.database_url.get_secret_value(),
+        application_name="mpa-cli",
+        schema=settings.database_schema,
+    )
     try:
         context = IntakeContext(
-            sessions=create_session_factory(engine),
+            unit_of_work=unit_of_work_factory(
+                create_session_factory(engine), topic_prefix=settings.kafka_topic_prefix
+            ),
             vault=PersonalDataVault(master_keyring(settings)),
             matcher=match_keyer(settings),
-            topic_prefix=settings.kafka_topic_prefix,
+            scopes=UNSCOPED,  # the service's own maintenance, not a person's access
         )
         report = await rewrap_data_keys(context, batch_size=batch_size)
     finally:

@@ -90,7 +90,9 @@ def token(
     ),
     subject: str | None = typer.Option(None, help="Token subject (default: a random dev id)"),
     partner_id: str | None = typer.Option(None, help="The partner a `partner` token acts for"),
-    country: str | None = typer.Option(None, help="ISO 3166-1 alpha-2 country scope"),
+    country: str | None = typer.Option(None, help="ISO 3166-1 alpha-2 country (office)"),
+    team: str | None = typer.Option(None, help="The user's team code, for case scopes"),
+    agency: str | None = typer.Option(None, help="The user's agency code, for case scopes"),
     ttl: int = typer.Option(8 * 3600, help="Lifetime in seconds"),
 ) -> None:
     """Print a development bearer token signed with the local key (refused in production)."""
@@ -109,6 +111,8 @@ def token(
             subject=subject,
             partner_id=_uuid.UUID(partner_id) if partner_id else None,
             country=country,
+            team=team,
+            agency=agency,
             ttl_seconds=ttl,
         )
     except (DevKeyMissing, HomeNotFound) as error:

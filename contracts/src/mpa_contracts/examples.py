@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from uuid import UUID
 
-from mpa_contracts.events.access import PersonalDataAccessedV1
+from mpa_contracts.events.access import BreakGlassAccessV1, PersonalDataAccessedV1
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import (
     CaseClosedV1,
@@ -64,8 +64,10 @@ from mpa_contracts.vocabularies import (
     AccessPurpose,
     ActorRole,
     AgeBand,
+    BreakGlassReason,
     CancelReason,
     CaseClosureReason,
+    CaseScope,
     ConsentGivenBy,
     ConsentMethod,
     ConsentOverrideReason,
@@ -319,6 +321,20 @@ _EXAMPLES: tuple[EventData, ...] = (
         purpose=AccessPurpose.SERVICE_DELIVERY,
         referral_id=REFERRAL_ID,
         actor_partner_id=PARTNER_ID,
+    ),
+    BreakGlassAccessV1(
+        actor_id="caseworker:u-204",
+        actor_role=ActorRole.CASEWORKER,
+        case_id=CASE_ID,
+        reason=BreakGlassReason.OWNER_UNAVAILABLE,
+        actor_scope=CaseScope.TEAM,
+        actor_team="ml-gao-cm",
+        actor_agency="iom-ml",
+        actor_country="ML",
+        owner_id="caseworker:u-117",
+        owner_team="ne-agadez-cm",
+        owner_agency="iom-ne",
+        owner_country="NE",
     ),
 )
 

@@ -24,6 +24,10 @@ CASE_REFERENCE_PATTERN: Final = r"^MPA-[0-9]{4}-[0-9]{6}$"
 ACTOR_ID_PATTERN: Final = r"^[a-z]+:[A-Za-z0-9._-]{1,64}$"
 # Short code a partner is known by in reports, e.g. "NRC-NE"; never the organisation's name.
 PARTNER_CODE_PATTERN: Final = r"^[A-Z][A-Z0-9-]{1,31}$"
+# A team or agency (organisation unit) as the identity provider names it, e.g. "ne-niamey-cm"
+# or "iom-ne": a lower-case code that starts with a letter (so never a date), never a
+# person's or organisation's name.
+ORG_UNIT_CODE_PATTERN: Final = r"^[a-z][a-z0-9._-]{0,63}$"
 # Event type names: org.mpa.<aggregate>.<event>.v<N>.
 EVENT_TYPE_PATTERN: Final = r"^org\.mpa\.[a-z][a-z_]*\.[a-z][a-z_]*\.v[1-9][0-9]*$"
 # CloudEvents `source` of our producers: urn:mpa:<service>[:<component>...].
@@ -53,6 +57,9 @@ CaseReference = Annotated[
 ]
 ActorId = Annotated[
     str, Field(pattern=ACTOR_ID_PATTERN, description="Opaque id of the acting principal")
+]
+OrgUnitCode = Annotated[
+    str, Field(pattern=ORG_UNIT_CODE_PATTERN, description="Code of a team or an agency")
 ]
 PartnerCode = Annotated[
     str, Field(pattern=PARTNER_CODE_PATTERN, description="Short code of a partner")

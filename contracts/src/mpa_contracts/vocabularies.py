@@ -382,6 +382,26 @@ class AccessPurpose(StrEnum):
     ERASURE = "erasure"
 
 
+class CaseScope(StrEnum):
+    """Which cases a role may read or change, relative to the case's owner (Primero's
+    record scopes): the owner's own, the owning team's, agency's or country office's, all."""
+
+    OWN = "own"
+    TEAM = "team"
+    AGENCY = "agency"
+    COUNTRY = "country"
+    ALL = "all"
+
+
+class BreakGlassReason(StrEnum):
+    """Why someone read a case outside their scope (an emergency access, always reviewed)."""
+
+    LIFE_OR_SAFETY_RISK = "life_or_safety_risk"
+    CHILD_PROTECTION_EMERGENCY = "child_protection_emergency"
+    OWNER_UNAVAILABLE = "owner_unavailable"
+    LEGAL_OBLIGATION = "legal_obligation"
+
+
 class PersonalDataField(StrEnum):
     """Fields of a person's record that a read can touch; named `<section>.<field>`.
 

@@ -11,6 +11,7 @@ from mpa_contracts.events.case import SafetyFlags
 from mpa_contracts.vocabularies import (
     AgeBand,
     CaseClosureReason,
+    CaseScope,
     ConsentGivenBy,
     ConsentMethod,
     ConsentScope,
@@ -25,6 +26,7 @@ from mpa_intake.domain.consent import ConsentRecord, consent_rule_errors
 from mpa_intake.domain.disclosure import partner_fields
 from mpa_intake.domain.errors import CaseConflict, PersonalDataErased
 from mpa_intake.domain.matching import MatchKind, match_material, normalise_name, normalise_phone
+from mpa_intake.domain.ownership import Ownership, Viewer, within
 from mpa_intake.domain.personal_data import PersonalData, age_band_of, age_in_years
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -166,6 +168,7 @@ def test_case_lifecycle_guards() -> None:
         consent=None,
         registered_at=NOW,
         registered_by="operator:u-1",
+        ownership=Ownership("operator:u-1", None, None, "NE"),
         updated_at=NOW,
     )
     with pytest.raises(CaseConflict):
@@ -176,3 +179,19 @@ def test_case_lifecycle_guards() -> None:
     case.erase(ErasureBasis.DATA_SUBJECT_REQUEST, NOW)
     with pytest.raises(PersonalDataErased):
         case.ensure_not_erased()
+
+
+def test_scopes_reach_own_team_agency_country_or_all() -> None:
+    owned = Ownership("caseworker:b", "ne-niamey-cm", "iom-ne", "NE")
+    same_team = Viewer("caseworker:a", "ne-niamey-cm", "iom-ne", "NE")
+    same_agency = Viewer("caseworker:a", "ne-agadez-cm", "iom-ne", "NE")
+    same_country = Viewer("caseworker:a", "ne-zinder", "unhcr-ne", "NE")
+    abroad = Viewer("caseworker:a", "ml-gao-cm", "iom-ml", "ML")
+    owner = Viewer("caseworker:b")
+    assert [within(s, owned, same_team) for s in CaseScope] == [False, True, True, True, True]
+    assert [within(s, owned, same_agency) for s in CaseScope] == [False, False, True, True, True]
+    assert [within(s, owned, same_country) for s in CaseScope] == [False, False, False, True, True]
+    assert [within(s, owned, abroad) for s in CaseScope] == [False, False, False, False, True]
+    assert all(within(s, owned, owner) for s in CaseScope)  # one's own, always
+    # No unit in the token: no reach beyond one's own, not a wildcard.
+    assert not within(CaseScope.TEAM, Ownership("caseworker:b", None, None, "NE"), Viewer("x:y"))

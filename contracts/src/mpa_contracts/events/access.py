@@ -7,8 +7,16 @@ Every read of a person's record is announced, so the audit service can answer
 from pydantic import Field
 
 from mpa_contracts.events.base import ActorEventData, EventData
-from mpa_contracts.types import CaseId, PartnerId, ReferralId, UniqueTuple
-from mpa_contracts.vocabularies import AccessPurpose, PersonalDataField
+from mpa_contracts.types import (
+    ActorId,
+    CaseId,
+    CountryCode,
+    OrgUnitCode,
+    PartnerId,
+    ReferralId,
+    UniqueTuple,
+)
+from mpa_contracts.vocabularies import AccessPurpose, BreakGlassReason, CaseScope, PersonalDataField
 
 
 class PersonalDataAccessedV1(ActorEventData):
@@ -27,4 +35,23 @@ class PersonalDataAccessedV1(ActorEventData):
     )
 
 
-ACCESS_EVENTS: tuple[type[EventData], ...] = (PersonalDataAccessedV1,)
+class BreakGlassAccessV1(ActorEventData):
+    """A principal read a case outside its scope, giving a reason (break-glass). Emitted
+    beside the read's `personal_data_accessed`; the owner's supervisor is to be told, and
+    reviews of emergency access start from these."""
+
+    event_type = "org.mpa.access.break_glass_used.v1"
+
+    case_id: CaseId
+    reason: BreakGlassReason
+    actor_scope: CaseScope = Field(description="The read scope the actor's role has")
+    actor_team: OrgUnitCode | None = Field(default=None, description="The actor's team")
+    actor_agency: OrgUnitCode | None = Field(default=None, description="The actor's agency")
+    actor_country: CountryCode | None = Field(default=None, description="The actor's country")
+    owner_id: ActorId = Field(description="The case's owning caseworker")
+    owner_team: OrgUnitCode | None = Field(default=None, description="The owning team")
+    owner_agency: OrgUnitCode | None = Field(default=None, description="The owning agency")
+    owner_country: CountryCode = Field(description="The owning country office")
+
+
+ACCESS_EVENTS: tuple[type[EventData], ...] = (PersonalDataAccessedV1, BreakGlassAccessV1)

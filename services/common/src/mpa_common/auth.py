@@ -35,6 +35,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mpa_common.paths import resolve_home_path
 from mpa_common.problems import Problem
+from mpa_contracts.types import ORG_UNIT_CODE_PATTERN
 from mpa_contracts.vocabularies import ActorRole
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class Principal(BaseModel):
     roles: frozenset[Role]
     partner_id: uuid.UUID | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    # The user's team and agency (organisation units), for case scopes: codes, never names.
+    team: str | None = Field(default=None, pattern=ORG_UNIT_CODE_PATTERN)
+    agency: str | None = Field(default=None, pattern=ORG_UNIT_CODE_PATTERN)
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -118,6 +122,8 @@ class TokenClaims(BaseModel):
     roles: list[str] = Field(min_length=1, max_length=16)
     partner_id: str | None = Field(default=None, max_length=64)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    team: str | None = Field(default=None, pattern=ORG_UNIT_CODE_PATTERN)
+    agency: str | None = Field(default=None, pattern=ORG_UNIT_CODE_PATTERN)
 
     def principal(self) -> Principal:
         unknown = [r for r in self.roles if r not in _TOKEN_ROLES]
@@ -128,6 +134,8 @@ class TokenClaims(BaseModel):
             roles=frozenset(Role(r) for r in self.roles),
             partner_id=uuid.UUID(self.partner_id) if self.partner_id is not None else None,
             country=self.country,
+            team=self.team,
+            agency=self.agency,
         )
 
 
@@ -266,6 +274,8 @@ def mint_dev_token(
     subject: str | None = None,
     partner_id: uuid.UUID | None = None,
     country: str | None = None,
+    team: str | None = None,
+    agency: str | None = None,
     ttl_seconds: int = 8 * 3600,
     settings: AuthSettings | None = None,
 ) -> str:
@@ -285,6 +295,10 @@ def mint_dev_token(
         claims["partner_id"] = str(partner_id)
     if country is not None:
         claims["country"] = country
+    if team is not None:
+        claims["team"] = team
+    if agency is not None:
+        claims["agency"] = agency
     key = load_dev_key(settings.auth_dev_key_file)
     return jwt.encode(claims, key, algorithm=DEV_KEY_ALGORITHM)
 

@@ -23,7 +23,7 @@ from typing import Self
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mpa_common.messaging.outbox import stage_events, with_current_trace
+from mpa_common.messaging.outbox import CommitOrder, stage_events, with_current_trace
 from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.base import EventData
 
@@ -124,11 +124,13 @@ class UnitOfWork(UnitOfWorkBase):
         *,
         source: str,
         topic_prefix: str = "",
+        commit_order: CommitOrder = CommitOrder.TABLE,
     ) -> None:
         super().__init__(source=source)
         self._sessions = sessions
         self._outbox = outbox
         self._topic_prefix = topic_prefix
+        self._commit_order = commit_order
         self._session: AsyncSession | None = None
 
     @property
@@ -163,7 +165,11 @@ class UnitOfWork(UnitOfWorkBase):
 
     async def commit(self) -> None:
         await stage_events(
-            self.session, self._outbox, self._pending, topic_prefix=self._topic_prefix
+            self.session,
+            self._outbox,
+            self._pending,
+            topic_prefix=self._topic_prefix,
+            commit_order=self._commit_order,
         )
         await self.session.commit()
         self._pending = []

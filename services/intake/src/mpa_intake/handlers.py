@@ -3,13 +3,16 @@
 From `mpa.referral.v1`: a partner gains access to a case when it accepts a referral for it
 (started, on hold and resumed keep it), and loses it when the referral is declined,
 cancelled, completed, failed or re-routed away from it. Whether consent allows sharing is
-checked at read time, so a withdrawal takes effect at once, before any cancellation arrives.
+checked at read time, so a withdrawal takes effect at once, before any cancellation arrives;
+and so is the referral itself (see `app.reads`), so a lost event cannot leave access open.
+
+One handler per event type, `on_x(uow, data, delivery)`, for the shared consumer's handler
+table (`REFERRAL_ACCESS`); every effect is in the unit of work's transaction.
 """
 
 from __future__ import annotations
 
 from mpa_common.messaging.subscriptions import Delivery, Subscription, handles
-from mpa_common.uow import UnitOfWork
 from mpa_contracts.events.referral import (
     ReferralAcceptedV1,
     ReferralCancelledV1,
@@ -21,26 +24,20 @@ from mpa_contracts.events.referral import (
     ReferralResumedV1,
     ReferralStartedV1,
 )
-from mpa_intake.adapters.repository import GrantStore
+from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
 
 REFERRAL_ACCESS_GROUP = "mpa-intake.referral-access"
 
-Holding = ReferralAcceptedV1 | ReferralStartedV1 | ReferralOnHoldV1 | ReferralResumedV1
-Ending = ReferralDeclinedV1 | ReferralCompletedV1 | ReferralFailedV1
-
-
-async def on_referral_holding(uow: UnitOfWork, data: Holding, delivery: Delivery) -> None:
-    await _set_grant(uow, data, delivery, active=True)
-
-
-async def on_referral_ended(uow: UnitOfWork, data: Ending, delivery: Delivery) -> None:
-    await _set_grant(uow, data, delivery, active=False)
+# Events of a referral its partner holds: access while the referral is live.
+HoldingEvent = ReferralAcceptedV1 | ReferralStartedV1 | ReferralOnHoldV1 | ReferralResumedV1
+# Events that end it with the partner named in the event.
+EndingEvent = ReferralDeclinedV1 | ReferralCompletedV1 | ReferralFailedV1
 
 
 async def _set_grant(
-    uow: UnitOfWork, data: Holding | Ending, delivery: Delivery, *, active: bool
+    uow: IntakeUnitOfWork, data: HoldingEvent | EndingEvent, delivery: Delivery, *, active: bool
 ) -> None:
-    await GrantStore(uow.session).set_grant(
+    await uow.grants.set_grant(
         referral_id=data.referral_id,
         case_id=data.case_id,
         need_id=data.need_id,
@@ -51,24 +48,74 @@ async def _set_grant(
     )
 
 
-async def on_referral_taken_away(
-    uow: UnitOfWork, data: ReferralCancelledV1 | ReferralReroutedV1, delivery: Delivery
+async def on_referral_accepted(
+    uow: IntakeUnitOfWork, data: ReferralAcceptedV1, delivery: Delivery
 ) -> None:
-    await GrantStore(uow.session).revoke(
+    await _set_grant(uow, data, delivery, active=True)
+
+
+async def on_referral_started(
+    uow: IntakeUnitOfWork, data: ReferralStartedV1, delivery: Delivery
+) -> None:
+    await _set_grant(uow, data, delivery, active=True)
+
+
+async def on_referral_on_hold(
+    uow: IntakeUnitOfWork, data: ReferralOnHoldV1, delivery: Delivery
+) -> None:
+    await _set_grant(uow, data, delivery, active=True)
+
+
+async def on_referral_resumed(
+    uow: IntakeUnitOfWork, data: ReferralResumedV1, delivery: Delivery
+) -> None:
+    await _set_grant(uow, data, delivery, active=True)
+
+
+async def on_referral_declined(
+    uow: IntakeUnitOfWork, data: ReferralDeclinedV1, delivery: Delivery
+) -> None:
+    await _set_grant(uow, data, delivery, active=False)
+
+
+async def on_referral_completed(
+    uow: IntakeUnitOfWork, data: ReferralCompletedV1, delivery: Delivery
+) -> None:
+    await _set_grant(uow, data, delivery, active=False)
+
+
+async def on_referral_failed(
+    uow: IntakeUnitOfWork, data: ReferralFailedV1, delivery: Delivery
+) -> None:
+    await _set_grant(uow, data, delivery, active=False)
+
+
+async def on_referral_cancelled(
+    uow: IntakeUnitOfWork, data: ReferralCancelledV1, delivery: Delivery
+) -> None:
+    await uow.grants.revoke(
+        data.referral_id, event_type=delivery.envelope.type, at=delivery.envelope.time
+    )
+
+
+async def on_referral_rerouted(
+    uow: IntakeUnitOfWork, data: ReferralReroutedV1, delivery: Delivery
+) -> None:
+    await uow.grants.revoke(
         data.referral_id, event_type=delivery.envelope.type, at=delivery.envelope.time
     )
 
 
 # Other referral events (requested, routed, ...) grant nothing and are passed over.
-REFERRAL_ACCESS: Subscription[UnitOfWork] = Subscription(
+REFERRAL_ACCESS: Subscription[IntakeUnitOfWork] = Subscription(
     REFERRAL_ACCESS_GROUP,
-    handles(ReferralAcceptedV1, on_referral_holding),
-    handles(ReferralStartedV1, on_referral_holding),
-    handles(ReferralOnHoldV1, on_referral_holding),
-    handles(ReferralResumedV1, on_referral_holding),
-    handles(ReferralDeclinedV1, on_referral_ended),
-    handles(ReferralCompletedV1, on_referral_ended),
-    handles(ReferralFailedV1, on_referral_ended),
-    handles(ReferralCancelledV1, on_referral_taken_away),
-    handles(ReferralReroutedV1, on_referral_taken_away),
+    handles(ReferralAcceptedV1, on_referral_accepted),
+    handles(ReferralStartedV1, on_referral_started),
+    handles(ReferralOnHoldV1, on_referral_on_hold),
+    handles(ReferralResumedV1, on_referral_resumed),
+    handles(ReferralDeclinedV1, on_referral_declined),
+    handles(ReferralCompletedV1, on_referral_completed),
+    handles(ReferralFailedV1, on_referral_failed),
+    handles(ReferralCancelledV1, on_referral_cancelled),
+    handles(ReferralReroutedV1, on_referral_rerouted),
 )

@@ -7,22 +7,31 @@ from fastapi import FastAPI
 from mpa_common.service import ServiceContext, create_service_app, run_service
 from mpa_intake.adapters.crypto import PersonalDataVault
 from mpa_intake.adapters.keys import master_keyring, match_keyer
+from mpa_intake.adapters.referral_client import HttpReferralDirectory
 from mpa_intake.adapters.tables import outbox, processed_events
+from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
 from mpa_intake.api.errors import install_intake_error_handler
 from mpa_intake.api.routes import cases_router
+from mpa_intake.app.context import IntakeContext, ScopePolicy
 from mpa_intake.handlers import REFERRAL_ACCESS
 from mpa_intake.settings import IntakeSettings
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    # Keys are loaded now: a misconfigured (or, in production, missing) key stops start-up.
-    vault = PersonalDataVault(master_keyring(settings))
-    matcher = match_keyer(settings)
     service = ServiceContext.create(settings)
-
-    unit_of_work = service.units_of_work(outbox)
-
+    unit_of_work = service.units_of_work(outbox, IntakeUnitOfWork)
+    referrals = HttpReferralDirectory(
+        settings.referral_api_base_url, timeout_seconds=settings.referral_timeout_seconds
+    )
+    # Keys are loaded now: a misconfigured (or, in production, missing) key stops start-up.
+    intake = IntakeContext(
+        unit_of_work=unit_of_work,
+        vault=PersonalDataVault(master_keyring(settings)),
+        matcher=match_keyer(settings),
+        referrals=referrals,
+        scopes=ScopePolicy(read=settings.case_read_scopes, write=settings.case_write_scopes),
+    )
     app = create_service_app(
         service,
         title="MPA Intake",
@@ -30,9 +39,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             "Registers cases, needs and informed consent. Personal data stays here, "
             "encrypted per case; every read of it is recorded."
         ),
-        routers=[cases_router(settings, vault, matcher)],
+        routers=[cases_router(settings, intake)],
         workers=[
-            service.consumer(REFERRAL_ACCESS, unit_of_work=unit_of_work, processed=processed_events)
+            referrals,
+            service.consumer(
+                REFERRAL_ACCESS, unit_of_work=unit_of_work, processed=processed_events
+            ),
         ],
         openapi_tags=[
             {"name": "cases", "description": "Cases, needs, consent, erasure"},

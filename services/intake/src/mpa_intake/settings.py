@@ -5,10 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from mpa_common.settings import ServiceSettings
+from mpa_contracts.vocabularies import ActorRole, CaseScope
+
+# Which cases each role reaches beyond its own (see domain.ownership). Configured ones
+# replace these role by role; a role named nowhere reaches only its own cases.
+DEFAULT_READ_SCOPES: dict[ActorRole, CaseScope] = {
+    ActorRole.OPERATOR: CaseScope.COUNTRY,
+    ActorRole.CASEWORKER: CaseScope.TEAM,
+    ActorRole.SUPERVISOR: CaseScope.COUNTRY,
+    ActorRole.AUDITOR: CaseScope.ALL,  # lists only: auditors never read personal data
+    ActorRole.ADMIN: CaseScope.ALL,
+}
+DEFAULT_WRITE_SCOPES: dict[ActorRole, CaseScope] = {
+    ActorRole.OPERATOR: CaseScope.TEAM,
+    ActorRole.CASEWORKER: CaseScope.TEAM,
+    ActorRole.SUPERVISOR: CaseScope.TEAM,
+    ActorRole.ADMIN: CaseScope.ALL,  # erasure
+}
 
 
 class IntakeSettings(ServiceSettings):
@@ -26,5 +43,23 @@ class IntakeSettings(ServiceSettings):
     local_key_dir: Path = Path(".local/intake")
     # Page size bounds of GET /v1/cases.
     max_page_size: int = 100
+    # The referral service's API, asked at each partner read whether the partner's
+    # referral of the case is still accepted or in progress (INTAKE_REFERRAL_API_BASE_URL).
+    referral_api_base_url: str = "http://127.0.0.1:8002"
+    referral_timeout_seconds: float = 2.0
+
+    # INTAKE_CASE_READ_SCOPES='{"caseworker": "agency"}': per role, own|team|agency|country|all.
+    case_read_scopes: dict[ActorRole, CaseScope] = DEFAULT_READ_SCOPES
+    case_write_scopes: dict[ActorRole, CaseScope] = DEFAULT_WRITE_SCOPES
 
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    @field_validator("case_read_scopes", mode="after")
+    @classmethod
+    def _read_defaults(cls, value: dict[ActorRole, CaseScope]) -> dict[ActorRole, CaseScope]:
+        return {**DEFAULT_READ_SCOPES, **value}
+
+    @field_validator("case_write_scopes", mode="after")
+    @classmethod
+    def _write_defaults(cls, value: dict[ActorRole, CaseScope]) -> dict[ActorRole, CaseScope]:
+        return {**DEFAULT_WRITE_SCOPES, **value}

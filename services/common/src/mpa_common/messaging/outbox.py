@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
+from enum import StrEnum
 
 from opentelemetry import propagate
 from sqlalchemy import Table, insert, text
@@ -35,22 +37,68 @@ def topic_name(registry_name: str, prefix: str = "") -> str:
     return f"{prefix}{registry_name}"
 
 
+class CommitOrder(StrEnum):
+    """How concurrent writers of the outbox are kept in commit order.
+
+    The relay publishes unpublished rows in `position` order, and `position` is taken at
+    insert, not at commit; so writers that could commit out of insert order must queue.
+
+    * `TABLE` — `LOCK TABLE outbox IN EXCLUSIVE MODE`: every writer queues behind every
+      other from its insert to its commit. Position order is commit order, globally.
+    * `PER_KEY` — a transaction-scoped advisory lock per Kafka key (taken in sorted order,
+      so two writers cannot deadlock on them): only writers of the same key queue. For each
+      key, position order is commit order: a second writer of a key inserts (and so takes
+      its position) only after the first committed, whose rows are then already visible
+      to the relay's scan. Across keys, a lower position may commit after a higher one;
+      the relay's scan of *unpublished* rows still publishes it (later), so nothing is
+      skipped — a relay that tailed positions ("> last published") would need `TABLE`.
+      Kafka keeps order per partition, and consumers rely on it per key: that is the
+      guarantee that matters, at a fraction of the queueing.
+    """
+
+    TABLE = "table"
+    PER_KEY = "per_key"
+
+
+# The advisory-lock namespace of outbox keys (the two-int form of pg_advisory_xact_lock,
+# a key space apart from the relay's one-bigint leader lock).
+_OUTBOX_KEY_LOCKS = int.from_bytes(
+    hashlib.sha256(b"mpa-outbox-key").digest()[:4], "big", signed=True
+)
+
+
+def _key_lock(key: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big", signed=True)
+
+
 async def stage_events(
     session: AsyncSession,
     outbox: Table,
     envelopes: Sequence[Envelope],
     *,
     topic_prefix: str = "",
+    commit_order: CommitOrder = CommitOrder.TABLE,
 ) -> None:
     """Adds events to the outbox inside the session's open transaction.
 
-    Call it last, just before commit: the EXCLUSIVE lock (which readers do not wait for) makes
-    concurrent writers insert and commit one after another, so `position` order is commit
-    order and no relay can publish a later event of a case before an earlier one.
+    Call it last, just before commit: the lock it takes (see `CommitOrder`; readers never
+    wait for it) is held until commit, so no relay can publish a later event of a case
+    before an earlier one.
     """
     if not envelopes:
         return
-    await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
+    if commit_order is CommitOrder.TABLE:
+        await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
+    else:
+        keys = sorted({_key_lock(str(envelope.key).encode()) for envelope in envelopes})
+        # One round trip; unnest yields the array in order, so the locks are taken sorted.
+        await session.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(:space, k)) "
+                "FROM unnest(CAST(:keys AS int[])) AS k"
+            ),
+            {"space": _OUTBOX_KEY_LOCKS, "keys": keys},
+        )
     rows = []
     for envelope in envelopes:
         traced = with_current_trace(envelope)

@@ -27,15 +27,27 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from mpa_intake.app.ports import SealedPersonalData, UndecryptableData
 from mpa_intake.domain.matching import MatchKind
 from mpa_intake.domain.personal_data import PersonalData
+
+__all__ = [
+    "KeyConfigurationError",
+    "MasterKeyring",
+    "MatchKeyer",
+    "PersonalDataVault",
+    "SealedPersonalData",
+    "UndecryptableData",
+    "load_or_create_local_key",
+    "new_master_key",
+    "parse_master_keys",
+]
 
 _FORMAT_V1 = b"\x01"
 _NONCE_BYTES = 12
@@ -47,19 +59,6 @@ _WRAP_AAD = b"mpa-intake/data-key/v1/"
 
 class KeyConfigurationError(RuntimeError):
     """Master or matching keys are missing or malformed (the message never holds a key)."""
-
-
-class UndecryptableData(RuntimeError):
-    """Stored personal data does not decrypt (wrong key or tampered ciphertext)."""
-
-
-@dataclass(frozen=True)
-class SealedPersonalData:
-    """What the database holds for a case's personal data."""
-
-    master_key_id: str
-    wrapped_data_key: bytes
-    ciphertext: bytes
 
 
 class MasterKeyring:
@@ -98,6 +97,14 @@ class PersonalDataVault:
 
     def __init__(self, keyring: MasterKeyring) -> None:
         self.keyring = keyring
+
+    @property
+    def active_key_id(self) -> str:
+        return self.keyring.active_key_id
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return self.keyring.key_ids
 
     def seal_new(self, case_id: UUID, person: PersonalData) -> SealedPersonalData:
         """Encrypts with a fresh data key (a new case)."""

@@ -59,7 +59,16 @@ cases = Table(
     Column("personal_data", LargeBinary, nullable=True),
     Column("erased_at", DateTime(timezone=True), nullable=True),
     Column("erasure_basis", String(CODE), nullable=True),
+    # Who is responsible for the case (scoped access): an actor id and org-unit codes.
+    Column("owner_id", String(80), nullable=False),
+    Column("owner_team", String(64), nullable=True),
+    Column("owner_agency", String(64), nullable=True),
+    Column("owner_country", String(2), nullable=False),
     Index("ix_cases_registered", "registered_at", "case_id"),
+    Index("ix_cases_owner_id", "owner_id", "registered_at"),
+    Index("ix_cases_owner_team", "owner_team", "registered_at"),
+    Index("ix_cases_owner_agency", "owner_agency", "registered_at"),
+    Index("ix_cases_owner_country", "owner_country", "registered_at"),
     Index("ix_cases_master_key_id", "master_key_id"),
 )
 

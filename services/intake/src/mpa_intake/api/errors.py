@@ -15,12 +15,14 @@ from mpa_intake.domain.errors import (
     IdempotencyConflict,
     IntakeError,
     InvalidCase,
+    OutsideScope,
     PersonalDataErased,
 )
 
 _STATUS_AND_TITLE: dict[type[IntakeError], tuple[int, str, str]] = {
     InvalidCase: (422, "Invalid request", "validation"),
     AccessDenied: (403, "Forbidden", "forbidden"),
+    OutsideScope: (403, "Outside your scope", "outside-scope"),
     CaseNotFound: (404, "Not found", "case-not-found"),
     CaseConflict: (409, "Conflict with the case's state", "case-conflict"),
     IdempotencyConflict: (409, "Idempotency-Key reused", "idempotency-key-reused"),

@@ -8,10 +8,13 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 
 from mpa_common.auth import Principal, Role, require_roles
 from mpa_common.request_types import DateTime, Text
-from mpa_common.service import ServiceContext
-from mpa_contracts.vocabularies import AccessPurpose, ErasureBasis, NeedCategory, Vulnerability
-from mpa_intake.adapters.crypto import MatchKeyer, PersonalDataVault
-from mpa_intake.adapters.repository import CaseFilter
+from mpa_contracts.vocabularies import (
+    AccessPurpose,
+    BreakGlassReason,
+    ErasureBasis,
+    NeedCategory,
+    Vulnerability,
+)
 from mpa_intake.api.errors import problem_responses
 from mpa_intake.app import cases, reads
 from mpa_intake.app.commands import (
@@ -23,6 +26,7 @@ from mpa_intake.app.commands import (
     UpdateCase,
 )
 from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.ports import CaseFilter
 from mpa_intake.app.views import (
     CaseDetail,
     CasePage,
@@ -45,13 +49,20 @@ def _acting_as(*roles: Role) -> Callable[..., Actor]:
     """Dependency: the caller as an Actor, acting in the first of `roles` it holds."""
     check = require_roles(*roles)
 
-    def actor(principal: Annotated[Principal, Depends(check)]) -> Actor:
+    def actor(request: Request, principal: Annotated[Principal, Depends(check)]) -> Actor:
         role = next(role for role in roles if role in principal.roles)
+        # A partner's own token is handed on to the referral service to confirm, at read
+        # time, what it holds there; nobody else's is.
+        _, _, token = request.headers.get("authorization", "").partition(" ")
         return Actor(
             subject=principal.subject,
             actor_id=principal.actor_id,
             role=role,
             partner_id=principal.partner_id,
+            credentials=token.strip() or None if role is Role.PARTNER else None,
+            team=principal.team,
+            agency=principal.agency,
+            country=principal.country,
         )
 
     return actor
@@ -65,19 +76,11 @@ CaseLister = Annotated[
 Eraser = Annotated[Actor, Depends(_acting_as(Role.ADMIN))]
 
 
-def cases_router(
-    settings: IntakeSettings, vault: PersonalDataVault, matcher: MatchKeyer
-) -> APIRouter:
+def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
     router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-    def context(request: Request) -> IntakeContext:
-        service: ServiceContext = request.app.state.context
-        return IntakeContext(
-            sessions=service.sessions,
-            vault=vault,
-            matcher=matcher,
-            topic_prefix=settings.kafka_topic_prefix,
-        )
+    def context() -> IntakeContext:
+        return intake
 
     Context = Annotated[IntakeContext, Depends(context)]
 
@@ -128,12 +131,14 @@ def cases_router(
     @router.get(
         "",
         summary="List cases (no personal data)",
-        description="Pseudonymous summaries, newest first, with cursor pagination.",
+        description="Pseudonymous summaries of the cases within your role's read scope "
+        "(own, team, agency, country or all; configured per role), newest first, with "
+        "cursor pagination.",
         responses=problem_responses(403, 422),
     )
     async def list_cases(
         ctx: Context,
-        _: CaseLister,
+        actor: CaseLister,
         status_: Annotated[
             CaseStatus | None,
             Query(alias="status", description="Only cases in this state", examples=["open"]),
@@ -160,13 +165,21 @@ def cases_router(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=settings.max_page_size, description="Page size")] = 20,
     ) -> CasePage:
-        where = CaseFilter(status_, need, vulnerability, registered_from, registered_before)
-        return await reads.list_cases(ctx, where, cursor, limit)
+        where = CaseFilter(
+            status=status_,
+            need=need,
+            vulnerability=vulnerability,
+            registered_from=registered_from,
+            registered_before=registered_before,
+        )
+        return await reads.list_cases(ctx, actor, where, cursor, limit)
 
     @router.get(
         "/{case_id}",
         summary="Read a case with its personal data",
-        description="Operators and caseworkers see everything; a partner sees the case only "
+        description="Operators and caseworkers see everything of the cases within their "
+        "role's read scope (outside it only with a `break_glass` reason); a partner sees "
+        "the case only "
         "while it holds an accepted referral and consent allows sharing with it, and then "
         "only the fields its referrals need. Every read is announced as "
         "`org.mpa.access.personal_data_accessed.v1` before the answer is sent.",
@@ -184,8 +197,17 @@ def cases_router(
                 examples=["case_management"],
             ),
         ] = None,
+        break_glass: Annotated[
+            BreakGlassReason | None,
+            Query(
+                description="Read a case outside your scope, for this reason: the read is "
+                "announced as `org.mpa.access.break_glass_used.v1` beside the usual access "
+                "event, for review and for the owner's supervisor",
+                examples=["owner_unavailable"],
+            ),
+        ] = None,
     ) -> CaseDetail:
-        return await reads.read_case(ctx, actor, case_id, purpose)
+        return await reads.read_case(ctx, actor, case_id, purpose, break_glass)
 
     @router.patch(
         "/{case_id}",

@@ -3,11 +3,11 @@ apply the domain rules, save, emit events through the outbox, commit once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
-from mpa_common.uow import UnitOfWork
+from mpa_common.uow import Cause
 from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import (
@@ -22,8 +22,6 @@ from mpa_contracts.events.case import (
     SafetyFlags,
 )
 from mpa_contracts.vocabularies import ErasureBasis, PersonalDataField
-from mpa_intake.adapters.crypto import SealedPersonalData, UndecryptableData
-from mpa_intake.adapters.repository import CaseRepository, IdempotencyStore, StoredCase
 from mpa_intake.app.commands import (
     AddNeeds,
     CloseCase,
@@ -35,6 +33,13 @@ from mpa_intake.app.commands import (
     UpdateCase,
 )
 from mpa_intake.app.context import EVENT_SOURCE, Actor, IntakeContext
+from mpa_intake.app.ports import (
+    CaseRepository,
+    IntakeUnitOfWorkPort,
+    SealedPersonalData,
+    StoredCase,
+    UndecryptableData,
+)
 from mpa_intake.app.views import (
     CaseSummary,
     ConsentState,
@@ -58,8 +63,10 @@ from mpa_intake.domain.errors import (
     FieldError,
     IdempotencyConflict,
     InvalidCase,
+    OutsideScope,
 )
 from mpa_intake.domain.matching import MatchKind, match_material
+from mpa_intake.domain.ownership import Ownership, within
 from mpa_intake.domain.personal_data import PersonalData, age_band_of
 
 _PERSON_FIELDS = (
@@ -89,34 +96,47 @@ class _Registration:
 async def register_case(
     ctx: IntakeContext, actor: Actor, command: RegisterCase, idempotency_key: str | None = None
 ) -> RegistrationResult:
-    """Registers a case; with an Idempotency-Key, a repeat returns the first result."""
+    """Registers a case in one transaction: the idempotency check and record, the case, its
+    reference number and its outbox event commit together or not at all. With an
+    Idempotency-Key, a repeat returns the first result.
+
+    References stay gap-free: the number is taken inside the transaction, and a failure
+    anywhere — a lost idempotency race included — rolls it back with everything else. It
+    is the last write: from there to commit the year's counter queues every other
+    registration, so everything that can be written before it is."""
     digest = ctx.matcher.request_digest(command.model_dump_json().encode())
-    if idempotency_key is not None:
-        async with ctx.unit_of_work() as uow:
-            replay = await _replay(uow, actor, idempotency_key, digest)
-        if replay is not None:
-            return replay
-    registration = _prepare_registration(ctx, actor, command)
-    # Its own short transaction: concurrent registrations do not queue on the counter row
-    # for the whole of theirs. A registration that fails from here on leaves a gap.
-    async with ctx.unit_of_work() as uow:
-        reference = await CaseRepository(uow.session).next_reference(
-            registration.case.registered_at.year
-        )
-        await uow.commit()
     try:
         async with ctx.unit_of_work() as uow:
             if idempotency_key is not None:
                 replay = await _replay(uow, actor, idempotency_key, digest)
                 if replay is not None:
-                    return replay  # a concurrent twin committed meanwhile
-            result = await _store_registration(uow, actor, registration, reference)
-            if idempotency_key is not None and not await IdempotencyStore(uow.session).put(
+                    return replay
+            registration = _prepare_registration(ctx, actor, command)
+            case = registration.case
+            duplicates = await uow.cases.possible_duplicates(
+                registration.digests, excluding=case.case_id
+            )
+            await uow.cases.add(case, registration.sealed)
+            await uow.cases.replace_match_keys(case.case_id, registration.digests)
+            result = RegistrationResult(
+                case_id=case.case_id,
+                reference="",  # a replay reads it from the case: it does not exist yet
+                status=case.status,
+                need_ids=[need.need_id for need in case.needs],
+                consent_scopes=list(case.consent.scopes) if case.consent else [],
+                possible_duplicates=duplicates,
+                registered_at=case.registered_at,
+            )
+            if idempotency_key is not None and not await uow.idempotency.put(
                 actor.subject, idempotency_key, digest, 201, result.model_dump(mode="json")
             ):
+                # A twin with the same key committed after our check: ours rolls back,
+                # and the twin's answer is the answer.
                 raise _LostIdempotencyRace
+            reference = await uow.references.assign(case.case_id, case.registered_at.year)
+            uow.emit_envelope(_registered(actor, case, reference))
             await uow.commit()
-            return result
+            return result.model_copy(update={"reference": reference})
     except _LostIdempotencyRace:
         assert idempotency_key is not None
         async with ctx.unit_of_work() as uow:
@@ -126,14 +146,38 @@ async def register_case(
 
 
 async def _replay(
-    uow: UnitOfWork, actor: Actor, key: str, digest: bytes
+    uow: IntakeUnitOfWorkPort, actor: Actor, key: str, digest: bytes
 ) -> RegistrationResult | None:
-    stored = await IdempotencyStore(uow.session).get(actor.subject, key)
+    stored = await uow.idempotency.get(actor.subject, key)
     if stored is None:
         return None
     if stored.request_digest != digest:
         raise IdempotencyConflict("this Idempotency-Key was used with a different request body")
-    return RegistrationResult.model_validate(stored.body)
+    result = RegistrationResult.model_validate(stored.body)
+    if not result.reference:
+        registered = await uow.cases.get(result.case_id)
+        assert registered is not None  # recorded in the case's own transaction
+        result = result.model_copy(update={"reference": registered.case.reference})
+    return result
+
+
+def _registered(actor: Actor, case: Case, reference: str) -> Envelope:
+    """The registration event. It starts the case's story, and its id was chosen with the
+    case (the case's correlation id), so the case could be written before its reference."""
+    return new_envelope(
+        CaseRegisteredV1(
+            actor_id=actor.actor_id,
+            actor_role=actor.role,
+            case_id=case.case_id,
+            case_reference=reference,
+            profile=case.profile,
+            needs=tuple(need.as_contract() for need in case.needs),
+            consent=case.consent.as_contract() if case.consent else None,
+            safety=case.safety,
+        ),
+        source=EVENT_SOURCE,
+        subject=f"case/{case.case_id}",
+    ).model_copy(update={"id": case.correlation_id, "correlation_id": case.correlation_id})
 
 
 def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCase) -> _Registration:
@@ -171,7 +215,7 @@ def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCas
         case_id=case_id,
         reference="",  # allocated when stored
         status=CaseStatus.OPEN,
-        correlation_id=case_id,  # replaced by the registration event's id
+        correlation_id=uuid4(),  # the registration event's id: it starts the case's story
         profile=profile,
         safety=SafetyFlags(
             do_not_contact=command.safety.do_not_contact,
@@ -182,51 +226,24 @@ def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCas
         registered_at=now,
         registered_by=actor.actor_id,
         updated_at=now,
+        # The registering caseworker owns it, in their team, agency and country office
+        # (the case's country when the token names none).
+        ownership=Ownership(
+            owner_id=actor.actor_id,
+            team=actor.team,
+            agency=actor.agency,
+            country=actor.country or command.location.country,
+        ),
     )
     return _Registration(case, ctx.vault.seal_new(case_id, person), _match_digests(ctx, person))
-
-
-async def _store_registration(
-    uow: UnitOfWork, actor: Actor, registration: _Registration, reference: str
-) -> RegistrationResult:
-    case = registration.case
-    repository = CaseRepository(uow.session)
-    duplicates = await repository.possible_duplicates(registration.digests, excluding=case.case_id)
-    registered = _envelope(
-        CaseRegisteredV1(
-            actor_id=actor.actor_id,
-            actor_role=actor.role,
-            case_id=case.case_id,
-            case_reference=reference,
-            profile=case.profile,
-            needs=tuple(need.as_contract() for need in case.needs),
-            consent=case.consent.as_contract() if case.consent else None,
-            safety=case.safety,
-        ),
-        case.case_id,
-        correlation_id=None,  # the registration starts the case's story
-    )
-    case = replace(case, reference=reference, correlation_id=registered.correlation_id)
-    await repository.add(case, registration.sealed)
-    await repository.replace_match_keys(case.case_id, registration.digests)
-    uow.emit_envelope(registered)
-    return RegistrationResult(
-        case_id=case.case_id,
-        reference=reference,
-        status=case.status,
-        need_ids=[need.need_id for need in case.needs],
-        consent_scopes=list(case.consent.scopes) if case.consent else [],
-        possible_duplicates=duplicates,
-        registered_at=case.registered_at,
-    )
 
 
 async def update_case(
     ctx: IntakeContext, actor: Actor, case_id: UUID, command: UpdateCase
 ) -> CaseSummary:
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
-        stored = await _load_for_update(repository, case_id)
+        repository = uow.cases
+        stored = await _load_for_change(ctx, actor, repository, case_id)
         case = stored.case
         case.ensure_open()
         case.ensure_not_erased()
@@ -253,18 +270,17 @@ async def update_case(
             case_id, ctx.vault.reseal(case_id, _sealed(stored), person)
         )
         await repository.replace_match_keys(case_id, _match_digests(ctx, person))
-        uow.emit_envelope(
-            _envelope(
-                CaseUpdatedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    profile=profile,
-                    safety=safety,
-                ),
-                case_id,
-                correlation_id=case.correlation_id,
-            )
+        _emit(
+            uow,
+            CaseUpdatedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                profile=profile,
+                safety=safety,
+            ),
+            case_id,
+            correlation_id=case.correlation_id,
         )
         await uow.commit()
         return case_summary(case)
@@ -274,8 +290,8 @@ async def add_needs(
     ctx: IntakeContext, actor: Actor, case_id: UUID, command: AddNeeds
 ) -> NeedsAdded:
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
-        stored = await _load_for_update(repository, case_id)
+        repository = uow.cases
+        stored = await _load_for_change(ctx, actor, repository, case_id)
         case = stored.case
         now = ctx.clock()
         needs = [_need_entry(need, now) for need in command.needs]
@@ -294,17 +310,16 @@ async def add_needs(
             )
         await repository.add_needs(case_id, needs, added_by=actor.actor_id, first=first)
         await repository.update(case)
-        uow.emit_envelope(
-            _envelope(
-                CaseNeedsAddedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    needs=tuple(need.as_contract() for need in needs),
-                ),
-                case_id,
-                correlation_id=case.correlation_id,
-            )
+        _emit(
+            uow,
+            CaseNeedsAddedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                needs=tuple(need.as_contract() for need in needs),
+            ),
+            case_id,
+            correlation_id=case.correlation_id,
         )
         await uow.commit()
         return NeedsAdded(case_id=case_id, need_ids=[need.need_id for need in needs])
@@ -315,8 +330,8 @@ async def change_consent(
 ) -> ConsentState:
     """Records a new consent, or withdraws scopes of the current one."""
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
-        case = (await _load_for_update(repository, case_id)).case
+        repository = uow.cases
+        case = (await _load_for_change(ctx, actor, repository, case_id)).case
         now = ctx.clock()
         event: EventData
         if isinstance(command, RecordConsent):
@@ -346,7 +361,7 @@ async def change_consent(
                 withdrawn_scopes=withdrawn,
             )
         await repository.update(case)
-        uow.emit_envelope(_envelope(event, case_id, correlation_id=case.correlation_id))
+        _emit(uow, event, case_id, correlation_id=case.correlation_id)
         await uow.commit()
         return ConsentState(
             case_id=case_id,
@@ -358,21 +373,20 @@ async def close_case(
     ctx: IntakeContext, actor: Actor, case_id: UUID, command: CloseCase
 ) -> CaseSummary:
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
-        case = (await _load_for_update(repository, case_id)).case
+        repository = uow.cases
+        case = (await _load_for_change(ctx, actor, repository, case_id)).case
         case.close(command.reason, ctx.clock())
         await repository.update(case)
-        uow.emit_envelope(
-            _envelope(
-                CaseClosedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    reason=command.reason,
-                ),
-                case_id,
-                correlation_id=case.correlation_id,
-            )
+        _emit(
+            uow,
+            CaseClosedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                reason=command.reason,
+            ),
+            case_id,
+            correlation_id=case.correlation_id,
         )
         await uow.commit()
         return case_summary(case)
@@ -384,8 +398,8 @@ async def erase_personal_data(
     """Crypto-shredding: the data key and ciphertext are destroyed, the case stays as a
     tombstone with its pseudonymous attributes, and consumers erase their copies."""
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
-        stored = await _load_for_update(repository, case_id)
+        repository = uow.cases
+        stored = await _load_for_change(ctx, actor, repository, case_id)
         case = stored.case
         case.ensure_not_erased()
         try:
@@ -398,18 +412,17 @@ async def erase_personal_data(
         await repository.update(case)
         await repository.shred_personal_data(case_id)
         erased = sorted(fields)
-        uow.emit_envelope(
-            _envelope(
-                CasePersonalDataErasedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    basis=basis,
-                    erased_fields=tuple(erased),
-                ),
-                case_id,
-                correlation_id=case.correlation_id,
-            )
+        _emit(
+            uow,
+            CasePersonalDataErasedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                basis=basis,
+                erased_fields=tuple(erased),
+            ),
+            case_id,
+            correlation_id=case.correlation_id,
         )
         await uow.commit()
         return ErasureResult(case_id=case_id, basis=basis, erased_fields=erased, erased_at=now)
@@ -418,16 +431,23 @@ async def erase_personal_data(
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _envelope(data: EventData, case_id: UUID, *, correlation_id: UUID | None) -> Envelope:
-    return new_envelope(
-        data, source=EVENT_SOURCE, subject=f"case/{case_id}", correlation_id=correlation_id
-    )
+def _emit(
+    uow: IntakeUnitOfWorkPort, data: EventData, case_id: UUID, *, correlation_id: UUID
+) -> Envelope:
+    """Queues an event of the case's story (one correlation id from registration on)."""
+    return uow.emit(data, subject=f"case/{case_id}", cause=Cause.story(correlation_id))
 
 
-async def _load_for_update(repository: CaseRepository, case_id: UUID) -> StoredCase:
+async def _load_for_change(
+    ctx: IntakeContext, actor: Actor, repository: CaseRepository, case_id: UUID
+) -> StoredCase:
+    """The case, locked for this transaction, if it lies within the actor's write scope."""
     stored = await repository.get(case_id, for_update=True)
     if stored is None:
         raise CaseNotFound(f"no case {case_id}")
+    scope = ctx.scopes.write_scope(actor.role)
+    if not within(scope, stored.case.ownership, actor.viewer):
+        raise OutsideScope(f"this case is outside the {scope} scope this role may change")
     return stored
 
 

@@ -1,19 +1,23 @@
-"""What every use case works with: the acting principal and the service's collaborators."""
+"""What every use case works with: the acting principal, and the service's collaborators.
+
+A use case takes its command (the actor and what they ask), and `IntakeContext`: the
+unit-of-work factory — each use case opens its own unit of work and commits it once — and
+the tools that are not a transaction (the vault, the matcher, the clock, the referral
+service). The composition root (`main.py`) builds it once; tests build it over fakes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from mpa_contracts.vocabularies import ActorRole, CaseScope
+from mpa_intake.app.ports import Matcher, ReferralDirectory, UnitOfWorkFactory, Vault
+from mpa_intake.domain.ownership import Viewer
 
-from mpa_common.uow import UnitOfWork
-from mpa_contracts.vocabularies import ActorRole
-from mpa_intake.adapters.crypto import MatchKeyer, PersonalDataVault
-from mpa_intake.adapters.tables import outbox
-
+# The CloudEvents source of every event intake emits (settings.event_source says the same).
 EVENT_SOURCE = "urn:mpa:service:intake"
 
 
@@ -22,12 +26,23 @@ class Actor:
     """Who acts, from the verified token (never from a request body).
 
     `role` is the role the action is authorised by; events name it beside `actor_id`.
+    `credentials` is the caller's own bearer token, handed on only to ask the referral
+    service what this caller may see there (never stored, logged or put in an event).
     """
 
     subject: str
     actor_id: str
     role: ActorRole
     partner_id: UUID | None = None
+    credentials: str | None = field(default=None, repr=False, compare=False)
+    # The user's organisation units, for case scopes (from the token's claims).
+    team: str | None = None
+    agency: str | None = None
+    country: str | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(self.actor_id, self.team, self.agency, self.country)
 
 
 def _utc_now() -> datetime:
@@ -35,14 +50,34 @@ def _utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class IntakeContext:
-    sessions: async_sessionmaker[AsyncSession]
-    vault: PersonalDataVault
-    matcher: MatchKeyer
-    topic_prefix: str = ""
-    clock: Callable[[], datetime] = field(default=_utc_now)
+class ScopePolicy:
+    """Per role, how far reads and writes reach beyond one's own cases (configured)."""
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(
-            self.sessions, outbox, source=EVENT_SOURCE, topic_prefix=self.topic_prefix
-        )
+    read: Mapping[ActorRole, CaseScope] = field(default_factory=dict)
+    write: Mapping[ActorRole, CaseScope] = field(default_factory=dict)
+
+    def read_scope(self, role: ActorRole) -> CaseScope:
+        return self.read.get(role, CaseScope.OWN)
+
+    def write_scope(self, role: ActorRole) -> CaseScope:
+        return self.write.get(role, CaseScope.OWN)
+
+
+UNSCOPED = ScopePolicy(
+    read={role: CaseScope.ALL for role in ActorRole},
+    write={role: CaseScope.ALL for role in ActorRole},
+)
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    unit_of_work: UnitOfWorkFactory
+    vault: Vault
+    matcher: Matcher
+    # Which cases each role reaches (configured); UNSCOPED only for tools acting as the
+    # service itself (key rotation, benchmarks).
+    scopes: ScopePolicy
+    # Asked at each partner read (defence in depth beside the grants); None only where no
+    # partner ever reads (the key-rotation command, benchmarks): a partner read then fails.
+    referrals: ReferralDirectory | None = None
+    clock: Callable[[], datetime] = field(default=_utc_now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mpa_intake.adapters.repository import CaseRepository
 from mpa_intake.app.context import IntakeContext
 from mpa_intake.app.views import RewrapReport
 
@@ -13,20 +12,18 @@ async def rewrap_data_keys(ctx: IntakeContext, *, batch_size: int = 200) -> Rewr
     writers are not blocked (locked rows are skipped and picked up by the next batch).
     Cases under a key that is not configured cannot be opened and are left alone: the
     report's `cases_by_master_key` shows them."""
-    keyring = ctx.vault.keyring
-    active = keyring.active_key_id
-    retiring = sorted(keyring.key_ids - {active})
+    active = ctx.vault.active_key_id
+    retiring = sorted(ctx.vault.key_ids - {active})
     rewrapped = 0
     while retiring:
         async with ctx.unit_of_work() as uow:
-            repository = CaseRepository(uow.session)
-            batch = await repository.lock_cases_wrapped_by(retiring, batch_size)
+            batch = await uow.cases.lock_cases_wrapped_by(retiring, batch_size)
             for case_id, sealed in batch:
-                await repository.store_personal_data(case_id, ctx.vault.rewrap(case_id, sealed))
+                await uow.cases.store_personal_data(case_id, ctx.vault.rewrap(case_id, sealed))
             await uow.commit()
         rewrapped += len(batch)
         if len(batch) < batch_size:
             break
     async with ctx.unit_of_work() as uow:
-        counts = await CaseRepository(uow.session).count_by_master_key()
+        counts = await uow.cases.count_by_master_key()
     return RewrapReport(rewrapped=rewrapped, active_master_key=active, cases_by_master_key=counts)

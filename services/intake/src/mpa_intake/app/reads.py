@@ -3,26 +3,36 @@
 A read of personal data is announced: the `personal_data_accessed` event (who, which case,
 which fields, why) is written to the outbox in the transaction of the read, and the data is
 returned only after that commit. Lists carry no personal data and are not announced.
+
+A partner reads only what its live referrals need, and "live" is checked twice, each check
+able to refuse on its own: the grants that referral events feed, and — at the moment of the
+read — the referral service itself, asked with the partner's own credentials. So one lost
+or late event (a cancellation, a completion) cannot leave access open; and a referral
+service that cannot answer means 503, never access. A closed case is not read by partners.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from mpa_contracts.envelope import new_envelope
-from mpa_contracts.events.access import PersonalDataAccessedV1
-from mpa_contracts.vocabularies import AccessPurpose, ActorRole, PersonalDataField
-from mpa_intake.adapters.repository import (
-    CaseFilter,
-    CaseRepository,
-    GrantStore,
-    PageCursor,
+from mpa_common.failures import DependencyUnavailable
+from mpa_common.uow import Cause
+from mpa_contracts.events.access import BreakGlassAccessV1, PersonalDataAccessedV1
+from mpa_contracts.vocabularies import (
+    AccessPurpose,
+    ActorRole,
+    BreakGlassReason,
+    CaseScope,
+    PersonalDataField,
+    ReferralState,
 )
 from mpa_intake.app.commands import DuplicateCheck
-from mpa_intake.app.context import EVENT_SOURCE, Actor, IntakeContext
+from mpa_intake.app.context import Actor, IntakeContext
+from mpa_intake.app.ports import CaseFilter, Grant, PageCursor, ReferralStatus, ScopeFilter
 from mpa_intake.app.views import (
     CaseDetail,
     CasePage,
@@ -35,74 +45,111 @@ from mpa_intake.app.views import (
     SafetyView,
     case_summary,
 )
-from mpa_intake.domain.case import Case
+from mpa_intake.domain.case import Case, CaseStatus
 from mpa_intake.domain.disclosure import DEFAULT_PURPOSE, PURPOSES_BY_ROLE, partner_fields
-from mpa_intake.domain.errors import AccessDenied, CaseNotFound, FieldError, InvalidCase
+from mpa_intake.domain.errors import (
+    AccessDenied,
+    CaseNotFound,
+    FieldError,
+    InvalidCase,
+    OutsideScope,
+)
 from mpa_intake.domain.matching import match_material
+from mpa_intake.domain.ownership import within
 from mpa_intake.domain.personal_data import PersonalData
 
 FULL_READERS = frozenset({ActorRole.OPERATOR, ActorRole.CASEWORKER})
+# Accepted or in progress (on hold is a pause of in progress): the states in which the
+# referral service itself lets a partner work the case, and the grants hold access.
+LIVE_REFERRAL_STATES = frozenset(
+    {ReferralState.ACCEPTED, ReferralState.IN_PROGRESS, ReferralState.ON_HOLD}
+)
 
 
 async def read_case(
-    ctx: IntakeContext, actor: Actor, case_id: UUID, purpose: AccessPurpose | None = None
+    ctx: IntakeContext,
+    actor: Actor,
+    case_id: UUID,
+    purpose: AccessPurpose | None = None,
+    break_glass: BreakGlassReason | None = None,
 ) -> CaseDetail:
-    """The case with the personal data `actor` may see, announced as an access event."""
+    """The case with the personal data `actor` may see, announced as an access event.
+
+    Operators and caseworkers read the cases within their role's read scope. Outside it, a
+    read needs a break-glass reason; it is then announced a second time, as
+    `break_glass_used` (whose scope it left, whose case it was), for review and for the
+    owner's supervisor."""
     purpose = _purpose(actor, purpose)
+    partner_id = actor.partner_id if actor.role is ActorRole.PARTNER else None
+    if actor.role not in FULL_READERS and partner_id is None:
+        raise AccessDenied("this role may not read personal data")
+    # Asked before the transaction opens: no database connection waits on the network.
+    live = await _live_referrals(ctx, actor, case_id) if partner_id is not None else None
     async with ctx.unit_of_work() as uow:
-        stored = await CaseRepository(uow.session).get(case_id)
+        stored = await uow.cases.get(case_id)
         if stored is None:
             raise CaseNotFound(f"no case {case_id}")
         case = stored.case
         referral_id: UUID | None = None
         need_ids: set[UUID] | None = None
-        if actor.role in FULL_READERS:
+        broken_glass: BreakGlassAccessV1 | None = None
+        if partner_id is None:
+            broken_glass = _scope_check(ctx, actor, case, break_glass)
             allowed = frozenset(PersonalDataField)
-        elif actor.role is ActorRole.PARTNER and actor.partner_id is not None:
-            grants = await GrantStore(uow.session).active_grants(case_id, actor.partner_id)
-            consent = case.consent
+        else:
+            assert live is not None
+            grants = _still_live(await uow.grants.active_grants(case_id, partner_id), live)
             if not grants:
                 raise AccessDenied("this partner holds no accepted referral for the case")
-            if consent is None or not consent.allows_sharing_with(actor.partner_id, ctx.clock()):
+            if case.status is not CaseStatus.OPEN:
+                raise AccessDenied("the case is closed")
+            consent = case.consent
+            if consent is None or not consent.allows_sharing_with(partner_id, ctx.clock()):
                 raise AccessDenied("the person's consent does not allow sharing with this partner")
             referral_id = grants[0].referral_id
             need_ids = {grant.need_id for grant in grants}
             allowed = partner_fields(
                 (need.category for need in case.needs_of(need_ids)), case.safety
             )
-        else:
-            raise AccessDenied("this role may not read personal data")
         case.ensure_not_erased()
         assert stored.sealed is not None
         person = ctx.vault.open(case_id, stored.sealed).restricted_to(allowed, need_ids)
         disclosed = sorted(person.present_fields())
-        uow.emit_envelope(
-            new_envelope(
-                PersonalDataAccessedV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    fields=tuple(disclosed),
-                    purpose=purpose,
-                    referral_id=referral_id,
-                    actor_partner_id=actor.partner_id if actor.role is ActorRole.PARTNER else None,
-                ),
-                source=EVENT_SOURCE,
-                subject=f"case/{case_id}",
-                correlation_id=case.correlation_id,
-            )
+        uow.emit(
+            PersonalDataAccessedV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case_id,
+                fields=tuple(disclosed),
+                purpose=purpose,
+                referral_id=referral_id,
+                actor_partner_id=partner_id,
+            ),
+            subject=f"case/{case_id}",
+            cause=Cause.story(case.correlation_id),
         )
+        if broken_glass is not None:
+            uow.emit(
+                broken_glass,
+                subject=f"case/{case_id}",
+                cause=Cause.story(case.correlation_id),
+            )
         await uow.commit()
     return _detail(case, person, need_ids, disclosed, purpose, show_consent=need_ids is None)
 
 
 async def list_cases(
-    ctx: IntakeContext, where: CaseFilter, cursor: str | None, limit: int
+    ctx: IntakeContext, actor: Actor, where: CaseFilter, cursor: str | None, limit: int
 ) -> CasePage:
-    """Cases without personal data, newest first, by keyset cursor."""
+    """Cases without personal data within the actor's read scope, newest first, by keyset
+    cursor."""
     after = decode_cursor(cursor) if cursor else None
+    scope = ctx.scopes.read_scope(actor.role)
+    where = replace(
+        where, scope=None if scope is CaseScope.ALL else ScopeFilter(scope, actor.viewer)
+    )
     async with ctx.unit_of_work() as uow:
-        stored = await CaseRepository(uow.session).page(where, after, limit + 1)
+        stored = await uow.cases.page(where, after, limit + 1)
     page = [item.case for item in stored[:limit]]
     next_cursor = (
         encode_cursor(PageCursor(page[-1].registered_at, page[-1].case_id))
@@ -110,6 +157,60 @@ async def list_cases(
         else None
     )
     return CasePage(items=[case_summary(case) for case in page], next_cursor=next_cursor)
+
+
+def _scope_check(
+    ctx: IntakeContext, actor: Actor, case: Case, reason: BreakGlassReason | None
+) -> BreakGlassAccessV1 | None:
+    """None when the case is within the actor's read scope; the break-glass event when it
+    is not and a reason was given; otherwise refused."""
+    scope = ctx.scopes.read_scope(actor.role)
+    if within(scope, case.ownership, actor.viewer):
+        return None
+    if reason is None:
+        raise OutsideScope(
+            f"this case is outside the {scope} scope this role reads; a break-glass read "
+            "needs a reason (break_glass)"
+        )
+    owner = case.ownership
+    return BreakGlassAccessV1(
+        actor_id=actor.actor_id,
+        actor_role=actor.role,
+        case_id=case.case_id,
+        reason=reason,
+        actor_scope=scope,
+        actor_team=actor.team,
+        actor_agency=actor.agency,
+        actor_country=actor.country,
+        owner_id=owner.owner_id,
+        owner_team=owner.team,
+        owner_agency=owner.agency,
+        owner_country=owner.country,
+    )
+
+
+async def _live_referrals(
+    ctx: IntakeContext, actor: Actor, case_id: UUID
+) -> dict[UUID, ReferralStatus]:
+    """The partner's referrals of the case that the referral service shows as live now."""
+    if ctx.referrals is None or actor.credentials is None:
+        raise DependencyUnavailable("referral", "no referral service to confirm partner access")
+    return {
+        status.referral_id: status
+        for status in await ctx.referrals.referrals_of_case(case_id, actor.credentials)
+        if status.case_id == case_id
+        and status.partner_id == actor.partner_id
+        and status.state in LIVE_REFERRAL_STATES
+    }
+
+
+def _still_live(grants: list[Grant], live: dict[UUID, ReferralStatus]) -> list[Grant]:
+    """The grants the referral service confirms: same referral, same need, live."""
+    return [
+        grant
+        for grant in grants
+        if grant.referral_id in live and live[grant.referral_id].need_id == grant.need_id
+    ]
 
 
 def encode_cursor(cursor: PageCursor) -> str:
@@ -215,7 +316,7 @@ async def find_possible_duplicates(ctx: IntakeContext, check: DuplicateCheck) ->
         for kind, material in match_material(person).items()
     }
     async with ctx.unit_of_work() as uow:
-        repository = CaseRepository(uow.session)
+        repository = uow.cases
         found = []
         for case_id in await repository.possible_duplicates(digests, excluding=uuid4()):
             stored = await repository.get(case_id)

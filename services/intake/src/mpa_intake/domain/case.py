@@ -24,6 +24,7 @@ from mpa_contracts.vocabularies import (
 )
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.errors import CaseConflict, FieldError, PersonalDataErased
+from mpa_intake.domain.ownership import Ownership
 from mpa_intake.domain.personal_data import PersonalData
 
 # Vulnerabilities that only a child can have.
@@ -70,6 +71,7 @@ class Case:
     registered_at: datetime
     registered_by: str
     updated_at: datetime
+    ownership: Ownership
     closed_at: datetime | None = None
     closure_reason: CaseClosureReason | None = None
     erased_at: datetime | None = None

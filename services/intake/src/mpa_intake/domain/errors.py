@@ -46,3 +46,8 @@ class PersonalDataErased(IntakeError):
 
 class AccessDenied(IntakeError):
     """The principal may not do this to this case."""
+
+
+class OutsideScope(AccessDenied):
+    """The case lies outside the caller's scope (see domain.ownership); a read may still
+    break the glass, with a reason."""

@@ -1,4 +1,5 @@
-"""Loading and saving cases, consent, match keys, idempotency records and partner grants.
+"""Cases on PostgreSQL: the case row (pseudonymous columns and the sealed personal data),
+its needs, its consents (current and superseded) and its match keys.
 
 Everything runs on the unit of work's session: the caller commits once.
 """
@@ -6,19 +7,17 @@ Everything runs on the unit of work's session: the caller commits once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, true, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_contracts.events.case import SafetyFlags
 from mpa_contracts.vocabularies import (
     CaseClosureReason,
+    CaseScope,
     ConsentGivenBy,
     ConsentMethod,
     ConsentScope,
@@ -29,86 +28,26 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
-from mpa_intake.adapters.crypto import SealedPersonalData
-from mpa_intake.adapters.tables import (
-    case_consents,
-    case_match_keys,
-    case_needs,
-    case_reference_counters,
-    cases,
-    idempotency_keys,
-    partner_access_grants,
+from mpa_intake.adapters.reference_counter import pending_reference
+from mpa_intake.adapters.tables import case_consents, case_match_keys, case_needs, cases
+from mpa_intake.app.ports import (
+    CaseFilter,
+    PageCursor,
+    ScopeFilter,
+    SealedPersonalData,
+    StoredCase,
 )
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry, routing_profile
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
-
-MAX_REFERENCE_NUMBER = 999_999
-
-
-class ReferenceSpaceExhausted(RuntimeError):
-    """More than 999,999 cases in one year: the reference format has no room left."""
+from mpa_intake.domain.ownership import Ownership
 
 
-@dataclass(frozen=True)
-class StoredCase:
-    case: Case
-    sealed: SealedPersonalData | None  # None once erased
+class SqlCaseRepository:
+    """`ports.CaseRepository` on PostgreSQL (the unit of work's session)."""
 
-
-@dataclass(frozen=True)
-class CaseFilter:
-    status: CaseStatus | None = None
-    need: NeedCategory | None = None
-    vulnerability: Vulnerability | None = None
-    registered_from: datetime | None = None
-    registered_before: datetime | None = None
-
-
-@dataclass(frozen=True)
-class PageCursor:
-    """Keyset position: the last case of the previous page (newest first)."""
-
-    registered_at: datetime
-    case_id: UUID
-
-
-@dataclass(frozen=True)
-class Grant:
-    referral_id: UUID
-    need_id: UUID
-    partner_id: UUID
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    request_digest: bytes
-    status: int
-    body: dict[str, Any]
-
-
-class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    # --- references ----------------------------------------------------------------------
-
-    async def next_reference(self, year: int) -> str:
-        """The next human reference of `year` (numbering restarts each year). Call it in a
-        short transaction of its own: the counter row stays locked until that commits."""
-        statement = (
-            pg_insert(case_reference_counters)
-            .values(year=year, last_number=1)
-            .on_conflict_do_update(
-                index_elements=[case_reference_counters.c.year],
-                set_={"last_number": case_reference_counters.c.last_number + 1},
-            )
-            .returning(case_reference_counters.c.last_number)
-        )
-        number = int((await self._session.execute(statement)).scalar_one())
-        if number > MAX_REFERENCE_NUMBER:
-            raise ReferenceSpaceExhausted(f"no case reference left for {year}")
-        return f"MPA-{year:04d}-{number:06d}"
 
     # --- cases ---------------------------------------------------------------------------
 
@@ -116,10 +55,14 @@ class CaseRepository:
         await self._session.execute(
             insert(cases).values(
                 case_id=case.case_id,
-                reference=case.reference,
+                reference=case.reference or pending_reference(case.case_id),
                 correlation_id=case.correlation_id,
                 registered_at=case.registered_at,
                 registered_by=case.registered_by,
+                owner_id=case.ownership.owner_id,
+                owner_team=case.ownership.team,
+                owner_agency=case.ownership.agency,
+                owner_country=case.ownership.country,
                 **_case_state(case),
                 master_key_id=sealed.master_key_id,
                 wrapped_data_key=sealed.wrapped_data_key,
@@ -219,6 +162,8 @@ class CaseRepository:
         """Newest first, keyset-paginated; personal data is not loaded."""
         query = select(cases)
         conditions = []
+        if where.scope is not None:
+            conditions.append(_within(where.scope))
         if where.status is not None:
             conditions.append(cases.c.status == where.status.value)
         if where.vulnerability is not None:
@@ -372,105 +317,21 @@ class CaseRepository:
         )
 
 
-class IdempotencyStore:
-    """First responses to POST requests, by (principal subject, Idempotency-Key)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def get(self, subject: str, key: str) -> StoredResponse | None:
-        row = (
-            (
-                await self._session.execute(
-                    select(idempotency_keys).where(
-                        idempotency_keys.c.subject == subject,
-                        idempotency_keys.c.idempotency_key == key,
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            return None
-        return StoredResponse(
-            row["request_digest"], int(row["response_status"]), dict(row["response_body"])
-        )
-
-    async def put(
-        self, subject: str, key: str, request_digest: bytes, status: int, body: dict[str, Any]
-    ) -> bool:
-        """Stores the response; False when a concurrent request with this key won."""
-        inserted = await self._session.execute(
-            pg_insert(idempotency_keys)
-            .values(
-                subject=subject,
-                idempotency_key=key,
-                request_digest=request_digest,
-                response_status=status,
-                response_body=body,
-            )
-            .on_conflict_do_nothing()
-            .returning(idempotency_keys.c.subject)
-        )
-        return inserted.first() is not None
-
-
-class GrantStore:
-    """Which partner holds which accepted referral of a case (from referral events)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def active_grants(self, case_id: UUID, partner_id: UUID) -> list[Grant]:
-        rows = await self._session.execute(
-            select(
-                partner_access_grants.c.referral_id,
-                partner_access_grants.c.need_id,
-                partner_access_grants.c.partner_id,
-            )
-            .where(
-                partner_access_grants.c.case_id == case_id,
-                partner_access_grants.c.partner_id == partner_id,
-                partner_access_grants.c.active.is_(True),
-            )
-            .order_by(partner_access_grants.c.updated_at)
-        )
-        return [Grant(row.referral_id, row.need_id, row.partner_id) for row in rows]
-
-    async def set_grant(
-        self,
-        *,
-        referral_id: UUID,
-        case_id: UUID,
-        need_id: UUID,
-        partner_id: UUID,
-        active: bool,
-        event_type: str,
-        at: datetime,
-    ) -> None:
-        values = {
-            "case_id": case_id,
-            "need_id": need_id,
-            "partner_id": partner_id,
-            "active": active,
-            "last_event_type": event_type,
-            "updated_at": at,
-        }
-        await self._session.execute(
-            pg_insert(partner_access_grants)
-            .values(referral_id=referral_id, **values)
-            .on_conflict_do_update(
-                index_elements=[partner_access_grants.c.referral_id], set_=values
-            )
-        )
-
-    async def revoke(self, referral_id: UUID, *, event_type: str, at: datetime) -> None:
-        await self._session.execute(
-            update(partner_access_grants)
-            .where(partner_access_grants.c.referral_id == referral_id)
-            .values(active=False, last_event_type=event_type, updated_at=at)
-        )
+def _within(where: ScopeFilter) -> ColumnElement[bool]:
+    """SQL for domain.ownership.within: one's own cases, or those of the scope's unit."""
+    viewer, scope = where.viewer, where.scope
+    if scope is CaseScope.ALL:
+        return true()
+    unit = {
+        CaseScope.TEAM: (cases.c.owner_team, viewer.team),
+        CaseScope.AGENCY: (cases.c.owner_agency, viewer.agency),
+        CaseScope.COUNTRY: (cases.c.owner_country, viewer.country),
+    }.get(scope)
+    own = cases.c.owner_id == viewer.actor_id
+    if unit is None or unit[1] is None:
+        return own
+    column, value = unit
+    return or_(own, column == value)
 
 
 def _case_state(case: Case) -> dict[str, Any]:
@@ -519,6 +380,12 @@ def _case(row: RowMapping, needs: list[NeedEntry], consent: ConsentRecord | None
         registered_at=row["registered_at"],
         registered_by=row["registered_by"],
         updated_at=row["updated_at"],
+        ownership=Ownership(
+            owner_id=row["owner_id"],
+            team=row["owner_team"],
+            agency=row["owner_agency"],
+            country=row["owner_country"],
+        ),
         closed_at=row["closed_at"],
         closure_reason=CaseClosureReason(row["closure_reason"]) if row["closure_reason"] else None,
         erased_at=row["erased_at"],

@@ -1,0 +1,63 @@
+"""The intake unit of work on PostgreSQL: one transaction, its repositories and its outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mpa_common.messaging.outbox import CommitOrder
+from mpa_common.uow import UnitOfWork
+from mpa_intake.adapters.case_store import SqlCaseRepository
+from mpa_intake.adapters.grant_store import SqlGrantRepository
+from mpa_intake.adapters.idempotency_store import SqlIdempotencyRepository
+from mpa_intake.adapters.reference_counter import SqlReferenceCounter
+from mpa_intake.adapters.tables import outbox
+from mpa_intake.app.context import EVENT_SOURCE
+
+
+class IntakeUnitOfWork(UnitOfWork):
+    """`ports.IntakeUnitOfWorkPort` on one SQLAlchemy session (a new one per `async with`)."""
+
+    cases: SqlCaseRepository
+    references: SqlReferenceCounter
+    idempotency: SqlIdempotencyRepository
+    grants: SqlGrantRepository
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table = outbox,
+        *,
+        source: str = EVENT_SOURCE,
+        topic_prefix: str = "",
+        commit_order: CommitOrder = CommitOrder.PER_KEY,
+    ) -> None:
+        # The shape of UnitOfWork's, so ServiceContext.units_of_work builds it. Per-key
+        # commit order: only writers of the same case queue on the outbox (see
+        # mpa_common.messaging.outbox.CommitOrder); concurrent reads of different cases
+        # announce themselves side by side instead of one after another.
+        super().__init__(
+            sessions, outbox, source=source, topic_prefix=topic_prefix, commit_order=commit_order
+        )
+
+    def _bind(self, session: AsyncSession) -> None:
+        self.cases = SqlCaseRepository(session)
+        self.references = SqlReferenceCounter(session)
+        self.idempotency = SqlIdempotencyRepository(session)
+        self.grants = SqlGrantRepository(session)
+
+
+def unit_of_work_factory(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    topic_prefix: str = "",
+    commit_order: CommitOrder = CommitOrder.PER_KEY,
+) -> Callable[[], IntakeUnitOfWork]:
+    """What the use cases are given: a new unit of work per call."""
+
+    def new() -> IntakeUnitOfWork:
+        return IntakeUnitOfWork(sessions, topic_prefix=topic_prefix, commit_order=commit_order)
+
+    return new

@@ -1,0 +1,301 @@
+"""What the intake use cases need from the outside world, as interfaces (no I/O here).
+
+The use cases work through one unit of work per transaction (`IntakeUnitOfWorkPort`): its
+repositories load and save, `emit` queues events for the outbox, `commit` makes both durable
+at once. `adapters` implement these on PostgreSQL (`adapters.unit_of_work.IntakeUnitOfWork`)
+and `mpa_intake.testing` in memory, and one contract suite holds both to the same behaviour.
+Personal data crosses these interfaces only sealed (`SealedPersonalData`), except through
+the vault, which alone holds keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from mpa_common.uow import AfterCommit, Cause
+from mpa_contracts.envelope import Envelope
+from mpa_contracts.events.base import EventData
+from mpa_contracts.vocabularies import CaseScope, NeedCategory, ReferralState, Vulnerability
+from mpa_intake.domain.case import Case, CaseStatus, NeedEntry
+from mpa_intake.domain.consent import ConsentRecord
+from mpa_intake.domain.matching import MatchKind
+from mpa_intake.domain.ownership import Viewer
+from mpa_intake.domain.personal_data import PersonalData
+
+MAX_REFERENCE_NUMBER = 999_999
+
+
+class ReferenceSpaceExhausted(RuntimeError):
+    """More than 999,999 cases in one year: the reference format has no room left."""
+
+
+class UndecryptableData(RuntimeError):
+    """Stored personal data does not decrypt (wrong key or tampered ciphertext)."""
+
+
+@dataclass(frozen=True)
+class SealedPersonalData:
+    """What the database holds for a case's personal data."""
+
+    master_key_id: str
+    wrapped_data_key: bytes
+    ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    case: Case
+    sealed: SealedPersonalData | None  # None once erased, and in lists
+
+
+@dataclass(frozen=True)
+class ScopeFilter:
+    """Only cases within `viewer`'s `scope` (see domain.ownership.within)."""
+
+    scope: CaseScope
+    viewer: Viewer
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    scope: ScopeFilter | None = None
+    status: CaseStatus | None = None
+    need: NeedCategory | None = None
+    vulnerability: Vulnerability | None = None
+    registered_from: datetime | None = None
+    registered_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Keyset position: the last case of the previous page (newest first)."""
+
+    registered_at: datetime
+    case_id: UUID
+
+
+@dataclass(frozen=True)
+class Grant:
+    referral_id: UUID
+    need_id: UUID
+    partner_id: UUID
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    request_digest: bytes
+    status: int
+    body: dict[str, Any]
+
+
+# --- repositories ------------------------------------------------------------------------------
+
+
+class CaseRepository(Protocol):
+    """Cases with their needs, consent and match keys. Loading personal data returns it
+    sealed; only the vault opens it."""
+
+    async def add(self, case: Case, sealed: SealedPersonalData) -> None:
+        """A new case with its needs and consent. Its reference may be empty, to be given
+        by `ReferenceCounter.assign` before commit."""
+        ...
+
+    async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
+        """`for_update` locks the case until commit: changes to one case queue up."""
+        ...
+
+    async def update(self, case: Case) -> None: ...
+
+    async def store_personal_data(self, case_id: UUID, sealed: SealedPersonalData) -> None: ...
+
+    async def shred_personal_data(self, case_id: UUID) -> None:
+        """Crypto-shredding: data key, ciphertext and match keys go; the row stays."""
+        ...
+
+    async def add_needs(
+        self, case_id: UUID, needs: Sequence[NeedEntry], *, added_by: str, first: int
+    ) -> None: ...
+
+    async def replace_consent(self, case_id: UUID, consent: ConsentRecord) -> None:
+        """Supersedes the current consent (kept as history) with a new one."""
+        ...
+
+    async def update_consent_scopes(self, consent: ConsentRecord) -> None: ...
+
+    async def page(
+        self, where: CaseFilter, after: PageCursor | None, limit: int
+    ) -> list[StoredCase]:
+        """Newest first (registered_at, then case_id, descending); no personal data."""
+        ...
+
+    async def possible_duplicates(
+        self, digests: Mapping[MatchKind, bytes], *, excluding: UUID
+    ) -> list[UUID]:
+        """Open, not erased cases sharing any match digest; oldest first, at most 20."""
+        ...
+
+    async def replace_match_keys(
+        self, case_id: UUID, digests: Mapping[MatchKind, bytes]
+    ) -> None: ...
+
+    async def lock_cases_wrapped_by(
+        self, key_ids: Sequence[str], limit: int
+    ) -> list[tuple[UUID, SealedPersonalData]]:
+        """Up to `limit` cases whose data key is wrapped by one of `key_ids`, locked;
+        rows another transaction holds are skipped (a later batch takes them)."""
+        ...
+
+    async def count_by_master_key(self) -> dict[str, int]: ...
+
+
+class ReferenceCounter(Protocol):
+    async def assign(self, case_id: UUID, year: int) -> str:
+        """Gives a case just added (with an empty reference) the next human reference of
+        `year`, `MPA-<year>-<6 digits>`, numbering from 1 each year, and returns it.
+
+        Gap-free: the number is taken inside the caller's transaction, so a rollback gives
+        it back. The year's counter is locked from this call until commit, queueing every
+        other registration: make it the last write before the idempotency record."""
+        ...
+
+
+class IdempotencyRepository(Protocol):
+    """First responses to POST requests, by (principal subject, Idempotency-Key)."""
+
+    async def get(self, subject: str, key: str) -> StoredResponse | None: ...
+
+    async def put(
+        self, subject: str, key: str, request_digest: bytes, status: int, body: dict[str, Any]
+    ) -> bool:
+        """Stores the response; False when a concurrent request with this key won."""
+        ...
+
+
+class GrantRepository(Protocol):
+    """Which partner holds which accepted referral of a case (from referral events)."""
+
+    async def active_grants(self, case_id: UUID, partner_id: UUID) -> list[Grant]:
+        """Oldest first."""
+        ...
+
+    async def set_grant(
+        self,
+        *,
+        referral_id: UUID,
+        case_id: UUID,
+        need_id: UUID,
+        partner_id: UUID,
+        active: bool,
+        event_type: str,
+        at: datetime,
+    ) -> None: ...
+
+    async def revoke(self, referral_id: UUID, *, event_type: str, at: datetime) -> None: ...
+
+
+class IntakeUnitOfWorkPort(Protocol):
+    """One transaction: the repositories, the events it will publish, and its commit.
+
+    Leaving `async with` without `commit()` rolls everything back, events included."""
+
+    @property
+    def cases(self) -> CaseRepository: ...
+
+    @property
+    def references(self) -> ReferenceCounter: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+
+    @property
+    def grants(self) -> GrantRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def emit(
+        self,
+        data: EventData,
+        *,
+        cause: Cause | None = None,
+        subject: str | None = None,
+        key: UUID | None = None,
+    ) -> Envelope: ...
+
+    def emit_envelope(self, *envelopes: Envelope) -> None: ...
+
+    def after_commit(self, callback: AfterCommit) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], IntakeUnitOfWorkPort]
+
+
+# --- keys, and the referral service ------------------------------------------------------------
+
+
+class Vault(Protocol):
+    """Envelope encryption of a case's personal data (see adapters.crypto)."""
+
+    @property
+    def active_key_id(self) -> str: ...
+
+    @property
+    def key_ids(self) -> frozenset[str]: ...
+
+    def seal_new(self, case_id: UUID, person: PersonalData) -> SealedPersonalData: ...
+
+    def reseal(
+        self, case_id: UUID, sealed: SealedPersonalData, person: PersonalData
+    ) -> SealedPersonalData: ...
+
+    def open(self, case_id: UUID, sealed: SealedPersonalData) -> PersonalData:
+        """Raises UndecryptableData when the key is gone or the data was tampered with."""
+        ...
+
+    def rewrap(self, case_id: UUID, sealed: SealedPersonalData) -> SealedPersonalData: ...
+
+
+class Matcher(Protocol):
+    """Keyed hashes for duplicate matching and request digests."""
+
+    def match_digest(self, kind: MatchKind, material: str) -> bytes: ...
+
+    def request_digest(self, canonical_body: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class ReferralStatus:
+    """A referral as the referral service reports it to its partner."""
+
+    referral_id: UUID
+    case_id: UUID
+    need_id: UUID
+    partner_id: UUID | None
+    state: ReferralState
+
+
+class ReferralDirectory(Protocol):
+    """The referral service's own view of a partner's referrals (its HTTP API).
+
+    Asked at read time, independently of the grants that referral events feed, so that one
+    lost or delayed event cannot leave a partner's access open. Raises
+    `mpa_common.failures.DependencyUnavailable` when the service cannot answer: no answer
+    never means access."""
+
+    async def referrals_of_case(self, case_id: UUID, credentials: str) -> list[ReferralStatus]:
+        """The referrals of `case_id` that the caller holding `credentials` (the
+        partner's own bearer token) may see: its own."""
+        ...

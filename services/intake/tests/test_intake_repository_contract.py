@@ -1,0 +1,383 @@
+"""One contract for intake's repositories and unit of work, held by both implementations:
+the in-memory one the use-case tests run on, and PostgreSQL (a private schema of the intake
+database; `integration`, so `make unit` runs only the memory half and `make test` both).
+
+If the fakes drift from what the database does, a use-case test could pass on behaviour
+that production does not have: this suite is what keeps them honest.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from mpa_common.settings import local_database_url
+from mpa_common.uow import Cause
+from mpa_contracts.events.case import CaseClosedV1, SafetyFlags
+from mpa_contracts.vocabularies import (
+    CaseClosureReason,
+    CaseScope,
+    ConsentGivenBy,
+    ConsentMethod,
+    ConsentScope,
+    NeedCategory,
+    SafeContactMethod,
+    Sex,
+    Urgency,
+    Vulnerability,
+)
+from mpa_intake.adapters.tables import metadata
+from mpa_intake.adapters.unit_of_work import unit_of_work_factory
+from mpa_intake.app.ports import (
+    CaseFilter,
+    IntakeUnitOfWorkPort,
+    PageCursor,
+    ScopeFilter,
+    SealedPersonalData,
+)
+from mpa_intake.domain.case import Case, CaseStatus, NeedEntry, routing_profile
+from mpa_intake.domain.consent import ConsentRecord
+from mpa_intake.domain.matching import MatchKind
+from mpa_intake.domain.ownership import Ownership, Viewer
+from mpa_intake.testing import FakeIntakeUnitOfWork, IntakeMemory
+
+Factory = Callable[[], IntakeUnitOfWorkPort]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+async def uow(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
+    if request.param == "memory":
+        memory = IntakeMemory()
+        yield lambda: FakeIntakeUnitOfWork(memory)
+        return
+    url = os.environ.get("INTAKE_DATABASE_URL") or local_database_url("intake")
+    schema = f"t_contract_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f"CREATE SCHEMA {schema}"))
+        await connection.execute(text(f"SET search_path TO {schema}"))
+        await connection.run_sync(metadata.create_all)
+    engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield unit_of_work_factory(async_sessionmaker(engine, expire_on_commit=False))
+    finally:
+        await engine.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await admin.dispose()
+
+
+def new_case(
+    at: datetime = T0,
+    *,
+    vulnerabilities: tuple[Vulnerability, ...] = (Vulnerability.TRAFFICKING_VICTIM,),
+    needs: tuple[NeedCategory, ...] = (NeedCategory.SHELTER,),
+    consent: bool = True,
+    ownership: Ownership | None = None,
+) -> Case:
+    return Case(
+        case_id=uuid.uuid4(),
+        reference="",
+        status=CaseStatus.OPEN,
+        correlation_id=uuid.uuid4(),
+        profile=routing_profile(
+            band="30-38",  # type: ignore[arg-type]
+            sex=Sex.FEMALE,
+            nationality="NG",
+            languages=("ha",),
+            country="NE",
+            admin_area="NE-1",
+            vulnerabilities=vulnerabilities,
+        ),
+        safety=SafetyFlags(do_not_contact=False, safe_contact_method=SafeContactMethod.SMS),
+        needs=[NeedEntry(uuid.uuid4(), category, Urgency.HIGH, None, at) for category in needs],
+        consent=ConsentRecord(
+            consent_id=uuid.uuid4(),
+            scopes=(ConsentScope.REFERRAL, ConsentScope.DATA_SHARING),
+            given_by=ConsentGivenBy.SELF,
+            method=ConsentMethod.VERBAL,
+            obtained_by="operator:op-1",
+            obtained_at=at,
+            recorded_at=at,
+        )
+        if consent
+        else None,
+        registered_at=at,
+        registered_by="operator:op-1",
+        updated_at=at,
+        ownership=ownership or Ownership("operator:op-1", "ne-niamey-cm", "iom-ne", "NE"),
+    )
+
+
+def sealed(key_id: str = "k1") -> SealedPersonalData:
+    return SealedPersonalData(key_id, b"\x01wrapped" + uuid.uuid4().bytes, b"\x01cipher")
+
+
+async def stored(uow: Factory, case: Case, key_id: str = "k1", **digests: bytes) -> Case:
+    """Adds and references a case in one committed unit of work."""
+    async with uow() as tx:
+        await tx.cases.add(case, sealed(key_id))
+        await tx.cases.replace_match_keys(
+            case.case_id, {MatchKind(kind): digest for kind, digest in digests.items()}
+        )
+        reference = await tx.references.assign(case.case_id, case.registered_at.year)
+        await tx.commit()
+    return replace(case, reference=reference)
+
+
+async def test_a_case_round_trips_with_needs_consent_and_reference(uow: Factory) -> None:
+    case = await stored(uow, new_case(needs=(NeedCategory.SHELTER, NeedCategory.LEGAL_AID)))
+    async with uow() as tx:
+        loaded = await tx.cases.get(case.case_id)
+    assert loaded is not None
+    assert loaded.case == case
+    assert loaded.case.reference == "MPA-2026-000001"
+    assert loaded.sealed is not None
+    assert loaded.sealed.master_key_id == "k1"
+    async with uow() as tx:
+        assert await tx.cases.get(uuid.uuid4()) is None
+
+
+async def test_references_are_gap_free_across_rollbacks_and_restart_each_year(
+    uow: Factory,
+) -> None:
+    await stored(uow, new_case())
+    async with uow() as tx:  # taken, then rolled back: the number goes back
+        await tx.cases.add(new_case(), sealed())
+        doomed = new_case()
+        await tx.cases.add(doomed, sealed())
+        assert await tx.references.assign(doomed.case_id, 2026) == "MPA-2026-000002"
+    second = await stored(uow, new_case())
+    assert second.reference == "MPA-2026-000002"
+    next_year = await stored(uow, new_case(T0.replace(year=2027)))
+    assert next_year.reference == "MPA-2027-000001"
+
+
+async def test_leaving_without_commit_writes_nothing_events_included(uow: Factory) -> None:
+    case = new_case()
+    async with uow() as tx:
+        await tx.cases.add(case, sealed())
+        tx.emit(
+            CaseClosedV1(
+                actor_id="operator:op-1",
+                actor_role="operator",  # type: ignore[arg-type]
+                case_id=case.case_id,
+                reason="needs_met",  # type: ignore[arg-type]
+            ),
+            cause=Cause(),
+        )
+    async with uow() as tx:
+        assert await tx.cases.get(case.case_id) is None
+        assert await tx.cases.count_by_master_key() == {}
+
+
+async def test_update_writes_state_not_needs_or_consent(uow: Factory) -> None:
+    case = await stored(uow, new_case())
+    later = T0 + timedelta(hours=1)
+    async with uow() as tx:
+        loaded = await tx.cases.get(case.case_id, for_update=True)
+        assert loaded is not None
+        changed = loaded.case
+        changed.close(CaseClosureReason.NEEDS_MET, later)
+        changed.needs.append(NeedEntry(uuid.uuid4(), NeedCategory.MHPSS, Urgency.LOW, None, later))
+        await tx.cases.update(changed)
+        await tx.commit()
+    async with uow() as tx:
+        after = await tx.cases.get(case.case_id)
+    assert after is not None
+    assert after.case.status is CaseStatus.CLOSED
+    assert after.case.closed_at == later
+    assert [n.category for n in after.case.needs] == [NeedCategory.SHELTER]
+
+
+async def test_needs_consent_and_scopes_are_saved_by_their_own_calls(uow: Factory) -> None:
+    case = await stored(uow, new_case())
+    later = T0 + timedelta(hours=2)
+    extra = NeedEntry(uuid.uuid4(), NeedCategory.MHPSS, Urgency.LOW, "ML", later)
+    assert case.consent is not None
+    replacement = case.consent.model_copy(
+        update={
+            "consent_id": uuid.uuid4(),
+            "scopes": (ConsentScope.REFERRAL,),
+            "recorded_at": later,
+        }
+    )
+    async with uow() as tx:
+        await tx.cases.add_needs(case.case_id, [extra], added_by="caseworker:cw", first=1)
+        await tx.cases.replace_consent(case.case_id, replacement)
+        await tx.cases.update_consent_scopes(replacement.withdraw((ConsentScope.REFERRAL,)))
+        await tx.commit()
+    async with uow() as tx:
+        after = await tx.cases.get(case.case_id)
+    assert after is not None
+    assert [n.need_id for n in after.case.needs] == [case.needs[0].need_id, extra.need_id]
+    assert after.case.needs[1] == extra
+    assert after.case.consent is not None
+    assert after.case.consent.consent_id == replacement.consent_id
+    assert after.case.consent.scopes == ()
+    assert after.case.consent.withdrawn_scopes == (ConsentScope.REFERRAL,)
+
+
+async def test_pages_are_newest_first_filtered_and_without_personal_data(uow: Factory) -> None:
+    cases = [
+        await stored(uow, new_case(T0 + timedelta(minutes=i), needs=(NeedCategory.SHELTER,)))
+        for i in range(3)
+    ]
+    await stored(uow, new_case(T0 + timedelta(minutes=9), vulnerabilities=(), needs=()))
+    where = CaseFilter(
+        status=CaseStatus.OPEN,
+        need=NeedCategory.SHELTER,
+        vulnerability=Vulnerability.TRAFFICKING_VICTIM,
+        registered_from=T0,
+        registered_before=T0 + timedelta(hours=1),
+    )
+    async with uow() as tx:
+        first = await tx.cases.page(where, None, 2)
+        rest = await tx.cases.page(
+            where, PageCursor(first[-1].case.registered_at, first[-1].case.case_id), 2
+        )
+    assert [s.case.case_id for s in first] == [cases[2].case_id, cases[1].case_id]
+    assert [s.case.case_id for s in rest] == [cases[0].case_id]
+    assert all(s.sealed is None for s in first + rest)
+
+
+async def test_duplicates_share_a_digest_on_open_unerased_cases_oldest_first(
+    uow: Factory,
+) -> None:
+    name = MatchKind.NAME_AND_DATE_OF_BIRTH.value
+    phone = MatchKind.PHONE.value
+    older = await stored(uow, new_case(T0), **{name: b"n" * 32})
+    newer = await stored(uow, new_case(T0 + timedelta(minutes=1)), **{phone: b"p" * 32})
+    erased = await stored(uow, new_case(T0 + timedelta(minutes=2)), **{name: b"n" * 32})
+    async with uow() as tx:
+        await tx.cases.shred_personal_data(erased.case_id)
+        loaded = await tx.cases.get(erased.case_id)
+        assert loaded is not None
+        assert loaded.sealed is None
+        await tx.commit()
+    probe = uuid.uuid4()
+    async with uow() as tx:
+        found = await tx.cases.possible_duplicates(
+            {MatchKind.NAME_AND_DATE_OF_BIRTH: b"n" * 32, MatchKind.PHONE: b"p" * 32},
+            excluding=probe,
+        )
+        itself = await tx.cases.possible_duplicates(
+            {MatchKind.PHONE: b"p" * 32}, excluding=newer.case_id
+        )
+        nothing = await tx.cases.possible_duplicates({}, excluding=probe)
+    assert found == [older.case_id, newer.case_id]
+    assert itself == []
+    assert nothing == []
+
+
+async def test_key_rotation_queries(uow: Factory) -> None:
+    a = await stored(uow, new_case(T0), "old")
+    b = await stored(uow, new_case(T0), "old")
+    await stored(uow, new_case(T0), "new")
+    async with uow() as tx:
+        assert await tx.cases.count_by_master_key() == {"old": 2, "new": 1}
+        locked = await tx.cases.lock_cases_wrapped_by(["old"], 10)
+        assert [case_id for case_id, _ in locked] == sorted([a.case_id, b.case_id])
+        await tx.cases.store_personal_data(a.case_id, sealed("new"))
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.cases.count_by_master_key() == {"old": 1, "new": 2}
+        assert len(await tx.cases.lock_cases_wrapped_by(["old", "new"], 2)) == 2
+
+
+async def test_idempotency_records_first_response_only(uow: Factory) -> None:
+    body: dict[str, Any] = {"case_id": str(uuid.uuid4()), "needs": [1, 2]}
+    async with uow() as tx:
+        assert await tx.idempotency.get("op", "k") is None
+        assert await tx.idempotency.put("op", "k", b"d" * 32, 201, body)
+        await tx.commit()
+    async with uow() as tx:
+        assert not await tx.idempotency.put("op", "k", b"e" * 32, 201, {})
+        again = await tx.idempotency.get("op", "k")
+        assert await tx.idempotency.get("other", "k") is None
+    assert again is not None
+    assert (again.request_digest, again.status, again.body) == (b"d" * 32, 201, body)
+
+
+async def test_grants_follow_set_and_revoke(uow: Factory) -> None:
+    case_id, partner_id = uuid.uuid4(), uuid.uuid4()
+    first, second, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    need_a, need_b = uuid.uuid4(), uuid.uuid4()
+    async with uow() as tx:
+        for referral, need, at, partner in [
+            (second, need_b, T0 + timedelta(minutes=1), partner_id),
+            (first, need_a, T0, partner_id),
+            (other, need_a, T0, uuid.uuid4()),
+        ]:
+            await tx.grants.set_grant(
+                referral_id=referral,
+                case_id=case_id,
+                need_id=need,
+                partner_id=partner,
+                active=True,
+                event_type="org.mpa.referral.accepted.v1",
+                at=at,
+            )
+        await tx.commit()
+    async with uow() as tx:
+        grants = await tx.grants.active_grants(case_id, partner_id)
+        assert [(g.referral_id, g.need_id) for g in grants] == [(first, need_a), (second, need_b)]
+        await tx.grants.revoke(first, event_type="org.mpa.referral.cancelled.v1", at=T0)
+        await tx.grants.set_grant(
+            referral_id=second,
+            case_id=case_id,
+            need_id=need_b,
+            partner_id=partner_id,
+            active=False,
+            event_type="org.mpa.referral.completed.v1",
+            at=T0 + timedelta(minutes=5),
+        )
+        await tx.grants.revoke(uuid.uuid4(), event_type="org.mpa.referral.cancelled.v1", at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.grants.active_grants(case_id, partner_id) == []
+
+
+async def test_pages_keep_to_the_viewers_scope(uow: Factory) -> None:
+    mine = await stored(uow, new_case(ownership=Ownership("caseworker:me", None, None, "ML")))
+    team = await stored(
+        uow, new_case(ownership=Ownership("caseworker:b", "ne-niamey-cm", "iom-ne", "NE"))
+    )
+    agency = await stored(
+        uow, new_case(ownership=Ownership("caseworker:c", "ne-agadez-cm", "iom-ne", "NE"))
+    )
+    country = await stored(
+        uow, new_case(ownership=Ownership("caseworker:d", "ne-zinder", "unhcr-ne", "NE"))
+    )
+    abroad = await stored(
+        uow, new_case(ownership=Ownership("caseworker:e", "ml-gao-cm", "iom-ml", "ML"))
+    )
+    viewer = Viewer("caseworker:me", "ne-niamey-cm", "iom-ne", "NE")
+    expected = {
+        CaseScope.OWN: [mine],
+        CaseScope.TEAM: [mine, team],
+        CaseScope.AGENCY: [mine, team, agency],
+        CaseScope.COUNTRY: [mine, team, agency, country],
+        CaseScope.ALL: [mine, team, agency, country, abroad],
+    }
+    async with uow() as tx:
+        for scope, cases in expected.items():
+            found = await tx.cases.page(CaseFilter(scope=ScopeFilter(scope, viewer)), None, 10)
+            assert {s.case.case_id for s in found} == {c.case_id for c in cases}, scope
+        unitless = await tx.cases.page(
+            CaseFilter(scope=ScopeFilter(CaseScope.TEAM, Viewer("caseworker:me"))), None, 10
+        )
+        assert [s.case.case_id for s in unitless] == [mine.case_id]
+    async with uow() as tx:
+        loaded = await tx.cases.get(abroad.case_id)
+    assert loaded is not None
+    assert loaded.case.ownership == abroad.ownership
