@@ -179,7 +179,8 @@ def partner_id(console: RunningConsole, code: str) -> str:
 
 
 def count_cases(console: RunningConsole) -> int:
-    token = mint_dev_token([Role.OPERATOR], subject="browser-test-oracle")
+    # The auditor's list scope is every case (an operator's is its own, team or country).
+    token = mint_dev_token([Role.AUDITOR], subject="browser-test-oracle")
     page = httpx.get(
         f"{console.service_urls['intake']}/v1/cases",
         params={"limit": 100},
@@ -321,6 +322,16 @@ def test_the_story_from_the_hotline_to_the_verified_audit_trail(
     assert auditor.locator(".verify-bad").count() == 1
     steps.shot(auditor, "auditor-altered-proof-failed")
 
+    # --- The supervisor sees the story's re-route on the dashboard -------------------------
+    supervisor = people.page()
+    sign_in(supervisor, "supervisor")
+    supervisor.goto("/supervisor/dashboard?days=1")
+    # The decline moved a referral away from the shelter network.
+    expect(supervisor.locator("#chart-reroutes-title + svg + table")).to_contain_text(
+        "Demo Hope Shelter Network Niger"
+    )
+    steps.shot(supervisor, "supervisor-sees-the-reroute")
+
     # --- No personal data in URLs, browser storage or the console's log --------------------
     assert steps.urls, "the browser's requests were recorded"
     for url in steps.urls:
@@ -380,7 +391,9 @@ def test_consent_cannot_be_skipped_and_a_double_submit_registers_once(
     assert statuses == ["opaqueredirect:0", "opaqueredirect:0"]  # both answered 303
     assert count_cases(console) == before + 1
     operator.goto("/operator/cases")
-    expect(operator.locator("table.data tbody tr")).to_have_count(before + 1)
+    # A development sign-in is a new operator with no team or country: its list scope is
+    # its own cases, and it has registered this one.
+    expect(operator.locator("table.data tbody tr")).to_have_count(1)
     accessible(operator, "the case list")
     steps.shot(operator, "double-submit-registered-once")
 
@@ -445,10 +458,6 @@ def test_supervisor_dashboard_unroutable_and_directory(
     sign_in(supervisor, "supervisor")
     supervisor.goto("/supervisor/dashboard?days=1")
     expect(supervisor.locator("figure.chart")).to_have_count(5)
-    # The story's decline moved a referral away from the shelter network.
-    expect(supervisor.locator("#chart-reroutes-title + svg + table")).to_contain_text(
-        "Demo Hope Shelter Network Niger"
-    )
     accessible(supervisor, "the dashboard")
     steps.shot(supervisor, "supervisor-dashboard")
     # A need where the directory has no partner at all (Chad): routing gives up on it.

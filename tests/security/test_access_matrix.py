@@ -68,6 +68,7 @@ intake        GET    /v1/cases                                        401  401  
 intake        GET    /v1/cases/{case_id}                              401  401  401  401  401  200  200  403  200  403  403  403
 intake        PATCH  /v1/cases/{case_id}                              401  401  401  401  401  200  200  403  403  403  403  403
 intake        POST   /v1/cases                                        401  401  401  401  401  201  201  403  403  403  403  403
+intake        POST   /v1/duplicate-checks                             401  401  401  401  401  200  200  403  403  403  403  403
 intake        POST   /v1/cases/{case_id}/close                        401  401  401  401  401  404  404  403  403  403  403  403
 intake        POST   /v1/cases/{case_id}/consent                      401  401  401  401  401  404  404  403  403  403  403  403
 intake        POST   /v1/cases/{case_id}/needs                        401  401  401  401  401  404  404  403  403  403  403  403
@@ -217,7 +218,11 @@ def world(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> World
     partners = []
     world = World(platform, tokens)
     for name in ("op", "cw", "sv", "au", "ad"):
-        tokens[name] = mint_dev_token([ROLE_OF[name]], subject=f"matrix-{name}")
+        # One country office and one team: every case here is within their scopes (the
+        # scopes themselves are proven by tests/integration/test_intake_scopes.py).
+        tokens[name] = mint_dev_token(
+            [ROLE_OF[name]], subject=f"matrix-{name}", country=COUNTRY, team="matrix-team"
+        )
     for _ in range(2):
         partner = world.ok("referral", "POST", "/v1/partners", "ad", json={
             "code": f"M-{uuid.uuid4().hex[:8].upper()}", "name": "Matrix partner",
@@ -295,6 +300,9 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
         # intake
         ("intake", "POST", "/v1/cases"): ("/v1/cases", {"json": a_case()}),
         ("intake", "GET", "/v1/cases"): ("/v1/cases", {}),
+        ("intake", "POST", "/v1/duplicate-checks"): (
+            "/v1/duplicate-checks", {"json": {"given_name": "Nobody", "family_name": "Matrix",
+                                              "date_of_birth": "1990-01-01"}}),
         ("intake", "GET", "/v1/cases/{case_id}"): (f"/v1/cases/{x}", {}),
         ("intake", "PATCH", "/v1/cases/{case_id}"): (
             f"/v1/cases/{x}", {"json": {"vulnerabilities": ["trafficking_victim"]}}),

@@ -18,13 +18,15 @@ answered 500 (or stored nonsense) until the types below were used everywhere:
   time zone and representable in UTC.
 - `Int64Param`, `Index64Param`: bounded integers for query and path parameters, whose values
   arrive as text (so not strict); narrow them with `Annotated[Index64Param, Query(ge=1)]`.
+- `UniqueList[T]`: a list whose items are distinct (as the contracts' events require: a list
+  that passed the request and failed the event it causes was a 500).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, Strict
 from pydantic import StrictBool as StrictBool
@@ -35,6 +37,19 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 Text = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
+
+_Item = TypeVar("_Item")
+
+
+def _distinct(items: list[Any]) -> list[Any]:
+    if len(set(items)) != len(items):
+        raise ValueError("items must be unique")
+    return items
+
+
+UniqueList = Annotated[
+    list[_Item], AfterValidator(_distinct), Field(json_schema_extra={"uniqueItems": True})
+]
 
 Int32 = Annotated[int, Strict(), Field(ge=INT32_MIN, le=INT32_MAX)]
 Count32 = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]

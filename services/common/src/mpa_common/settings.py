@@ -45,6 +45,13 @@ def _local_url(role: str, database: str) -> str:
     )
 
 
+def local_service_url(service: str) -> str:
+    """Where a platform service answers on this machine: its default port, or the one
+    `<SERVICE>_PORT` moved it to (what `make run` and the tests' platforms honour)."""
+    port = os.environ.get(f"{service.upper()}_PORT") or SERVICE_PORTS[service]
+    return f"http://127.0.0.1:{port}"
+
+
 def local_database_url(service: str) -> str:
     """The URL a service runs with on the local stack (its own database, its runtime role)."""
     database = f"mpa_{service}"

@@ -13,15 +13,9 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mpa_common.settings import SERVICE_PORTS, Environment
+from mpa_common.settings import Environment, local_service_url
 
 DEFAULT_PORT = 8000
-
-
-def _local_url(service: str) -> str:
-    # A service moved with <SERVICE>_PORT (as `make run` honours) is followed by default.
-    port = os.environ.get(f"{service.upper()}_PORT") or SERVICE_PORTS[service]
-    return f"http://127.0.0.1:{port}"
 
 
 class ConsoleSettings(BaseSettings):
@@ -38,10 +32,10 @@ class ConsoleSettings(BaseSettings):
     # Where the console is reached by browsers (OIDC redirect URI); default: host and port.
     public_url: str = ""
 
-    intake_url: str = Field(default_factory=lambda: _local_url("intake"))
-    referral_url: str = Field(default_factory=lambda: _local_url("referral"))
-    notification_url: str = Field(default_factory=lambda: _local_url("notification"))
-    audit_url: str = Field(default_factory=lambda: _local_url("audit"))
+    intake_url: str = Field(default_factory=lambda: local_service_url("intake"))
+    referral_url: str = Field(default_factory=lambda: local_service_url("referral"))
+    notification_url: str = Field(default_factory=lambda: local_service_url("notification"))
+    audit_url: str = Field(default_factory=lambda: local_service_url("audit"))
     upstream_timeout_seconds: float = 10.0
 
     # Fernet keys (urlsafe base64 of 32 bytes), comma-separated, newest first: the first

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from mpa_common.settings import ServiceSettings
+from mpa_common.settings import ServiceSettings, local_service_url
 from mpa_contracts.vocabularies import ActorRole, CaseScope
 
 # Which cases each role reaches beyond its own (see domain.ownership). Configured ones
@@ -45,7 +45,8 @@ class IntakeSettings(ServiceSettings):
     max_page_size: int = 100
     # The referral service's API, asked at each partner read whether the partner's
     # referral of the case is still accepted or in progress (INTAKE_REFERRAL_API_BASE_URL).
-    referral_api_base_url: str = "http://127.0.0.1:8002"
+    # Defaults to the local referral service, wherever REFERRAL_PORT moved it.
+    referral_api_base_url: str = Field(default_factory=lambda: local_service_url("referral"))
     referral_timeout_seconds: float = 2.0
 
     # INTAKE_CASE_READ_SCOPES='{"caseworker": "agency"}': per role, own|team|agency|country|all.

@@ -12,7 +12,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from mpa_common.settings import Environment, ServiceSettings
+from mpa_common.settings import Environment, ServiceSettings, local_service_url
 
 # Standard Webhooks' recommended schedule: the delay before each attempt, the first at once.
 DEFAULT_RETRY_SCHEDULE_SECONDS: tuple[float, ...] = (
@@ -31,7 +31,8 @@ class NotificationSettings(ServiceSettings):
     service_name: ClassVar[str] = "notification"
 
     # Links in notifications point here; an authorised user sees the details there.
-    referral_api_base_url: str = "http://127.0.0.1:8002"
+    # Defaults to the local referral service, wherever REFERRAL_PORT moved it.
+    referral_api_base_url: str = Field(default_factory=lambda: local_service_url("referral"))
     public_base_url: str = "http://127.0.0.1:8003"
 
     # Delivery: timeouts, schedule (delay before attempt n), jitter, Retry-After cap.

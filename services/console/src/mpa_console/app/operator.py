@@ -75,9 +75,7 @@ async def duplicate_hints(
     if query is None:
         return None
     try:
-        found = await platform.post(
-            Service.INTAKE, "/v1/cases/possible-duplicates", user.token, query
-        )
+        found = await platform.post(Service.INTAKE, "/v1/duplicate-checks", user.token, query)
     except UpstreamError as error:
         if error.status == 422:  # half-typed phone or name: no hint yet
             return None

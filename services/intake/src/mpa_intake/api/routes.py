@@ -78,6 +78,9 @@ Eraser = Annotated[Actor, Depends(_acting_as(Role.ADMIN))]
 
 def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
     router = APIRouter(prefix="/v1/cases", tags=["cases"])
+    # Outside /v1/cases, where any segment is read as a case id (so a PATCH there would
+    # be taken for a change of a case named "duplicate-checks").
+    checks = APIRouter(prefix="/v1", tags=["cases"])
 
     def context() -> IntakeContext:
         return intake
@@ -115,8 +118,8 @@ def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
         response.headers["Location"] = f"/v1/cases/{result.case_id}"
         return result
 
-    @router.post(
-        "/possible-duplicates",
+    @checks.post(
+        "/duplicate-checks",
         summary="Look for open cases about the same person before registering",
         description="Compares names with the date of birth, or the phone number, as "
         "registration does (keyed hashes, never plaintext). Answers ids and references only, "
@@ -273,4 +276,7 @@ def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
     ) -> ErasureResult:
         return await cases.erase_personal_data(ctx, actor, case_id, basis)
 
-    return router
+    both = APIRouter()
+    both.include_router(router)
+    both.include_router(checks)
+    return both

@@ -18,7 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.engine import RowMapping
 
 from mpa_common.problems import Problem
-from mpa_common.request_types import Count32, Date, Int32, StrictBool, StrictInt, Text, Time
+from mpa_common.request_types import (
+    Count32,
+    Date,
+    Int32,
+    StrictBool,
+    StrictInt,
+    Text,
+    Time,
+    UniqueList,
+)
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.events.directory import (
     CoverageArea,
@@ -144,22 +153,26 @@ class ServiceFields(Strict):
     category: NeedCategory | None = None
     status: ServiceStatus | None = None
     coverage: list[AreaModel] | None = Field(default=None, min_length=1, max_length=MAX_COUNTRIES)
-    languages: list[LanguageCode] | None = Field(
+    languages: UniqueList[LanguageCode] | None = Field(
         default=None, min_length=1, max_length=MAX_ITEMS, examples=[["fr"]]
     )
     min_age: StrictInt | None = Field(default=None, ge=0, le=120)
     max_age: StrictInt | None = Field(default=None, ge=0, le=200)
-    sexes: list[Sex] | None = Field(default=None, max_length=len(Sex), description="Empty: all")
-    nationalities_served: list[CountryCode] | None = Field(
+    sexes: UniqueList[Sex] | None = Field(
+        default=None, max_length=len(Sex), description="Empty: all"
+    )
+    nationalities_served: UniqueList[CountryCode] | None = Field(
         default=None, max_length=MAX_COUNTRIES, description="Empty: all"
     )
-    nationalities_excluded: list[CountryCode] | None = Field(default=None, max_length=MAX_COUNTRIES)
-    vulnerabilities_required: list[Vulnerability] | None = Field(
+    nationalities_excluded: UniqueList[CountryCode] | None = Field(
+        default=None, max_length=MAX_COUNTRIES
+    )
+    vulnerabilities_required: UniqueList[Vulnerability] | None = Field(
         default=None,
         max_length=len(Vulnerability),
         description="The person must have one of these; empty: none required",
     )
-    vulnerability_focus: list[Vulnerability] | None = Field(
+    vulnerability_focus: UniqueList[Vulnerability] | None = Field(
         default=None, max_length=len(Vulnerability)
     )
     capacity_total: Count32 | None = None
@@ -192,7 +205,7 @@ class ServiceDraft(ServiceFields):
     category: NeedCategory
     status: ServiceStatus = ServiceStatus.ACTIVE
     coverage: list[AreaModel] = Field(min_length=1, max_length=MAX_COUNTRIES)
-    languages: list[LanguageCode] = Field(
+    languages: UniqueList[LanguageCode] = Field(
         min_length=1, max_length=MAX_ITEMS, examples=[["fr", "ha"]]
     )
 
