@@ -359,6 +359,8 @@ class EndpointDisabledReason(StrEnum):
     CONSECUTIVE_FAILURES = "consecutive_failures"
     INVALID_CONFIGURATION = "invalid_configuration"
     PARTNER_REQUEST = "partner_request"
+    # An administrator disabled it: only an administrator may enable it again.
+    ADMINISTRATOR_REQUEST = "administrator_request"
     PARTNER_DEACTIVATED = "partner_deactivated"
     GONE = "gone"  # the endpoint answered 410 Gone
 
