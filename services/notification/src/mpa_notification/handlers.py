@@ -1,27 +1,32 @@
 """What the notification service does on each incoming event type: its handler table.
 
-Called by EventConsumer inside the unit of work that also records the event id, so the
-deliveries an event causes are created exactly once.
+The consumer runs these inside the unit of work that also records the event ids, several
+events of a partition at a time: the deliveries they cause are created exactly once, and
+written together when the batch commits (`app.fanout`).
 """
 
 from __future__ import annotations
 
 from mpa_common.messaging.subscriptions import Delivery, Subscription, handles
-from mpa_common.uow import UnitOfWork
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
+from mpa_notification.adapters.uow import NotificationUnitOfWork
 from mpa_notification.app.context import NotificationContext
-from mpa_notification.app.notify import on_directory_event, on_referral_event
+from mpa_notification.app.events import on_directory_event, on_referral_event
 
 CONSUMER_GROUP = "mpa-notification.referrals"
 
 
-def subscription(context: NotificationContext) -> Subscription[UnitOfWork]:
-    async def referral_event(uow: UnitOfWork, data: EventData, delivery: Delivery) -> None:
+def subscription(context: NotificationContext) -> Subscription[NotificationUnitOfWork]:
+    async def referral_event(
+        uow: NotificationUnitOfWork, data: EventData, delivery: Delivery
+    ) -> None:
         await on_referral_event(uow, context, delivery.envelope)
 
-    async def directory_event(uow: UnitOfWork, data: EventData, delivery: Delivery) -> None:
+    async def directory_event(
+        uow: NotificationUnitOfWork, data: EventData, delivery: Delivery
+    ) -> None:
         await on_directory_event(uow, context, delivery.envelope)
 
     return Subscription(

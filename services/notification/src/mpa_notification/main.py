@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from mpa_common.service import ServiceContext, create_service_app, run_service
 from mpa_notification.adapters.email import EmailSender
+from mpa_notification.adapters.secrets import SecretBox
 from mpa_notification.adapters.tables import processed_events
-from mpa_notification.adapters.webhooks import Resolver, WebhookSender, system_resolver
+from mpa_notification.adapters.uow import NotificationUnitOfWork
+from mpa_notification.adapters.webhooks import (
+    Resolver,
+    WebhookSender,
+    resolve_checked,
+    system_resolver,
+)
 from mpa_notification.api import contacts, deliveries, endpoints
+from mpa_notification.api.errors import install_error_handler
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.dispatcher import Dispatcher
+from mpa_notification.domain.url_policy import UrlPolicy
 from mpa_notification.handlers import subscription
 from mpa_notification.settings import NotificationSettings
 
@@ -21,16 +32,36 @@ def create_app(
     """The service; `resolver` answers for webhook host names (the system's by default)."""
     settings = settings or NotificationSettings()
     service = ServiceContext.create(settings)
-    context = NotificationContext.build(settings, service.sessions, resolver=resolver)
+    policy = UrlPolicy.build(
+        allow_http=settings.http_webhooks_allowed,
+        allowed_networks=settings.webhook_allowed_networks,
+        allowed_ports=settings.webhook_allowed_ports,
+    )
+    context = NotificationContext(
+        settings=settings,
+        secrets=SecretBox.from_settings(settings),
+        check_url=partial(resolve_checked, policy=policy, resolver=resolver),
+        schedule=NotificationContext.schedule_of(settings),
+    )
+
+    def unit_of_work() -> NotificationUnitOfWork:
+        return NotificationUnitOfWork(
+            service.sessions,
+            source=settings.event_source,
+            topic_prefix=settings.kafka_topic_prefix,
+        )
+
     dispatcher = Dispatcher(
         context,
+        unit_of_work,
         WebhookSender(
-            context.policy,
+            policy,
             timeout=settings.webhook_timeout_seconds,
             max_connections=settings.dispatch_concurrency,
             resolver=resolver,
         ),
         EmailSender(settings),
+        monitor=service.monitor,
     )
     context.wake_dispatcher = dispatcher.wake
     app = create_service_app(
@@ -48,7 +79,7 @@ def create_app(
         workers=[
             dispatcher,
             service.consumer(
-                subscription(context), unit_of_work=context.uow, processed=processed_events
+                subscription(context), unit_of_work=unit_of_work, processed=processed_events
             ),
         ],
         openapi_tags=[
@@ -57,7 +88,9 @@ def create_app(
             {"name": "contacts", "description": "E-mail recipients (the recipient registry)"},
         ],
     )
+    install_error_handler(app)
     app.state.notification = context
+    app.state.unit_of_work = unit_of_work
     app.state.dispatcher = dispatcher
     return app
 

@@ -61,6 +61,11 @@ class NotificationSettings(ServiceSettings):
     endpoint_max_in_flight: int = Field(default=4, ge=1)
     email_max_in_flight: int = Field(default=4, ge=1)
     dispatch_poll_seconds: float = Field(default=0.5, gt=0)
+    # A claimed attempt's lease: its timeout plus this margin (recording the result, clock
+    # skew). An attempt cut off by a crash is made again once its lease ends.
+    dispatch_lease_margin_seconds: float = Field(default=30.0, gt=0)
+    # Attempt results recorded per transaction, at most (they are recorded in bulk).
+    dispatch_record_batch_max: int = Field(default=500, ge=1, le=10_000)
 
     # Key that encrypts webhook secrets at rest (base64 of 32 bytes). Unset outside
     # production: a development key is created under .local/ of the platform's home (the

@@ -1,186 +1,172 @@
-"""Reading and writing the service's tables inside a unit of work's session."""
+"""The service's repositories over PostgreSQL, inside a unit of work's session (the
+delivery queue, the dispatcher's side of the deliveries, is in `delivery_queue`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Collection, Sequence
+from datetime import datetime
 
-from sqlalchemy import Row, and_, any_, func, insert, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_contracts.vocabularies import NotificationChannel
+from mpa_notification.adapters.records import (
+    contact_of,
+    delivery_of,
+    endpoint_of,
+    endpoint_values,
+    new_delivery_values,
+)
 from mpa_notification.adapters.tables import (
     contacts,
     deliveries,
     delivery_attempts,
     endpoints,
+    partners,
     referrals,
 )
+from mpa_notification.domain.errors import DuplicateAddress
 from mpa_notification.domain.models import (
     Attempt,
     Contact,
     Delivery,
     DeliveryFilter,
-    DeliveryState,
-    DisabledReason,
     Endpoint,
     KnownReferral,
+    NewDelivery,
+    ReferralFacts,
 )
 from mpa_notification.domain.routing import Audience
 
-
-def _endpoint(row: Row[Any]) -> Endpoint:
-    m = row._mapping
-    return Endpoint(
-        id=m["id"],
-        partner_id=m["partner_id"],
-        url=m["url"],
-        description=m["description"],
-        event_types=tuple(m["event_types"]),
-        enabled=m["enabled"],
-        disabled_reason=DisabledReason(m["disabled_reason"]) if m["disabled_reason"] else None,
-        rate_limit_per_second=m["rate_limit_per_second"],
-        max_in_flight=m["max_in_flight"],
-        secret=m["secret"],
-        previous_secret=m["previous_secret"],
-        previous_secret_expires_at=m["previous_secret_expires_at"],
-        failing_since=m["failing_since"],
-        consecutive_failures=m["consecutive_failures"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-    )
+_live = endpoints.c.deleted_at.is_(None)
 
 
-def _delivery(row: Row[Any]) -> Delivery:
-    m = row._mapping
-    return Delivery(
-        id=m["id"],
-        channel=NotificationChannel(m["channel"]),
-        audience=Audience(m["audience"]),
-        endpoint_id=m["endpoint_id"],
-        email=m["email"],
-        contact_id=m["contact_id"],
-        language=m["language"],
-        partner_id=m["partner_id"],
-        event_type=m["event_type"],
-        trigger_event_id=m["trigger_event_id"],
-        correlation_id=m["correlation_id"],
-        referral_id=m["referral_id"],
-        case_id=m["case_id"],
-        body=m["body"],
-        state=DeliveryState(m["state"]),
-        attempts=m["attempts"],
-        schedule_position=m["schedule_position"],
-        next_attempt_at=m["next_attempt_at"],
-        last_failure=m["last_failure"],
-        last_status_code=m["last_status_code"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        delivered_at=m["delivered_at"],
-    )
-
-
-def _contact(row: Row[Any]) -> Contact:
-    m = row._mapping
-    return Contact(
-        id=m["id"],
-        kind=Audience(m["kind"]),
-        owner=m["owner"],
-        email=m["email"],
-        language=m["language"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-    )
-
-
-class EndpointRepository:
+class SqlEndpoints:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, values: dict[str, Any]) -> Endpoint:
+    async def add(self, endpoint: Endpoint) -> Endpoint:
         row = (
-            await self._session.execute(insert(endpoints).values(**values).returning(endpoints))
+            await self._session.execute(
+                insert(endpoints)
+                .values(
+                    id=endpoint.id,
+                    partner_id=endpoint.partner_id,
+                    created_at=endpoint.created_at,
+                    updated_at=endpoint.updated_at,
+                    **endpoint_values(endpoint),
+                )
+                .returning(endpoints)
+            )
         ).one()
-        return _endpoint(row)
+        return endpoint_of(row)
 
     async def get(
         self, endpoint_id: uuid.UUID, *, partner_id: uuid.UUID | None, lock: bool = False
     ) -> Endpoint | None:
-        query = select(endpoints).where(
-            endpoints.c.id == endpoint_id, endpoints.c.deleted_at.is_(None)
-        )
+        query = select(endpoints).where(endpoints.c.id == endpoint_id, _live)
         if partner_id is not None:
             query = query.where(endpoints.c.partner_id == partner_id)
         if lock:
             query = query.with_for_update()
         row = (await self._session.execute(query)).first()
-        return _endpoint(row) if row else None
+        return endpoint_of(row) if row else None
+
+    async def get_many(
+        self, endpoint_ids: Collection[uuid.UUID], *, lock: bool = False
+    ) -> dict[uuid.UUID, Endpoint]:
+        if not endpoint_ids:
+            return {}
+        query = select(endpoints).where(endpoints.c.id.in_(list(endpoint_ids)), _live)
+        if lock:
+            # In id order: two transactions locking overlapping sets cannot deadlock.
+            query = query.order_by(endpoints.c.id).with_for_update()
+        rows = await self._session.execute(query)
+        return {row.id: endpoint_of(row) for row in rows}
 
     async def visible(self, *, partner_id: uuid.UUID | None) -> list[Endpoint]:
-        query = select(endpoints).where(endpoints.c.deleted_at.is_(None))
+        query = select(endpoints).where(_live)
         if partner_id is not None:
             query = query.where(endpoints.c.partner_id == partner_id)
         rows = await self._session.execute(query.order_by(endpoints.c.created_at, endpoints.c.id))
-        return [_endpoint(row) for row in rows]
+        return [endpoint_of(row) for row in rows]
 
-    async def subscribed(self, partner_id: uuid.UUID, event_type: str) -> list[Endpoint]:
-        rows = await self._session.execute(
-            select(endpoints).where(
-                endpoints.c.partner_id == partner_id,
-                endpoints.c.enabled.is_(True),
-                endpoints.c.deleted_at.is_(None),
-                literal(event_type) == any_(endpoints.c.event_types),
-            )
-        )
-        return [_endpoint(row) for row in rows]
-
-    async def enabled_of_partner(self, partner_id: uuid.UUID, *, lock: bool) -> list[Endpoint]:
+    async def enabled_of(
+        self, partner_ids: Collection[uuid.UUID], *, lock: bool = False
+    ) -> list[Endpoint]:
+        if not partner_ids:
+            return []
         query = select(endpoints).where(
-            endpoints.c.partner_id == partner_id,
+            endpoints.c.partner_id.in_(list(partner_ids)),
             endpoints.c.enabled.is_(True),
-            endpoints.c.deleted_at.is_(None),
+            _live,
         )
+        query = query.order_by(endpoints.c.created_at, endpoints.c.id)
         rows = await self._session.execute(query.with_for_update() if lock else query)
-        return [_endpoint(row) for row in rows]
+        return [endpoint_of(row) for row in rows]
 
-    async def update(self, endpoint_id: uuid.UUID, values: dict[str, Any]) -> Endpoint:
+    async def save(self, endpoint: Endpoint) -> Endpoint:
         row = (
             await self._session.execute(
                 update(endpoints)
-                .where(endpoints.c.id == endpoint_id)
-                .values(**values, updated_at=func.now())
+                .where(endpoints.c.id == endpoint.id)
+                .values(**endpoint_values(endpoint), updated_at=func.now())
                 .returning(endpoints)
             )
         ).one()
-        return _endpoint(row)
+        return endpoint_of(row)
+
+    async def save_many(self, changed: Sequence[Endpoint]) -> None:
+        if not changed:
+            return
+        names = list(endpoint_values(changed[0]))
+        await self._session.execute(
+            update(endpoints)
+            .where(endpoints.c.id == bindparam("b_id"))
+            .values({**{name: bindparam(f"b_{name}") for name in names}, "updated_at": func.now()}),
+            [
+                {"b_id": e.id, **{f"b_{k}": v for k, v in endpoint_values(e).items()}}
+                for e in changed
+            ],
+        )
+
+    async def delete(self, endpoint_id: uuid.UUID) -> None:
+        await self._session.execute(
+            update(endpoints)
+            .where(endpoints.c.id == endpoint_id)
+            .values(enabled=False, deleted_at=func.now(), updated_at=func.now())
+        )
 
 
-class DuplicateAddress(Exception):
-    """The recipient already has this e-mail address."""
-
-
-class ContactRepository:
+class SqlContacts:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, values: dict[str, Any]) -> Contact | None:
-        """The new contact, or None when that kind/owner already has that address."""
+    async def add(self, contact: Contact) -> Contact | None:
         row = (
             await self._session.execute(
-                pg_insert(contacts).values(**values).on_conflict_do_nothing().returning(contacts)
+                pg_insert(contacts)
+                .values(
+                    id=contact.id,
+                    kind=contact.kind.value,
+                    owner=contact.owner,
+                    email=contact.email,
+                    language=contact.language,
+                    created_at=contact.created_at,
+                    updated_at=contact.updated_at,
+                )
+                .on_conflict_do_nothing()
+                .returning(contacts)
             )
         ).first()
-        return _contact(row) if row else None
+        return contact_of(row) if row else None
 
     async def get(self, contact_id: uuid.UUID, *, lock: bool = False) -> Contact | None:
         query = select(contacts).where(contacts.c.id == contact_id)
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
-        return _contact(row) if row else None
+        return contact_of(row) if row else None
 
     async def find(
         self, *, kind: Audience | None = None, owner: str | None = None
@@ -191,50 +177,67 @@ class ContactRepository:
         if owner is not None:
             query = query.where(contacts.c.owner == owner)
         rows = await self._session.execute(query.order_by(contacts.c.created_at, contacts.c.id))
-        return [_contact(row) for row in rows]
+        return [contact_of(row) for row in rows]
 
-    async def update(self, contact_id: uuid.UUID, values: dict[str, Any]) -> Contact | None:
-        """The changed contact (None if absent); DuplicateAddress if the owner has it already."""
+    async def of_owners(self, owners: Collection[tuple[Audience, str]]) -> list[Contact]:
+        if not owners:
+            return []
+        rows = await self._session.execute(
+            select(contacts)
+            .where(
+                tuple_(contacts.c.kind, contacts.c.owner).in_(
+                    [(kind.value, owner) for kind, owner in owners]
+                )
+            )
+            .order_by(contacts.c.created_at, contacts.c.id)
+        )
+        return [contact_of(row) for row in rows]
+
+    async def save(self, contact: Contact) -> Contact | None:
         try:
             async with self._session.begin_nested():
                 row = (
                     await self._session.execute(
                         update(contacts)
-                        .where(contacts.c.id == contact_id)
-                        .values(**values, updated_at=func.now())
+                        .where(contacts.c.id == contact.id)
+                        .values(
+                            email=contact.email, language=contact.language, updated_at=func.now()
+                        )
                         .returning(contacts)
                     )
                 ).first()
         except IntegrityError as error:
             raise DuplicateAddress from error
-        return _contact(row) if row else None
+        return contact_of(row) if row else None
 
     async def delete(self, contact_id: uuid.UUID) -> None:
         await self._session.execute(contacts.delete().where(contacts.c.id == contact_id))
 
 
-class ReferralRepository:
+class SqlReferrals:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(
-        self,
-        referral_id: uuid.UUID,
-        case_id: uuid.UUID,
-        *,
-        state: str | None,
-        referrer_actor_id: str | None = None,
-        country: str | None = None,
-        partner_id: uuid.UUID | None = None,
-    ) -> None:
-        """Creates or completes what is known of a referral; known facts are not erased."""
+    async def record(self, facts: Sequence[ReferralFacts]) -> None:
+        folded: dict[uuid.UUID, ReferralFacts] = {}
+        for fact in facts:
+            known = folded.get(fact.referral_id)
+            folded[fact.referral_id] = known.then(fact) if known else fact
+        if not folded:
+            return
         statement = pg_insert(referrals).values(
-            referral_id=referral_id,
-            case_id=case_id,
-            referrer_actor_id=referrer_actor_id,
-            country=country,
-            partner_id=partner_id,
-            state=state,
+            [
+                {
+                    "referral_id": f.referral_id,
+                    "case_id": f.case_id,
+                    "referrer_actor_id": f.referrer_actor_id,
+                    "country": f.country,
+                    "partner_id": f.partner_id,
+                    "state": f.state,
+                }
+                # In key order: consumers of other partitions never deadlock on a referral.
+                for _, f in sorted(folded.items())
+            ]
         )
         excluded = statement.excluded
         await self._session.execute(
@@ -252,42 +255,49 @@ class ReferralRepository:
             )
         )
 
-    async def get(self, referral_id: uuid.UUID) -> KnownReferral | None:
-        row = (
-            await self._session.execute(
-                select(referrals).where(referrals.c.referral_id == referral_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return KnownReferral(
-            m["referral_id"], m["case_id"], m["referrer_actor_id"], m["country"], m["partner_id"]
+    async def get_many(self, referral_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, KnownReferral]:
+        if not referral_ids:
+            return {}
+        rows = await self._session.execute(
+            select(referrals).where(referrals.c.referral_id.in_(list(referral_ids)))
         )
+        return {
+            row.referral_id: KnownReferral(
+                row.referral_id, row.case_id, row.referrer_actor_id, row.country, row.partner_id
+            )
+            for row in rows
+        }
 
 
-# One claim at a time per schema (the deployment's tables), across every replica.
-_CLAIM_LOCK = "hashtext('mpa-notification-claim:' || current_schema())"
-
-
-@dataclass(frozen=True)
-class Claimed:
-    delivery: Delivery
-    endpoint: Endpoint | None
-
-
-class DeliveryRepository:
+class SqlPartners:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        # One executemany needs the same keys in every row: absent ones become NULL.
-        keys = {key for row in rows for key in row}
+    async def set_active(self, partner_id: uuid.UUID, active: bool) -> None:
+        statement = pg_insert(partners).values(partner_id=partner_id, active=active)
         await self._session.execute(
-            insert(deliveries), [{key: row.get(key) for key in keys} for row in rows]
+            statement.on_conflict_do_update(
+                index_elements=[partners.c.partner_id],
+                set_={"active": statement.excluded.active, "updated_at": func.now()},
+            )
         )
+
+    async def is_active(self, partner_id: uuid.UUID) -> bool:
+        active = (
+            await self._session.execute(
+                select(partners.c.active).where(partners.c.partner_id == partner_id)
+            )
+        ).scalar_one_or_none()
+        return active is not False
+
+
+class SqlDeliveryLog:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_many(self, new: Sequence[NewDelivery]) -> None:
+        if new:
+            await self._session.execute(insert(deliveries), [new_delivery_values(d) for d in new])
 
     async def get(
         self, delivery_id: uuid.UUID, *, partner_id: uuid.UUID | None, lock: bool = False
@@ -299,7 +309,7 @@ class DeliveryRepository:
                 deliveries.c.audience == Audience.PARTNER.value,
             )
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
-        return _delivery(row) if row else None
+        return delivery_of(row) if row else None
 
     async def attempts_of(self, delivery_id: uuid.UUID) -> list[Attempt]:
         rows = await self._session.execute(
@@ -322,7 +332,6 @@ class DeliveryRepository:
     async def page(
         self, where: DeliveryFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[Delivery]:
-        """Newest first; `after` is the (created_at, id) of the last row of the previous page."""
         c = deliveries.c
         query = select(deliveries)
         if where.partner_id is not None:
@@ -351,183 +360,4 @@ class DeliveryRepository:
         rows = await self._session.execute(
             query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         )
-        return [_delivery(row) for row in rows]
-
-    async def update(self, delivery_id: uuid.UUID, values: dict[str, Any]) -> None:
-        await self._session.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_id)
-            .values(**values, updated_at=func.now())
-        )
-
-    async def add_attempt(self, delivery_id: uuid.UUID, attempt: Attempt) -> None:
-        await self._session.execute(
-            insert(delivery_attempts).values(
-                delivery_id=delivery_id,
-                attempt=attempt.attempt,
-                started_at=attempt.started_at,
-                latency_ms=attempt.latency_ms,
-                status_code=attempt.status_code,
-                failure=attempt.failure,
-                error=attempt.error,
-            )
-        )
-
-    async def fail_pending_of_endpoint(self, endpoint_id: uuid.UUID, failure: str) -> int:
-        result = await self._session.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.endpoint_id == endpoint_id,
-                deliveries.c.state == DeliveryState.PENDING.value,
-            )
-            .values(
-                state=DeliveryState.FAILED.value,
-                last_failure=failure,
-                next_attempt_at=None,
-                updated_at=func.now(),
-            )
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def requeue_failed_of_endpoint(self, endpoint_id: uuid.UUID, since: datetime) -> int:
-        """Recovery: failed messages of an endpoint created since a time start a new run."""
-        result = await self._session.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.endpoint_id == endpoint_id,
-                deliveries.c.state == DeliveryState.FAILED.value,
-                deliveries.c.created_at >= since,
-            )
-            .values(
-                state=DeliveryState.PENDING.value,
-                schedule_position=0,
-                next_attempt_at=func.now(),
-                updated_at=func.now(),
-            )
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def claim_due(
-        self, *, limit: int, endpoint_cap: int, email_cap: int, lease_seconds: float
-    ) -> list[Claimed]:
-        """Takes up to `limit` due deliveries, no more per lane than its limits allow across
-        every replica, and leases them.
-
-        A lane is one endpoint, or the SMTP server. What a lane may start now is its max in
-        flight (the endpoint's, else `endpoint_cap`; `email_cap` for SMTP) minus the leases
-        in flight in every replica, and for an endpoint with a rate limit no more than the
-        limit minus the attempts started in the last second. Claims take a transaction-level
-        advisory lock (per schema) first, so replicas claim one after another and each sees
-        the leases of the claims before it: limits hold across replicas. Rows are locked
-        with SKIP LOCKED; the lease moves `next_attempt_at` past the attempt's timeout, so a
-        replica that dies mid-attempt leaves the row due again once the lease ends: a
-        restart resumes the schedule. Full lanes are left out before the window is cut, so
-        a lane with a large backlog can fill one claim's window at most until its slots are
-        taken.
-        """
-        await self._session.execute(text(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK})"))
-        rows = (
-            await self._session.execute(
-                text(
-                    """
-                    WITH activity AS (
-                        -- Every replica's attempts of each lane (NULL: e-mail) in flight now,
-                        -- and started in the last second. Both sets are small and indexed.
-                        SELECT d.endpoint_id,
-                               count(*) FILTER (
-                                   WHERE d.leased_until > statement_timestamp()
-                               ) AS in_flight,
-                               count(*) FILTER (
-                                   WHERE d.claimed_at > statement_timestamp() - interval '1 second'
-                               ) AS recent
-                        FROM deliveries d
-                        WHERE d.leased_until > statement_timestamp()
-                           OR d.claimed_at > statement_timestamp() - interval '1 second'
-                        GROUP BY d.endpoint_id
-                    ),
-                    active_room AS (
-                        -- What a lane with attempts under way may still start now
-                        -- (least() ignores the NULL of an endpoint without a rate limit).
-                        SELECT a.endpoint_id,
-                               CASE WHEN a.endpoint_id IS NULL THEN :email_cap - a.in_flight
-                                    ELSE least(coalesce(e.max_in_flight, :endpoint_cap)
-                                                   - a.in_flight,
-                                               e.rate_limit_per_second - a.recent)
-                               END AS room
-                        FROM activity a LEFT JOIN endpoints e ON e.id = a.endpoint_id
-                    ),
-                    window_rows AS (
-                        -- A bounded window of the earliest due rows of lanes that may start
-                        -- anything now: the claim's cost does not grow with the backlog.
-                        SELECT d.id, d.endpoint_id, d.next_attempt_at
-                        FROM deliveries d
-                        WHERE d.state = 'pending'
-                          AND d.next_attempt_at <= statement_timestamp()
-                          AND NOT EXISTS (
-                              SELECT 1 FROM active_room r
-                              WHERE r.room <= 0
-                                AND r.endpoint_id IS NOT DISTINCT FROM d.endpoint_id
-                          )
-                        ORDER BY d.next_attempt_at
-                        LIMIT :window
-                    ),
-                    due AS (
-                        SELECT w.id,
-                               row_number() OVER (
-                                   PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at
-                               ) AS lane_rank,
-                               coalesce(
-                                   r.room,
-                                   CASE WHEN w.endpoint_id IS NULL THEN :email_cap
-                                        ELSE least(coalesce(e.max_in_flight, :endpoint_cap),
-                                                   e.rate_limit_per_second)
-                                   END
-                               ) AS lane_room
-                        FROM window_rows w
-                        LEFT JOIN endpoints e ON e.id = w.endpoint_id
-                        LEFT JOIN active_room r
-                            ON r.endpoint_id IS NOT DISTINCT FROM w.endpoint_id
-                        WHERE w.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL)
-                    )
-                    SELECT d.id
-                    FROM deliveries d JOIN due ON due.id = d.id
-                    WHERE due.lane_rank <= due.lane_room
-                      AND d.state = 'pending' AND d.next_attempt_at <= statement_timestamp()
-                    ORDER BY d.next_attempt_at
-                    LIMIT :limit
-                    FOR UPDATE OF d SKIP LOCKED
-                    """
-                ),
-                {
-                    "window": max(limit * 8, 200),
-                    "email_cap": email_cap,
-                    "endpoint_cap": endpoint_cap,
-                    "limit": limit,
-                },
-            )
-        ).all()
-        ids = [row.id for row in rows]
-        if not ids:
-            return []
-        leased = await self._session.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(ids))
-            .values(
-                claimed_at=func.statement_timestamp(),
-                leased_until=func.statement_timestamp() + timedelta(seconds=lease_seconds),
-                next_attempt_at=func.statement_timestamp() + timedelta(seconds=lease_seconds),
-            )
-            .returning(deliveries)
-        )
-        claimed = [_delivery(row) for row in leased]
-        endpoint_ids = {d.endpoint_id for d in claimed if d.endpoint_id is not None}
-        by_id: dict[uuid.UUID, Endpoint] = {}
-        if endpoint_ids:
-            found = await self._session.execute(
-                select(endpoints).where(endpoints.c.id.in_(endpoint_ids))
-            )
-            by_id = {row.id: _endpoint(row) for row in found}
-        claimed.sort(key=lambda d: d.created_at)
-        return [
-            Claimed(d, by_id[d.endpoint_id] if d.endpoint_id is not None else None) for d in claimed
-        ]
+        return [delivery_of(row) for row in rows]

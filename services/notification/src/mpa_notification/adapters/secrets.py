@@ -51,6 +51,9 @@ class SecretBox:
             raise RuntimeError("NOTIFICATION_SECRETS_KEY is required in production")
         return cls(_load_or_create_dev_key(resolve_home_path(settings.secrets_dev_key_file)))
 
+    def new(self) -> str:
+        return new_webhook_secret()
+
     def seal(self, endpoint_id: uuid.UUID, secret: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
         return nonce + self._aead.encrypt(nonce, secret.encode(), endpoint_id.bytes)

@@ -88,6 +88,16 @@ referrals = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# What this service knows of each partner from the directory's events: whether it is
+# active. A partner it never heard of counts as active.
+partners = Table(
+    "partners",
+    metadata,
+    Column("partner_id", UUID(as_uuid=True), primary_key=True),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # One notification to one target (a webhook endpoint, or an e-mail address) and its
 # durable retry state. The dispatcher claims due rows with FOR UPDATE SKIP LOCKED.
 deliveries = Table(

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query, Response, status
 from mpa_common.auth import CurrentPrincipal
 from mpa_common.problems import Problem
 from mpa_common.request_types import Text
-from mpa_notification.api.deps import Context
+from mpa_notification.api.deps import Uow
+from mpa_notification.api.errors import problem_responses
 from mpa_notification.api.models import ContactCreate, ContactUpdate, ContactView
+from mpa_notification.app import commands
 from mpa_notification.app import contacts as use_cases
 from mpa_notification.domain.routing import Audience
 
@@ -50,17 +52,18 @@ def _owner(body: ContactCreate, principal_actor_id: str) -> str:
     response_model=ContactView,
     summary="Add an e-mail recipient",
     description=REGISTRY_NOTES,
+    responses=problem_responses(403, 409, 422),
 )
-async def add_contact(
-    body: ContactCreate, context: Context, principal: CurrentPrincipal
-) -> ContactView:
+async def add_contact(body: ContactCreate, uow: Uow, principal: CurrentPrincipal) -> ContactView:
     contact = await use_cases.add_contact(
-        context,
-        principal,
-        kind=body.kind,
-        owner=_owner(body, principal.actor_id),
-        email=body.email,
-        language=body.language,
+        commands.AddContact(
+            principal,
+            kind=body.kind,
+            owner=_owner(body, principal.actor_id),
+            email=body.email,
+            language=body.language,
+        ),
+        uow,
     )
     return ContactView.of(contact)
 
@@ -70,9 +73,10 @@ async def add_contact(
     response_model=list[ContactView],
     summary="Recipients you may manage",
     description=REGISTRY_NOTES,
+    responses=problem_responses(),
 )
 async def list_contacts(
-    context: Context,
+    uow: Uow,
     principal: CurrentPrincipal,
     kind: Audience | None = None,
     partner_id: uuid.UUID | None = None,
@@ -80,25 +84,34 @@ async def list_contacts(
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
 ) -> list[ContactView]:
     owner = str(partner_id) if partner_id else actor_id or country
-    found = await use_cases.list_contacts(context, principal, kind=kind, owner=owner)
+    found = await use_cases.list_contacts(
+        commands.ListContacts(principal, kind=kind, owner=owner), uow
+    )
     return [ContactView.of(c) for c in found]
 
 
-@router.patch("/{contact_id}", response_model=ContactView, summary="Change an address or language")
+@router.patch(
+    "/{contact_id}",
+    response_model=ContactView,
+    summary="Change an address or language",
+    responses=problem_responses(404, 409, 422),
+)
 async def update_contact(
-    contact_id: uuid.UUID, body: ContactUpdate, context: Context, principal: CurrentPrincipal
+    contact_id: uuid.UUID, body: ContactUpdate, uow: Uow, principal: CurrentPrincipal
 ) -> ContactView:
     contact = await use_cases.update_contact(
-        context, principal, contact_id, email=body.email, language=body.language
+        commands.UpdateContact(principal, contact_id, email=body.email, language=body.language),
+        uow,
     )
     return ContactView.of(contact)
 
 
 @router.delete(
-    "/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a recipient"
+    "/{contact_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a recipient",
+    responses=problem_responses(404),
 )
-async def delete_contact(
-    contact_id: uuid.UUID, context: Context, principal: CurrentPrincipal
-) -> Response:
-    await use_cases.delete_contact(context, principal, contact_id)
+async def delete_contact(contact_id: uuid.UUID, uow: Uow, principal: CurrentPrincipal) -> Response:
+    await use_cases.delete_contact(commands.DeleteContact(principal, contact_id), uow)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Query, status
 
 from mpa_common.request_types import DateTime, Text
 from mpa_contracts.vocabularies import NotificationChannel
-from mpa_notification.api.deps import Context, PartnerScope
+from mpa_notification.api.deps import Context, PartnerScope, Uow
+from mpa_notification.api.errors import problem_responses
 from mpa_notification.api.models import AttemptView, DeliveryDetail, DeliveryPage, DeliveryView
+from mpa_notification.app import commands
 from mpa_notification.app import deliveries as use_cases
 from mpa_notification.domain.models import DeliveryFilter, DeliveryState
 
@@ -21,9 +23,10 @@ router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
     "",
     response_model=DeliveryPage,
     summary="Deliveries, newest first (a partner sees only its own)",
+    responses=problem_responses(403, 422),
 )
 async def list_deliveries(
-    context: Context,
+    uow: Uow,
     scope: PartnerScope,
     endpoint_id: uuid.UUID | None = None,
     state: DeliveryState | None = None,
@@ -36,19 +39,21 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DeliveryPage:
     items, next_cursor = await use_cases.list_deliveries(
-        context,
-        scope,
-        DeliveryFilter(
-            endpoint_id=endpoint_id,
-            state=state,
-            event_type=event_type,
-            channel=channel,
-            referral_id=referral_id,
-            since=since,
-            until=until,
+        commands.ListDeliveries(
+            scope,
+            DeliveryFilter(
+                endpoint_id=endpoint_id,
+                state=state,
+                event_type=event_type,
+                channel=channel,
+                referral_id=referral_id,
+                since=since,
+                until=until,
+            ),
+            cursor=cursor,
+            limit=limit,
         ),
-        cursor=cursor,
-        limit=limit,
+        uow,
     )
     return DeliveryPage(items=[DeliveryView.of(d) for d in items], next_cursor=next_cursor)
 
@@ -57,11 +62,10 @@ async def list_deliveries(
     "/{delivery_id}",
     response_model=DeliveryDetail,
     summary="One delivery with every attempt (time, status code, latency, error)",
+    responses=problem_responses(403, 404),
 )
-async def get_delivery(
-    delivery_id: uuid.UUID, context: Context, scope: PartnerScope
-) -> DeliveryDetail:
-    delivery, attempts = await use_cases.get_delivery(context, scope, delivery_id)
+async def get_delivery(delivery_id: uuid.UUID, uow: Uow, scope: PartnerScope) -> DeliveryDetail:
+    delivery, attempts = await use_cases.get_delivery(commands.GetDelivery(scope, delivery_id), uow)
     return DeliveryDetail(
         **DeliveryView.of(delivery).model_dump(),
         body=delivery.body,
@@ -74,8 +78,12 @@ async def get_delivery(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DeliveryView,
     summary="Send one message again (same webhook-id, fresh retry schedule)",
+    responses=problem_responses(403, 404, 409),
 )
 async def retry_delivery(
-    delivery_id: uuid.UUID, context: Context, scope: PartnerScope
+    delivery_id: uuid.UUID, context: Context, uow: Uow, scope: PartnerScope
 ) -> DeliveryView:
-    return DeliveryView.of(await use_cases.retry_delivery(context, scope, delivery_id))
+    retried = await use_cases.retry_delivery(
+        commands.RetryDelivery(scope, delivery_id), uow, context
+    )
+    return DeliveryView.of(retried)

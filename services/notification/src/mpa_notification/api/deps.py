@@ -1,4 +1,4 @@
-"""Request dependencies: the service's context and the caller's scope."""
+"""Request dependencies: the service's context, its unit of work, and the caller's scope."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from mpa_common.auth import Principal, Role, require_roles
 from mpa_common.problems import Problem
 from mpa_notification.app.context import NotificationContext
+from mpa_notification.app.ports import UowFactory
 from mpa_notification.app.scope import Scope
 
 
@@ -17,7 +18,13 @@ def notification_context(request: Request) -> NotificationContext:
     return context
 
 
+def unit_of_work(request: Request) -> UowFactory:
+    factory: UowFactory = request.app.state.unit_of_work
+    return factory
+
+
 Context = Annotated[NotificationContext, Depends(notification_context)]
+Uow = Annotated[UowFactory, Depends(unit_of_work)]
 
 
 def partner_scope(

@@ -11,7 +11,8 @@ from mpa_common.auth import CurrentPrincipal
 from mpa_common.problems import Problem
 from mpa_common.request_types import DateTime
 from mpa_contracts.envelope import dataschema_for
-from mpa_notification.api.deps import Context, PartnerScope
+from mpa_notification.api.deps import Context, PartnerScope, Uow
+from mpa_notification.api.errors import problem_responses
 from mpa_notification.api.models import (
     EndpointCreate,
     EndpointCreated,
@@ -23,6 +24,7 @@ from mpa_notification.api.models import (
     SecretRotated,
     TestQueued,
 )
+from mpa_notification.app import commands
 from mpa_notification.app import endpoints as use_cases
 from mpa_notification.domain.routing import WEBHOOK_EVENT_TYPES
 
@@ -64,45 +66,66 @@ async def event_types(_: CurrentPrincipal) -> list[EventTypeView]:
     response_model=EndpointCreated,
     summary="Register a webhook endpoint (its secret is shown once)",
     description=DELIVERY_NOTES,
+    responses=problem_responses(403, 409, 422),
 )
 async def create_endpoint(
-    body: EndpointCreate, context: Context, scope: PartnerScope
+    body: EndpointCreate, context: Context, uow: Uow, scope: PartnerScope
 ) -> EndpointCreated:
-    endpoint, secret = await use_cases.create_endpoint(
+    created = await use_cases.create_endpoint(
+        commands.CreateEndpoint(
+            scope,
+            partner_id=body.partner_id,
+            url=body.url,
+            description=body.description,
+            event_types=tuple(dict.fromkeys(body.event_types)),
+            rate_limit_per_second=body.rate_limit_per_second,
+            max_in_flight=body.max_in_flight,
+        ),
+        uow,
         context,
-        scope,
-        partner_id=body.partner_id,
-        url=body.url,
-        description=body.description,
-        event_types=tuple(dict.fromkeys(body.event_types)),
-        rate_limit_per_second=body.rate_limit_per_second,
-        max_in_flight=body.max_in_flight,
     )
-    return EndpointCreated(**EndpointView.of(endpoint).model_dump(), secret=secret)
+    return EndpointCreated(**EndpointView.of(created.endpoint).model_dump(), secret=created.secret)
 
 
-@router.get("/endpoints", response_model=list[EndpointView], summary="Your endpoints (admins: all)")
-async def list_endpoints(context: Context, scope: PartnerScope) -> list[EndpointView]:
-    return [EndpointView.of(e) for e in await use_cases.list_endpoints(context, scope)]
+@router.get(
+    "/endpoints",
+    response_model=list[EndpointView],
+    summary="Your endpoints (admins: all)",
+    responses=problem_responses(403),
+)
+async def list_endpoints(uow: Uow, scope: PartnerScope) -> list[EndpointView]:
+    found = await use_cases.list_endpoints(commands.ListEndpoints(scope), uow)
+    return [EndpointView.of(e) for e in found]
 
 
-@router.get("/endpoints/{endpoint_id}", response_model=EndpointView, summary="One endpoint")
-async def get_endpoint(
-    endpoint_id: uuid.UUID, context: Context, scope: PartnerScope
-) -> EndpointView:
-    return EndpointView.of(await use_cases.get_endpoint(context, scope, endpoint_id))
+@router.get(
+    "/endpoints/{endpoint_id}",
+    response_model=EndpointView,
+    summary="One endpoint",
+    responses=problem_responses(403, 404),
+)
+async def get_endpoint(endpoint_id: uuid.UUID, uow: Uow, scope: PartnerScope) -> EndpointView:
+    endpoint = await use_cases.get_endpoint(commands.GetEndpoint(scope, endpoint_id), uow)
+    return EndpointView.of(endpoint)
 
 
 @router.patch(
     "/endpoints/{endpoint_id}",
     response_model=EndpointView,
     summary="Change an endpoint; `enabled: true` re-enables a disabled one",
+    description="A partner may re-enable an endpoint it disabled, or one the platform "
+    "disabled (410 Gone, failures); one that an administrator disabled, or that was "
+    "disabled because its partner was deactivated, only an administrator can, and only "
+    "once the partner is active again.",
+    responses=problem_responses(403, 404, 409, 422),
 )
 async def update_endpoint(
-    endpoint_id: uuid.UUID, body: EndpointUpdate, context: Context, scope: PartnerScope
+    endpoint_id: uuid.UUID, body: EndpointUpdate, context: Context, uow: Uow, scope: PartnerScope
 ) -> EndpointView:
     given = body.model_fields_set
-    changes = use_cases.EndpointChanges(
+    command = commands.UpdateEndpoint(
+        scope,
+        endpoint_id,
         url=body.url,
         description=body.description,
         event_types=tuple(dict.fromkeys(body.event_types)) if body.event_types else None,
@@ -112,18 +135,17 @@ async def update_endpoint(
         clear_rate_limit="rate_limit_per_second" in given and body.rate_limit_per_second is None,
         clear_max_in_flight="max_in_flight" in given and body.max_in_flight is None,
     )
-    return EndpointView.of(await use_cases.update_endpoint(context, scope, endpoint_id, changes))
+    return EndpointView.of(await use_cases.update_endpoint(command, uow, context))
 
 
 @router.delete(
     "/endpoints/{endpoint_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an endpoint (its pending messages fail; the log stays)",
+    responses=problem_responses(403, 404),
 )
-async def delete_endpoint(
-    endpoint_id: uuid.UUID, context: Context, scope: PartnerScope
-) -> Response:
-    await use_cases.delete_endpoint(context, scope, endpoint_id)
+async def delete_endpoint(endpoint_id: uuid.UUID, uow: Uow, scope: PartnerScope) -> Response:
+    await use_cases.delete_endpoint(commands.DeleteEndpoint(scope, endpoint_id), uow)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -131,16 +153,26 @@ async def delete_endpoint(
     "/endpoints/{endpoint_id}/rotate-secret",
     response_model=SecretRotated,
     summary="New signing secret; the old one keeps signing during a grace period",
+    responses=problem_responses(403, 404),
 )
 async def rotate_secret(
-    endpoint_id: uuid.UUID, context: Context, scope: PartnerScope, body: RotateSecret | None = None
+    endpoint_id: uuid.UUID,
+    context: Context,
+    uow: Uow,
+    scope: PartnerScope,
+    body: RotateSecret | None = None,
 ) -> SecretRotated:
-    endpoint, secret = await use_cases.rotate_secret(
-        context, scope, endpoint_id, grace_seconds=body.grace_period_seconds if body else None
+    rotated = await use_cases.rotate_secret(
+        commands.RotateSecret(
+            scope, endpoint_id, grace_seconds=body.grace_period_seconds if body else None
+        ),
+        uow,
+        context,
     )
+    endpoint = rotated.endpoint
     return SecretRotated(
         endpoint_id=endpoint.id,
-        secret=secret,
+        secret=rotated.secret,
         previous_secret_valid_until=endpoint.previous_secret_expires_at
         if endpoint.previous_secret
         else None,
@@ -152,9 +184,13 @@ async def rotate_secret(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TestQueued,
     summary="Send a test message (type `mpa.webhook.test`) through the normal pipeline",
+    responses=problem_responses(403, 404, 409),
 )
-async def send_test(endpoint_id: uuid.UUID, context: Context, scope: PartnerScope) -> TestQueued:
-    return TestQueued(delivery_id=await use_cases.send_test(context, scope, endpoint_id))
+async def send_test(
+    endpoint_id: uuid.UUID, context: Context, uow: Uow, scope: PartnerScope
+) -> TestQueued:
+    queued = await use_cases.send_test(commands.SendTest(scope, endpoint_id), uow, context)
+    return TestQueued(delivery_id=queued)
 
 
 @router.post(
@@ -162,11 +198,13 @@ async def send_test(endpoint_id: uuid.UUID, context: Context, scope: PartnerScop
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Recovered,
     summary="Re-send every failed message of this endpoint since a time",
+    responses=problem_responses(403, 404, 409, 422),
 )
 async def recover(
     endpoint_id: uuid.UUID,
     since: Annotated[DateTime, Query(description="RFC 3339 time; messages created since")],
     context: Context,
+    uow: Uow,
     scope: PartnerScope,
 ) -> Recovered:
     if since.tzinfo is None:
@@ -176,4 +214,7 @@ async def recover(
             "since must carry a time zone",
             extra={"errors": [{"field": "query.since", "reason": "time zone required"}]},
         )
-    return Recovered(requeued=await use_cases.recover(context, scope, endpoint_id, since))
+    requeued = await use_cases.recover(
+        commands.RecoverEndpoint(scope, endpoint_id, since), uow, context
+    )
+    return Recovered(requeued=requeued)

@@ -1,18 +1,22 @@
-"""Recording the result of one delivery attempt: the log, the schedule, events, e-mails.
+"""The dispatcher's two use cases: claiming due deliveries, and recording what their
+attempts did — for many attempts in one transaction each.
 
-Runs after the attempt, in one transaction that locks the delivery and its endpoint, so
-the attempt row, the new state and the events it causes are written together or not at all.
+Recording locks the deliveries (and the endpoints whose health may change), writes every
+attempt row, every delivery's new state and the events they cause together, or nothing.
 Every delivery's outcome is an event (delivered, attempt failed, exhausted), whoever it was
 for, so the audit log holds them; recipients are named by kind and pseudonymous ids only.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from mpa_common.uow import UnitOfWork
-from mpa_contracts.envelope import Envelope, new_envelope
+from mpa_common.uow import Cause
+from mpa_contracts.envelope import Envelope
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.notification import (
     NO_PARTNER_ID,
@@ -21,127 +25,160 @@ from mpa_contracts.events.notification import (
     NotificationExhaustedV1,
 )
 from mpa_contracts.vocabularies import DeliveryFailureReason, NotificationChannel
-from mpa_notification.adapters.repositories import (
-    DeliveryRepository,
-    EndpointRepository,
-    ReferralRepository,
-)
-from mpa_notification.app.context import SOURCE, NotificationContext
+from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.endpoint_health import disable_endpoint
-from mpa_notification.app.fanout import Notification, fan_out
+from mpa_notification.app.fanout import Notification, tell
+from mpa_notification.app.ports import NotificationUow, UowFactory
+from mpa_notification.domain.attempts import AttemptStep, after_attempt
 from mpa_notification.domain.content import body_for_outcome, referral_link
-from mpa_notification.domain.models import Attempt, Delivery, DeliveryState, DisabledReason
+from mpa_notification.domain.models import (
+    Attempt,
+    Claimed,
+    Delivery,
+    DeliveryState,
+    DisabledReason,
+    Endpoint,
+)
 from mpa_notification.domain.outcomes import AttemptResult, Verdict
 from mpa_notification.domain.routing import EMAIL_AUDIENCES, RECIPIENT_KIND
 
 
-async def record_attempt(
-    context: NotificationContext,
-    claimed: Delivery,
-    result: AttemptResult,
-    *,
-    started_at: datetime,
-    latency_ms: int,
-) -> None:
-    async with context.uow() as uow:
-        deliveries = DeliveryRepository(uow.session)
-        delivery = await deliveries.get(claimed.id, partner_id=None, lock=True)
-        if delivery is None:
-            return
-        endpoints = EndpointRepository(uow.session)
-        # Only a failure changes the endpoint's health counters and may disable it: lock it
-        # then. Successes, the common case, do not queue behind each other on its row.
-        failed = result.verdict is not Verdict.DELIVERED
-        endpoint = (
-            await endpoints.get(delivery.endpoint_id, partner_id=None, lock=failed)
-            if delivery.endpoint_id is not None
-            else None
-        )
-        now = datetime.now(UTC)
-        number = delivery.attempts + 1
-        await deliveries.add_attempt(
-            delivery.id,
-            Attempt(
-                attempt=number,
-                started_at=started_at,
-                latency_ms=latency_ms,
-                status_code=result.status_code,
-                failure=result.failure.value if result.failure else None,
-                error=result.error,
-            ),
-        )
-        position = delivery.schedule_position + 1
-        # The attempt is over: its lease no longer counts against the endpoint's limits.
-        common = {"attempts": number, "schedule_position": position, "leased_until": None}
-        if result.verdict is Verdict.DELIVERED:
-            await deliveries.update(
-                delivery.id,
-                {
-                    **common,
-                    "state": DeliveryState.DELIVERED.value,
-                    "delivered_at": now,
-                    "next_attempt_at": None,
-                    "last_status_code": result.status_code,
-                },
-            )
-            if endpoint is not None and (endpoint.failing_since or endpoint.consecutive_failures):
-                await endpoints.update(
-                    endpoint.id, {"failing_since": None, "consecutive_failures": 0}
-                )
-            _emit(uow, delivery, _delivered(delivery, number))
-            await uow.commit()
-            return
+@dataclass(frozen=True)
+class AttemptMade:
+    """One attempt the dispatcher made, to be recorded."""
 
-        failure = result.failure or DeliveryFailureReason.CONNECTION_ERROR
-        if delivery.state is not DeliveryState.PENDING:
-            # Its endpoint was disabled or deleted while the attempt ran: log it, no more.
-            await deliveries.update(delivery.id, {**common, "last_status_code": result.status_code})
-            _emit(uow, delivery, _attempt_failed(delivery, number, result, None))
-            await uow.commit()
-            return
-        delay = (
-            None
-            if result.verdict is Verdict.GONE
-            else context.schedule.delay_after(position, retry_after=result.retry_after_seconds)
+    delivery_id: uuid.UUID
+    result: AttemptResult
+    started_at: datetime
+    latency_ms: int
+
+
+async def claim_due(uow: UowFactory, context: NotificationContext, *, limit: int) -> list[Claimed]:
+    """Up to `limit` due deliveries, within every lane's limits across all replicas."""
+    settings = context.settings
+    async with uow() as work:
+        claimed = await work.queue.claim_due(
+            limit=limit,
+            endpoint_cap=settings.endpoint_max_in_flight,
+            email_cap=settings.email_max_in_flight,
+            lease_seconds=context.lease_seconds,
         )
-        next_attempt_at = now + timedelta(seconds=delay) if delay is not None else None
-        if endpoint is not None:
-            failing_since = endpoint.failing_since or now
-            endpoint = await endpoints.update(
-                endpoint.id,
-                {
-                    "failing_since": failing_since,
-                    "consecutive_failures": endpoint.consecutive_failures + 1,
-                },
+        await work.commit()
+    return claimed
+
+
+async def record_attempts(
+    attempts: Sequence[AttemptMade], uow: UowFactory, context: NotificationContext
+) -> None:
+    """Records attempts in the order they ended, in one transaction."""
+    if not attempts:
+        return
+    async with uow() as work:
+        deliveries = await work.queue.lock({a.delivery_id for a in attempts})
+        endpoints = await _endpoints_of(work, attempts, deliveries)
+        now = datetime.now(UTC)
+        log: list[tuple[uuid.UUID, Attempt]] = []
+        touched: set[uuid.UUID] = set()
+        changed_endpoints: set[uuid.UUID] = set()
+        disabling: list[tuple[Endpoint, DisabledReason]] = []
+        for made in attempts:
+            delivery = deliveries.get(made.delivery_id)
+            if delivery is None:
+                continue
+            endpoint = endpoints.get(delivery.endpoint_id) if delivery.endpoint_id else None
+            step = after_attempt(
+                delivery,
+                endpoint,
+                made.result,
+                started_at=made.started_at,
+                latency_ms=made.latency_ms,
+                now=now,
+                schedule=context.schedule,
+                disable_after=context.disable_after,
             )
-            failing_too_long = now - failing_since >= timedelta(
-                seconds=context.settings.endpoint_disable_after_seconds
+            deliveries[delivery.id] = step.delivery
+            touched.add(delivery.id)
+            log.append((delivery.id, step.attempt))
+            if step.endpoint is not None and step.endpoint != endpoint:
+                endpoints[step.endpoint.id] = step.endpoint
+                changed_endpoints.add(step.endpoint.id)
+            _emit_outcome(work, context, step, made.result)
+            if step.disable is not None and step.endpoint is not None:
+                disabling.append((step.endpoint, step.disable))
+                _disabled_in_batch(step.endpoint.disabled(step.disable), endpoints, deliveries)
+        await work.queue.record(log, [deliveries[i] for i in sorted(touched)])
+        for endpoint, reason in disabling:
+            await disable_endpoint(work, context, endpoint, reason)
+        if changed_endpoints:
+            # Their health as the batch left it (after a disabling, a late success too).
+            await work.endpoints.save_many([endpoints[i] for i in sorted(changed_endpoints)])
+        await work.commit()
+
+
+def _disabled_in_batch(
+    endpoint: Endpoint,
+    endpoints: dict[uuid.UUID, Endpoint],
+    deliveries: dict[uuid.UUID, Delivery],
+) -> None:
+    """What disabling `endpoint` does to the rest of the batch: as if recorded one by one,
+    its pending deliveries fail, and their later results are only logged."""
+    endpoints[endpoint.id] = endpoint
+    for delivery_id, delivery in deliveries.items():
+        if delivery.endpoint_id == endpoint.id and delivery.state is DeliveryState.PENDING:
+            deliveries[delivery_id] = replace(
+                delivery,
+                state=DeliveryState.FAILED,
+                next_attempt_at=None,
+                last_failure="endpoint_disabled",
             )
-            if result.verdict is Verdict.GONE or failing_too_long:
-                next_attempt_at = None
-        await deliveries.update(
-            delivery.id,
-            {
-                **common,
-                "state": (DeliveryState.PENDING if next_attempt_at else DeliveryState.FAILED).value,
-                "next_attempt_at": next_attempt_at,
-                "last_failure": failure.value,
-                "last_status_code": result.status_code,
-            },
-        )
-        _emit(uow, delivery, _attempt_failed(delivery, number, result, next_attempt_at))
-        if next_attempt_at is None:
-            exhausted = _emit(uow, delivery, _exhausted(delivery, number, failure))
-            # A webhook about a referral that never arrived: people must act. (A failed
-            # e-mail is not announced by e-mail; a test message concerns no one else.)
-            if delivery.channel is NotificationChannel.WEBHOOK and delivery.referral_id:
-                await _tell_about_exhaustion(uow, context, delivery, exhausted, number, failure)
-        if endpoint is not None and endpoint.enabled:
-            if result.verdict is Verdict.GONE:
-                await disable_endpoint(uow, context, endpoint, DisabledReason.GONE)
-            elif failing_too_long:
-                await disable_endpoint(uow, context, endpoint, DisabledReason.CONSECUTIVE_FAILURES)
-        await uow.commit()
+
+
+async def _endpoints_of(
+    work: NotificationUow,
+    attempts: Sequence[AttemptMade],
+    deliveries: dict[uuid.UUID, Delivery],
+) -> dict[uuid.UUID, Endpoint]:
+    """The endpoints of these deliveries: locked where a failure may change their health
+    (successes, the common case, do not queue behind each other on a healthy row)."""
+    failing: set[uuid.UUID] = set()
+    succeeding: set[uuid.UUID] = set()
+    for made in attempts:
+        delivery = deliveries.get(made.delivery_id)
+        if delivery is None or delivery.endpoint_id is None:
+            continue
+        if made.result.verdict is Verdict.DELIVERED:
+            succeeding.add(delivery.endpoint_id)
+        else:
+            failing.add(delivery.endpoint_id)
+    found: dict[uuid.UUID, Endpoint] = {}
+    if failing:
+        found.update(await work.endpoints.get_many(failing, lock=True))
+    rest = succeeding - failing
+    if rest:
+        read = await work.endpoints.get_many(rest)
+        unhealthy = {i for i, e in read.items() if not e.is_healthy}
+        found.update(read)
+        if unhealthy:
+            # About to be reset: read again under the row lock.
+            found.update(await work.endpoints.get_many(unhealthy, lock=True))
+    return found
+
+
+def _emit_outcome(
+    work: NotificationUow, context: NotificationContext, step: AttemptStep, result: AttemptResult
+) -> None:
+    delivery = step.delivery
+    if step.delivered:
+        _emit(work, delivery, _delivered(delivery))
+        return
+    failure = step.failure or DeliveryFailureReason.CONNECTION_ERROR
+    _emit(work, delivery, _attempt_failed(delivery, result, failure))
+    if step.exhausted:
+        exhausted = _emit(work, delivery, _exhausted(delivery, failure))
+        # A webhook about a referral that never arrived: people must act. (A failed e-mail
+        # is not announced by e-mail; a test message concerns no one else.)
+        if delivery.channel is NotificationChannel.WEBHOOK and delivery.referral_id:
+            _tell_about_exhaustion(work, context, delivery, exhausted, failure)
 
 
 def _about(delivery: Delivery) -> dict[str, Any]:
@@ -158,54 +195,51 @@ def _about(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def _emit(uow: UnitOfWork, delivery: Delivery, data: EventData) -> Envelope:
+def _emit(work: NotificationUow, delivery: Delivery, data: EventData) -> Envelope:
     if delivery.referral_id is not None:
         subject: str | None = f"referral/{delivery.referral_id}"
     elif delivery.partner_id is not None:
         subject = f"partner/{delivery.partner_id}"
     else:
         subject = None
-    envelope = new_envelope(
+    return work.emit(
         data,
-        source=SOURCE,
+        cause=Cause(delivery.correlation_id, delivery.trigger_event_id),
         subject=subject,
-        correlation_id=delivery.correlation_id,
-        causation_id=delivery.trigger_event_id,
     )
-    uow.emit_envelope(envelope)
-    return envelope
 
 
-def _delivered(delivery: Delivery, attempt: int) -> NotificationDeliveredV1:
+def _delivered(delivery: Delivery) -> NotificationDeliveredV1:
     return NotificationDeliveredV1(
-        **_about(delivery), trigger_event_id=delivery.trigger_event_id, attempt=attempt
+        **_about(delivery), trigger_event_id=delivery.trigger_event_id, attempt=delivery.attempts
     )
 
 
 def _attempt_failed(
-    delivery: Delivery, attempt: int, result: AttemptResult, next_attempt_at: datetime | None
+    delivery: Delivery, result: AttemptResult, failure: DeliveryFailureReason
 ) -> NotificationAttemptFailedV1:
     return NotificationAttemptFailedV1(
         **_about(delivery),
-        attempt=attempt,
-        failure=result.failure or DeliveryFailureReason.CONNECTION_ERROR,
+        attempt=delivery.attempts,
+        failure=failure,
         http_status=result.status_code,
-        next_attempt_at=next_attempt_at,
+        next_attempt_at=(
+            delivery.next_attempt_at if delivery.state is DeliveryState.PENDING else None
+        ),
     )
 
 
-def _exhausted(
-    delivery: Delivery, attempts: int, failure: DeliveryFailureReason
-) -> NotificationExhaustedV1:
-    return NotificationExhaustedV1(**_about(delivery), attempts=attempts, last_failure=failure)
+def _exhausted(delivery: Delivery, failure: DeliveryFailureReason) -> NotificationExhaustedV1:
+    return NotificationExhaustedV1(
+        **_about(delivery), attempts=delivery.attempts, last_failure=failure
+    )
 
 
-async def _tell_about_exhaustion(
-    uow: UnitOfWork,
+def _tell_about_exhaustion(
+    work: NotificationUow,
     context: NotificationContext,
     delivery: Delivery,
     exhausted: Envelope,
-    attempts: int,
     failure: DeliveryFailureReason,
 ) -> None:
     """A webhook about a referral could not be delivered: the partner's contacts, the
@@ -222,7 +256,7 @@ async def _tell_about_exhaustion(
             "referral_id": str(delivery.referral_id),
             "case_id": str(delivery.case_id),
             "event_id": str(exhausted.id),
-            "attempts": attempts,
+            "attempts": delivery.attempts,
             "last_failure": failure.value,
             "links": {
                 "referral": referral_link(
@@ -231,21 +265,17 @@ async def _tell_about_exhaustion(
             },
         },
     )
-    referral = await ReferralRepository(uow.session).get(delivery.referral_id)
-    created = await fan_out(
-        uow,
+    tell(
+        work,
         context,
         Notification(
             event_type,
             body,
             delivery.partner_id,
-            referral,
+            referral_id=delivery.referral_id,
             trigger_event_id=exhausted.id,
             correlation_id=exhausted.correlation_id,
         ),
         audiences=EMAIL_AUDIENCES[event_type],
         webhooks=False,
     )
-    if created:
-        # After the commit: woken earlier, the dispatcher would find nothing yet.
-        uow.after_commit(context.wake_dispatcher)

@@ -9,13 +9,13 @@ supervisors) the address they are reached at as a referrer, keyed by their own a
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from mpa_common.auth import Principal, Role
-from mpa_common.problems import Problem
-from mpa_notification.adapters.repositories import ContactRepository, DuplicateAddress
-from mpa_notification.app.context import NotificationContext
-from mpa_notification.app.scope import not_found
-from mpa_notification.domain.messages import Language
+from mpa_notification.app.commands import AddContact, DeleteContact, ListContacts, UpdateContact
+from mpa_notification.app.ports import NotificationUow, UowFactory
+from mpa_notification.domain.errors import DuplicateAddress, Forbidden, NotFound
 from mpa_notification.domain.models import Contact
 from mpa_notification.domain.routing import Audience
 
@@ -32,88 +32,64 @@ def may_manage(principal: Principal, kind: Audience, owner: str) -> bool:
     return principal.has(*_REFERRER_ROLES) and principal.actor_id == owner
 
 
-def _forbidden() -> Problem:
-    return Problem(403, "Forbidden", "You may not manage this recipient's addresses")
+async def _managed(work: NotificationUow, principal: Principal, contact_id: uuid.UUID) -> Contact:
+    """The contact, locked, if the caller may manage it (else: not found, no probing)."""
+    contact = await work.contacts.get(contact_id, lock=True)
+    if contact is None or not may_manage(principal, contact.kind, contact.owner):
+        raise NotFound("contact")
+    return contact
 
 
-async def add_contact(
-    context: NotificationContext,
-    principal: Principal,
-    *,
-    kind: Audience,
-    owner: str,
-    email: str,
-    language: Language,
-) -> Contact:
-    if not may_manage(principal, kind, owner):
-        raise _forbidden()
-    async with context.uow() as uow:
-        contact = await ContactRepository(uow.session).add(
-            {
-                "id": uuid.uuid4(),
-                "kind": kind.value,
-                "owner": owner,
-                "email": email,
-                "language": language.value,
-            }
+async def add_contact(command: AddContact, uow: UowFactory) -> Contact:
+    if not may_manage(command.principal, command.kind, command.owner):
+        raise Forbidden("You may not manage this recipient's addresses")
+    now = datetime.now(UTC)
+    async with uow() as work:
+        contact = await work.contacts.add(
+            Contact(
+                id=uuid.uuid4(),
+                kind=command.kind,
+                owner=command.owner,
+                email=command.email,
+                language=command.language.value,
+                created_at=now,
+                updated_at=now,
+            )
         )
         if contact is None:
-            raise Problem(409, "Conflict", "This recipient already has this address")
-        await uow.commit()
+            raise DuplicateAddress()
+        await work.commit()
     return contact
 
 
-async def list_contacts(
-    context: NotificationContext,
-    principal: Principal,
-    *,
-    kind: Audience | None,
-    owner: str | None,
-) -> list[Contact]:
-    async with context.uow() as uow:
-        found = await ContactRepository(uow.session).find(kind=kind, owner=owner)
-    return [c for c in found if may_manage(principal, c.kind, c.owner)]
+async def list_contacts(command: ListContacts, uow: UowFactory) -> list[Contact]:
+    async with uow() as work:
+        found = await work.contacts.find(kind=command.kind, owner=command.owner)
+    return [c for c in found if may_manage(command.principal, c.kind, c.owner)]
 
 
-async def update_contact(
-    context: NotificationContext,
-    principal: Principal,
-    contact_id: uuid.UUID,
-    *,
-    email: str | None,
-    language: Language | None,
-) -> Contact:
-    async with context.uow() as uow:
-        repository = ContactRepository(uow.session)
-        contact = await repository.get(contact_id, lock=True)
-        if contact is None or not may_manage(principal, contact.kind, contact.owner):
-            raise not_found("contact")
-        values: dict[str, str] = {}
-        if email is not None:
-            values["email"] = email
-        if language is not None:
-            values["language"] = language.value
-        if values:
-            try:
-                updated = await repository.update(contact.id, values)
-            except DuplicateAddress as duplicate:
-                raise Problem(
-                    409, "Conflict", "This recipient already has this address"
-                ) from duplicate
-            if updated is None:
-                raise not_found("contact")
-            contact = updated
-        await uow.commit()
+async def update_contact(command: UpdateContact, uow: UowFactory) -> Contact:
+    async with uow() as work:
+        contact = await _managed(work, command.principal, command.contact_id)
+        if command.email is not None or command.language is not None:
+            saved = await work.contacts.save(
+                replace(
+                    contact,
+                    email=command.email if command.email is not None else contact.email,
+                    language=(
+                        command.language.value if command.language is not None else contact.language
+                    ),
+                )
+            )
+            if saved is None:
+                raise NotFound("contact")
+            contact = saved
+        await work.commit()
     return contact
 
 
-async def delete_contact(
-    context: NotificationContext, principal: Principal, contact_id: uuid.UUID
-) -> None:
-    async with context.uow() as uow:
-        repository = ContactRepository(uow.session)
-        contact = await repository.get(contact_id, lock=True)
-        if contact is None or not may_manage(principal, contact.kind, contact.owner):
-            raise not_found("contact")
-        await repository.delete(contact.id)
-        await uow.commit()
+async def delete_contact(command: DeleteContact, uow: UowFactory) -> None:
+    async with uow() as work:
+        contact = await _managed(work, command.principal, command.contact_id)
+        await work.contacts.delete(contact.id)
+        await work.commit()

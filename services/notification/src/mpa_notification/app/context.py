@@ -1,21 +1,14 @@
-"""What every use case needs, built once by the composition root."""
+"""What the use cases need besides their unit of work, built once by the composition root."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from mpa_common.uow import UnitOfWork
-from mpa_notification.adapters.secrets import SecretBox
-from mpa_notification.adapters.tables import outbox
-from mpa_notification.adapters.webhooks import Resolver, system_resolver
+from mpa_notification.app.ports import UrlCheck, WebhookSecrets
 from mpa_notification.domain.schedule import RetrySchedule
-from mpa_notification.domain.url_policy import UrlPolicy
 from mpa_notification.settings import NotificationSettings
-
-SOURCE = "urn:mpa:service:notification"
 
 
 def _no_dispatcher() -> None:
@@ -25,44 +18,32 @@ def _no_dispatcher() -> None:
 @dataclass
 class NotificationContext:
     settings: NotificationSettings
-    sessions: async_sessionmaker[AsyncSession]
-    secrets: SecretBox
-    policy: UrlPolicy
+    secrets: WebhookSecrets
+    # Checks a webhook URL and what its host resolves to now (at registration and changes).
+    check_url: UrlCheck
     schedule: RetrySchedule
-    # Where webhook host names are resolved, at registration and before every attempt.
-    resolver: Resolver = system_resolver
-    # Tells the dispatcher in this process that new deliveries are due (it polls as well).
+    # Tells the dispatcher in this process that new deliveries are due (it polls as well);
+    # always called after a commit, never inside the transaction.
     wake_dispatcher: Callable[[], None] = field(default=_no_dispatcher)
 
-    @classmethod
-    def build(
-        cls,
-        settings: NotificationSettings,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        resolver: Resolver = system_resolver,
-    ) -> NotificationContext:
-        return cls(
-            settings=settings,
-            sessions=sessions,
-            resolver=resolver,
-            secrets=SecretBox.from_settings(settings),
-            policy=UrlPolicy.build(
-                allow_http=settings.http_webhooks_allowed,
-                allowed_networks=settings.webhook_allowed_networks,
-                allowed_ports=settings.webhook_allowed_ports,
-            ),
-            schedule=RetrySchedule(
-                delays=settings.retry_schedule_seconds,
-                jitter_ratio=settings.retry_jitter_ratio,
-                max_retry_after=settings.max_retry_after_seconds,
-            ),
+    @staticmethod
+    def schedule_of(settings: NotificationSettings) -> RetrySchedule:
+        return RetrySchedule(
+            delays=settings.retry_schedule_seconds,
+            jitter_ratio=settings.retry_jitter_ratio,
+            max_retry_after=settings.max_retry_after_seconds,
         )
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(
-            self.sessions,
-            outbox,
-            source=self.settings.event_source,
-            topic_prefix=self.settings.kafka_topic_prefix,
+    @property
+    def disable_after(self) -> timedelta:
+        return timedelta(seconds=self.settings.endpoint_disable_after_seconds)
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed attempt holds its delivery: the longest an attempt may take,
+        and a margin (a crash mid-attempt: the delivery is due again after this)."""
+        settings = self.settings
+        return (
+            max(settings.webhook_timeout_seconds, settings.smtp_timeout_seconds)
+            + settings.dispatch_lease_margin_seconds
         )

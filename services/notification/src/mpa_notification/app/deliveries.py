@@ -5,16 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 
-from mpa_common.problems import Problem
-from mpa_notification.adapters.repositories import (
-    DeliveryRepository,
-    EndpointRepository,
-)
+from mpa_notification.app.commands import GetDelivery, ListDeliveries, RetryDelivery
 from mpa_notification.app.context import NotificationContext
-from mpa_notification.app.scope import Scope, not_found
-from mpa_notification.domain.models import Attempt, Delivery, DeliveryFilter, DeliveryState
+from mpa_notification.app.ports import UowFactory
+from mpa_notification.domain.errors import Conflict, InvalidRequest, NotFound
+from mpa_notification.domain.models import Attempt, Delivery, DeliveryState
 
 
 def encode_cursor(delivery: Delivery) -> str:
@@ -28,69 +26,51 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created, _, delivery_id = raw.partition("|")
         return datetime.fromisoformat(created), uuid.UUID(delivery_id)
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise Problem(
-            422,
-            "Invalid request",
-            "cursor is not one this service issued",
-            extra={"errors": [{"field": "query.cursor", "reason": "malformed"}]},
+        raise InvalidRequest(
+            "cursor is not one this service issued", field="query.cursor", reason="malformed"
         ) from error
 
 
 async def list_deliveries(
-    context: NotificationContext,
-    scope: Scope,
-    where: DeliveryFilter,
-    *,
-    cursor: str | None,
-    limit: int,
+    command: ListDeliveries, uow: UowFactory
 ) -> tuple[list[Delivery], str | None]:
     """A page, newest first, and the cursor of the next page (None on the last)."""
-    after = decode_cursor(cursor) if cursor else None
-    scoped = DeliveryFilter(**{**where.__dict__, "partner_id": scope.partner_id})
-    async with context.uow() as uow:
-        rows = await DeliveryRepository(uow.session).page(scoped, after=after, limit=limit + 1)
-    page = rows[:limit]
-    return page, encode_cursor(page[-1]) if len(rows) > limit else None
+    after = decode_cursor(command.cursor) if command.cursor else None
+    scoped = replace(command.where, partner_id=command.scope.partner_id)
+    async with uow() as work:
+        rows = await work.deliveries.page(scoped, after=after, limit=command.limit + 1)
+    page = rows[: command.limit]
+    return page, encode_cursor(page[-1]) if len(rows) > command.limit else None
 
 
-async def get_delivery(
-    context: NotificationContext, scope: Scope, delivery_id: uuid.UUID
-) -> tuple[Delivery, list[Attempt]]:
-    async with context.uow() as uow:
-        repository = DeliveryRepository(uow.session)
-        delivery = await repository.get(delivery_id, partner_id=scope.partner_id)
+async def get_delivery(command: GetDelivery, uow: UowFactory) -> tuple[Delivery, list[Attempt]]:
+    async with uow() as work:
+        delivery = await work.deliveries.get(
+            command.delivery_id, partner_id=command.scope.partner_id
+        )
         if delivery is None:
-            raise not_found("delivery")
-        return delivery, await repository.attempts_of(delivery.id)
+            raise NotFound("delivery")
+        return delivery, await work.deliveries.attempts_of(delivery.id)
 
 
 async def retry_delivery(
-    context: NotificationContext, scope: Scope, delivery_id: uuid.UUID
+    command: RetryDelivery, uow: UowFactory, context: NotificationContext
 ) -> Delivery:
     """Sends a message again (same webhook-id) with a fresh retry schedule."""
-    async with context.uow() as uow:
-        repository = DeliveryRepository(uow.session)
-        delivery = await repository.get(delivery_id, partner_id=scope.partner_id, lock=True)
-        if delivery is None:
-            raise not_found("delivery")
-        if delivery.state is DeliveryState.PENDING:
-            raise Problem(409, "Conflict", "The delivery is already scheduled")
-        if delivery.endpoint_id is not None:
-            endpoint = await EndpointRepository(uow.session).get(
-                delivery.endpoint_id, partner_id=None
-            )
-            if endpoint is None or not endpoint.enabled:
-                raise Problem(409, "Conflict", "Its endpoint is disabled or deleted")
-        await repository.update(
-            delivery.id,
-            {
-                "state": DeliveryState.PENDING.value,
-                "schedule_position": 0,
-                "next_attempt_at": datetime.now(delivery.created_at.tzinfo),
-            },
+    async with uow() as work:
+        delivery = await work.deliveries.get(
+            command.delivery_id, partner_id=command.scope.partner_id, lock=True
         )
-        await uow.commit()
-        refreshed = await repository.get(delivery.id, partner_id=None)
-    assert refreshed is not None
-    context.wake_dispatcher()
-    return refreshed
+        if delivery is None:
+            raise NotFound("delivery")
+        if delivery.state is DeliveryState.PENDING:
+            raise Conflict("The delivery is already scheduled")
+        if delivery.endpoint_id is not None:
+            endpoint = await work.endpoints.get(delivery.endpoint_id, partner_id=None)
+            if endpoint is None or not endpoint.enabled:
+                raise Conflict("Its endpoint is disabled or deleted")
+        rescheduled = await work.queue.reschedule(delivery.id, datetime.now(UTC))
+        work.after_commit(context.wake_dispatcher)
+        await work.commit()
+    assert rescheduled is not None  # locked above
+    return rescheduled

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from mpa_common.problems import Problem
+from mpa_notification.domain.errors import Forbidden, InvalidRequest
 
 
 @dataclass(frozen=True)
@@ -20,18 +20,12 @@ class Scope:
         """The partner a new resource belongs to: a partner's own, or the one an admin names."""
         if self.partner_id is not None:
             if requested is not None and requested != self.partner_id:
-                raise Problem(403, "Forbidden", "A partner manages only its own endpoints")
+                raise Forbidden("A partner manages only its own endpoints")
             return self.partner_id
         if requested is None:
-            raise Problem(
-                422,
-                "Invalid request",
+            raise InvalidRequest(
                 "partner_id is required for an administrator",
-                extra={"errors": [{"field": "body.partner_id", "reason": "required"}]},
+                field="body.partner_id",
+                reason="required",
             )
         return requested
-
-
-def not_found(what: str) -> Problem:
-    # The same answer whether the resource is missing or another partner's: no probing.
-    return Problem(404, "Not found", f"No such {what}")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from mpa_contracts.vocabularies import NotificationChannel
+from mpa_notification.domain.errors import Conflict, Forbidden
 from mpa_notification.domain.routing import Audience
+
+_T = TypeVar("_T")
 
 
 class DeliveryState(StrEnum):
@@ -25,7 +28,14 @@ class DisabledReason(StrEnum):
     CONSECUTIVE_FAILURES = "consecutive_failures"
     GONE = "gone"  # the receiver answered 410 Gone
     PARTNER_REQUEST = "partner_request"
+    ADMINISTRATOR_REQUEST = "administrator_request"
     PARTNER_DEACTIVATED = "partner_deactivated"
+
+
+# Decisions about the partner, not about its endpoint: the partner may not undo them.
+ADMINISTRATOR_ONLY_REASONS = frozenset(
+    {DisabledReason.PARTNER_DEACTIVATED, DisabledReason.ADMINISTRATOR_REQUEST}
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,30 @@ class Endpoint:
     consecutive_failures: int
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def is_healthy(self) -> bool:
+        return self.failing_since is None and not self.consecutive_failures
+
+    def disabled(self, reason: DisabledReason) -> Endpoint:
+        return replace(self, enabled=False, disabled_reason=reason)
+
+    def enabled_again(self, *, by_administrator: bool, partner_active: bool) -> Endpoint:
+        """The endpoint in use again, its failure run forgotten (a fresh start).
+
+        A partner may lift its own disabling and the platform's verdicts on the endpoint
+        (410, failures); not an administrator's, nor the partner's deactivation. Nobody
+        enables an endpoint of a deactivated partner.
+        """
+        if self.enabled:
+            return self
+        if not by_administrator and self.disabled_reason in ADMINISTRATOR_ONLY_REASONS:
+            raise Forbidden("Only an administrator can enable an endpoint disabled for this reason")
+        if not partner_active:
+            raise Conflict("The partner is deactivated: its endpoints stay disabled")
+        return replace(
+            self, enabled=True, disabled_reason=None, failing_since=None, consecutive_failures=0
+        )
 
 
 @dataclass(frozen=True)
@@ -99,6 +133,62 @@ class Attempt:
     status_code: int | None
     failure: str | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery to be queued (the store stamps its times and starts it pending)."""
+
+    id: uuid.UUID
+    channel: NotificationChannel
+    audience: Audience
+    partner_id: uuid.UUID | None
+    event_type: str
+    body: dict[str, Any]
+    next_attempt_at: datetime
+    endpoint_id: uuid.UUID | None = None
+    email: str | None = None
+    contact_id: uuid.UUID | None = None
+    language: str | None = None
+    trigger_event_id: uuid.UUID | None = None
+    correlation_id: uuid.UUID | None = None
+    referral_id: uuid.UUID | None = None
+    case_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a dispatcher leased for one attempt, with its endpoint (webhooks)."""
+
+    delivery: Delivery
+    endpoint: Endpoint | None
+
+
+@dataclass(frozen=True)
+class ReferralFacts:
+    """What one referral event tells of its referral (None: not said, keep what is known)."""
+
+    referral_id: uuid.UUID
+    case_id: uuid.UUID
+    state: str | None = None
+    referrer_actor_id: str | None = None
+    country: str | None = None
+    partner_id: uuid.UUID | None = None
+
+    def then(self, later: ReferralFacts) -> ReferralFacts:
+        """These facts updated by a later event's: what it says wins, the rest stays."""
+        return ReferralFacts(
+            self.referral_id,
+            self.case_id,
+            _known(later.state, self.state),
+            _known(later.referrer_actor_id, self.referrer_actor_id),
+            _known(later.country, self.country),
+            _known(later.partner_id, self.partner_id),
+        )
+
+
+def _known(later: _T | None, earlier: _T | None) -> _T | None:
+    return later if later is not None else earlier
 
 
 @dataclass(frozen=True)

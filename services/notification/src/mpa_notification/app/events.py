@@ -1,0 +1,89 @@
+"""What the service does with each incoming referral and directory event.
+
+These run inside the consumer's unit of work, possibly beside other events of the same
+partition: they only add to it (what is learnt of referrals and what must be told is
+written together at the commit, `app.fanout`), so a batch of events costs a few statements,
+not a few per event.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from mpa_contracts.envelope import Envelope
+from mpa_contracts.events.directory import (
+    PartnerDeactivatedV1,
+    PartnerRegisteredV1,
+    PartnerUpdatedV1,
+)
+from mpa_contracts.events.referral import REFERRAL_STATE_AFTER, ReferralRequestedV1
+from mpa_notification.app.context import NotificationContext
+from mpa_notification.app.endpoint_health import disable_partner_endpoints
+from mpa_notification.app.fanout import Notification, tell
+from mpa_notification.app.ports import NotificationUow
+from mpa_notification.domain.content import body_for_event
+from mpa_notification.domain.models import DisabledReason, ReferralFacts
+from mpa_notification.domain.routing import EMAIL_AUDIENCES, WEBHOOK_EVENT_TYPES, partner_concerned
+
+
+async def on_referral_event(
+    uow: NotificationUow, context: NotificationContext, envelope: Envelope
+) -> None:
+    data = envelope.data
+    referral_id = getattr(data, "referral_id", None)
+    case_id = getattr(data, "case_id", None)
+    if not isinstance(referral_id, uuid.UUID) or not isinstance(case_id, uuid.UUID):
+        return
+    state = REFERRAL_STATE_AFTER.get(type(data))
+    if isinstance(data, ReferralRequestedV1):
+        facts = ReferralFacts(
+            referral_id,
+            case_id,
+            state=state.value if state else None,
+            referrer_actor_id=data.actor_id,
+            country=data.assistance_country,
+        )
+    else:
+        partner_id = getattr(data, "partner_id", None)
+        facts = ReferralFacts(
+            referral_id,
+            case_id,
+            state=state.value if state else None,
+            partner_id=partner_id if isinstance(partner_id, uuid.UUID) else None,
+        )
+    uow.fan_out.learn(facts)
+    audiences = EMAIL_AUDIENCES.get(envelope.type, frozenset())
+    if not audiences and envelope.type not in WEBHOOK_EVENT_TYPES:
+        return
+    tell(
+        uow,
+        context,
+        Notification(
+            event_type=envelope.type,
+            body=body_for_event(
+                envelope, referral_api_base_url=context.settings.referral_api_base_url
+            ),
+            partner_id=partner_concerned(data),
+            referral_id=referral_id,
+            trigger_event_id=envelope.id,
+            correlation_id=envelope.correlation_id,
+        ),
+        audiences=audiences,
+        webhooks=True,
+    )
+
+
+async def on_directory_event(
+    uow: NotificationUow, context: NotificationContext, envelope: Envelope
+) -> None:
+    """A deactivated partner's endpoints are disabled and stay so until it is active again
+    (registered or updated by the directory) and an administrator enables them."""
+    data = envelope.data
+    if isinstance(data, PartnerDeactivatedV1):
+        await uow.partners.set_active(data.partner_id, False)
+        await disable_partner_endpoints(
+            uow, context, data.partner_id, DisabledReason.PARTNER_DEACTIVATED
+        )
+    elif isinstance(data, PartnerRegisteredV1 | PartnerUpdatedV1):
+        # The directory emits `updated` when a partner is reactivated.
+        await uow.partners.set_active(data.partner_id, True)
