@@ -26,6 +26,7 @@ import contextlib
 import logging
 import random
 import time
+import uuid
 from datetime import UTC, datetime
 
 from mpa_common.failures import dependency_of, describe, is_transient
@@ -92,6 +93,8 @@ class Dispatcher:
         self._record_batch = settings.dispatch_record_batch_max
         self._tasks: set[asyncio.Task[None]] = set()
         self._ended: list[AttemptMade] = []  # attempts made, not recorded yet
+        # Ended attempts whose lanes the next claim frees: (delivery, the lease it took).
+        self._unreleased: dict[uuid.UUID, datetime] = {}
         self._have_ended = asyncio.Event()
         self._recorder_failing = False
         self._wake = asyncio.Event()
@@ -103,7 +106,10 @@ class Dispatcher:
         self.attempts_made = 0
         self.attempts_recorded = 0
         self.claims = 0
+        self.claimed = 0
         self.recordings = 0
+        self.claim_seconds = 0.0
+        self.record_seconds = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -155,15 +161,21 @@ class Dispatcher:
             started = 0
             free = self._capacity - len(self._tasks)
             if free > 0 and not self._recorder_failing:
+                ended = list(self._unreleased.items())
+                clock = time.perf_counter()
                 try:
-                    claimed = await claim_due(self._uow, self._context, limit=free)
+                    claimed = await claim_due(self._uow, self._context, limit=free, ended=ended)
                 except Exception as error:
                     self._failed(self.name, "claiming deliveries failed", error)
                     await self._pause(backoff.next())
                     continue
                 backoff.reset()
+                for delivery_id, _ in ended:
+                    self._unreleased.pop(delivery_id, None)
                 self._monitor.up_everywhere(self.name)
                 self.claims += 1
+                self.claimed += len(claimed)
+                self.claim_seconds += time.perf_counter() - clock
                 for item in claimed:
                     self._launch(item)
                 started = len(claimed)
@@ -210,6 +222,8 @@ class Dispatcher:
                 error=type(error).__name__,
             )
         self.attempts_made += 1
+        if delivery.next_attempt_at is not None:  # the claim set it to the lease's end
+            self._unreleased[delivery.id] = delivery.next_attempt_at
         self._ended.append(
             AttemptMade(
                 delivery.id,
@@ -274,6 +288,8 @@ class Dispatcher:
                 await self._pause_recording(backoff.next())
                 continue
             del self._ended[: len(batch)]
+            for made in batch:  # recorded: the lease is over anyway
+                self._unreleased.pop(made.delivery_id, None)
             backoff.reset()
             if self._recorder_failing:
                 self._recorder_failing = False
@@ -285,6 +301,7 @@ class Dispatcher:
         """Records a batch; when it fails for a reason that is not transient (a bug in one
         result), records its attempts one by one and drops only those that fail (their
         leases end and they are made again)."""
+        clock = time.perf_counter()
         try:
             await record_attempts(batch, self._uow, self._context)
         except Exception as error:
@@ -302,6 +319,7 @@ class Dispatcher:
                     )
         self.recordings += 1
         self.attempts_recorded += len(batch)
+        self.record_seconds += time.perf_counter() - clock
 
     async def _pause_recording(self, seconds: float) -> None:
         # Not cut short by stopping: the buffer is worth recording while the stop allows.

@@ -342,10 +342,20 @@ class MemoryDeliveryQueue:
         self._store = store
 
     async def claim_due(
-        self, *, limit: int, endpoint_cap: int, email_cap: int, lease_seconds: float
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
     ) -> list[Claimed]:
         store = self._store
         now = store.clock()
+        for delivery_id, until in ended:
+            lease = store.leases.get(delivery_id)
+            if lease is not None and lease.leased_until == until:
+                store.leases[delivery_id] = _Lease(lease.claimed_at, None)
         in_flight: dict[uuid.UUID | None, int] = {}
         recent: dict[uuid.UUID | None, int] = {}
         for delivery_id, lease in store.leases.items():

@@ -11,17 +11,127 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+import asyncpg
+from sqlalchemy import func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_notification.adapters.records import delivery_of, endpoint_of
-from mpa_notification.adapters.tables import deliveries, delivery_attempts, endpoints
+from mpa_notification.adapters.tables import deliveries
 from mpa_notification.domain.models import Attempt, Claimed, Delivery, DeliveryState, Endpoint
 
 # One claim at a time per schema (the deployment's tables), across every replica.
 _CLAIM_LOCK = "hashtext('mpa-notification-claim:' || current_schema())"
+
+# Claims a bounded window of due rows within every lane's room and leases them, in one
+# statement ($1 window, $2 e-mail cap, $3 default endpoint cap, $4 limit, $5 lease seconds).
+_CLAIM_SQL = """
+WITH activity AS (
+    -- Every replica's attempts of each lane (NULL: e-mail) in flight now,
+    -- and started in the last second. Both sets are small and indexed.
+    SELECT d.endpoint_id,
+           count(*) FILTER (
+               WHERE d.leased_until > statement_timestamp()
+           ) AS in_flight,
+           count(*) FILTER (
+               WHERE d.claimed_at > statement_timestamp() - interval '1 second'
+           ) AS recent
+    FROM deliveries d
+    WHERE d.leased_until > statement_timestamp()
+       OR d.claimed_at > statement_timestamp() - interval '1 second'
+    GROUP BY d.endpoint_id
+),
+active_room AS (
+    -- What a lane with attempts under way may still start now
+    -- (least() ignores the NULL of an endpoint without a rate limit).
+    SELECT a.endpoint_id,
+           CASE WHEN a.endpoint_id IS NULL THEN $2 - a.in_flight
+                ELSE least(coalesce(e.max_in_flight, $3)
+                               - a.in_flight,
+                           e.rate_limit_per_second - a.recent)
+           END AS room
+    FROM activity a LEFT JOIN endpoints e ON e.id = a.endpoint_id
+),
+window_rows AS (
+    -- A bounded window of the earliest due rows of lanes that may start
+    -- anything now: the claim's cost does not grow with the backlog.
+    SELECT d.id, d.endpoint_id, d.next_attempt_at
+    FROM deliveries d
+    WHERE d.state = 'pending'
+      AND d.next_attempt_at <= statement_timestamp()
+      AND NOT EXISTS (
+          SELECT 1 FROM active_room r
+          WHERE r.room <= 0
+            AND r.endpoint_id IS NOT DISTINCT FROM d.endpoint_id
+      )
+    ORDER BY d.next_attempt_at
+    LIMIT $1
+),
+due AS (
+    SELECT w.id,
+           row_number() OVER (
+               PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at
+           ) AS lane_rank,
+           coalesce(
+               r.room,
+               CASE WHEN w.endpoint_id IS NULL THEN $2
+                    ELSE least(coalesce(e.max_in_flight, $3),
+                               e.rate_limit_per_second)
+               END
+           ) AS lane_room
+    FROM window_rows w
+    LEFT JOIN endpoints e ON e.id = w.endpoint_id
+    LEFT JOIN active_room r
+        ON r.endpoint_id IS NOT DISTINCT FROM w.endpoint_id
+    WHERE w.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL)
+),
+picked AS (
+    SELECT d.id
+    FROM deliveries d JOIN due ON due.id = d.id
+    WHERE due.lane_rank <= due.lane_room
+      AND d.state = 'pending' AND d.next_attempt_at <= statement_timestamp()
+    ORDER BY d.next_attempt_at
+    LIMIT $4
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE deliveries
+SET claimed_at = statement_timestamp(),
+    leased_until = statement_timestamp() + $5::float8 * interval '1 second',
+    next_attempt_at = statement_timestamp() + $5::float8 * interval '1 second'
+FROM picked
+WHERE deliveries.id = picked.id
+RETURNING deliveries.*
+"""
+
+# Ended attempts' lanes: their leases end early, if they are still this dispatcher's.
+_RELEASE_SQL = """
+UPDATE deliveries d SET leased_until = NULL
+FROM unnest($1::uuid[], $2::timestamptz[]) AS e(id, leased_until)
+WHERE d.id = e.id AND d.leased_until = e.leased_until
+"""
+
+_ADD_ATTEMPTS_SQL = """
+INSERT INTO delivery_attempts
+    (delivery_id, attempt, started_at, latency_ms, status_code, failure, error)
+SELECT * FROM unnest(
+    $1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[]
+)
+"""
+
+# The attempt is over: its lease no longer counts against the lane's limits.
+_SAVE_OUTCOMES_SQL = """
+UPDATE deliveries d
+SET state = o.state, attempts = o.attempts, schedule_position = o.position,
+    next_attempt_at = o.next_attempt_at, last_failure = o.failure,
+    last_status_code = o.status, delivered_at = o.delivered_at,
+    leased_until = NULL, updated_at = now()
+FROM unnest(
+    $1::uuid[], $2::text[], $3::int[], $4::int[], $5::timestamptz[], $6::text[], $7::int[],
+    $8::timestamptz[]
+) AS o(id, state, attempts, position, next_attempt_at, failure, status, delivered_at)
+WHERE d.id = o.id
+"""
 
 
 class SqlDeliveryQueue:
@@ -29,7 +139,13 @@ class SqlDeliveryQueue:
         self._session = session
 
     async def claim_due(
-        self, *, limit: int, endpoint_cap: int, email_cap: int, lease_seconds: float
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
     ) -> list[Claimed]:
         """Takes up to `limit` due deliveries, no more per lane than its limits allow across
         every replica, and leases them.
@@ -46,173 +162,79 @@ class SqlDeliveryQueue:
         a lane with a large backlog can fill one claim's window at most until its slots are
         taken.
         """
+        # Through SQLAlchemy first: it begins the session's transaction, which the driver
+        # connection's statements below then belong to.
         await self._session.execute(text(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK})"))
-        rows = (
-            await self._session.execute(
-                text(
-                    """
-                    WITH activity AS (
-                        -- Every replica's attempts of each lane (NULL: e-mail) in flight now,
-                        -- and started in the last second. Both sets are small and indexed.
-                        SELECT d.endpoint_id,
-                               count(*) FILTER (
-                                   WHERE d.leased_until > statement_timestamp()
-                               ) AS in_flight,
-                               count(*) FILTER (
-                                   WHERE d.claimed_at > statement_timestamp() - interval '1 second'
-                               ) AS recent
-                        FROM deliveries d
-                        WHERE d.leased_until > statement_timestamp()
-                           OR d.claimed_at > statement_timestamp() - interval '1 second'
-                        GROUP BY d.endpoint_id
-                    ),
-                    active_room AS (
-                        -- What a lane with attempts under way may still start now
-                        -- (least() ignores the NULL of an endpoint without a rate limit).
-                        SELECT a.endpoint_id,
-                               CASE WHEN a.endpoint_id IS NULL THEN :email_cap - a.in_flight
-                                    ELSE least(coalesce(e.max_in_flight, :endpoint_cap)
-                                                   - a.in_flight,
-                                               e.rate_limit_per_second - a.recent)
-                               END AS room
-                        FROM activity a LEFT JOIN endpoints e ON e.id = a.endpoint_id
-                    ),
-                    window_rows AS (
-                        -- A bounded window of the earliest due rows of lanes that may start
-                        -- anything now: the claim's cost does not grow with the backlog.
-                        SELECT d.id, d.endpoint_id, d.next_attempt_at
-                        FROM deliveries d
-                        WHERE d.state = 'pending'
-                          AND d.next_attempt_at <= statement_timestamp()
-                          AND NOT EXISTS (
-                              SELECT 1 FROM active_room r
-                              WHERE r.room <= 0
-                                AND r.endpoint_id IS NOT DISTINCT FROM d.endpoint_id
-                          )
-                        ORDER BY d.next_attempt_at
-                        LIMIT :window
-                    ),
-                    due AS (
-                        SELECT w.id,
-                               row_number() OVER (
-                                   PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at
-                               ) AS lane_rank,
-                               coalesce(
-                                   r.room,
-                                   CASE WHEN w.endpoint_id IS NULL THEN :email_cap
-                                        ELSE least(coalesce(e.max_in_flight, :endpoint_cap),
-                                                   e.rate_limit_per_second)
-                                   END
-                               ) AS lane_room
-                        FROM window_rows w
-                        LEFT JOIN endpoints e ON e.id = w.endpoint_id
-                        LEFT JOIN active_room r
-                            ON r.endpoint_id IS NOT DISTINCT FROM w.endpoint_id
-                        WHERE w.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL)
-                    )
-                    SELECT d.id
-                    FROM deliveries d JOIN due ON due.id = d.id
-                    WHERE due.lane_rank <= due.lane_room
-                      AND d.state = 'pending' AND d.next_attempt_at <= statement_timestamp()
-                    ORDER BY d.next_attempt_at
-                    LIMIT :limit
-                    FOR UPDATE OF d SKIP LOCKED
-                    """
-                ),
-                {
-                    "window": max(limit * 8, 200),
-                    "email_cap": email_cap,
-                    "endpoint_cap": endpoint_cap,
-                    "limit": limit,
-                },
-            )
-        ).all()
-        ids = [row.id for row in rows]
-        if not ids:
-            return []
-        leased = await self._session.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(ids))
-            .values(
-                claimed_at=func.statement_timestamp(),
-                leased_until=func.statement_timestamp() + timedelta(seconds=lease_seconds),
-                next_attempt_at=func.statement_timestamp() + timedelta(seconds=lease_seconds),
-            )
-            .returning(deliveries)
+        driver = await self._driver()
+        if ended:
+            # Only while the lease is still the one this dispatcher took: a delivery whose
+            # lease ran out may be in flight at another replica now.
+            ids, untils = zip(*ended, strict=True)
+            await driver.execute(_RELEASE_SQL, list(ids), list(untils))
+        leased = await driver.fetch(
+            _CLAIM_SQL, max(limit * 8, 200), email_cap, endpoint_cap, limit, lease_seconds
         )
+        if not leased:
+            return []
         claimed = [delivery_of(row) for row in leased]
-        endpoint_ids = {d.endpoint_id for d in claimed if d.endpoint_id is not None}
+        endpoint_ids = list({d.endpoint_id for d in claimed if d.endpoint_id is not None})
         by_id: dict[uuid.UUID, Endpoint] = {}
         if endpoint_ids:
-            found = await self._session.execute(
-                select(endpoints).where(endpoints.c.id.in_(endpoint_ids))
-            )
-            by_id = {row.id: endpoint_of(row) for row in found}
+            found = await driver.fetch("SELECT * FROM endpoints WHERE id = ANY($1)", endpoint_ids)
+            by_id = {row["id"]: endpoint_of(row) for row in found}
         claimed.sort(key=lambda d: d.created_at)
         return [
             Claimed(d, by_id[d.endpoint_id] if d.endpoint_id is not None else None) for d in claimed
         ]
 
+    async def _driver(self) -> asyncpg.Connection:
+        """The asyncpg connection under the session, inside its open transaction: the hot
+        statements skip SQLAlchemy's statement building (a third of the dispatcher's time
+        in profiles) and send arrays instead of one row per parameter set."""
+        connection = await self._session.connection()
+        raw = await connection.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+        if not driver.is_in_transaction():
+            await self._session.execute(text("SELECT 1"))  # begins it
+        return driver
+
     async def lock(self, delivery_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
         if not delivery_ids:
             return {}
-        rows = await self._session.execute(
-            select(deliveries)
-            .where(deliveries.c.id.in_(list(delivery_ids)))
+        driver = await self._driver()
+        rows = await driver.fetch(
             # In id order: replicas recording overlapping batches cannot deadlock.
-            .order_by(deliveries.c.id)
-            .with_for_update()
+            "SELECT * FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            list(delivery_ids),
         )
-        return {row.id: delivery_of(row) for row in rows}
+        return {row["id"]: delivery_of(row) for row in rows}
 
     async def record(
         self, attempts: Sequence[tuple[uuid.UUID, Attempt]], outcomes: Sequence[Delivery]
     ) -> None:
+        driver = await self._driver()
         if attempts:
-            await self._session.execute(
-                insert(delivery_attempts),
-                [
-                    {
-                        "delivery_id": delivery_id,
-                        "attempt": a.attempt,
-                        "started_at": a.started_at,
-                        "latency_ms": a.latency_ms,
-                        "status_code": a.status_code,
-                        "failure": a.failure,
-                        "error": a.error,
-                    }
-                    for delivery_id, a in attempts
-                ],
+            await driver.execute(
+                _ADD_ATTEMPTS_SQL,
+                [delivery_id for delivery_id, _ in attempts],
+                [a.attempt for _, a in attempts],
+                [a.started_at for _, a in attempts],
+                [a.latency_ms for _, a in attempts],
+                [a.status_code for _, a in attempts],
+                [a.failure for _, a in attempts],
+                [a.error for _, a in attempts],
             )
         if outcomes:
-            # The attempt is over: its lease no longer counts against the lane's limits.
-            await self._session.execute(
-                update(deliveries)
-                .where(deliveries.c.id == bindparam("b_id"))
-                .values(
-                    state=bindparam("b_state"),
-                    attempts=bindparam("b_attempts"),
-                    schedule_position=bindparam("b_position"),
-                    next_attempt_at=bindparam("b_next"),
-                    last_failure=bindparam("b_failure"),
-                    last_status_code=bindparam("b_status"),
-                    delivered_at=bindparam("b_delivered"),
-                    leased_until=None,
-                    updated_at=func.now(),
-                ),
-                [
-                    {
-                        "b_id": d.id,
-                        "b_state": d.state.value,
-                        "b_attempts": d.attempts,
-                        "b_position": d.schedule_position,
-                        "b_next": d.next_attempt_at,
-                        "b_failure": d.last_failure,
-                        "b_status": d.last_status_code,
-                        "b_delivered": d.delivered_at,
-                    }
-                    for d in outcomes
-                ],
+            await driver.execute(
+                _SAVE_OUTCOMES_SQL,
+                [d.id for d in outcomes],
+                [d.state.value for d in outcomes],
+                [d.attempts for d in outcomes],
+                [d.schedule_position for d in outcomes],
+                [d.next_attempt_at for d in outcomes],
+                [d.last_failure for d in outcomes],
+                [d.last_status_code for d in outcomes],
+                [d.delivered_at for d in outcomes],
             )
 
     async def reschedule(self, delivery_id: uuid.UUID, at: datetime) -> Delivery | None:
@@ -229,7 +251,7 @@ class SqlDeliveryQueue:
                 .returning(deliveries)
             )
         ).first()
-        return delivery_of(row) if row else None
+        return delivery_of(row._mapping) if row else None
 
     async def fail_pending_of(self, endpoint_id: uuid.UUID, failure: str) -> int:
         result = await self._session.execute(

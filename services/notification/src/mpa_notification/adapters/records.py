@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Row
+from typing import Any, Protocol
 
 from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.domain.models import (
@@ -18,8 +16,13 @@ from mpa_notification.domain.models import (
 from mpa_notification.domain.routing import Audience
 
 
-def endpoint_of(row: Row[Any]) -> Endpoint:
-    m = row._mapping
+class Columns(Protocol):
+    """A row by column name: SQLAlchemy's `row._mapping`, or an asyncpg Record."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def endpoint_of(m: Columns) -> Endpoint:
     return Endpoint(
         id=m["id"],
         partner_id=m["partner_id"],
@@ -58,8 +61,7 @@ def endpoint_values(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def delivery_of(row: Row[Any]) -> Delivery:
-    m = row._mapping
+def delivery_of(m: Columns) -> Delivery:
     return Delivery(
         id=m["id"],
         channel=NotificationChannel(m["channel"]),
@@ -108,8 +110,7 @@ def new_delivery_values(delivery: NewDelivery) -> dict[str, Any]:
     }
 
 
-def contact_of(row: Row[Any]) -> Contact:
-    m = row._mapping
+def contact_of(m: Columns) -> Contact:
     return Contact(
         id=m["id"],
         kind=Audience(m["kind"]),

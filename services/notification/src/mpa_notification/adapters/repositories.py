@@ -61,7 +61,7 @@ class SqlEndpoints:
                 .returning(endpoints)
             )
         ).one()
-        return endpoint_of(row)
+        return endpoint_of(row._mapping)
 
     async def get(
         self, endpoint_id: uuid.UUID, *, partner_id: uuid.UUID | None, lock: bool = False
@@ -72,7 +72,7 @@ class SqlEndpoints:
         if lock:
             query = query.with_for_update()
         row = (await self._session.execute(query)).first()
-        return endpoint_of(row) if row else None
+        return endpoint_of(row._mapping) if row else None
 
     async def get_many(
         self, endpoint_ids: Collection[uuid.UUID], *, lock: bool = False
@@ -84,14 +84,14 @@ class SqlEndpoints:
             # In id order: two transactions locking overlapping sets cannot deadlock.
             query = query.order_by(endpoints.c.id).with_for_update()
         rows = await self._session.execute(query)
-        return {row.id: endpoint_of(row) for row in rows}
+        return {row.id: endpoint_of(row._mapping) for row in rows}
 
     async def visible(self, *, partner_id: uuid.UUID | None) -> list[Endpoint]:
         query = select(endpoints).where(_live)
         if partner_id is not None:
             query = query.where(endpoints.c.partner_id == partner_id)
         rows = await self._session.execute(query.order_by(endpoints.c.created_at, endpoints.c.id))
-        return [endpoint_of(row) for row in rows]
+        return [endpoint_of(row._mapping) for row in rows]
 
     async def enabled_of(
         self, partner_ids: Collection[uuid.UUID], *, lock: bool = False
@@ -105,7 +105,7 @@ class SqlEndpoints:
         )
         query = query.order_by(endpoints.c.created_at, endpoints.c.id)
         rows = await self._session.execute(query.with_for_update() if lock else query)
-        return [endpoint_of(row) for row in rows]
+        return [endpoint_of(row._mapping) for row in rows]
 
     async def save(self, endpoint: Endpoint) -> Endpoint:
         row = (
@@ -116,7 +116,7 @@ class SqlEndpoints:
                 .returning(endpoints)
             )
         ).one()
-        return endpoint_of(row)
+        return endpoint_of(row._mapping)
 
     async def save_many(self, changed: Sequence[Endpoint]) -> None:
         if not changed:
@@ -161,12 +161,12 @@ class SqlContacts:
                 .returning(contacts)
             )
         ).first()
-        return contact_of(row) if row else None
+        return contact_of(row._mapping) if row else None
 
     async def get(self, contact_id: uuid.UUID, *, lock: bool = False) -> Contact | None:
         query = select(contacts).where(contacts.c.id == contact_id)
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
-        return contact_of(row) if row else None
+        return contact_of(row._mapping) if row else None
 
     async def find(
         self, *, kind: Audience | None = None, owner: str | None = None
@@ -177,7 +177,7 @@ class SqlContacts:
         if owner is not None:
             query = query.where(contacts.c.owner == owner)
         rows = await self._session.execute(query.order_by(contacts.c.created_at, contacts.c.id))
-        return [contact_of(row) for row in rows]
+        return [contact_of(row._mapping) for row in rows]
 
     async def of_owners(self, owners: Collection[tuple[Audience, str]]) -> list[Contact]:
         if not owners:
@@ -191,7 +191,7 @@ class SqlContacts:
             )
             .order_by(contacts.c.created_at, contacts.c.id)
         )
-        return [contact_of(row) for row in rows]
+        return [contact_of(row._mapping) for row in rows]
 
     async def save(self, contact: Contact) -> Contact | None:
         try:
@@ -208,7 +208,7 @@ class SqlContacts:
                 ).first()
         except IntegrityError as error:
             raise DuplicateAddress from error
-        return contact_of(row) if row else None
+        return contact_of(row._mapping) if row else None
 
     async def delete(self, contact_id: uuid.UUID) -> None:
         await self._session.execute(contacts.delete().where(contacts.c.id == contact_id))
@@ -309,7 +309,7 @@ class SqlDeliveryLog:
                 deliveries.c.audience == Audience.PARTNER.value,
             )
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
-        return delivery_of(row) if row else None
+        return delivery_of(row._mapping) if row else None
 
     async def attempts_of(self, delivery_id: uuid.UUID) -> list[Attempt]:
         rows = await self._session.execute(
@@ -360,4 +360,4 @@ class SqlDeliveryLog:
         rows = await self._session.execute(
             query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         )
-        return [delivery_of(row) for row in rows]
+        return [delivery_of(row._mapping) for row in rows]

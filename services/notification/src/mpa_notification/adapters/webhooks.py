@@ -3,13 +3,14 @@
 The host is resolved and every address checked against the URL policy right before the
 request, and the request goes to the checked address (the Host header and TLS server name
 keep the original name), so a DNS answer that changes between check and connect (rebinding)
-cannot steer it to an internal address. Redirects are not followed; the response body is
-never read (a receiver cannot make us download much).
+cannot steer it to an internal address. Redirects are not followed; a response body is read
+only when it is tiny (a receiver cannot make us download much).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import socket
@@ -21,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import SplitResult
 
-import httpx
+import aiohttp
+import certifi
 from standardwebhooks import Webhook
 
 from mpa_contracts.vocabularies import DeliveryFailureReason
@@ -39,7 +41,13 @@ def signature_header(
     message_id: str, timestamp: datetime, payload: str, secrets: Sequence[str]
 ) -> str:
     """`v1,<base64 HMAC-SHA256>` per secret, space-separated (two during a rotation)."""
-    return " ".join(Webhook(secret).sign(message_id, timestamp, payload) for secret in secrets)
+    return " ".join(_signer(secret).sign(message_id, timestamp, payload) for secret in secrets)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    # Decoding a secret costs about what signing does: once per secret, not per attempt.
+    return Webhook(secret)
 
 
 # The addresses a host name resolves to now (host, port) -> addresses; raises OSError or
@@ -80,6 +88,11 @@ async def resolve_checked(
 
 
 class WebhookSender:
+    """POSTs webhooks over a pool of kept-alive connections (aiohttp: its connection pool
+    holds up under hundreds of concurrent requests, where httpx's slows down as
+    concurrency grows — encode/httpx#3215). Connections are keyed by the checked address
+    and, for https, by the name the certificate must match."""
+
     def __init__(
         self,
         policy: UrlPolicy,
@@ -91,15 +104,37 @@ class WebhookSender:
         self._policy = policy
         self._resolver = resolver
         self._timeout = timeout
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=64),
-            headers={"user-agent": USER_AGENT},
-        )
+        self._max_connections = max_connections
+        self._tls = ssl.create_default_context(cafile=certifi.where())
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the running event loop (aiohttp requires one).
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._max_connections,
+                    limit_per_host=0,
+                    ssl=self._tls,
+                    # Addresses are checked and pinned here, never resolved by aiohttp.
+                    use_dns_cache=False,
+                ),
+                # One deadline per attempt, `asyncio.timeout` in `send` (aiohttp's own timers
+                # would be a second set per request).
+                timeout=aiohttp.ClientTimeout(total=None),
+                headers={"user-agent": USER_AGENT},
+                # Never keep a receiver's cookies: none would be sent to another partner
+                # sharing its address, and none are needed.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("accept-encoding",),
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def send(
         self, url: str, *, message_id: str, body: dict[str, Any], secrets: Sequence[str]
@@ -121,30 +156,41 @@ class WebhookSender:
         }
         host = f"[{target.address}]" if target.address.version == 6 else str(target.address)
         pinned = target.parts._replace(netloc=f"{host}:{target.port}").geturl()
-        extensions = (
-            {"sni_hostname": target.parts.hostname} if target.parts.scheme == "https" else {}
-        )
+        https = target.parts.scheme == "https"
         try:
             async with asyncio.timeout(self._timeout):
-                request = self._client.build_request(
-                    "POST", pinned, content=payload.encode(), headers=headers, extensions=extensions
-                )
-                response = await self._client.send(request, stream=True)
-                await response.aclose()
-        except (TimeoutError, httpx.TimeoutException):
+                async with self._client().post(
+                    pinned,
+                    data=payload.encode(),
+                    headers=headers,
+                    allow_redirects=False,
+                    # The certificate must match the name, not the pinned address.
+                    server_hostname=target.parts.hostname if https else None,
+                ) as response:
+                    status, retry_after = response.status, response.headers.get("retry-after")
+                    await _discard_body(response)
+        except TimeoutError:
             return _failed(DeliveryFailureReason.TIMEOUT, "no answer within the timeout")
-        except httpx.ConnectError as error:
-            if (
-                isinstance(error.__context__, ssl.SSLError)
-                or "SSL" in type(error.__context__).__name__
-            ):
-                return _failed(DeliveryFailureReason.TLS_ERROR, "TLS handshake failed")
+        except (aiohttp.ClientSSLError, ssl.SSLError):
+            return _failed(DeliveryFailureReason.TLS_ERROR, "TLS handshake failed")
+        except aiohttp.ClientConnectorError:
             return _failed(DeliveryFailureReason.CONNECTION_ERROR, "connection failed")
-        except httpx.TransportError as error:
+        except (aiohttp.ClientError, OSError) as error:
             return _failed(DeliveryFailureReason.CONNECTION_ERROR, type(error).__name__)
-        return classify_http_response(
-            response.status_code, response.headers.get("retry-after"), datetime.now(UTC)
-        )
+        return classify_http_response(status, retry_after, datetime.now(UTC))
+
+
+# A receiver's answer is read only when it is this small (the connection is then reused);
+# a larger one closes the connection: a receiver cannot make us download much.
+_REUSE_BODY_LIMIT = 4096
+
+
+async def _discard_body(response: aiohttp.ClientResponse) -> None:
+    length = response.content_length
+    if length is not None and length <= _REUSE_BODY_LIMIT:
+        await response.read()
+    else:
+        response.close()
 
 
 def _failed(reason: DeliveryFailureReason, error: str) -> AttemptResult:

@@ -10,7 +10,7 @@ for, so the audit log holds them; recipients are named by kind and pseudonymous 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -53,8 +53,15 @@ class AttemptMade:
     latency_ms: int
 
 
-async def claim_due(uow: UowFactory, context: NotificationContext, *, limit: int) -> list[Claimed]:
-    """Up to `limit` due deliveries, within every lane's limits across all replicas."""
+async def claim_due(
+    uow: UowFactory,
+    context: NotificationContext,
+    *,
+    limit: int,
+    ended: Collection[tuple[uuid.UUID, datetime]] = (),
+) -> list[Claimed]:
+    """Up to `limit` due deliveries, within every lane's limits across all replicas; the
+    lanes of `ended` attempts (not recorded yet) are free again."""
     settings = context.settings
     async with uow() as work:
         claimed = await work.queue.claim_due(
@@ -62,6 +69,7 @@ async def claim_due(uow: UowFactory, context: NotificationContext, *, limit: int
             endpoint_cap=settings.endpoint_max_in_flight,
             email_cap=settings.email_max_in_flight,
             lease_seconds=context.lease_seconds,
+            ended=ended,
         )
         await work.commit()
     return claimed

@@ -142,11 +142,21 @@ class DeliveryQueue(Protocol):
     attempts' results recorded; re-queued and failed in bulk."""
 
     async def claim_due(
-        self, *, limit: int, endpoint_cap: int, email_cap: int, lease_seconds: float
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
     ) -> list[Claimed]:
         """Up to `limit` due pending deliveries, no more per lane (an endpoint, or SMTP)
         than its max in flight and rate limit allow across every replica; each leased for
-        `lease_seconds` (due again when the lease ends unrecorded)."""
+        `lease_seconds` (due again when the lease ends unrecorded).
+
+        `ended` names attempts this dispatcher finished but has not recorded yet, by
+        delivery and the lease it took: they no longer count as in flight (their deliveries
+        stay due only after the lease, should their results never be recorded)."""
         ...
 
     async def lock(self, delivery_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Delivery]: ...
