@@ -1,24 +1,40 @@
-"""In-memory stand-ins for the notification service's storage, for fast use-case tests.
+"""In-memory stand-ins for the notification service's storage, and a ready-made world of
+them for fast use-case tests.
 
 `InMemoryNotificationStore` holds what the tables would; `store.unit_of_work` is a unit-of-
 work factory over it, with the same repositories and delivery queue as
 `adapters.uow.NotificationUnitOfWork` (one contract suite runs against both:
 `tests/integration/test_notification_repositories.py`). A block left without commit
-leaves the store as it was.
+leaves the store as it was. `make_world` wires a store, a context (fixed secrets key, a
+scripted DNS) and a dispatcher-wake counter; `Story` makes one referral's events from the
+contracts' examples.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import ipaddress
+import json
+import socket
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
+from mpa_common.auth import Principal, Role
 from mpa_common.testing import InMemoryUnitOfWork
-from mpa_contracts.envelope import Envelope
+from mpa_contracts import examples
+from mpa_contracts.envelope import Envelope, new_envelope
+from mpa_contracts.events.base import EventData
 from mpa_contracts.vocabularies import NotificationChannel
+from mpa_notification.adapters.secrets import SecretBox
+from mpa_notification.adapters.webhooks import resolve_checked
+from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.fanout import FanOut
+from mpa_notification.app.scope import Scope
 from mpa_notification.domain.errors import DuplicateAddress
 from mpa_notification.domain.models import (
     Attempt,
@@ -33,6 +49,8 @@ from mpa_notification.domain.models import (
     ReferralFacts,
 )
 from mpa_notification.domain.routing import Audience
+from mpa_notification.domain.url_policy import IPAddress, UrlPolicy
+from mpa_notification.settings import NotificationSettings
 
 Clock = Callable[[], datetime]
 
@@ -470,3 +488,124 @@ class MemoryDeliveryQueue:
             schedule_position=0,
             next_attempt_at=self._store.clock(),
         )
+
+
+# --- a world for use-case tests ------------------------------------------------------------
+
+ROUTED = "org.mpa.referral.routed.v1"
+REQUESTED = "org.mpa.referral.requested.v1"
+ACCEPTED = "org.mpa.referral.accepted.v1"
+UNROUTABLE = "org.mpa.referral.unroutable.v1"
+ADMIN = Scope(None)
+SECRETS_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+class Wakes:
+    """Counts the dispatcher's wake-ups, and whether each came after a commit."""
+
+    def __init__(self, store: InMemoryNotificationStore) -> None:
+        self._store = store
+        self.after_commits: list[int] = []
+
+    def __call__(self) -> None:
+        self.after_commits.append(self._store.commits)
+
+    @property
+    def count(self) -> int:
+        return len(self.after_commits)
+
+
+class Dns:
+    def __init__(self) -> None:
+        self.answers: dict[str, list[IPAddress]] = {}
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        if host not in self.answers:
+            raise socket.gaierror(socket.EAI_NONAME, "unknown name")
+        return list(self.answers[host])
+
+
+def world_settings(**overrides: Any) -> NotificationSettings:
+    values: dict[str, Any] = {
+        "secrets_key": SECRETS_KEY,
+        "retry_schedule_seconds": (0, 5, 300),
+        "retry_jitter_ratio": 0.0,
+        "webhook_allowed_networks": ("127.0.0.1/32",),
+        **overrides,
+    }
+    return NotificationSettings(**values)
+
+
+@dataclass
+class World:
+    """One service's worth of state: its store, context and unit-of-work factory."""
+
+    store: InMemoryNotificationStore
+    context: NotificationContext
+    wakes: Wakes
+    dns: Dns
+
+    @property
+    def uow(self) -> Callable[[], Any]:
+        return self.store.unit_of_work
+
+
+def make_world(**overrides: Any) -> World:
+    store = InMemoryNotificationStore()
+    configured = world_settings(**overrides)
+    policy = UrlPolicy.build(allow_http=True, allowed_networks=configured.webhook_allowed_networks)
+    dns = Dns()
+    wakes = Wakes(store)
+    context = NotificationContext(
+        settings=configured,
+        secrets=SecretBox.from_settings(configured),
+        check_url=partial(resolve_checked, policy=policy, resolver=dns),
+        schedule=NotificationContext.schedule_of(configured),
+        wake_dispatcher=wakes,
+    )
+    return World(store, context, wakes, dns)
+
+
+@dataclass
+class Story:
+    """Unique ids for one referral, and its events (contract examples with those ids)."""
+
+    country: str = "NE"
+    referral_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    case_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    partner_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    referrer: str = field(default_factory=lambda: f"caseworker:cw-{uuid.uuid4().hex[:8]}")
+
+    def data(self, event_type: str) -> EventData:
+        text = examples.example_event(event_type).model_dump_json()
+        for old, new in (
+            (examples.REFERRAL_ID, self.referral_id),
+            (examples.CASE_ID, self.case_id),
+            (examples.PARTNER_ID, self.partner_id),
+        ):
+            text = text.replace(str(old), str(new))
+        data: dict[str, Any] = json.loads(text)
+        if event_type == REQUESTED:
+            data.update(actor_id=self.referrer, assistance_country=self.country)
+        return type(examples.example_event(event_type)).model_validate(data)
+
+    def event(self, event_type: str) -> Envelope:
+        return new_envelope(self.data(event_type), source="urn:mpa:service:referral")
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.partner_id)
+
+
+def principal(*roles: Role, **claims: Any) -> Principal:
+    values: dict[str, Any] = {
+        "subject": claims.pop("subject", f"u-{uuid.uuid4().hex[:6]}"),
+        "roles": frozenset(roles),
+        **claims,
+    }
+    return Principal(**values)
+
+
+def loopback(dns: Dns, name: str) -> str:
+    dns.answers[name] = [ipaddress.ip_address("127.0.0.1")]
+    return f"http://{name}:8080/hook"
