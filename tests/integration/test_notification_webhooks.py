@@ -507,3 +507,70 @@ async def test_no_personal_data_can_enter_an_event_or_leaves_in_a_notification(
     assert bodies
     assert_no_personal_data(*(r.doc for r in rows), *(b.doc for b in bodies))
     assert_no_personal_data(*(m.as_string() for m in smtp[1]))
+
+
+async def test_only_an_administrator_re_enables_an_endpoint_of_a_deactivated_partner(
+    api: httpx.AsyncClient, playground: Playground
+) -> None:
+    story = Story()
+    partner = story.partner_headers()
+    endpoint = await register_endpoint(api, story, "http://127.0.0.1:9/hook")
+    url = f"/v1/endpoints/{endpoint['id']}"
+    await playground.publish(story.event("org.mpa.directory.partner_deactivated.v1"))
+
+    async def disabled() -> bool:
+        view = (await api.get(url, headers=ADMIN)).json()
+        return view["enabled"] is False and view["disabled_reason"] == "partner_deactivated"
+
+    await eventually(disabled, what="the endpoint disabled with its partner")
+    refused = await api.patch(url, json={"enabled": True}, headers=partner)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    # Nor may an administrator while the partner is deactivated.
+    early = await api.patch(url, json={"enabled": True}, headers=ADMIN)
+    assert early.status_code == 409, early.text
+    assert (await api.get(url, headers=ADMIN)).json()["enabled"] is False
+    await playground.publish(story.event("org.mpa.directory.partner_updated.v1"))
+
+    async def active_again() -> bool:
+        rows = await playground.query(
+            "SELECT active FROM partners WHERE partner_id = :id", id=story.partner_id
+        )
+        return bool(rows) and rows[0].active is True
+
+    await eventually(active_again, what="the partner active again")
+    assert (await api.patch(url, json={"enabled": True}, headers=partner)).status_code == 403
+    enabled = await api.patch(url, json={"enabled": True}, headers=ADMIN)
+    assert enabled.status_code == 200, enabled.text
+    assert enabled.json()["enabled"] is True
+    assert enabled.json()["disabled_reason"] is None
+
+
+async def test_an_endpoint_an_administrator_disabled_stays_disabled_for_its_partner(
+    api: httpx.AsyncClient, playground: Playground
+) -> None:
+    story = Story()
+    partner = story.partner_headers()
+    endpoint = await register_endpoint(api, story, "http://127.0.0.1:9/hook")
+    url = f"/v1/endpoints/{endpoint['id']}"
+    off = await api.patch(url, json={"enabled": False}, headers=ADMIN)
+    assert off.status_code == 200, off.text
+    assert off.json()["disabled_reason"] == "administrator_request"
+    assert (await api.patch(url, json={"enabled": True}, headers=partner)).status_code == 403
+    assert (await api.get(url, headers=partner)).json()["enabled"] is False
+    # What the partner disabled itself, it enables again.
+    mine = await register_endpoint(api, story, "http://127.0.0.1:9/other")
+    own = f"/v1/endpoints/{mine['id']}"
+    assert (await api.patch(own, json={"enabled": False}, headers=partner)).status_code == 200
+    again = await api.patch(own, json={"enabled": True}, headers=partner)
+    assert again.status_code == 200, again.text
+    assert again.json()["enabled"] is True
+    rows = await playground.query(
+        "SELECT envelope FROM outbox WHERE event_type = 'org.mpa.notification.endpoint_disabled.v1'"
+        " AND envelope->'data'->>'partner_id' = :partner ORDER BY position",
+        partner=str(story.partner_id),
+    )
+    assert [r.envelope["data"]["reason"] for r in rows] == [
+        "administrator_request",
+        "partner_request",
+    ]
