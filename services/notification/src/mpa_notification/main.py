@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from mpa_common.service import ServiceContext, create_service_app, run_service
 from mpa_notification.adapters.email import EmailSender
 from mpa_notification.adapters.secrets import SecretBox
-from mpa_notification.adapters.tables import processed_events
+from mpa_notification.adapters.tables import outbox, processed_events
 from mpa_notification.adapters.uow import NotificationUnitOfWork
 from mpa_notification.adapters.webhooks import (
     Resolver,
@@ -44,13 +44,7 @@ def create_app(
         schedule=NotificationContext.schedule_of(settings),
     )
 
-    def unit_of_work() -> NotificationUnitOfWork:
-        return NotificationUnitOfWork(
-            service.sessions,
-            source=settings.event_source,
-            topic_prefix=settings.kafka_topic_prefix,
-        )
-
+    unit_of_work = service.units_of_work(outbox, NotificationUnitOfWork)
     dispatcher = Dispatcher(
         context,
         unit_of_work,

@@ -11,7 +11,6 @@ from mpa_common.auth import CurrentPrincipal
 from mpa_common.problems import Problem
 from mpa_common.request_types import Text
 from mpa_notification.api.deps import Uow
-from mpa_notification.api.errors import problem_responses
 from mpa_notification.api.models import ContactCreate, ContactUpdate, ContactView
 from mpa_notification.app import commands
 from mpa_notification.app import contacts as use_cases
@@ -52,7 +51,6 @@ def _owner(body: ContactCreate, principal_actor_id: str) -> str:
     response_model=ContactView,
     summary="Add an e-mail recipient",
     description=REGISTRY_NOTES,
-    responses=problem_responses(403, 409, 422),
 )
 async def add_contact(body: ContactCreate, uow: Uow, principal: CurrentPrincipal) -> ContactView:
     contact = await use_cases.add_contact(
@@ -73,7 +71,6 @@ async def add_contact(body: ContactCreate, uow: Uow, principal: CurrentPrincipal
     response_model=list[ContactView],
     summary="Recipients you may manage",
     description=REGISTRY_NOTES,
-    responses=problem_responses(),
 )
 async def list_contacts(
     uow: Uow,
@@ -94,7 +91,6 @@ async def list_contacts(
     "/{contact_id}",
     response_model=ContactView,
     summary="Change an address or language",
-    responses=problem_responses(404, 409, 422),
 )
 async def update_contact(
     contact_id: uuid.UUID, body: ContactUpdate, uow: Uow, principal: CurrentPrincipal
@@ -110,7 +106,6 @@ async def update_contact(
     "/{contact_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a recipient",
-    responses=problem_responses(404),
 )
 async def delete_contact(contact_id: uuid.UUID, uow: Uow, principal: CurrentPrincipal) -> Response:
     await use_cases.delete_contact(commands.DeleteContact(principal, contact_id), uow)

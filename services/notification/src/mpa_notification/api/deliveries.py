@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, status
 from mpa_common.request_types import DateTime, Text
 from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.api.deps import Context, PartnerScope, Uow
-from mpa_notification.api.errors import problem_responses
 from mpa_notification.api.models import AttemptView, DeliveryDetail, DeliveryPage, DeliveryView
 from mpa_notification.app import commands
 from mpa_notification.app import deliveries as use_cases
@@ -23,7 +22,6 @@ router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
     "",
     response_model=DeliveryPage,
     summary="Deliveries, newest first (a partner sees only its own)",
-    responses=problem_responses(403, 422),
 )
 async def list_deliveries(
     uow: Uow,
@@ -62,7 +60,6 @@ async def list_deliveries(
     "/{delivery_id}",
     response_model=DeliveryDetail,
     summary="One delivery with every attempt (time, status code, latency, error)",
-    responses=problem_responses(403, 404),
 )
 async def get_delivery(delivery_id: uuid.UUID, uow: Uow, scope: PartnerScope) -> DeliveryDetail:
     delivery, attempts = await use_cases.get_delivery(commands.GetDelivery(scope, delivery_id), uow)
@@ -78,7 +75,6 @@ async def get_delivery(delivery_id: uuid.UUID, uow: Uow, scope: PartnerScope) ->
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DeliveryView,
     summary="Send one message again (same webhook-id, fresh retry schedule)",
-    responses=problem_responses(403, 404, 409),
 )
 async def retry_delivery(
     delivery_id: uuid.UUID, context: Context, uow: Uow, scope: PartnerScope

@@ -12,7 +12,6 @@ from mpa_common.problems import Problem
 from mpa_common.request_types import DateTime
 from mpa_contracts.envelope import dataschema_for
 from mpa_notification.api.deps import Context, PartnerScope, Uow
-from mpa_notification.api.errors import problem_responses
 from mpa_notification.api.models import (
     EndpointCreate,
     EndpointCreated,
@@ -66,7 +65,6 @@ async def event_types(_: CurrentPrincipal) -> list[EventTypeView]:
     response_model=EndpointCreated,
     summary="Register a webhook endpoint (its secret is shown once)",
     description=DELIVERY_NOTES,
-    responses=problem_responses(403, 409, 422),
 )
 async def create_endpoint(
     body: EndpointCreate, context: Context, uow: Uow, scope: PartnerScope
@@ -91,7 +89,6 @@ async def create_endpoint(
     "/endpoints",
     response_model=list[EndpointView],
     summary="Your endpoints (admins: all)",
-    responses=problem_responses(403),
 )
 async def list_endpoints(uow: Uow, scope: PartnerScope) -> list[EndpointView]:
     found = await use_cases.list_endpoints(commands.ListEndpoints(scope), uow)
@@ -102,7 +99,6 @@ async def list_endpoints(uow: Uow, scope: PartnerScope) -> list[EndpointView]:
     "/endpoints/{endpoint_id}",
     response_model=EndpointView,
     summary="One endpoint",
-    responses=problem_responses(403, 404),
 )
 async def get_endpoint(endpoint_id: uuid.UUID, uow: Uow, scope: PartnerScope) -> EndpointView:
     endpoint = await use_cases.get_endpoint(commands.GetEndpoint(scope, endpoint_id), uow)
@@ -117,7 +113,6 @@ async def get_endpoint(endpoint_id: uuid.UUID, uow: Uow, scope: PartnerScope) ->
     "disabled (410 Gone, failures); one that an administrator disabled, or that was "
     "disabled because its partner was deactivated, only an administrator can, and only "
     "once the partner is active again.",
-    responses=problem_responses(403, 404, 409, 422),
 )
 async def update_endpoint(
     endpoint_id: uuid.UUID, body: EndpointUpdate, context: Context, uow: Uow, scope: PartnerScope
@@ -142,7 +137,6 @@ async def update_endpoint(
     "/endpoints/{endpoint_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an endpoint (its pending messages fail; the log stays)",
-    responses=problem_responses(403, 404),
 )
 async def delete_endpoint(endpoint_id: uuid.UUID, uow: Uow, scope: PartnerScope) -> Response:
     await use_cases.delete_endpoint(commands.DeleteEndpoint(scope, endpoint_id), uow)
@@ -153,7 +147,6 @@ async def delete_endpoint(endpoint_id: uuid.UUID, uow: Uow, scope: PartnerScope)
     "/endpoints/{endpoint_id}/rotate-secret",
     response_model=SecretRotated,
     summary="New signing secret; the old one keeps signing during a grace period",
-    responses=problem_responses(403, 404),
 )
 async def rotate_secret(
     endpoint_id: uuid.UUID,
@@ -184,7 +177,6 @@ async def rotate_secret(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TestQueued,
     summary="Send a test message (type `mpa.webhook.test`) through the normal pipeline",
-    responses=problem_responses(403, 404, 409),
 )
 async def send_test(
     endpoint_id: uuid.UUID, context: Context, uow: Uow, scope: PartnerScope
@@ -198,7 +190,6 @@ async def send_test(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Recovered,
     summary="Re-send every failed message of this endpoint since a time",
-    responses=problem_responses(403, 404, 409, 422),
 )
 async def recover(
     endpoint_id: uuid.UUID,

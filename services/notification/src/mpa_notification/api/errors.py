@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from mpa_common.problems import PROBLEM_JSON, PROBLEM_TYPE_BASE, problem_response
+from mpa_common.problems import PROBLEM_TYPE_BASE, problem_response
 from mpa_notification.domain.errors import (
     Conflict,
     Forbidden,
@@ -38,20 +38,3 @@ def install_error_handler(app: FastAPI) -> None:
         return problem_response(request, status, title, error.detail, type_=type_, extra=extra)
 
     app.add_exception_handler(NotificationError, handle)
-
-
-_DESCRIPTIONS = {
-    401: "No valid bearer token",
-    403: "The token's role or partner does not allow this",
-    404: "No such resource (or another partner's)",
-    409: "The resource's state does not allow this now",
-    422: "A field is invalid; `errors` names each one and why",
-}
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers a route may give."""
-    return {
-        status: {"description": _DESCRIPTIONS[status], "content": {PROBLEM_JSON: {}}}
-        for status in (401, *statuses)
-    }
