@@ -243,8 +243,7 @@ class Playground:
 
     async def query(self, sql: str, **params: Any) -> list[Any]:
         engine = create_async_engine(
-            service_database_url("notification"),
-            connect_args={"server_settings": {"search_path": self.schema}},
+            self.database_url, connect_args={"server_settings": {"search_path": self.schema}}
         )
         try:
             async with engine.connect() as connection:
@@ -253,11 +252,14 @@ class Playground:
             await engine.dispose()
 
 
-async def open_playground(bootstrap_servers: str, smtp_port: int) -> AsyncIterator[Playground]:
+async def open_playground(
+    bootstrap_servers: str, smtp_port: int, *, database_url: str | None = None
+) -> AsyncIterator[Playground]:
+    """`database_url`: another server's notification database (a test's own PostgreSQL)."""
     from mpa_cli.stack.topics import ensure_topics
 
     schema = f"n_{uuid.uuid4().hex[:10]}"
-    url = service_database_url("notification")
+    url = database_url or service_database_url("notification")
     admin = create_async_engine(url)
     async with admin.begin() as connection:
         await connection.execute(text(f"CREATE SCHEMA {schema}"))

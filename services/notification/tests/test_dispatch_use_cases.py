@@ -106,8 +106,10 @@ async def queue(
     return ids
 
 
-def made(delivery_id: uuid.UUID, result: AttemptResult) -> AttemptMade:
-    return AttemptMade(delivery_id, result, started_at=datetime.now(UTC), latency_ms=3)
+def made(delivery_id: uuid.UUID, result: AttemptResult, *, before: int = 0) -> AttemptMade:
+    return AttemptMade(
+        delivery_id, result, started_at=datetime.now(UTC), latency_ms=3, attempts_before=before
+    )
 
 
 # --- claims ---------------------------------------------------------------------------------
@@ -210,8 +212,8 @@ async def test_a_webhook_that_never_arrived_is_exhausted_and_people_are_told(
         entry = Contact(uuid.uuid4(), kind, owner, f"{kind.value}@x.example.org", "en", now, now)
         world.store.contacts[entry.id] = entry
     (delivery_id,) = await queue(world, 1, to=target, referral=referral)
-    for _ in range(3):  # the schedule has three attempts
-        await record_attempts([made(delivery_id, FAILED)], world.uow, world.context)
+    for before in range(3):  # the schedule has three attempts
+        await record_attempts([made(delivery_id, FAILED, before=before)], world.uow, world.context)
     delivery = world.store.deliveries[delivery_id]
     assert delivery.state is DeliveryState.FAILED
     assert delivery.attempts == 3
@@ -280,6 +282,20 @@ async def test_a_result_for_an_endpoint_disabled_meanwhile_is_only_logged(world:
     (event,) = world.store.events_of(NotificationAttemptFailedV1)
     assert event.data.model_dump()["next_attempt_at"] is None
     assert world.store.events_of(NotificationExhaustedV1) == []
+
+
+async def test_a_result_recorded_twice_is_written_once(world: World) -> None:
+    # A commit whose answer was lost (the database hung at COMMIT) is retried by the
+    # recorder; the first one may have landed.
+    target = endpoint(world)
+    (delivery_id,) = await queue(world, 1, to=target)
+    twice = made(delivery_id, FAILED)
+    await record_attempts([twice], world.uow, world.context)
+    await record_attempts([twice], world.uow, world.context)
+    assert world.store.deliveries[delivery_id].attempts == 1
+    assert len(world.store.attempts) == 1
+    assert len(world.store.events_of(NotificationAttemptFailedV1)) == 1
+    assert world.store.endpoints[target.id].consecutive_failures == 1
 
 
 async def test_many_results_are_recorded_in_one_commit(world: World) -> None:

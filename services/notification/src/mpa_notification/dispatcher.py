@@ -230,6 +230,7 @@ class Dispatcher:
                 result,
                 started_at=started_at,
                 latency_ms=int((time.monotonic() - clock) * 1000),
+                attempts_before=delivery.attempts,
             )
         )
         self._have_ended.set()

@@ -51,6 +51,10 @@ class AttemptMade:
     result: AttemptResult
     started_at: datetime
     latency_ms: int
+    # The delivery's attempt count when it was claimed: a result is recorded only onto that
+    # count, so recording it twice (a commit whose answer was lost to an outage, then
+    # retried) writes it once.
+    attempts_before: int
 
 
 async def claim_due(
@@ -91,8 +95,8 @@ async def record_attempts(
         disabling: list[tuple[Endpoint, DisabledReason]] = []
         for made in attempts:
             delivery = deliveries.get(made.delivery_id)
-            if delivery is None:
-                continue
+            if delivery is None or delivery.attempts != made.attempts_before:
+                continue  # gone, or this result (or a later attempt's) is recorded already
             endpoint = endpoints.get(delivery.endpoint_id) if delivery.endpoint_id else None
             step = after_attempt(
                 delivery,
