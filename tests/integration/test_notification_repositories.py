@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from mpa_common.db import create_engine, create_session_factory
 from mpa_contracts.vocabularies import NotificationChannel
+from mpa_notification import testing
 from mpa_notification.adapters.tables import metadata
 from mpa_notification.adapters.uow import NotificationUnitOfWork
 from mpa_notification.domain.errors import DuplicateAddress
@@ -75,26 +76,13 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
 
 
 def an_endpoint(partner_id: uuid.UUID | None = None, **fields: Any) -> Endpoint:
-    now = datetime.now(UTC).replace(microsecond=0)
-    endpoint = Endpoint(
-        id=uuid.uuid4(),
+    return testing.an_endpoint(
         partner_id=partner_id or uuid.uuid4(),
         url="https://partner.example.org/hook",
         description="case system",
-        event_types=(ROUTED,),
-        enabled=True,
-        disabled_reason=None,
-        rate_limit_per_second=None,
-        max_in_flight=None,
         secret=b"sealed-secret",
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        failing_since=None,
-        consecutive_failures=0,
-        created_at=now,
-        updated_at=now,
+        **fields,
     )
-    return replace(endpoint, **fields)
 
 
 def a_delivery(

@@ -28,13 +28,11 @@ from mpa_notification.domain.models import (
     Contact,
     DeliveryState,
     DisabledReason,
-    Endpoint,
     KnownReferral,
-    NewDelivery,
 )
 from mpa_notification.domain.outcomes import AttemptResult, Verdict
 from mpa_notification.domain.routing import Audience
-from mpa_notification.testing import ROUTED, World, make_world
+from mpa_notification.testing import World, make_world
 
 DELIVERED = AttemptResult(Verdict.DELIVERED, status_code=204)
 FAILED = AttemptResult(
@@ -46,64 +44,6 @@ FAILED = AttemptResult(
 GONE = AttemptResult(
     Verdict.GONE, status_code=410, failure=DeliveryFailureReason.HTTP_CLIENT_ERROR, error="410"
 )
-
-
-def endpoint(world: World, *, max_in_flight: int | None = None, **fields: Any) -> Endpoint:
-    now = datetime.now(UTC)
-    endpoint_id = uuid.uuid4()
-    made = Endpoint(
-        id=endpoint_id,
-        partner_id=fields.pop("partner_id", uuid.uuid4()),
-        url="http://127.0.0.1:9/hook",
-        description="",
-        event_types=(ROUTED,),
-        enabled=True,
-        disabled_reason=None,
-        rate_limit_per_second=None,
-        max_in_flight=max_in_flight,
-        secret=world.context.secrets.seal(endpoint_id, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        failing_since=None,
-        consecutive_failures=0,
-        created_at=now,
-        updated_at=now,
-    )
-    made = replace(made, **fields)
-    world.store.endpoints[made.id] = made
-    return made
-
-
-async def queue(
-    world: World,
-    count: int,
-    *,
-    to: Endpoint | None = None,
-    referral: KnownReferral | None = None,
-) -> list[uuid.UUID]:
-    ids = [uuid.uuid4() for _ in range(count)]
-    async with world.uow() as uow:
-        await uow.deliveries.add_many(
-            [
-                NewDelivery(
-                    id=i,
-                    channel=NotificationChannel.WEBHOOK if to else NotificationChannel.EMAIL,
-                    audience=Audience.PARTNER,
-                    partner_id=to.partner_id if to else uuid.uuid4(),
-                    event_type=ROUTED,
-                    body={"type": ROUTED, "data": {}},
-                    next_attempt_at=datetime.now(UTC) - timedelta(seconds=1),
-                    endpoint_id=to.id if to else None,
-                    email=None if to else "desk@ngo.example.org",
-                    language=None if to else "en",
-                    referral_id=referral.referral_id if referral else None,
-                    case_id=referral.case_id if referral else None,
-                )
-                for i in ids
-            ]
-        )
-        await uow.commit()
-    return ids
 
 
 def made(delivery_id: uuid.UUID, result: AttemptResult, *, before: int = 0) -> AttemptMade:
@@ -118,13 +58,13 @@ def made(delivery_id: uuid.UUID, result: AttemptResult, *, before: int = 0) -> A
 async def test_a_claim_takes_no_more_per_lane_than_its_limits_and_leases_what_it_takes(
     world: World,
 ) -> None:
-    narrow = endpoint(world, max_in_flight=2)
-    wide = endpoint(world)  # the default: 4 (NOTIFICATION_ENDPOINT_MAX_IN_FLIGHT)
-    disabled = endpoint(world, enabled=False, disabled_reason=DisabledReason.GONE)
-    await queue(world, 5, to=narrow)
-    await queue(world, 6, to=wide)
-    await queue(world, 3, to=disabled)
-    await queue(world, 6)  # e-mail: the SMTP lane, 4 at once
+    narrow = world.endpoint(max_in_flight=2)
+    wide = world.endpoint()  # the default: 4 (NOTIFICATION_ENDPOINT_MAX_IN_FLIGHT)
+    disabled = world.endpoint(enabled=False, disabled_reason=DisabledReason.GONE)
+    await world.queue(5, to=narrow)
+    await world.queue(6, to=wide)
+    await world.queue(3, to=disabled)
+    await world.queue(6)  # e-mail: the SMTP lane, 4 at once
     claimed = await claim_due(world.uow, world.context, limit=100)
     lanes = [c.delivery.endpoint_id for c in claimed]
     assert lanes.count(narrow.id) == 2
@@ -146,8 +86,8 @@ async def test_a_claim_takes_no_more_per_lane_than_its_limits_and_leases_what_it
 
 
 async def test_a_claim_honours_an_endpoint_s_rate_limit(world: World) -> None:
-    limited = endpoint(world, rate_limit_per_second=3, max_in_flight=10)
-    ids = await queue(world, 8, to=limited)
+    limited = world.endpoint(rate_limit_per_second=3, max_in_flight=10)
+    ids = await world.queue(8, to=limited)
     first = await claim_due(world.uow, world.context, limit=100)
     assert len(first) == 3
     ended = [(c.delivery.id, c.delivery.next_attempt_at) for c in first]
@@ -161,8 +101,8 @@ async def test_a_claim_honours_an_endpoint_s_rate_limit(world: World) -> None:
 async def test_a_delivered_attempt_is_logged_announced_and_heals_its_endpoint(
     world: World,
 ) -> None:
-    sick = endpoint(world, failing_since=datetime.now(UTC), consecutive_failures=3)
-    (delivery_id,) = await queue(world, 1, to=sick)
+    sick = world.endpoint(failing_since=datetime.now(UTC), consecutive_failures=3)
+    (delivery_id,) = await world.queue(1, to=sick)
     await claim_due(world.uow, world.context, limit=10)
     await record_attempts([made(delivery_id, DELIVERED)], world.uow, world.context)
     delivery = world.store.deliveries[delivery_id]
@@ -181,8 +121,8 @@ async def test_a_delivered_attempt_is_logged_announced_and_heals_its_endpoint(
 
 
 async def test_a_failed_attempt_is_retried_on_the_schedule(world: World) -> None:
-    target = endpoint(world)
-    (delivery_id,) = await queue(world, 1, to=target)
+    target = world.endpoint()
+    (delivery_id,) = await world.queue(1, to=target)
     before = datetime.now(UTC)
     await record_attempts([made(delivery_id, FAILED)], world.uow, world.context)
     delivery = world.store.deliveries[delivery_id]
@@ -202,7 +142,7 @@ async def test_a_webhook_that_never_arrived_is_exhausted_and_people_are_told(
 ) -> None:
     referral = KnownReferral(uuid.uuid4(), uuid.uuid4(), "caseworker:cw-1", "NE", None)
     world.store.referrals[referral.referral_id] = referral
-    target = endpoint(world)
+    target = world.endpoint()
     now = datetime.now(UTC)
     for kind, owner in (
         (Audience.PARTNER, str(target.partner_id)),
@@ -211,7 +151,7 @@ async def test_a_webhook_that_never_arrived_is_exhausted_and_people_are_told(
     ):
         entry = Contact(uuid.uuid4(), kind, owner, f"{kind.value}@x.example.org", "en", now, now)
         world.store.contacts[entry.id] = entry
-    (delivery_id,) = await queue(world, 1, to=target, referral=referral)
+    (delivery_id,) = await world.queue(1, to=target, referral=referral)
     for before in range(3):  # the schedule has three attempts
         await record_attempts([made(delivery_id, FAILED, before=before)], world.uow, world.context)
     delivery = world.store.deliveries[delivery_id]
@@ -229,13 +169,13 @@ async def test_a_webhook_that_never_arrived_is_exhausted_and_people_are_told(
 async def test_410_disables_its_endpoint_at_once_and_its_partner_hears_of_it(
     world: World,
 ) -> None:
-    target = endpoint(world)
+    target = world.endpoint()
     now = datetime.now(UTC)
     mail = Contact(
         uuid.uuid4(), Audience.PARTNER, str(target.partner_id), "p@x.org", "en", now, now
     )
     world.store.contacts[mail.id] = mail
-    gone, later = await queue(world, 2, to=target)
+    gone, later = await world.queue(2, to=target)
     await record_attempts([made(gone, GONE), made(later, FAILED)], world.uow, world.context)
     disabled = world.store.endpoints[target.id]
     assert not disabled.enabled
@@ -255,10 +195,10 @@ async def test_410_disables_its_endpoint_at_once_and_its_partner_hears_of_it(
 
 async def test_an_endpoint_failing_for_the_whole_window_is_disabled() -> None:
     world = make_world(endpoint_disable_after_seconds=60)
-    target = endpoint(
-        world, failing_since=datetime.now(UTC) - timedelta(minutes=2), consecutive_failures=7
+    target = world.endpoint(
+        failing_since=datetime.now(UTC) - timedelta(minutes=2), consecutive_failures=7
     )
-    (delivery_id,) = await queue(world, 1, to=target)
+    (delivery_id,) = await world.queue(1, to=target)
     await record_attempts([made(delivery_id, FAILED)], world.uow, world.context)
     disabled = world.store.endpoints[target.id]
     assert disabled.disabled_reason is DisabledReason.CONSECUTIVE_FAILURES
@@ -269,8 +209,8 @@ async def test_an_endpoint_failing_for_the_whole_window_is_disabled() -> None:
 
 
 async def test_a_result_for_an_endpoint_disabled_meanwhile_is_only_logged(world: World) -> None:
-    target = endpoint(world)
-    (delivery_id,) = await queue(world, 1, to=target)
+    target = world.endpoint()
+    (delivery_id,) = await world.queue(1, to=target)
     world.store.deliveries[delivery_id] = replace(
         world.store.deliveries[delivery_id], state=DeliveryState.FAILED, next_attempt_at=None
     )
@@ -287,8 +227,8 @@ async def test_a_result_for_an_endpoint_disabled_meanwhile_is_only_logged(world:
 async def test_a_result_recorded_twice_is_written_once(world: World) -> None:
     # A commit whose answer was lost (the database hung at COMMIT) is retried by the
     # recorder; the first one may have landed.
-    target = endpoint(world)
-    (delivery_id,) = await queue(world, 1, to=target)
+    target = world.endpoint()
+    (delivery_id,) = await world.queue(1, to=target)
     twice = made(delivery_id, FAILED)
     await record_attempts([twice], world.uow, world.context)
     await record_attempts([twice], world.uow, world.context)
@@ -299,8 +239,8 @@ async def test_a_result_recorded_twice_is_written_once(world: World) -> None:
 
 
 async def test_many_results_are_recorded_in_one_commit(world: World) -> None:
-    target = endpoint(world, max_in_flight=64)
-    ids = await queue(world, 40, to=target)
+    target = world.endpoint(max_in_flight=64)
+    ids = await world.queue(40, to=target)
     commits = world.store.commits
     await record_attempts([made(i, DELIVERED) for i in ids], world.uow, world.context)
     assert world.store.commits == commits + 1
@@ -352,8 +292,8 @@ async def test_the_dispatcher_waits_out_a_database_outage_quietly_and_then_deliv
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = make_world(dispatch_poll_seconds=0.02)
-    target = endpoint(world, max_in_flight=64)
-    await queue(world, 10, to=target)
+    target = world.endpoint(max_in_flight=64)
+    await world.queue(10, to=target)
     outage = Outage(world.uow)
     monitor = DependencyMonitor()
     receiver = Receiver()
@@ -371,7 +311,7 @@ async def test_the_dispatcher_waits_out_a_database_outage_quietly_and_then_deliv
             await until(lambda: outage.refused >= 3)
             assert monitor.is_down("database")
             assert receiver.messages == []
-            await queue(world, 5, to=target)  # written while the dispatcher cannot read
+            await world.queue(5, to=target)  # written while the dispatcher cannot read
             outage.down = False
             await until(lambda: len(world.store.events_of(NotificationDeliveredV1)) == 15)
         finally:
@@ -389,8 +329,8 @@ async def test_results_ended_during_an_outage_are_recorded_when_it_is_over(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = make_world(dispatch_poll_seconds=0.02)
-    target = endpoint(world, max_in_flight=64)
-    ids = await queue(world, 6, to=target)
+    target = world.endpoint(max_in_flight=64)
+    ids = await world.queue(6, to=target)
     outage = Outage(world.uow)
     receiver = Receiver()
 

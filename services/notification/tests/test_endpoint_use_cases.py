@@ -16,8 +16,8 @@ from mpa_notification.app import commands, endpoints
 from mpa_notification.app.endpoints import signing_secrets
 from mpa_notification.app.scope import Scope
 from mpa_notification.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from mpa_notification.domain.models import DeliveryState, DisabledReason, NewDelivery
-from mpa_notification.domain.routing import TEST_EVENT_TYPE, Audience
+from mpa_notification.domain.models import DeliveryState, DisabledReason
+from mpa_notification.domain.routing import TEST_EVENT_TYPE
 from mpa_notification.testing import ADMIN, ROUTED, InMemoryNotificationStore, World, loopback
 
 
@@ -32,26 +32,6 @@ async def create(world: World, scope: Scope, **fields: object) -> endpoints.Endp
         world.uow,
         world.context,
     )
-
-
-async def queue(store: InMemoryNotificationStore, endpoint_id: uuid.UUID, count: int) -> None:
-    async with store.unit_of_work() as uow:
-        await uow.deliveries.add_many(
-            [
-                NewDelivery(
-                    id=uuid.uuid4(),
-                    channel=NotificationChannel.WEBHOOK,
-                    audience=Audience.PARTNER,
-                    partner_id=store.endpoints[endpoint_id].partner_id,
-                    event_type=ROUTED,
-                    body={"type": ROUTED},
-                    next_attempt_at=datetime.now(UTC),
-                    endpoint_id=endpoint_id,
-                )
-                for _ in range(count)
-            ]
-        )
-        await uow.commit()
 
 
 def states(store: InMemoryNotificationStore, endpoint_id: uuid.UUID) -> list[DeliveryState]:
@@ -169,7 +149,7 @@ async def test_disabling_fails_pending_messages_and_records_who_asked(world: Wor
     partner = uuid.uuid4()
     by_partner = (await create(world, Scope(partner))).endpoint
     by_admin = (await create(world, Scope(partner))).endpoint
-    await queue(world.store, by_partner.id, 2)
+    await world.queue(2, to=world.store.endpoints[by_partner.id])
     for scope, endpoint in ((Scope(partner), by_partner), (ADMIN, by_admin)):
         disabled = await endpoints.update_endpoint(
             commands.UpdateEndpoint(scope, endpoint.id, enabled=False), world.uow, world.context
@@ -249,7 +229,7 @@ async def test_nobody_enables_an_endpoint_of_a_deactivated_partner(world: World)
 async def test_a_deleted_endpoint_is_hidden_and_its_pending_messages_fail(world: World) -> None:
     partner = uuid.uuid4()
     endpoint = (await create(world, Scope(partner))).endpoint
-    await queue(world.store, endpoint.id, 3)
+    await world.queue(3, to=world.store.endpoints[endpoint.id])
     await endpoints.delete_endpoint(commands.DeleteEndpoint(Scope(partner), endpoint.id), world.uow)
     assert await endpoints.list_endpoints(commands.ListEndpoints(ADMIN), world.uow) == []
     assert states(world.store, endpoint.id) == [DeliveryState.FAILED] * 3
@@ -316,7 +296,7 @@ async def test_a_test_message_is_queued_and_the_dispatcher_woken_after_the_commi
 async def test_recovery_requeues_failed_messages_since_a_time(world: World) -> None:
     partner = uuid.uuid4()
     endpoint = (await create(world, Scope(partner))).endpoint
-    await queue(world.store, endpoint.id, 2)
+    await world.queue(2, to=world.store.endpoints[endpoint.id])
     for delivery in list(world.store.deliveries.values()):
         world.store.deliveries[delivery.id] = replace(
             delivery, state=DeliveryState.FAILED, schedule_position=4, next_attempt_at=None

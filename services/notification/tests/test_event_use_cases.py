@@ -8,7 +8,6 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,11 +17,8 @@ from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.notification import NotificationEndpointDisabledV1
 from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.domain.models import (
-    Contact,
     DeliveryState,
     DisabledReason,
-    Endpoint,
-    NewDelivery,
 )
 from mpa_notification.domain.routing import Audience
 from mpa_notification.handlers import subscription
@@ -38,37 +34,6 @@ from mpa_notification.testing import (
 
 DEACTIVATED = "org.mpa.directory.partner_deactivated.v1"
 UPDATED = "org.mpa.directory.partner_updated.v1"
-
-
-def endpoint_of(world: World, partner_id: uuid.UUID, *event_types: str) -> Endpoint:
-    now = datetime.now(UTC)
-    endpoint = Endpoint(
-        id=uuid.uuid4(),
-        partner_id=partner_id,
-        url="http://127.0.0.1:9/hook",
-        description="",
-        event_types=event_types or (ROUTED,),
-        enabled=True,
-        disabled_reason=None,
-        rate_limit_per_second=None,
-        max_in_flight=None,
-        secret=b"sealed",
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        failing_since=None,
-        consecutive_failures=0,
-        created_at=now,
-        updated_at=now,
-    )
-    world.store.endpoints[endpoint.id] = endpoint
-    return endpoint
-
-
-def contact(world: World, kind: Audience, owner: str, email: str, language: str = "en") -> Contact:
-    now = datetime.now(UTC)
-    entry = Contact(uuid.uuid4(), kind, owner, email, language, now, now)
-    world.store.contacts[entry.id] = entry
-    return entry
 
 
 async def run_handlers(world: World, uow: Any, envelopes: Iterable[Envelope]) -> None:
@@ -96,10 +61,11 @@ async def test_a_routed_referral_queues_a_webhook_and_a_partner_mail_in_one_comm
     world: World,
 ) -> None:
     story = Story()
-    subscribed = endpoint_of(world, story.partner_id, ROUTED)
-    endpoint_of(world, story.partner_id, ACCEPTED)  # not subscribed to routed
-    endpoint_of(world, uuid.uuid4(), ROUTED)  # another partner's
-    mail = contact(world, Audience.PARTNER, str(story.partner_id), "desk@ngo.example.org", "fr")
+    subscribed = world.endpoint(partner_id=story.partner_id, event_types=(ROUTED,))
+    # Not subscribed to routed referrals:
+    world.endpoint(partner_id=story.partner_id, event_types=(ACCEPTED,))
+    world.endpoint(partner_id=uuid.uuid4())  # another partner's
+    mail = world.contact(Audience.PARTNER, str(story.partner_id), "desk@ngo.example.org", "fr")
     routed = story.event(ROUTED)
     await handle(world, story.event(REQUESTED), routed)
     assert world.store.commits == 1
@@ -123,10 +89,10 @@ async def test_a_routed_referral_queues_a_webhook_and_a_partner_mail_in_one_comm
 
 async def test_referrers_and_supervisors_are_mailed_once_per_address(world: World) -> None:
     story = Story(country="LY")
-    contact(world, Audience.REFERRER, story.referrer, "shared@agency.example.org", "es")
-    contact(world, Audience.SUPERVISORS, "LY", "shared@agency.example.org", "ar")
-    contact(world, Audience.SUPERVISORS, "LY", "desk@agency.example.org", "ar")
-    contact(world, Audience.SUPERVISORS, "ML", "other@agency.example.org")
+    world.contact(Audience.REFERRER, story.referrer, "shared@agency.example.org", "es")
+    world.contact(Audience.SUPERVISORS, "LY", "shared@agency.example.org", "ar")
+    world.contact(Audience.SUPERVISORS, "LY", "desk@agency.example.org", "ar")
+    world.contact(Audience.SUPERVISORS, "ML", "other@agency.example.org")
     await handle(world, story.event(REQUESTED), story.event(ACCEPTED), story.event(UNROUTABLE))
     mails = [d for d in world.store.deliveries.values() if d.channel is NotificationChannel.EMAIL]
     by_type = Counter((d.event_type, d.audience, d.email) for d in mails)
@@ -141,7 +107,7 @@ async def test_an_event_about_a_referral_whose_request_was_not_seen_tells_no_ref
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     story = Story()
-    contact(world, Audience.REFERRER, story.referrer, "me@agency.example.org")
+    world.contact(Audience.REFERRER, story.referrer, "me@agency.example.org")
     with caplog.at_level(logging.WARNING):
         await handle(world, story.event(ACCEPTED))
     assert world.store.deliveries == {}
@@ -162,7 +128,7 @@ async def test_events_that_concern_no_one_leave_only_what_is_known_of_the_referr
 
 async def test_a_batch_that_fails_leaves_nothing_behind(world: World) -> None:
     story = Story()
-    endpoint_of(world, story.partner_id)
+    world.endpoint(partner_id=story.partner_id)
     with pytest.raises(RuntimeError):
         await handle(world, story.event(REQUESTED), story.event(ROUTED), then_fail=True)
     assert world.store.deliveries == {}
@@ -194,8 +160,8 @@ async def test_a_batch_of_events_costs_a_few_reads_and_writes_not_a_few_per_even
 ) -> None:
     stories = [Story() for _ in range(50)]
     for story in stories:
-        endpoint_of(world, story.partner_id)
-        contact(world, Audience.PARTNER, str(story.partner_id), f"{story.partner_id}@x.org")
+        world.endpoint(partner_id=story.partner_id)
+        world.contact(Audience.PARTNER, str(story.partner_id), f"{story.partner_id}@x.org")
     uow = world.uow()
     counting = Counting(uow)
     async with uow:
@@ -218,27 +184,12 @@ async def test_a_deactivated_partner_s_endpoints_are_disabled_until_it_is_active
     world: World,
 ) -> None:
     story = Story()
-    first = endpoint_of(world, story.partner_id)
-    second = endpoint_of(world, story.partner_id)
-    already = endpoint_of(world, story.partner_id)
+    first = world.endpoint(partner_id=story.partner_id)
+    second = world.endpoint(partner_id=story.partner_id)
+    already = world.endpoint(partner_id=story.partner_id)
     world.store.endpoints[already.id] = already.disabled(DisabledReason.PARTNER_REQUEST)
-    contact(world, Audience.PARTNER, str(story.partner_id), "desk@ngo.example.org")
-    async with world.uow() as uow:
-        await uow.deliveries.add_many(
-            [
-                NewDelivery(
-                    id=uuid.uuid4(),
-                    channel=NotificationChannel.WEBHOOK,
-                    audience=Audience.PARTNER,
-                    partner_id=story.partner_id,
-                    event_type=ROUTED,
-                    body={},
-                    next_attempt_at=datetime.now(UTC),
-                    endpoint_id=first.id,
-                )
-            ]
-        )
-        await uow.commit()
+    world.contact(Audience.PARTNER, str(story.partner_id), "desk@ngo.example.org")
+    await world.queue(1, to=first)
     await handle(world, new_envelope(story.data(DEACTIVATED), source="urn:mpa:service:referral"))
     reasons = {i: e.disabled_reason for i, e in world.store.endpoints.items()}
     assert reasons == {

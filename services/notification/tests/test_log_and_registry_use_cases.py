@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mpa_common.auth import Role
-from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.app import commands, contacts, deliveries
 from mpa_notification.app.scope import Scope
 from mpa_notification.domain.errors import (
@@ -25,35 +24,9 @@ from mpa_notification.domain.models import (
     DeliveryFilter,
     DeliveryState,
     DisabledReason,
-    Endpoint,
-    NewDelivery,
 )
 from mpa_notification.domain.routing import Audience
-from mpa_notification.testing import ADMIN, ROUTED, World, principal
-
-
-def an_endpoint(world: World, partner_id: uuid.UUID) -> Endpoint:
-    now = datetime.now(UTC)
-    endpoint = Endpoint(
-        id=uuid.uuid4(),
-        partner_id=partner_id,
-        url="http://127.0.0.1:9/hook",
-        description="",
-        event_types=(ROUTED,),
-        enabled=True,
-        disabled_reason=None,
-        rate_limit_per_second=None,
-        max_in_flight=None,
-        secret=b"sealed",
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        failing_since=None,
-        consecutive_failures=0,
-        created_at=now,
-        updated_at=now,
-    )
-    world.store.endpoints[endpoint.id] = endpoint
-    return endpoint
+from mpa_notification.testing import ADMIN, World, principal
 
 
 async def queued(
@@ -64,27 +37,8 @@ async def queued(
     audience: Audience = Audience.PARTNER,
     count: int = 1,
 ) -> list[uuid.UUID]:
-    ids = [uuid.uuid4() for _ in range(count)]
-    async with world.uow() as uow:
-        await uow.deliveries.add_many(
-            [
-                NewDelivery(
-                    id=i,
-                    channel=(
-                        NotificationChannel.WEBHOOK if endpoint_id else NotificationChannel.EMAIL
-                    ),
-                    audience=audience,
-                    partner_id=partner_id,
-                    event_type=ROUTED,
-                    body={"type": ROUTED},
-                    next_attempt_at=datetime.now(UTC),
-                    endpoint_id=endpoint_id,
-                    email=None if endpoint_id else "desk@ngo.example.org",
-                )
-                for i in ids
-            ]
-        )
-        await uow.commit()
+    to = world.store.endpoints[endpoint_id] if endpoint_id else None
+    ids = await world.queue(count, to=to, audience=audience, partner_id=partner_id)
     # Distinct creation times, one second apart, oldest first: pages are newest first.
     base = datetime.now(UTC) - timedelta(hours=1)
     for offset, delivery_id in enumerate(ids):
@@ -100,9 +54,9 @@ async def queued(
 
 async def test_a_partner_pages_through_its_own_deliveries_newest_first(world: World) -> None:
     partner, other = uuid.uuid4(), uuid.uuid4()
-    endpoint = an_endpoint(world, partner)
+    endpoint = world.endpoint(partner_id=partner)
     mine = await queued(world, partner, endpoint_id=endpoint.id, count=5)
-    await queued(world, other, endpoint_id=an_endpoint(world, other).id, count=2)
+    await queued(world, other, endpoint_id=world.endpoint(partner_id=other).id, count=2)
     # E-mails to the referrer about this partner's referral are not the partner's to read.
     await queued(world, partner, audience=Audience.REFERRER)
     seen: list[uuid.UUID] = []
@@ -138,7 +92,7 @@ async def test_one_delivery_comes_with_its_attempts_and_only_for_its_partner(
     world: World,
 ) -> None:
     partner = uuid.uuid4()
-    (delivery_id,) = await queued(world, partner, endpoint_id=an_endpoint(world, partner).id)
+    (delivery_id,) = await queued(world, partner, endpoint_id=world.endpoint(partner_id=partner).id)
     now = datetime.now(UTC)
     world.store.attempts.extend(
         (delivery_id, Attempt(n, now, 5, 500, "http_server_error", "HTTP 500")) for n in (2, 1)
@@ -156,7 +110,7 @@ async def test_one_delivery_comes_with_its_attempts_and_only_for_its_partner(
 
 async def test_a_retry_restarts_the_schedule_of_a_finished_delivery(world: World) -> None:
     partner = uuid.uuid4()
-    endpoint = an_endpoint(world, partner)
+    endpoint = world.endpoint(partner_id=partner)
     (delivery_id,) = await queued(world, partner, endpoint_id=endpoint.id)
     retry = commands.RetryDelivery(Scope(partner), delivery_id)
     with pytest.raises(Conflict):  # still scheduled

@@ -549,6 +549,71 @@ class World:
     def uow(self) -> Callable[[], Any]:
         return self.store.unit_of_work
 
+    def endpoint(self, **fields: Any) -> Endpoint:
+        """A stored endpoint (subscribed to routed referrals, enabled) with `fields` set;
+        its secret sealed with the world's key, as the dispatcher opens it."""
+        made = an_endpoint(**fields)
+        if "secret" not in fields:
+            made = replace(made, secret=self.context.secrets.seal(made.id, TEST_SECRET))
+        self.store.endpoints[made.id] = made
+        return made
+
+    def contact(self, kind: Audience, owner: str, email: str, language: str = "en") -> Contact:
+        now = self.store.clock()
+        entry = Contact(uuid.uuid4(), kind, owner, email, language, now, now)
+        self.store.contacts[entry.id] = entry
+        return entry
+
+    async def queue(
+        self,
+        count: int = 1,
+        *,
+        to: Endpoint | None = None,
+        audience: Audience = Audience.PARTNER,
+        partner_id: uuid.UUID | None = None,
+        referral: KnownReferral | None = None,
+    ) -> list[uuid.UUID]:
+        """`count` due deliveries in one commit: webhooks to `to`, else e-mails."""
+        ids = [uuid.uuid4() for _ in range(count)]
+        async with self.uow() as uow:
+            await uow.deliveries.add_many(
+                [
+                    NewDelivery(
+                        id=i,
+                        channel=NotificationChannel.WEBHOOK if to else NotificationChannel.EMAIL,
+                        audience=audience,
+                        partner_id=partner_id or (to.partner_id if to else uuid.uuid4()),
+                        event_type=ROUTED,
+                        body={"type": ROUTED, "data": {}},
+                        next_attempt_at=self.store.clock() - timedelta(seconds=1),
+                        endpoint_id=to.id if to else None,
+                        email=None if to else "desk@ngo.example.org",
+                        language=None if to else "en",
+                        referral_id=referral.referral_id if referral else None,
+                        case_id=referral.case_id if referral else None,
+                    )
+                    for i in ids
+                ]
+            )
+            await uow.commit()
+        return ids
+
+
+TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (a test's, not a secret)
+
+
+def an_endpoint(**fields: Any) -> Endpoint:
+    """An endpoint record (not stored): enabled, subscribed to routed referrals, healthy."""
+    made = Endpoint.register(
+        id=uuid.uuid4(),
+        partner_id=uuid.uuid4(),
+        url="http://127.0.0.1:9/hook",
+        event_types=(ROUTED,),
+        secret=b"sealed",
+        at=datetime.now(UTC).replace(microsecond=0),
+    )
+    return replace(made, **fields)
+
 
 def make_world(**overrides: Any) -> World:
     store = InMemoryNotificationStore()

@@ -27,10 +27,10 @@ from mpa_contracts.events.notification import (
 from mpa_contracts.vocabularies import DeliveryFailureReason, NotificationChannel
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.endpoint_health import disable_endpoint
-from mpa_notification.app.fanout import Notification, tell
+from mpa_notification.app.fanout import tell_about
 from mpa_notification.app.ports import NotificationUow, UowFactory
 from mpa_notification.domain.attempts import AttemptStep, after_attempt
-from mpa_notification.domain.content import body_for_outcome, referral_link
+from mpa_notification.domain.content import referral_link
 from mpa_notification.domain.models import (
     Attempt,
     Claimed,
@@ -40,7 +40,7 @@ from mpa_notification.domain.models import (
     Endpoint,
 )
 from mpa_notification.domain.outcomes import AttemptResult, Verdict
-from mpa_notification.domain.routing import EMAIL_AUDIENCES, RECIPIENT_KIND
+from mpa_notification.domain.routing import RECIPIENT_KIND
 
 
 @dataclass(frozen=True)
@@ -258,16 +258,16 @@ def _tell_about_exhaustion(
     referrer and the country's supervisors are e-mailed about the `exhausted` event."""
     assert delivery.referral_id is not None
     assert delivery.partner_id is not None
-    event_type = NotificationExhaustedV1.event_type
-    body = body_for_outcome(
-        event_type,
-        exhausted.time,
+    tell_about(
+        work,
+        context,
+        exhausted,
+        delivery.partner_id,
         {
             "notification_id": str(delivery.id),
             "partner_id": str(delivery.partner_id),
             "referral_id": str(delivery.referral_id),
             "case_id": str(delivery.case_id),
-            "event_id": str(exhausted.id),
             "attempts": delivery.attempts,
             "last_failure": failure.value,
             "links": {
@@ -276,18 +276,5 @@ def _tell_about_exhaustion(
                 )
             },
         },
-    )
-    tell(
-        work,
-        context,
-        Notification(
-            event_type,
-            body,
-            delivery.partner_id,
-            referral_id=delivery.referral_id,
-            trigger_event_id=exhausted.id,
-            correlation_id=exhausted.correlation_id,
-        ),
-        audiences=EMAIL_AUDIENCES[event_type],
-        webhooks=False,
+        referral_id=delivery.referral_id,
     )

@@ -7,11 +7,9 @@ import uuid
 from mpa_contracts.events.notification import NotificationEndpointDisabledV1
 from mpa_contracts.vocabularies import EndpointDisabledReason, NotificationChannel
 from mpa_notification.app.context import NotificationContext
-from mpa_notification.app.fanout import Notification, tell
+from mpa_notification.app.fanout import tell_about
 from mpa_notification.app.ports import NotificationUow
-from mpa_notification.domain.content import body_for_outcome
 from mpa_notification.domain.models import DisabledReason, Endpoint
-from mpa_notification.domain.routing import EMAIL_AUDIENCES
 
 # Reasons the platform decided on its own: the partner hears of them by e-mail.
 _TOLD_TO_PARTNER = frozenset({DisabledReason.CONSECUTIVE_FAILURES, DisabledReason.GONE})
@@ -38,14 +36,14 @@ async def disable_endpoint(
         subject=f"partner/{endpoint.partner_id}",
     )
     if reason in _TOLD_TO_PARTNER:
-        event_type = NotificationEndpointDisabledV1.event_type
-        body = body_for_outcome(
-            event_type,
-            event.time,
+        tell_about(
+            uow,
+            context,
+            event,
+            endpoint.partner_id,
             {
                 "partner_id": str(endpoint.partner_id),
                 "endpoint_id": str(endpoint.id),
-                "event_id": str(event.id),
                 "reason": reason.value,
                 "consecutive_failures": endpoint.consecutive_failures,
                 "links": {
@@ -53,19 +51,6 @@ async def disable_endpoint(
                     f"/v1/endpoints/{endpoint.id}"
                 },
             },
-        )
-        tell(
-            uow,
-            context,
-            Notification(
-                event_type,
-                body,
-                endpoint.partner_id,
-                trigger_event_id=event.id,
-                correlation_id=event.correlation_id,
-            ),
-            audiences=EMAIL_AUDIENCES[event_type],
-            webhooks=False,
         )
     return disabled
 

@@ -79,23 +79,16 @@ async def create_endpoint(
         if not await work.partners.is_active(owner):
             raise Conflict("The partner is deactivated: it receives no webhooks")
         endpoint = await work.endpoints.add(
-            Endpoint(
+            Endpoint.register(
                 id=endpoint_id,
                 partner_id=owner,
                 url=command.url,
                 description=command.description,
                 event_types=command.event_types,
-                enabled=True,
-                disabled_reason=None,
                 rate_limit_per_second=command.rate_limit_per_second,
                 max_in_flight=command.max_in_flight,
                 secret=context.secrets.seal(endpoint_id, secret),
-                previous_secret=None,
-                previous_secret_expires_at=None,
-                failing_since=None,
-                consecutive_failures=0,
-                created_at=now,
-                updated_at=now,
+                at=now,
             )
         )
         await work.commit()

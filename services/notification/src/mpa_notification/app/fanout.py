@@ -16,11 +16,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from mpa_contracts.envelope import Envelope
 from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.ports import NotificationUow
-from mpa_notification.domain.content import NotificationBody
+from mpa_notification.domain.content import NotificationBody, body_for_outcome
 from mpa_notification.domain.models import (
     Contact,
     Endpoint,
@@ -28,7 +30,7 @@ from mpa_notification.domain.models import (
     NewDelivery,
     ReferralFacts,
 )
-from mpa_notification.domain.routing import WEBHOOK_EVENT_TYPES, Audience
+from mpa_notification.domain.routing import EMAIL_AUDIENCES, WEBHOOK_EVENT_TYPES, Audience
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,33 @@ def tell(
         webhooks=webhooks,
         first_attempt_at=datetime.now(UTC) + timedelta(seconds=context.schedule.first_delay()),
         wake=context.wake_dispatcher,
+    )
+
+
+def tell_about(
+    uow: NotificationUow,
+    context: NotificationContext,
+    event: Envelope,
+    partner_id: uuid.UUID,
+    data: dict[str, Any],
+    *,
+    referral_id: uuid.UUID | None = None,
+) -> None:
+    """E-mails the audiences of one of this service's own events (a webhook exhausted, an
+    endpoint disabled): `data` is what the message says of it (ids, codes, links)."""
+    tell(
+        uow,
+        context,
+        Notification(
+            event.type,
+            body_for_outcome(event.type, event.time, {**data, "event_id": str(event.id)}),
+            partner_id,
+            referral_id=referral_id,
+            trigger_event_id=event.id,
+            correlation_id=event.correlation_id,
+        ),
+        audiences=EMAIL_AUDIENCES[event.type],
+        webhooks=False,
     )
 
 

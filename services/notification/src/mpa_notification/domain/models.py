@@ -57,6 +57,40 @@ class Endpoint:
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def register(
+        cls,
+        *,
+        id: uuid.UUID,
+        partner_id: uuid.UUID,
+        url: str,
+        event_types: tuple[str, ...],
+        secret: bytes,
+        at: datetime,
+        description: str = "",
+        rate_limit_per_second: int | None = None,
+        max_in_flight: int | None = None,
+    ) -> Endpoint:
+        """A new endpoint: enabled, healthy, with one (sealed) signing secret."""
+        return cls(
+            id=id,
+            partner_id=partner_id,
+            url=url,
+            description=description,
+            event_types=event_types,
+            enabled=True,
+            disabled_reason=None,
+            rate_limit_per_second=rate_limit_per_second,
+            max_in_flight=max_in_flight,
+            secret=secret,
+            previous_secret=None,
+            previous_secret_expires_at=None,
+            failing_since=None,
+            consecutive_failures=0,
+            created_at=at,
+            updated_at=at,
+        )
+
     @property
     def is_healthy(self) -> bool:
         return self.failing_since is None and not self.consecutive_failures
