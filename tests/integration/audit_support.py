@@ -204,7 +204,7 @@ def scenario() -> tuple[list[Envelope], uuid.UUID]:
     return envelopes, opening.data.case_id  # type: ignore[attr-defined]
 
 
-# --- RFC 6962 reference (section 2.1), written independently of mpa_audit.domain.merkle ----
+# --- RFC 6962 reference (section 2.1), written independently of mpa_audit_verify ----
 
 
 def rfc_leaf_hash(data: bytes) -> bytes:

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from mpa_audit.adapters.tables import outbox
 from mpa_audit.app.append import append_event
-from mpa_audit.domain.checkpoint import parse_verifier_key, verify_signed_tree_head
 from mpa_audit.domain.leaf import RecordOrigin
 from mpa_audit.handlers import log_subscription
+from mpa_audit_verify.checkpoint import verify_signed_tree_head
+from mpa_audit_verify.note import parse_verifier_key
 from mpa_cli.stack.topics import ensure_topics
 from mpa_common.messaging.consumer import EventConsumer
 from mpa_common.uow import UnitOfWork

@@ -39,10 +39,12 @@ from mpa_audit.app.append import append_event
 from mpa_audit.app.export import export_lines, prepare_export
 from mpa_audit.app.proofs import consistency_proof, inclusion_proof
 from mpa_audit.app.tree_heads import TreeHeads
-from mpa_audit.domain.checkpoint import VerifierKey
-from mpa_audit.domain.export import verify_export
 from mpa_audit.domain.leaf import RecordOrigin, leaf_bytes
-from mpa_audit.domain.merkle import CompactRange, leaf_hash, verify_consistency, verify_inclusion
+from mpa_audit_verify.compact_range import CompactRange
+from mpa_audit_verify.export import verify_export
+from mpa_audit_verify.hashing import leaf_hash
+from mpa_audit_verify.note import VerifierKey
+from mpa_audit_verify.proofs import verify_consistency, verify_inclusion
 from mpa_common.settings import RUNTIME_ROLES, local_database_url, local_owner_database_url
 from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.case import CaseClosedV1

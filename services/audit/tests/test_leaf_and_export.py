@@ -7,24 +7,22 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from audit_memory_tree import MemoryTree
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mpa_audit.domain.checkpoint import TreeHead, VerifierKey, sign_tree_head
-from mpa_audit.domain.export import (
+from mpa_audit.domain.leaf import LEAF_FORMAT, RecordOrigin, leaf_bytes, summarize_leaf
+from mpa_audit.domain.proof_plans import consistency_proof
+from mpa_audit_verify.checkpoint import TreeHead, sign_tree_head
+from mpa_audit_verify.compact_range import CompactRange, frontier_node_ids
+from mpa_audit_verify.export import (
     ConsistencyEvidence,
     ExportHeader,
     ExportVerificationError,
     leaf_line,
     verify_export,
 )
-from mpa_audit.domain.leaf import LEAF_FORMAT, RecordOrigin, leaf_bytes, summarize_leaf
-from mpa_audit.domain.merkle import (
-    CompactRange,
-    MemoryTree,
-    consistency_proof,
-    frontier_node_ids,
-    leaf_hash,
-)
+from mpa_audit_verify.hashing import leaf_hash
+from mpa_audit_verify.note import VerifierKey
 from mpa_contracts.envelope import new_envelope
 from mpa_contracts.events.access import PersonalDataAccessedV1
 from mpa_contracts.examples import EXAMPLES

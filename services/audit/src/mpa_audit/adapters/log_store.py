@@ -18,13 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_audit.adapters.tables import log_entries, merkle_nodes, skipped_offsets, tree_heads
 from mpa_audit.domain.leaf import LeafSummary, RecordOrigin
-from mpa_audit.domain.merkle import (
-    CompactRange,
-    MissingNodeError,
-    Node,
-    NodeId,
-    frontier_node_ids,
-)
+from mpa_audit.domain.proof_plans import MissingNodeError
+from mpa_audit_verify.compact_range import CompactRange, Node, NodeId, frontier_node_ids
 
 DUPLICATE = "duplicate"
 """Skipped-offset reason: the record holds an event that is in the log already."""

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from mpa_audit.adapters.log_store import StoredEntry, StoredTreeHead
 from mpa_audit.app.coverage import PartitionCoverage
-from mpa_audit.domain.checkpoint import parse_checkpoint_body
+from mpa_audit_verify.checkpoint import parse_checkpoint_body
 
 _HASH_EXAMPLE = ["3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
 

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_audit.adapters.log_store import DUPLICATE, LogStore
 from mpa_audit.domain.leaf import RecordOrigin, leaf_bytes, summarize_leaf
-from mpa_audit.domain.merkle import leaf_hash
+from mpa_audit_verify.hashing import leaf_hash
 from mpa_contracts.envelope import Envelope
 
 

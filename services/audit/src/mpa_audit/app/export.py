@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpa_audit.adapters.log_store import LogStore
 from mpa_audit.app.tree_heads import TreeHeads
-from mpa_audit.domain.export import ConsistencyEvidence, ExportHeader, leaf_line
-from mpa_audit.domain.merkle import consistency_proof_plan
+from mpa_audit.domain.proof_plans import consistency_proof_plan
+from mpa_audit_verify.export import ConsistencyEvidence, ExportHeader, leaf_line
 from mpa_common.problems import Problem
 
 BATCH = 5000

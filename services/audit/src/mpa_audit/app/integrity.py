@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mpa_audit.adapters import integrity_queries as queries
 from mpa_audit.adapters.log_store import LogStore
 from mpa_audit.adapters.signing import TreeHeadSigner
-from mpa_audit.domain.checkpoint import CheckpointError, verify_signed_tree_head
 from mpa_audit.domain.leaf import summarize_leaf
-from mpa_audit.domain.merkle import MissingNodeError
+from mpa_audit.domain.proof_plans import MissingNodeError
+from mpa_audit_verify.checkpoint import verify_signed_tree_head
+from mpa_audit_verify.note import CheckpointError
 
 TREE_HEADS_CHECKED = 20
 

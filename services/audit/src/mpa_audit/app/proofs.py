@@ -7,13 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpa_audit.adapters.log_store import LogStore
-from mpa_audit.domain.merkle import (
-    CompactRange,
-    NodeId,
-    consistency_proof_plan,
-    frontier_node_ids,
-    inclusion_proof_plan,
-)
+from mpa_audit.domain.proof_plans import consistency_proof_plan, inclusion_proof_plan
+from mpa_audit_verify.compact_range import CompactRange, NodeId, frontier_node_ids
 from mpa_common.problems import Problem
 
 
