@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from mpa_contracts.envelope import TRACEPARENT_HEADER, TRACESTATE_HEADER, Envelope, envelope_to_json
+from mpa_contracts.envelope import JSON_CONTENT_TYPE, PARTITIONKEY_ATTRIBUTE, Envelope
 
 LEAF_FORMAT = "mpa-audit-leaf/1"
 
@@ -58,11 +58,39 @@ def canonical_json(value: Any) -> bytes:
     ).encode("ascii")
 
 
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+).encode
+
+
+def _event_document(envelope: Envelope) -> dict[str, Any]:
+    """The envelope as the structured-mode document `envelope_to_json` writes, without trace
+    context, built directly: the audit encodes every event of the platform, so the round
+    trip through JSON text is worth saving (the leaf tests pin the two to the same bytes)."""
+    event: dict[str, Any] = {
+        "specversion": envelope.specversion,
+        "id": str(envelope.id),
+        "source": envelope.source,
+        "type": envelope.type,
+        "time": envelope.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "dataschema": envelope.dataschema,
+        "correlationid": str(envelope.correlation_id),
+        "datacontenttype": JSON_CONTENT_TYPE,
+        PARTITIONKEY_ATTRIBUTE: str(envelope.key),
+        "data": envelope.data.model_dump(mode="json", exclude_defaults=True),
+    }
+    if envelope.subject is not None:
+        event["subject"] = envelope.subject
+    if envelope.causation_id is not None:
+        event["causationid"] = str(envelope.causation_id)
+    if envelope.actor_id is not None:
+        event["actorid"] = envelope.actor_id
+    return event
+
+
 def leaf_document(envelope: Envelope, origin: RecordOrigin) -> dict[str, Any]:
     """The JSON document a leaf encodes."""
-    event: dict[str, Any] = json.loads(envelope_to_json(envelope))
-    event.pop(TRACEPARENT_HEADER, None)
-    event.pop(TRACESTATE_HEADER, None)
+    event = _event_document(envelope)
     return {
         "event": event,
         "format": LEAF_FORMAT,
@@ -72,7 +100,24 @@ def leaf_document(envelope: Envelope, origin: RecordOrigin) -> dict[str, Any]:
 
 def leaf_bytes(envelope: Envelope, origin: RecordOrigin) -> bytes:
     """The canonical bytes of the leaf for ``envelope`` read at ``origin``."""
-    return canonical_json(leaf_document(envelope, origin))
+    return _encode(leaf_document(envelope, origin)).encode("ascii")
+
+
+def encode_leaf(envelope: Envelope, origin: RecordOrigin) -> tuple[bytes, LeafSummary]:
+    """The leaf's bytes and its indexed fields, read from the same document (what
+    ``summarize_leaf`` would read back from the bytes, without parsing them again)."""
+    document = leaf_document(envelope, origin)
+    case_id = document["event"]["data"].get("case_id")
+    summary = LeafSummary(
+        event_id=envelope.id,
+        event_type=envelope.type,
+        event_time=envelope.time,
+        correlation_id=envelope.correlation_id,
+        case_id=UUID(case_id) if isinstance(case_id, str) else None,
+        actor_id=envelope.actor_id,
+        origin=origin,
+    )
+    return _encode(document).encode("ascii"), summary
 
 
 def summarize_leaf(leaf: bytes) -> LeafSummary:
