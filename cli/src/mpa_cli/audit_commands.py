@@ -1,12 +1,15 @@
-"""`mpa audit`: offline verification of audit-log exports, and the tree-head public key.
+"""`mpa audit`: offline verification of audit-log exports, the tree-head public key, and a
+witness that cosigns the log's tree heads.
 
 `verify` needs no database and no network: an auditor runs it on an export downloaded from
 `GET /v1/audit/export`, with the public key obtained beforehand through a channel they trust
-(`mpa audit public-key` on the audit host, or `GET /v1/audit/public-key`).
+(`mpa audit public-key` on the audit host, or `GET /v1/audit/public-key`), and the keys of
+the witnesses they rely on (`mpa audit witness-key` on each witness's host).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -58,3 +61,122 @@ def public_key() -> None:
     except SigningKeyError as error:
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from error
+
+
+def _dev_witness_key_file() -> Path:
+    from mpa_cli.audit_witness import DEV_WITNESS_DIR
+
+    return DEV_WITNESS_DIR / "witness-key.pem"
+
+
+def _production() -> bool:
+    return os.environ.get("MPA_ENV", "development") == "production"
+
+
+def prepare_local_witness() -> None:
+    """Create the development keys `make run` needs before its processes start (the audit
+    log's signing key, the witness's key and its published verifier key), so the audit
+    service and the witness never race to create the same key. Production has its own."""
+    if _production():
+        return
+    from mpa_audit.adapters.signing import load_signer
+    from mpa_audit.settings import AuditSettings
+    from mpa_cli.audit_witness import DEFAULT_NAME, DEV_WITNESS_DIR, write_verifier_key
+    from mpa_common.auth import load_or_create_dev_key
+
+    load_signer(AuditSettings())
+    key = load_or_create_dev_key(_dev_witness_key_file())
+    write_verifier_key(key, DEFAULT_NAME, DEV_WITNESS_DIR)
+
+
+@audit_app.command("witness")
+def witness(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8005, help="Port to listen on"),
+    name: str = typer.Option(
+        "witness.mpa.example/local", help="The witness's name (its key name; a schema-less URL)"
+    ),
+    key_file: Path | None = typer.Option(
+        None,
+        help="The witness's Ed25519 key (PKCS#8 PEM); development creates "
+        ".local/audit/witness/witness-key.pem",
+    ),
+    state_dir: Path | None = typer.Option(
+        None,
+        help="Where it keeps the last checkpoint it cosigned per log (development: "
+        ".local/audit/witness)",
+    ),
+    log_key: list[str] = typer.Option(
+        [],
+        "--log-key",
+        help="A log's verifier key `<origin>+<id>+<key>` (or a file) it witnesses; repeat for "
+        "several (development: the local audit log's key)",
+    ),
+) -> None:
+    """Run a C2SP tlog-witness: it cosigns a log's checkpoint only when a consistency proof
+    shows it extends the last one it cosigned, and refuses (422) a rewritten history."""
+    import uvicorn
+
+    from mpa_audit_verify.command import UsageError
+    from mpa_audit_verify.command import log_key as parse_log_key
+    from mpa_audit_verify.note import load_private_key_pem
+    from mpa_audit_verify.witness import StateDirectoryInUse
+    from mpa_cli.audit_witness import (
+        DEV_WITNESS_DIR,
+        build_witness,
+        witness_app,
+        write_verifier_key,
+    )
+    from mpa_common.auth import load_or_create_dev_key
+
+    if _production() and (key_file is None or state_dir is None or not log_key):
+        typer.secho(
+            "error: in production give --key-file, --state-dir and --log-key (no development "
+            "defaults)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    directory = state_dir or DEV_WITNESS_DIR
+    try:
+        key = (
+            load_private_key_pem(key_file.read_bytes())
+            if key_file is not None
+            else load_or_create_dev_key(_dev_witness_key_file())
+        )
+        if log_key:
+            logs = [parse_log_key(value) for value in log_key]
+        else:
+            from mpa_audit.adapters.signing import load_signer
+            from mpa_audit.settings import AuditSettings
+
+            logs = [load_signer(AuditSettings()).public]
+        served, state = build_witness(name, key, logs, directory)
+    except (OSError, ValueError, UsageError, StateDirectoryInUse) as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+    vkey = write_verifier_key(key, name, directory)
+    typer.echo(f"witness {name} on http://{host}:{port}")
+    typer.echo(f"  cosigner key  {vkey}")
+    typer.echo(f"  witnesses     {', '.join(log.name for log in logs)}")
+    typer.echo(f"  state         {directory}")
+    uvicorn.run(witness_app(served, state), host=host, port=port, log_level="warning")
+
+
+@audit_app.command("witness-key")
+def witness_key(
+    name: str = typer.Option("witness.mpa.example/local", help="The witness's name"),
+    key_file: Path | None = typer.Option(None, help="The witness's key (development default)"),
+) -> None:
+    """Print the witness's cosigner key, what auditors pass to `mpa audit verify
+    --witness-key` (and the audit service to AUDIT_WITNESS_KEY)."""
+    from mpa_audit_verify.cosignature import encode_cosigner_key
+    from mpa_audit_verify.note import CheckpointError, load_private_key_pem
+
+    path = key_file or _dev_witness_key_file()
+    try:
+        key = load_private_key_pem(path.read_bytes())
+    except (OSError, CheckpointError) as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+    typer.echo(encode_cosigner_key(key, name))

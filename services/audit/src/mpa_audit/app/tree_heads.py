@@ -53,9 +53,15 @@ class CosignedTreeHead:
 @dataclass(frozen=True, slots=True)
 class WitnessOutcome:
     witness: str
+    tree_size: int
     cosigned: bool
     status: int | None
     reason: str
+
+    @property
+    def refused(self) -> bool:
+        """The witness judged the head and said no (asking again would not change that)."""
+        return self.status in (400, 403, 404, 422)
 
 
 class TreeHeads:
@@ -112,13 +118,14 @@ class TreeHeads:
         for witness in self.witnesses:
             if witness.key.name in have:
                 continue
+            last = self.last_outcomes.get(witness.key.name)
+            if last is not None and last.tree_size == head.tree_size and last.refused:
+                continue
             try:
                 outcome, cosignature = await self._ask(witness, head)
             except DependencyUnavailable as error:
-                outcome, cosignature = (
-                    WitnessOutcome(witness.key.name, False, None, str(error)),
-                    None,
-                )
+                outcome = WitnessOutcome(witness.key.name, head.tree_size, False, None, str(error))
+                cosignature = None
                 log.warning(
                     "witness unreachable; the tree head stays unwitnessed for now",
                     extra={"witness": witness.key.name, "tree_size": head.tree_size},
@@ -139,7 +146,7 @@ class TreeHeads:
             old = await uow.log.latest_cosigned_size(name) or 0
         for _attempt in range(2):  # a 409 tells the witness's size: one retry from it
             if old > head.tree_size:
-                return WitnessOutcome(name, False, 409, f"it cosigned {old} already"), None
+                return WitnessOutcome(name, head.tree_size, False, 409, f"it cosigned {old}"), None
             async with self._uow_factory() as uow:
                 proof = await _proof(uow.log, old, head.tree_size)
             answer = await witness.add_checkpoint(old, proof, head.checkpoint)
@@ -157,9 +164,12 @@ class TreeHeads:
                         "reason": answer.reason[:200],
                     },
                 )
-                return WitnessOutcome(name, False, answer.status, answer.reason), None
+                return (
+                    WitnessOutcome(name, head.tree_size, False, answer.status, answer.reason),
+                    None,
+                )
             return self._verified(witness, head, answer.cosignatures)
-        return WitnessOutcome(name, False, 409, "the witness's size kept moving"), None
+        return WitnessOutcome(name, head.tree_size, False, 409, "its size kept moving"), None
 
     def _verified(
         self, witness: Witness, head: StoredTreeHead, lines: str
@@ -177,10 +187,13 @@ class TreeHeads:
                 "witness answered without a valid cosignature",
                 extra={"witness": name, "tree_size": head.tree_size, "error": str(error)[:200]},
             )
-            return WitnessOutcome(name, False, 200, f"invalid cosignature: {error}"), None
+            outcome = WitnessOutcome(
+                name, head.tree_size, False, 200, f"invalid cosignature: {error}"
+            )
+            return outcome, None
         log.info("tree head witnessed", extra={"witness": name, "tree_size": head.tree_size})
         cosignature = StoredCosignature(head.tree_size, name, checked.line, checked.timestamp)
-        return WitnessOutcome(name, True, 200, ""), cosignature
+        return WitnessOutcome(name, head.tree_size, True, 200, ""), cosignature
 
 
 async def _proof(log_store: LogRepository, old: int, new: int) -> list[bytes]:
