@@ -30,7 +30,7 @@ letter is never accounted by itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
@@ -195,11 +195,48 @@ def rereads(
     ]
 
 
+class _Running:
+    """A partition's account while a batch is planned (mutable: one per partition and
+    epoch, frozen into a PartitionAccount at the end)."""
+
+    __slots__ = ("dead_lettered", "duplicates", "epoch", "logged", "next_offset", "partition",
+                 "replays", "seen", "topic")  # fmt: skip
+
+    def __init__(self, account: PartitionAccount) -> None:
+        self.topic = account.topic
+        self.partition = account.partition
+        self.epoch = account.epoch
+        self.next_offset = account.next_offset
+        self.seen = account.seen
+        self.logged = account.logged
+        self.duplicates = account.duplicates
+        self.replays = account.replays
+        self.dead_lettered = account.dead_lettered
+
+    def frozen(self) -> PartitionAccount:
+        return PartitionAccount(
+            self.topic, self.partition, self.epoch, self.next_offset, self.seen, self.logged,
+            self.duplicates, self.replays, self.dead_lettered,
+        )  # fmt: skip
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome is Outcome.LOGGED:
+            self.logged += 1
+        elif outcome is Outcome.DUPLICATE:
+            self.duplicates += 1
+        elif outcome is Outcome.REPLAY_FOR_OTHERS:
+            self.replays += 1
+        else:
+            self.dead_lettered += 1
+
+
 def plan_batch(state: AppendState, observations: Sequence[Observation]) -> BatchWrite:
     """What to insert for ``observations`` (in the order consumed) given ``state``."""
     compact = CompactRange.from_peaks(state.tree_size, state.peaks)
-    accounts = dict(state.partitions)
-    changed: dict[tuple[str, int, int], PartitionAccount] = {}
+    running: dict[PartitionKey, _Running] = {
+        key: _Running(account) for key, account in state.partitions.items()
+    }
+    changed: dict[tuple[str, int, int], _Running] = {}
     logged = set(state.logged_event_ids)
     written: dict[OriginKey, StoredRecord] = {}
     leaves: list[NewLeaf] = []
@@ -210,11 +247,14 @@ def plan_batch(state: AppendState, observations: Sequence[Observation]) -> Batch
 
     for observation in observations:
         origin = observation.origin
+        offset = origin.offset
         key = (origin.topic, origin.partition)
-        account = accounts.get(key) or PartitionAccount(origin.topic, origin.partition)
-        where = (origin.topic, origin.partition, account.epoch, origin.offset)
+        account = running.get(key)
+        if account is None:
+            account = running[key] = _Running(PartitionAccount(origin.topic, origin.partition))
+        where = (origin.topic, origin.partition, account.epoch, offset)
         stored = written.get(where) or (
-            state.records.get(where) if origin.offset < account.next_offset else None
+            state.records.get(where) if offset < account.next_offset else None
         )
         if stored is not None:
             if _same_record(stored, observation):
@@ -228,46 +268,36 @@ def plan_batch(state: AppendState, observations: Sequence[Observation]) -> Batch
                 ):
                     continue
             else:
-                account = PartitionAccount(origin.topic, origin.partition, account.epoch + 1)
-                new_epochs.append(account)
-                where = (origin.topic, origin.partition, account.epoch, origin.offset)
+                opened = PartitionAccount(origin.topic, origin.partition, account.epoch + 1)
+                new_epochs.append(opened)
+                account = running[key] = _Running(opened)
+                where = (origin.topic, origin.partition, account.epoch, offset)
                 stored = None
         if stored is None:
-            if origin.offset > account.next_offset:
+            if offset > account.next_offset:
                 gaps.append(
-                    Gap(
-                        origin.topic,
-                        origin.partition,
-                        account.epoch,
-                        account.next_offset,
-                        origin.offset - 1,
-                    )
-                )
-            account = replace(
-                account,
-                seen=account.seen + 1,
-                next_offset=max(account.next_offset, origin.offset + 1),
-            )
+                    Gap(origin.topic, origin.partition, account.epoch, account.next_offset,
+                        offset - 1)
+                )  # fmt: skip
+            account.seen += 1
+            if offset >= account.next_offset:
+                account.next_offset = offset + 1
         outcome = _outcome(observation, logged)
         if outcome is Outcome.LOGGED:
-            assert observation.leaf is not None
-            assert observation.summary is not None
-            assert observation.event_id is not None
-            hashed = leaf_hash(observation.leaf)
+            leaf = observation.leaf
+            summary = observation.summary
+            assert leaf is not None
+            assert summary is not None
+            hashed = leaf_hash(leaf)
             completed = compact.append(hashed)
-            nodes.extend(completed[1:])
-            leaves.append(
-                NewLeaf(
-                    completed[0].index, observation.leaf, hashed, observation.summary, account.epoch
-                )
-            )
-            logged.add(observation.event_id)
-            account = replace(account, logged=account.logged + 1)
+            if len(completed) > 1:
+                nodes.extend(completed[1:])
+            leaves.append(NewLeaf(completed[0].index, leaf, hashed, summary, account.epoch))
+            logged.add(summary.event_id)
         else:
             skipped.append(SkippedOffset(origin, account.epoch, observation.event_id, outcome))
-            account = _count(account, outcome)
+        account.count(outcome)
         written[where] = StoredRecord(observation.event_id, outcome)
-        accounts[key] = account
         changed[(account.topic, account.partition, account.epoch)] = account
 
     return BatchWrite(
@@ -275,7 +305,7 @@ def plan_batch(state: AppendState, observations: Sequence[Observation]) -> Batch
         leaves=tuple(leaves),
         nodes=tuple(nodes),
         skipped=tuple(skipped),
-        partitions=tuple(changed.values()),
+        partitions=tuple(account.frozen() for account in changed.values()),
         gaps=tuple(gaps),
         new_epochs=tuple(new_epochs),
     )
@@ -293,11 +323,3 @@ def _outcome(observation: Observation, logged: set[UUID]) -> Outcome:
     if observation.skipped is not None:
         return observation.skipped
     return Outcome.DUPLICATE if observation.event_id in logged else Outcome.LOGGED
-
-
-def _count(account: PartitionAccount, outcome: Outcome) -> PartitionAccount:
-    if outcome is Outcome.DUPLICATE:
-        return replace(account, duplicates=account.duplicates + 1)
-    if outcome is Outcome.REPLAY_FOR_OTHERS:
-        return replace(account, replays=account.replays + 1)
-    return replace(account, dead_lettered=account.dead_lettered + 1)

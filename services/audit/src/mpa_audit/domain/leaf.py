@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 from uuid import UUID
 
@@ -61,13 +62,14 @@ def canonical_json(value: Any) -> bytes:
 _encode = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
 ).encode
+_string = encode_basestring_ascii
+"""How the canonical encoder writes a string (json's own C function)."""
 
 
-def _event_document(envelope: Envelope) -> dict[str, Any]:
-    """The envelope as the structured-mode document `envelope_to_json` writes, without trace
-    context, built directly: the audit encodes every event of the platform, so the round
-    trip through JSON text is worth saving (the leaf tests pin the two to the same bytes)."""
-    event: dict[str, Any] = {
+def _event_attributes(envelope: Envelope) -> dict[str, str]:
+    """The envelope's CloudEvents attributes as `envelope_to_json` writes them, without trace
+    context and without data."""
+    event = {
         "specversion": envelope.specversion,
         "id": str(envelope.id),
         "source": envelope.source,
@@ -77,7 +79,6 @@ def _event_document(envelope: Envelope) -> dict[str, Any]:
         "correlationid": str(envelope.correlation_id),
         "datacontenttype": JSON_CONTENT_TYPE,
         PARTITIONKEY_ATTRIBUTE: str(envelope.key),
-        "data": envelope.data.model_dump(mode="json", exclude_defaults=True),
     }
     if envelope.subject is not None:
         event["subject"] = envelope.subject
@@ -88,9 +89,14 @@ def _event_document(envelope: Envelope) -> dict[str, Any]:
     return event
 
 
+def _payload(envelope: Envelope) -> dict[str, Any]:
+    return envelope.data.model_dump(mode="json", exclude_defaults=True)
+
+
 def leaf_document(envelope: Envelope, origin: RecordOrigin) -> dict[str, Any]:
     """The JSON document a leaf encodes."""
-    event = _event_document(envelope)
+    event: dict[str, Any] = dict(_event_attributes(envelope))
+    event["data"] = _payload(envelope)
     return {
         "event": event,
         "format": LEAF_FORMAT,
@@ -98,16 +104,36 @@ def leaf_document(envelope: Envelope, origin: RecordOrigin) -> dict[str, Any]:
     }
 
 
+def _canonical_leaf(
+    attributes: dict[str, str], payload: dict[str, Any], origin: RecordOrigin
+) -> bytes:
+    """``canonical_json(leaf_document(...))``, assembled around the one nested value that
+    needs the general encoder (the payload): the audit encodes every event of the platform,
+    and this is several times cheaper (the leaf tests pin the two to the same bytes)."""
+    fields = [f"{_string(name)}:{_string(value)}" for name, value in attributes.items()]
+    fields.append(f'"data":{_encode(payload)}')
+    fields.sort()  # each field starts with its quoted name: sorting them sorts the names
+    where = (
+        f'"offset":{int(origin.offset)},"partition":{int(origin.partition)},'
+        f'"topic":{_string(origin.topic)}'
+    )
+    return (
+        f'{{"event":{{{",".join(fields)}}},"format":"{LEAF_FORMAT}","origin":{{{where}}}}}'.encode(
+            "ascii"
+        )
+    )
+
+
 def leaf_bytes(envelope: Envelope, origin: RecordOrigin) -> bytes:
     """The canonical bytes of the leaf for ``envelope`` read at ``origin``."""
-    return _encode(leaf_document(envelope, origin)).encode("ascii")
+    return _canonical_leaf(_event_attributes(envelope), _payload(envelope), origin)
 
 
 def encode_leaf(envelope: Envelope, origin: RecordOrigin) -> tuple[bytes, LeafSummary]:
-    """The leaf's bytes and its indexed fields, read from the same document (what
+    """The leaf's bytes and its indexed fields, read from the same values (what
     ``summarize_leaf`` would read back from the bytes, without parsing them again)."""
-    document = leaf_document(envelope, origin)
-    case_id = document["event"]["data"].get("case_id")
+    payload = _payload(envelope)
+    case_id = payload.get("case_id")
     summary = LeafSummary(
         event_id=envelope.id,
         event_type=envelope.type,
@@ -117,7 +143,7 @@ def encode_leaf(envelope: Envelope, origin: RecordOrigin) -> tuple[bytes, LeafSu
         actor_id=envelope.actor_id,
         origin=origin,
     )
-    return _encode(document).encode("ascii"), summary
+    return _canonical_leaf(_event_attributes(envelope), payload, origin), summary
 
 
 def summarize_leaf(leaf: bytes) -> LeafSummary:
