@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
+from mpa_audit.adapters.uow import AuditUnitOfWork
 from mpa_audit.domain.leaf import RecordOrigin
 from mpa_audit_verify.checkpoint import verify_signed_tree_head
 from mpa_audit_verify.note import parse_verifier_key
-from mpa_audit.adapters.uow import AuditUnitOfWork
 from mpa_cli.stack.topics import ensure_topics
 from mpa_common.messaging.consumer import EventConsumer
 from mpa_contracts.envelope import Envelope

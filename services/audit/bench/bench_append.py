@@ -37,14 +37,16 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from mpa_audit.adapters.consumer import audit_log_consumer
 from mpa_audit.adapters.log_store import LogStore
 from mpa_audit.adapters.schema import provision_schema
-from mpa_audit.adapters.uow import unit_of_work_factory
+from mpa_audit.adapters.tables import outbox
+from mpa_audit.adapters.uow import AuditUnitOfWork
 from mpa_audit.app.append import append_batch, observe_event
 from mpa_audit.domain.leaf import RecordOrigin
-from mpa_audit.handlers import log_batch_handler, skip_recorder
+from mpa_audit.handlers import log_subscription
+from mpa_audit.settings import AuditSettings
 from mpa_cli.stack.topics import ensure_topics
+from mpa_common.service import ServiceContext
 from mpa_common.settings import (
     LOCAL_KAFKA_BOOTSTRAP_SERVERS,
     RUNTIME_ROLES,
@@ -101,9 +103,11 @@ def runtime_engine(schema: str) -> AsyncEngine:
 async def bench_batches(owner: AsyncEngine, envelopes: Sequence[Envelope], batch: int) -> float:
     schema = await new_schema(owner)
     engine = runtime_engine(schema)
-    uow_factory = unit_of_work_factory(
-        async_sessionmaker(engine, expire_on_commit=False), source="urn:mpa:service:audit"
-    )
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    def uow_factory() -> AuditUnitOfWork:
+        return AuditUnitOfWork(sessions, outbox, source="urn:mpa:service:audit")
+
     encode_seconds = 0.0
     try:
         # Warm the connection pool and the prepared statements, as a running service is.
@@ -163,9 +167,11 @@ async def bench_replay(owner: AsyncEngine, count: int) -> float:
     schema = await new_schema(owner)
     prefix = f"{schema}."
     topics = await ensure_topics(BOOTSTRAP, prefix)
-    engine = runtime_engine(schema)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    uow_factory = unit_of_work_factory(sessions, source="urn:mpa:service:audit")
+    # The consumer as main.py builds it: the service's settings (batch size and all), its
+    # units of work, the audit's subscription, under a group of the benchmark's own.
+    settings = AuditSettings(database_schema=schema, **{"KAFKA_TOPIC_PREFIX": prefix})
+    service = ServiceContext.create(settings)
+    units_of_work = service.units_of_work(outbox, AuditUnitOfWork)
     try:
         backlog = events(count)
         started = time.perf_counter()
@@ -174,13 +180,12 @@ async def bench_replay(owner: AsyncEngine, count: int) -> float:
             f"backlog published                  {count / (time.perf_counter() - started):9,.0f}"
             f" events/s ({count:,} events over {len(topics) // 2} topics)"
         )
-        consumer = audit_log_consumer(
-            group_id="bench-replay",
-            sessions=sessions,
-            bootstrap_servers=BOOTSTRAP,
-            topic_prefix=prefix,
-            batch_handler=log_batch_handler(lambda uow: LogStore(uow.session)),
-            on_skipped=skip_recorder(uow_factory),
+        consumer = service.consumer(
+            log_subscription(
+                lambda uow: LogStore(uow.session), units_of_work, group="bench-replay"
+            ),
+            unit_of_work=service.units_of_work(outbox),
+            processed=None,
         )
         started = time.perf_counter()
         await consumer.start()
@@ -188,7 +193,7 @@ async def bench_replay(owner: AsyncEngine, count: int) -> float:
             size = 0
             while size < count:
                 await asyncio.sleep(0.5)
-                async with uow_factory() as uow:
+                async with units_of_work() as uow:
                     size = await uow.log.tree_size()
                 elapsed = time.perf_counter() - started
                 print(f"\r  replaying: {size:,}/{count:,} leaves, {elapsed:.0f} s", end="")
@@ -203,7 +208,7 @@ async def bench_replay(owner: AsyncEngine, count: int) -> float:
         )
         return rate
     finally:
-        await engine.dispose()
+        await service.engine.dispose()
         admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
         await admin.start()
         try:

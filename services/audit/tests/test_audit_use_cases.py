@@ -47,9 +47,9 @@ from mpa_audit_verify.note import VerifierKey
 from mpa_audit_verify.proofs import verify_consistency, verify_inclusion
 from mpa_audit_verify.witness import MemoryWitnessState, Witness, WitnessRefusal
 from mpa_common.failures import DependencyUnavailable
-from mpa_common.problems import install_problem_handlers
 from mpa_common.messaging.subscriptions import Delivery, SkipReason
 from mpa_common.messaging.subscriptions import RecordOrigin as ConsumedFrom
+from mpa_common.problems import install_problem_handlers
 from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.case import CaseClosedV1
 from mpa_contracts.vocabularies import ActorRole, CaseClosureReason

@@ -44,6 +44,7 @@ from mpa_audit_verify.cosignature import verify_cosignature
 from mpa_audit_verify.hashing import leaf_hash
 from mpa_audit_verify.note import CheckpointError, VerifierKey
 from mpa_common.failures import DependencyUnavailable
+from mpa_common.health import DependencyMonitor
 from mpa_common.workers import PeriodicWorker
 
 log = logging.getLogger(__name__)
@@ -378,7 +379,12 @@ def _columns_match(row: StoredRow) -> bool:
     )
 
 
-def full_integrity_worker(checker: IntegrityChecker, interval_seconds: float) -> PeriodicWorker:
+def full_integrity_worker(
+    checker: IntegrityChecker,
+    interval_seconds: float,
+    *,
+    monitor: DependencyMonitor | None = None,
+) -> PeriodicWorker:
     """Background worker: the full recomputation every interval (its findings are reported by
     every incremental check until a later full check is intact)."""
 
@@ -398,4 +404,4 @@ def full_integrity_worker(checker: IntegrityChecker, interval_seconds: float) ->
                 extra={"tree_size": report.tree_size, "seconds": round(report.seconds, 3)},
             )
 
-    return PeriodicWorker("audit-integrity", check, interval_seconds)
+    return PeriodicWorker("audit-integrity", check, interval_seconds, monitor=monitor)

@@ -27,6 +27,7 @@ from mpa_audit.app.proofs import consistency_between, size_or_current
 from mpa_audit_verify.cosignature import add_signature_lines, cosignature_lines, verify_cosignature
 from mpa_audit_verify.note import CheckpointError
 from mpa_common.failures import DependencyUnavailable
+from mpa_common.health import DependencyMonitor
 from mpa_common.workers import PeriodicWorker
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,9 @@ async def _proof(log_store: LogRepository, old: int, new: int) -> list[bytes]:
     return await consistency_between(log_store, old, new) if 0 < old < new else []
 
 
-def checkpoint_worker(tree_heads: TreeHeads, interval_seconds: float) -> PeriodicWorker:
+def checkpoint_worker(
+    tree_heads: TreeHeads, interval_seconds: float, *, monitor: DependencyMonitor | None = None
+) -> PeriodicWorker:
     """Background worker: signs (and has witnessed) a tree head every interval in which the
     log grew."""
 
@@ -209,4 +212,4 @@ def checkpoint_worker(tree_heads: TreeHeads, interval_seconds: float) -> Periodi
         if head is not None:
             log.info("tree head signed", extra={"tree_size": head.tree_size})
 
-    return PeriodicWorker("audit-checkpoints", sign_if_grown, interval_seconds)
+    return PeriodicWorker("audit-checkpoints", sign_if_grown, interval_seconds, monitor=monitor)
