@@ -496,6 +496,10 @@ async def test_the_incremental_check_verifies_only_what_was_added(
     assert (second.intact, second.from_size, second.leaves_checked) == (True, 10, 7)
     assert second.nodes_checked == sum((17 >> level) - (10 >> level) for level in range(1, 6))
     assert [c.tree_size for c in database.tables.checks] == [10, 17]
+    # Nothing new: nothing to verify, nothing recorded.
+    third = await checker.incremental()
+    assert (third.intact, third.leaves_checked) == (True, 0)
+    assert len(database.tables.checks) == 2
 
 
 async def test_the_incremental_check_finds_tampering_with_new_leaves_and_verified_nodes(

@@ -129,7 +129,8 @@ class IntegrityChecker:
             await self._check_tree_heads(uow.log, size, report)
             await self._check_witnesses(uow.log, size, report)
             report.last_full = await uow.log.latest_check(scope=FULL)
-            if not report.findings and compact.size == size:
+            # An intact check that verified something new records where the next starts.
+            if not report.findings and compact.size == size and (base is None or size > start):
                 await uow.log.add_check(
                     IntegrityCheck(
                         INCREMENTAL,
