@@ -206,11 +206,13 @@ async def bench_large_log(owner: AsyncEngine, leaves: int, samples: int) -> None
 
         async def one_inclusion(seq: int) -> None:
             proof = await inclusion_proof(units, seq, leaves)
-            verify_inclusion(seq, leaves, proof.leaf_hash, proof.audit_path, head.root_hash)
+            verify_inclusion(seq, leaves, proof.leaf_hash, proof.audit_path, head.head.root_hash)
 
         async def one_consistency(first: int) -> None:
             proof = await consistency_proof(units, first, leaves)
-            verify_consistency(first, leaves, proof.first_root_hash, head.root_hash, proof.proof)
+            verify_consistency(
+                first, leaves, proof.first_root_hash, head.head.root_hash, proof.proof
+            )
 
         print(f"\nlatency at {leaves:,} leaves ({samples} samples)   p50 ms   p99 ms")
         p50, p99 = await latencies(one_inclusion, [rng.randrange(leaves) for _ in range(samples)])
