@@ -202,8 +202,8 @@ def _rewrite_history(schema: str) -> None:
                 "AND l.node_index = 2 * n.node_index AND r.node_index = 2 * n.node_index + 1",
                 level,
             )
-        await superuser_execute(schema, "DELETE FROM tree_head_cosignatures")
         await superuser_execute(schema, "DELETE FROM tree_heads")
+        await superuser_execute(schema, "DELETE FROM tree_head_cosignatures")
         await superuser_execute(schema, "DELETE FROM integrity_checks")
 
     asyncio.run(tamper())

@@ -156,6 +156,7 @@ async def test_tree_heads_cosignatures_and_checks(units: UnitOfWorkFactory) -> N
         assert await log.add_tree_head(StoredTreeHead(4, b"\x02" * 32, now, "other")) == head
         await log.add_tree_head(StoredTreeHead(9, b"\x03" * 32, now, "note-9"))
         await log.add_cosignature(StoredCosignature(4, "w1", "— w1 AAAA\n", now))
+        await log.add_cosignature(StoredCosignature(4, "w1", "— w1 AAAA\n", now))  # again
         await log.add_cosignature(StoredCosignature(4, "w1", "— w1 BBBB\n", now))
         await log.add_cosignature(StoredCosignature(9, "w2", "— w2 CCCC\n", now))
         await log.add_check(
@@ -171,7 +172,7 @@ async def test_tree_heads_cosignatures_and_checks(units: UnitOfWorkFactory) -> N
         log = uow.log
         assert [h.tree_size for h in await log.latest_tree_heads(5)] == [9, 4]
         assert [h.tree_size for h in await log.tree_heads_between(4, 9)] == [9]
-        assert [c.line for c in await log.cosignatures(4)] == ["— w1 AAAA\n"]
+        assert [c.line for c in await log.cosignatures(4)] == ["— w1 AAAA\n", "— w1 BBBB\n"]
         assert (await log.latest_cosigned_size("w1"), await log.latest_cosigned_size("w3")) == (
             4,
             None,

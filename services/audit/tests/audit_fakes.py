@@ -55,7 +55,7 @@ class LogTables:
     accounts: dict[tuple[str, int, int], PartitionAccount] = field(default_factory=dict)
     gaps: dict[tuple[str, int, int, int], int] = field(default_factory=dict)
     tree_heads: dict[int, StoredTreeHead] = field(default_factory=dict)
-    cosignatures: dict[tuple[int, str], StoredCosignature] = field(default_factory=dict)
+    cosignatures: dict[tuple[int, str, str], StoredCosignature] = field(default_factory=dict)
     checks: list[IntegrityCheck] = field(default_factory=list)
     locks_taken: int = 0
 
@@ -231,15 +231,16 @@ class FakeLogStore:
 
     async def cosignatures(self, tree_size: int) -> list[StoredCosignature]:
         return sorted(
-            (c for (s, _), c in self.t.cosignatures.items() if s == tree_size),
-            key=lambda c: c.witness,
+            (c for (s, _, _), c in self.t.cosignatures.items() if s == tree_size),
+            key=lambda c: (c.witness, c.line),
         )
 
     async def add_cosignature(self, cosignature: StoredCosignature) -> None:
-        self.t.cosignatures.setdefault((cosignature.tree_size, cosignature.witness), cosignature)
+        key = (cosignature.tree_size, cosignature.witness, cosignature.line)
+        self.t.cosignatures.setdefault(key, cosignature)
 
     async def latest_cosigned_size(self, witness: str) -> int | None:
-        sizes = [s for (s, w) in self.t.cosignatures if w == witness]
+        sizes = [s for (s, w, _) in self.t.cosignatures if w == witness]
         return max(sizes) if sizes else None
 
     # --- coverage ---------------------------------------------------------------------

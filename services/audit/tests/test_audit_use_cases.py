@@ -457,6 +457,43 @@ async def test_a_rewritten_history_gets_no_cosignature_and_integrity_names_it(
     assert {f.check for f in full.findings} == {"witness_checkpoint"}
 
 
+async def test_a_replaced_tree_head_does_not_inherit_the_old_cosignature(
+    database: FakeDatabase, signer: TreeHeadSigner, witness: LocalWitness
+) -> None:
+    """The tree heads deleted, the cosignature rows left: the old cosignature does not verify
+    on the fork signed for the same size, so it is neither served nor counted, the witness is
+    asked (and refuses), and the integrity check names the replaced head."""
+    heads = TreeHeads(database, signer, [witness])
+    checker = IntegrityChecker(database, signer.public, ORIGIN, [witness])
+    await log_events(database, 6)
+    await heads.at()
+    tables = database.tables
+    row = tables.entries[1].row
+    forged = row.leaf.replace(b"needs_met", b"duplicate")
+    tables.entries[1].row = replace(row, leaf=forged, leaf_hash=leaf_hash(forged))
+    rebuilt = MemoryTree()
+    rebuilt.extend(tables.entries[s].row.leaf_hash for s in range(6))
+    tables.nodes = rebuilt.get_nodes(list(tables.nodes))
+    tables.tree_heads.clear()
+    fork = await heads.at()
+    assert fork.cosignatures == ()
+    assert heads.last_outcomes[WITNESS].status == 422
+    checks = {f.check for f in (await checker.full()).findings}
+    assert {"tree_head_cosignature", "witness_checkpoint"} <= checks
+
+
+async def test_a_tree_head_signed_again_for_the_same_root_is_cosigned_again(
+    database: FakeDatabase, signer: TreeHeadSigner, witness: LocalWitness
+) -> None:
+    heads = TreeHeads(database, signer, [witness])
+    await log_events(database, 4)
+    await heads.at()
+    database.tables.tree_heads.clear()  # same leaves: the new head has the same root
+    again = await heads.at()
+    assert [c.witness for c in again.cosignatures] == [WITNESS]
+    assert len(database.tables.cosignatures) == 2
+
+
 # --- exports ----------------------------------------------------------------------------
 
 

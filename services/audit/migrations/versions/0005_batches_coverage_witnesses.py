@@ -96,7 +96,7 @@ def upgrade() -> None:
         "tree_head_cosignatures",
         sa.Column("tree_size", sa.BigInteger(), autoincrement=False, primary_key=True),
         sa.Column("witness", sa.String(200), primary_key=True),
-        sa.Column("cosignature", sa.Text(), nullable=False),
+        sa.Column("cosignature", sa.Text(), primary_key=True),
         sa.Column("cosigned_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()

@@ -482,7 +482,9 @@ class LogStore:
     async def cosignatures(self, tree_size: int) -> list[StoredCosignature]:
         table = tree_head_cosignatures
         rows = await self._session.execute(
-            select(table).where(table.c.tree_size == tree_size).order_by(table.c.witness)
+            select(table)
+            .where(table.c.tree_size == tree_size)
+            .order_by(table.c.witness, table.c.cosignature)
         )
         return [
             StoredCosignature(r.tree_size, r.witness, r.cosignature, r.cosigned_at) for r in rows

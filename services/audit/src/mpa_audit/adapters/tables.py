@@ -162,7 +162,8 @@ tree_head_cosignatures = Table(
     # A witness's verified cosignature line (C2SP tlog-cosignature) on a signed tree head.
     Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
     Column("witness", String(200), primary_key=True),
-    Column("cosignature", Text, nullable=False),
+    # Part of the key: a tree head signed again for the same size is cosigned again.
+    Column("cosignature", Text, primary_key=True),
     Column("cosigned_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -33,6 +33,7 @@ from mpa_audit.app.ports import (
     IntegrityCheck,
     LogRepository,
     StoredRow,
+    StoredTreeHead,
     UnitOfWorkFactory,
     Witness,
 )
@@ -40,7 +41,7 @@ from mpa_audit.domain.leaf import summarize_leaf
 from mpa_audit.domain.proof_plans import MissingNodeError
 from mpa_audit_verify.checkpoint import verify_signed_tree_head
 from mpa_audit_verify.compact_range import CompactRange, frontier_node_ids
-from mpa_audit_verify.cosignature import verify_cosignature
+from mpa_audit_verify.cosignature import add_signature_lines, verify_cosignature
 from mpa_audit_verify.hashing import leaf_hash
 from mpa_audit_verify.note import CheckpointError, VerifierKey
 from mpa_common.failures import DependencyUnavailable
@@ -311,6 +312,7 @@ class IntegrityChecker:
             if stored.tree_size > size:
                 report.find("tree_head_size", f"{where} is larger than the log ({size} leaves)")
                 continue
+            await self._check_cosignatures(log_store, stored, report)
             try:
                 root = (await log_store.compact_range(stored.tree_size)).root()
             except MissingNodeError as error:
@@ -321,6 +323,25 @@ class IntegrityChecker:
                     "tree_head_root",
                     f"{where}: stored nodes give root {root.hex()}, signed root is "
                     f"{head.root_hash.hex()}",
+                )
+
+    async def _check_cosignatures(
+        self, log_store: LogRepository, stored: StoredTreeHead, report: IntegrityReport
+    ) -> None:
+        """Every stored cosignature by a witness we know verifies on the stored tree head of
+        its size: one that does not was given to a tree head since replaced."""
+        keys = {witness.key.name: witness.key for witness in self.witnesses}
+        for cosignature in await log_store.cosignatures(stored.tree_size):
+            key = keys.get(cosignature.witness)
+            if key is None:
+                continue
+            try:
+                verify_cosignature(add_signature_lines(stored.checkpoint, cosignature.line), key)
+            except CheckpointError:
+                report.find(
+                    "tree_head_cosignature",
+                    f"a cosignature by {cosignature.witness} of the tree of {stored.tree_size} "
+                    "leaves does not verify on the stored tree head: the tree head was replaced",
                 )
 
     async def _check_witnesses(

@@ -180,7 +180,7 @@ class LogRepository(Protocol):
     async def cosignatures(self, tree_size: int) -> list[StoredCosignature]: ...
 
     async def add_cosignature(self, cosignature: StoredCosignature) -> None:
-        """Store a verified cosignature (one per witness and tree size; a repeat is ignored)."""
+        """Store a verified cosignature (the same line again is ignored)."""
 
     async def latest_cosigned_size(self, witness: str) -> int | None: ...
 

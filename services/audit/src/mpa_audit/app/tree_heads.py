@@ -91,7 +91,9 @@ class TreeHeads:
             size = await size_or_current(uow.log, tree_size)
             stored = await uow.log.tree_head(size)
             if stored is not None:
-                return CosignedTreeHead(stored, tuple(await uow.log.cosignatures(size)))
+                return CosignedTreeHead(
+                    stored, tuple(self._valid(stored, await uow.log.cosignatures(size)))
+                )
             root = (await uow.log.compact_range(size)).root()
             issued_at = datetime.now(UTC)
             checkpoint = self._signer.sign(size, root, issued_at)
@@ -105,7 +107,11 @@ class TreeHeads:
         async with self._uow_factory() as uow:
             size = await uow.log.tree_size()
             latest = await uow.log.latest_tree_heads(1)
-            cosigned = await uow.log.cosignatures(latest[0].tree_size) if latest else []
+            cosigned = (
+                self._valid(latest[0], await uow.log.cosignatures(latest[0].tree_size))
+                if latest
+                else []
+            )
         if latest and latest[0].tree_size >= size:
             if {c.witness for c in cosigned} >= {w.key.name for w in self.witnesses}:
                 return None
@@ -115,7 +121,8 @@ class TreeHeads:
     async def witness(self, head: StoredTreeHead) -> CosignedTreeHead:
         """Ask every witness that has not cosigned ``head`` for its cosignature."""
         async with self._uow_factory() as uow:
-            have = {c.witness: c for c in await uow.log.cosignatures(head.tree_size)}
+            stored = await uow.log.cosignatures(head.tree_size)
+        have = {c.witness: c for c in self._valid(head, stored)}
         for witness in self.witnesses:
             if witness.key.name in have:
                 continue
@@ -138,6 +145,24 @@ class TreeHeads:
                     await uow.commit()
                 have[witness.key.name] = cosignature
         return CosignedTreeHead(head, tuple(have.values()))
+
+    def _valid(
+        self, head: StoredTreeHead, cosignatures: Sequence[StoredCosignature]
+    ) -> list[StoredCosignature]:
+        """The stored cosignatures that are by a configured witness and verify on this very
+        checkpoint (a row of the same size could belong to a tree head since replaced)."""
+        keys = {witness.key.name: witness.key for witness in self.witnesses}
+        valid = []
+        for cosignature in cosignatures:
+            key = keys.get(cosignature.witness)
+            if key is None:
+                continue
+            try:
+                verify_cosignature(add_signature_lines(head.checkpoint, cosignature.line), key)
+            except CheckpointError:
+                continue
+            valid.append(cosignature)
+        return valid
 
     async def _ask(
         self, witness: Witness, head: StoredTreeHead
