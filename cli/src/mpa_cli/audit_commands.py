@@ -63,10 +63,16 @@ def public_key() -> None:
         raise typer.Exit(1) from error
 
 
-def _dev_witness_key_file() -> Path:
+def _dev_witness_dir() -> Path:
+    """Development's witness folder, under the platform's home (never the cwd)."""
     from mpa_cli.audit_witness import DEV_WITNESS_DIR
+    from mpa_common.paths import resolve_home_path
 
-    return DEV_WITNESS_DIR / "witness-key.pem"
+    return resolve_home_path(DEV_WITNESS_DIR)
+
+
+def _dev_witness_key_file() -> Path:
+    return _dev_witness_dir() / "witness-key.pem"
 
 
 def _production() -> bool:
@@ -81,12 +87,12 @@ def prepare_local_witness() -> None:
         return
     from mpa_audit.adapters.signing import load_signer
     from mpa_audit.settings import AuditSettings
-    from mpa_cli.audit_witness import DEFAULT_NAME, DEV_WITNESS_DIR, write_verifier_key
+    from mpa_cli.audit_witness import DEFAULT_NAME, write_verifier_key
     from mpa_common.auth import load_or_create_dev_key
 
     load_signer(AuditSettings())
     key = load_or_create_dev_key(_dev_witness_key_file())
-    write_verifier_key(key, DEFAULT_NAME, DEV_WITNESS_DIR)
+    write_verifier_key(key, DEFAULT_NAME, _dev_witness_dir())
 
 
 @audit_app.command("witness")
@@ -121,12 +127,7 @@ def witness(
     from mpa_audit_verify.command import log_key as parse_log_key
     from mpa_audit_verify.note import load_private_key_pem
     from mpa_audit_verify.witness import StateDirectoryInUse
-    from mpa_cli.audit_witness import (
-        DEV_WITNESS_DIR,
-        build_witness,
-        witness_app,
-        write_verifier_key,
-    )
+    from mpa_cli.audit_witness import build_witness, witness_app, write_verifier_key
     from mpa_common.auth import load_or_create_dev_key
 
     if _production() and (key_file is None or state_dir is None or not log_key):
@@ -137,7 +138,7 @@ def witness(
             err=True,
         )
         raise typer.Exit(2)
-    directory = state_dir or DEV_WITNESS_DIR
+    directory = state_dir or _dev_witness_dir()
     try:
         key = (
             load_private_key_pem(key_file.read_bytes())

@@ -13,6 +13,7 @@ from mpa_audit_verify.cosignature import parse_cosigner_key
 from mpa_audit_verify.note import CheckpointError, VerifierKey
 from mpa_audit_verify.witness import AddCheckpointRequest, origin_hash
 from mpa_common.failures import DependencyUnavailable
+from mpa_common.paths import resolve_home_path
 
 TIMEOUT_SECONDS = 10.0
 MAX_ANSWER_BYTES = 1 << 16
@@ -23,9 +24,14 @@ class WitnessKeyError(ValueError):
 
 
 def read_cosigner_key(value: str) -> VerifierKey:
-    """A witness's cosigner key: the verifier key string, or a file holding it."""
-    path = Path(value)
-    text = path.read_text(encoding="utf-8").strip() if path.is_file() else value.strip()
+    """A witness's cosigner key: the verifier key string, or a file holding it (a relative
+    path is under the platform's home, like the development keys)."""
+    text = value.strip()
+    if "+" not in text:
+        path = resolve_home_path(Path(text))
+        if not path.is_file():
+            raise WitnessKeyError(f"witness key file {path} does not exist")
+        text = path.read_text(encoding="utf-8").strip()
     try:
         return parse_cosigner_key(text)
     except CheckpointError as error:
