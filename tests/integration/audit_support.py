@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +25,19 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from mpa_audit.adapters.log_store import LogStore
 from mpa_audit.adapters.schema import provision_schema
+from mpa_audit.adapters.tables import outbox
+from mpa_audit.adapters.uow import AuditUnitOfWork
+from mpa_audit.app.append import append_events
+from mpa_audit.domain.leaf import RecordOrigin
+from mpa_audit.handlers import log_subscription
 from mpa_audit.main import create_app
 from mpa_audit.settings import AuditSettings
 from mpa_common.auth import Role, mint_dev_token
+from mpa_common.messaging.consumer import EventConsumer
 from mpa_common.settings import LOCAL_POSTGRES_HOST, LOCAL_POSTGRES_PORT, RUNTIME_ROLES
 from mpa_contracts.envelope import Envelope, new_envelope, to_kafka_record
 from mpa_contracts.events.base import EventData
@@ -47,6 +54,32 @@ def runtime_engine(schema: str | None = None) -> AsyncEngine:
     """An engine as the service's runtime role, in ``schema`` when given."""
     options = {"server_settings": {"search_path": schema}} if schema else {}
     return create_async_engine(service_database_url("audit"), connect_args=options)
+
+
+def uow_factory(engine: AsyncEngine) -> Callable[[], AuditUnitOfWork]:
+    """The service's unit of work over ``engine`` (as its composition root builds it)."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    return lambda: AuditUnitOfWork(sessions, outbox, source="urn:mpa:service:audit")
+
+
+async def append(engine: AsyncEngine, envelope: Envelope, origin: RecordOrigin) -> None:
+    """Append one event as the consumer would (a batch of one, its own transaction)."""
+    await append_events(uow_factory(engine), [(envelope, origin)])
+
+
+def log_consumer(
+    engine: AsyncEngine, *, group_id: str, bootstrap_servers: str, topic_prefix: str
+) -> EventConsumer[AuditUnitOfWork]:
+    """The audit's log consumer wired as main.py wires it, under another consumer group."""
+    units_of_work = uow_factory(engine)
+    return EventConsumer(
+        log_subscription(lambda uow: LogStore(uow.session), units_of_work, group=group_id),
+        unit_of_work=units_of_work,
+        processed=None,
+        kafka_options={"bootstrap_servers": bootstrap_servers},
+        client_id="audit-tests",
+        topic_prefix=topic_prefix,
+    )
 
 
 async def create_audit_schema() -> str:
@@ -204,7 +237,7 @@ def scenario() -> tuple[list[Envelope], uuid.UUID]:
     return envelopes, opening.data.case_id  # type: ignore[attr-defined]
 
 
-# --- RFC 6962 reference (section 2.1), written independently of mpa_audit.domain.merkle ----
+# --- RFC 6962 reference (section 2.1), written independently of mpa_audit_verify ----
 
 
 def rfc_leaf_hash(data: bytes) -> bytes:

@@ -17,17 +17,16 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from mpa_audit.adapters.tables import LOG_TABLES
-from mpa_audit.app.append import append_event
+from mpa_audit.adapters.tables import APPEND_ONLY_TABLES_V2, LOG_TABLES
 from mpa_audit.domain.leaf import RecordOrigin
 from mpa_cli.stack.topics import ensure_topics
-from mpa_contracts.envelope import new_envelope
+from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.case import CaseClosedV1
 from mpa_contracts.vocabularies import ActorRole, CaseClosureReason
 from tests.conftest import service_owner_database_url
 from tests.integration.audit_support import (
+    append,
     audit_settings,
     create_audit_schema,
     delete_topics,
@@ -42,7 +41,7 @@ pytestmark = pytest.mark.integration
 LEAVES = 13
 
 
-def _event() -> object:
+def _event() -> Envelope:
     return new_envelope(
         CaseClosedV1(
             case_id=uuid.uuid4(),
@@ -54,13 +53,17 @@ def _event() -> object:
     )
 
 
-@pytest.mark.parametrize("table", [t.name for t in LOG_TABLES])
+@pytest.mark.parametrize("table", [t.name for t in (*LOG_TABLES, *APPEND_ONLY_TABLES_V2)])
 @pytest.mark.parametrize(
     "statement",
     ["UPDATE {table} SET {column} = {column}", "DELETE FROM {table}", "TRUNCATE {table}"],
 )
 async def test_the_runtime_role_cannot_change_the_real_log(table: str, statement: str) -> None:
-    column = next(t for t in LOG_TABLES if t.name == table).columns.values()[0].name
+    column = (
+        next(t for t in (*LOG_TABLES, *APPEND_ONLY_TABLES_V2) if t.name == table)
+        .columns.values()[0]
+        .name
+    )
     engine = runtime_engine()
     try:
         async with engine.connect() as connection:
@@ -92,11 +95,9 @@ async def private_log(
     schema = await create_audit_schema()
     topics = await ensure_topics(bootstrap_servers, f"{schema}.")
     engine = runtime_engine(schema)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
     try:
         for offset in range(LEAVES):
-            async with sessions() as session, session.begin():
-                await append_event(session, _event(), RecordOrigin("t.mpa.case.v1", 0, offset))  # type: ignore[arg-type]
+            await append(engine, _event(), RecordOrigin("t.mpa.case.v1", 0, offset))
         settings = audit_settings(schema, f"{schema}.", tmp_path / "key.pem")
         async with running_audit_app(settings) as client:
             yield schema, client
@@ -127,7 +128,8 @@ async def test_the_trigger_refuses_even_the_owner(
 
 
 async def _findings(client: httpx.AsyncClient) -> set[str]:
-    response = await client.get("/v1/audit/health/integrity")
+    """What the full recomputation (the on-demand job) finds."""
+    response = await client.get("/v1/audit/health/integrity", params={"scope": "full"})
     if response.status_code == 200:
         return set()
     assert response.status_code == 503, response.text

@@ -19,26 +19,25 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from mpa_audit.adapters.tables import outbox
-from mpa_audit.app.append import append_event
-from mpa_audit.domain.checkpoint import parse_verifier_key, verify_signed_tree_head
+from mpa_audit.adapters.uow import AuditUnitOfWork
 from mpa_audit.domain.leaf import RecordOrigin
-from mpa_audit.handlers import log_subscription
+from mpa_audit_verify.checkpoint import verify_signed_tree_head
+from mpa_audit_verify.note import parse_verifier_key
 from mpa_cli.stack.topics import ensure_topics
 from mpa_common.messaging.consumer import EventConsumer
-from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import Envelope
 from mpa_contracts.topics import topic_for_event_type
 from tests.integration.audit_support import (
     all_events,
+    append,
     audit_settings,
     canonical_leaf,
     create_audit_schema,
     delete_topics,
     drop_audit_schema,
     eventually,
+    log_consumer,
     publish,
     rfc_leaf_hash,
     rfc_mth,
@@ -109,13 +108,10 @@ async def test_a_replay_under_another_consumer_group_adds_nothing(
 ) -> None:
     engine = runtime_engine(logged.schema)
     prefix = logged.prefix
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    replay: EventConsumer[UnitOfWork] = EventConsumer(
-        log_subscription(sessions, group=f"replay-{uuid.uuid4().hex[:8]}"),
-        unit_of_work=lambda: UnitOfWork(sessions, outbox, source="urn:mpa:service:audit"),
-        processed=None,
-        kafka_options={"bootstrap_servers": bootstrap_servers},
-        client_id="audit-replay",
+    replay = log_consumer(
+        engine,
+        group_id=f"replay-{uuid.uuid4().hex[:8]}",
+        bootstrap_servers=bootstrap_servers,
         topic_prefix=prefix,
     )
     await replay.start()
@@ -129,7 +125,7 @@ async def test_a_replay_under_another_consumer_group_adds_nothing(
     assert [e["seq"] for e in events] == list(range(len(logged.envelopes)))
 
 
-async def _handled(consumer: EventConsumer[UnitOfWork], total: int) -> bool:
+async def _handled(consumer: EventConsumer[AuditUnitOfWork], total: int) -> bool:
     return consumer.handled + consumer.skipped_duplicates >= total
 
 
@@ -256,11 +252,9 @@ async def test_two_writers_append_contiguously_and_the_tree_stays_sound(
         batches = [scenario()[0] + scenario()[0], scenario()[0]]
 
         async def write(engine_index: int, batch: list[Envelope]) -> None:
-            sessions = async_sessionmaker(engines[engine_index], expire_on_commit=False)
             for offset, envelope in enumerate(batch):
-                async with sessions() as session, session.begin():
-                    origin = RecordOrigin(f"writer{engine_index}", 0, offset)
-                    await append_event(session, envelope, origin)
+                origin = RecordOrigin(f"writer{engine_index}", 0, offset)
+                await append(engines[engine_index], envelope, origin)
 
         await asyncio.gather(write(0, batches[0]), write(1, batches[1]))
         settings = audit_settings(schema, f"{schema}.", tmp_path / "key.pem")

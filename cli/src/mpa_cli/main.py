@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from mpa_cli.audit_commands import audit_app
+from mpa_cli.audit_commands import audit_app, prepare_local_witness
 from mpa_cli.browser import browser_app
 from mpa_cli.demo import demo_app
 from mpa_cli.dlq_commands import dlq_app
@@ -131,6 +131,8 @@ def run_platform() -> None:
         control.up(layout)
     except StackError as error:
         _fail(error)
+    # The audit log's and its witness's development keys exist before either process starts.
+    prepare_local_witness()
     step("Starting the services (honcho, deploy/local/Procfile); Ctrl-C stops them")
     console_port = os.environ.get("CONSOLE_PORT") or str(CONSOLE_PORT)
     typer.secho(
@@ -139,6 +141,7 @@ def run_platform() -> None:
     )
     for service, port in SERVICE_PORTS.items():
         typer.echo(f"    {service:13} http://127.0.0.1:{port}/docs   (ready: /readyz)")
+    typer.echo("    witness       http://127.0.0.1:8005 (cosigns the audit log's tree heads)")
     typer.echo("    e-mails       .local/mail/*.eml (local SMTP sink)")
     typer.echo(
         "\n    Try it: open the console and sign in with a role (development sign-in); the\n"

@@ -6,12 +6,16 @@ Usage (from the repository root, stack up)::
 
 Everything runs in throw-away schemas of the mpa_audit database (dropped at the end):
 
-1. appends per second through the service's append use case (one transaction per event,
-   under the append lock, as the runtime role), with one writer and with two at once;
-2. a log of ``--leaves`` synthetic leaves (real leaf encoding) and their tree nodes,
-   bulk-loaded with COPY; then p50/p99 latency of inclusion and consistency proofs, of a tree
-   head signed on demand, and the time to export it all and to verify that export offline
-   (``mpa audit verify``'s code). Every proof is verified, so a wrong one stops the run.
+1. appends per second through the service's append use case one event per transaction
+   (under the append lock, as the runtime role), with one writer and with two at once (the
+   batched path is `bench_append.py`);
+2. a log of ``--leaves`` synthetic leaves (real leaf encoding), their tree nodes and their
+   partition's account, bulk-loaded with COPY; then p50/p99 latency of inclusion and
+   consistency proofs, of a tree head signed on demand, of coverage (read from the
+   maintained accounts) and of the incremental integrity check after a few appends, the
+   full recomputation's time, and the time to export it all and to verify that export
+   offline (``mpa audit verify``'s code). Every proof is verified, so a wrong one stops the
+   run.
 """
 
 from __future__ import annotations
@@ -35,14 +39,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from mpa_audit.adapters.schema import provision_schema
 from mpa_audit.adapters.signing import TreeHeadSigner
-from mpa_audit.app.append import append_event
+from mpa_audit.adapters.tables import outbox
+from mpa_audit.adapters.uow import AuditUnitOfWork
+from mpa_audit.app.append import append_events
+from mpa_audit.app.coverage import coverage
 from mpa_audit.app.export import export_lines, prepare_export
+from mpa_audit.app.integrity import IntegrityChecker
+from mpa_audit.app.ports import UnitOfWorkFactory
 from mpa_audit.app.proofs import consistency_proof, inclusion_proof
 from mpa_audit.app.tree_heads import TreeHeads
-from mpa_audit.domain.checkpoint import VerifierKey
-from mpa_audit.domain.export import verify_export
 from mpa_audit.domain.leaf import RecordOrigin, leaf_bytes
-from mpa_audit.domain.merkle import CompactRange, leaf_hash, verify_consistency, verify_inclusion
+from mpa_audit_verify.compact_range import CompactRange
+from mpa_audit_verify.export import verify_export
+from mpa_audit_verify.hashing import leaf_hash
+from mpa_audit_verify.note import VerifierKey
+from mpa_audit_verify.proofs import verify_consistency, verify_inclusion
 from mpa_common.settings import RUNTIME_ROLES, local_database_url, local_owner_database_url
 from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.case import CaseClosedV1
@@ -69,22 +80,22 @@ async def new_schema(owner: AsyncEngine) -> str:
     return schema
 
 
-def runtime_sessions(schema: str) -> tuple[AsyncEngine, async_sessionmaker]:  # type: ignore[type-arg]
+def runtime_units(schema: str) -> tuple[AsyncEngine, UnitOfWorkFactory]:
     engine = create_async_engine(
         RUNTIME_URL, connect_args={"server_settings": {"search_path": schema}}
     )
-    return engine, async_sessionmaker(engine, expire_on_commit=False)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    return engine, lambda: AuditUnitOfWork(sessions, outbox, source="urn:mpa:service:audit")
 
 
 async def bench_appends(owner: AsyncEngine, count: int) -> None:
     schema = await new_schema(owner)
-    engine, sessions = runtime_sessions(schema)
+    engine, units = runtime_units(schema)
     try:
 
         async def write(name: str, events: Sequence[Envelope]) -> None:
             for offset, envelope in enumerate(events):
-                async with sessions() as session, session.begin():
-                    await append_event(session, envelope, RecordOrigin(name, 0, offset))
+                await append_events(units, [(envelope, RecordOrigin(name, 0, offset))])
 
         single = [event() for _ in range(count)]
         started = time.perf_counter()
@@ -153,6 +164,12 @@ async def bulk_load(schema: str, leaves: int) -> None:
             if len(entry_rows) == 50_000:
                 await flush()
         await flush()
+        await connection.execute(
+            "INSERT INTO coverage_accounts (source_topic, source_partition, source_epoch, "
+            "next_offset, seen, logged, duplicates, replays, dead_lettered) "
+            "VALUES ('mpa.case.v1', 0, 0, $1, $1, $1, 0, 0, 0)",
+            leaves,
+        )
         await connection.execute("ANALYZE log_entries; ANALYZE merkle_nodes")
     finally:
         await connection.close()
@@ -174,10 +191,10 @@ async def latencies(
 
 async def bench_large_log(owner: AsyncEngine, leaves: int, samples: int) -> None:
     schema = await new_schema(owner)
-    engine, sessions = runtime_sessions(schema)
+    engine, units = runtime_units(schema)
     key = Ed25519PrivateKey.generate()
     signer = TreeHeadSigner("bench.mpa.example/log", key)
-    tree_heads = TreeHeads(sessions, signer)
+    tree_heads = TreeHeads(units, signer)
     rng = random.Random(6962)
     try:
         await bulk_load(schema, leaves)
@@ -188,12 +205,14 @@ async def bench_large_log(owner: AsyncEngine, leaves: int, samples: int) -> None
         )
 
         async def one_inclusion(seq: int) -> None:
-            proof = await inclusion_proof(sessions, seq, leaves)
-            verify_inclusion(seq, leaves, proof.leaf_hash, proof.audit_path, head.root_hash)
+            proof = await inclusion_proof(units, seq, leaves)
+            verify_inclusion(seq, leaves, proof.leaf_hash, proof.audit_path, head.head.root_hash)
 
         async def one_consistency(first: int) -> None:
-            proof = await consistency_proof(sessions, first, leaves)
-            verify_consistency(first, leaves, proof.first_root_hash, head.root_hash, proof.proof)
+            proof = await consistency_proof(units, first, leaves)
+            verify_consistency(
+                first, leaves, proof.first_root_hash, head.head.root_hash, proof.proof
+            )
 
         print(f"\nlatency at {leaves:,} leaves ({samples} samples)   p50 ms   p99 ms")
         p50, p99 = await latencies(one_inclusion, [rng.randrange(leaves) for _ in range(samples)])
@@ -203,26 +222,57 @@ async def bench_large_log(owner: AsyncEngine, leaves: int, samples: int) -> None
         )
         print(f"  consistency proof (DB + verify) {p50:7.2f}  {p99:7.2f}")
 
+        async def no_kafka(topics: Sequence[str]) -> dict[tuple[str, int], int]:
+            return {("mpa.case.v1", 0): leaves}
+
+        async def one_coverage(_: int) -> None:
+            (partition,) = await coverage(units, no_kafka, ["mpa.case.v1"])
+            assert partition.complete
+
+        p50, p99 = await latencies(one_coverage, list(range(min(samples, 100))))
+        print(f"  coverage (maintained accounts)  {p50:7.2f}  {p99:7.2f}")
+
+        checker = IntegrityChecker(units, signer.public, signer.origin)
+        started = time.perf_counter()
+        full = await checker.full()
+        assert full.intact, full.findings
+        print(f"\nfull integrity recomputation     {time.perf_counter() - started:8.1f} s")
+        for round_number in range(3):
+            await append_events(
+                units,
+                [(event(), RecordOrigin("mpa.case.v1", 0, leaves + round_number * 100 + i))
+                 for i in range(100)],
+            )  # fmt: skip
+            await tree_heads.at(None)
+            started = time.perf_counter()
+            report = await checker.incremental()
+            assert report.intact, report.findings
+            print(
+                f"incremental integrity check      {(time.perf_counter() - started) * 1000:8.1f} ms"
+                f"  ({report.leaves_checked} new leaves since the last check)"
+            )
+        size = leaves + 300
+
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "export.jsonl"
             started = time.perf_counter()
             header = await prepare_export(
-                sessions, tree_heads, start=0, tree_size=leaves, previous_tree_size=None
+                units, tree_heads, start=0, tree_size=size, previous_tree_size=None
             )
             with path.open("wb") as file:
-                async for chunk in export_lines(sessions, header):
+                async for chunk in export_lines(units, header):
                     file.write(chunk)
             elapsed = time.perf_counter() - started
             size_mb = path.stat().st_size / 1e6
-            print(f"\nexport of {leaves:,} leaves      {elapsed:8.1f} s  ({size_mb:,.0f} MB)")
+            print(f"\nexport of {size:,} leaves      {elapsed:8.1f} s  ({size_mb:,.0f} MB)")
             started = time.perf_counter()
             with path.open("rb") as lines:
                 result = verify_export(lines, VerifierKey(signer.key_name, key.public_key()))
             elapsed = time.perf_counter() - started
-            assert result.leaves == leaves
+            assert result.leaves == size
             print(
                 f"verify of the export            {elapsed:8.1f} s  "
-                f"({leaves / elapsed:,.0f} leaves/s, offline, signature + root)"
+                f"({size / elapsed:,.0f} leaves/s, offline, signature + root)"
             )
     finally:
         await engine.dispose()

@@ -4,10 +4,10 @@ Usage (from the repository root)::
 
     .venv/bin/python services/audit/bench/bench_merkle.py [--leaves N] [--samples S]
 
-Reports appends per second into ``MemoryTree``, ``root_hash`` over N leaf hashes streamed
-from a list, and p50/p99 latency of inclusion and consistency proof generation (from stored
-nodes) and verification in a tree of N leaves, plus ``root_at`` for historical sizes. Every
-generated proof is verified, so a wrong result stops the run.
+Reports appends per second into the tests' in-memory tree (``MemoryTree``), ``root_hash``
+over N leaf hashes streamed from a list, and p50/p99 latency of inclusion and consistency
+proof generation (from stored nodes) and verification in a tree of N leaves, plus ``root_at``
+for historical sizes. Every generated proof is verified, so a wrong result stops the run.
 """
 
 from __future__ import annotations
@@ -15,20 +15,20 @@ from __future__ import annotations
 import argparse
 import platform
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
-from mpa_audit.domain.merkle import (
-    MemoryTree,
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    root_at,
-    root_hash,
-    verify_consistency,
-    verify_inclusion,
-)
+from mpa_audit.domain.proof_plans import consistency_proof, inclusion_proof, root_at
+from mpa_audit_verify.hashing import leaf_hash, root_hash
+from mpa_audit_verify.proofs import verify_consistency, verify_inclusion
+
+# The in-memory node store lives with the unit tests (the service keeps its nodes in
+# PostgreSQL); the benchmark borrows it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from audit_memory_tree import MemoryTree
 
 Input = TypeVar("Input")
 Output = TypeVar("Output")

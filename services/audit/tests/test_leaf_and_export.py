@@ -7,25 +7,29 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from audit_memory_tree import MemoryTree
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mpa_audit.domain.checkpoint import TreeHead, VerifierKey, sign_tree_head
-from mpa_audit.domain.export import (
+from mpa_audit.domain.leaf import (
+    LEAF_FORMAT,
+    RecordOrigin,
+    encode_leaf,
+    leaf_bytes,
+    summarize_leaf,
+)
+from mpa_audit.domain.proof_plans import consistency_proof
+from mpa_audit_verify.checkpoint import TreeHead, sign_tree_head
+from mpa_audit_verify.compact_range import CompactRange, frontier_node_ids
+from mpa_audit_verify.export import (
     ConsistencyEvidence,
     ExportHeader,
     ExportVerificationError,
     leaf_line,
     verify_export,
 )
-from mpa_audit.domain.leaf import LEAF_FORMAT, RecordOrigin, leaf_bytes, summarize_leaf
-from mpa_audit.domain.merkle import (
-    CompactRange,
-    MemoryTree,
-    consistency_proof,
-    frontier_node_ids,
-    leaf_hash,
-)
-from mpa_contracts.envelope import new_envelope
+from mpa_audit_verify.hashing import leaf_hash
+from mpa_audit_verify.note import VerifierKey
+from mpa_contracts.envelope import Envelope, envelope_to_json, new_envelope
 from mpa_contracts.events.access import PersonalDataAccessedV1
 from mpa_contracts.examples import EXAMPLES
 
@@ -221,3 +225,37 @@ def test_a_range_export_after_the_previous_tree_head_needs_a_consistency_proof()
     forged_previous = _checkpoint(_tree([b"other", *leaves[1:7]]))
     with pytest.raises(ExportVerificationError, match="consistency"):
         verify_export(_export(leaves, start=20, consistency=evidence), VERIFIER, forged_previous)
+
+
+def _reference_leaf(envelope: Envelope, origin: RecordOrigin) -> bytes:
+    """The leaf as its format defines it: the structured-mode document of `envelope_to_json`
+    without trace context, canonical JSON."""
+    document = json.loads(envelope_to_json(envelope))
+    document.pop("traceparent", None)
+    document.pop("tracestate", None)
+    leaf = {
+        "event": document,
+        "format": LEAF_FORMAT,
+        "origin": {"offset": origin.offset, "partition": origin.partition, "topic": origin.topic},
+    }
+    return json.dumps(leaf, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+@pytest.mark.parametrize("event_type", sorted(EXAMPLES))
+def test_the_fast_leaf_encoder_writes_the_documented_bytes(event_type: str) -> None:
+    payload = EXAMPLES[event_type]
+    plain = new_envelope(payload, source="urn:mpa:service:test")
+    full = new_envelope(
+        payload,
+        source="urn:mpa:service:test",
+        subject="case/1",
+        caused_by=plain,
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        tracestate="mpa=1",
+    )
+    for envelope in (plain, full):
+        origin = RecordOrigin("mpa.x.v1", 4, 123456)
+        assert leaf_bytes(envelope, origin) == _reference_leaf(envelope, origin)
+        leaf, summary = encode_leaf(envelope, origin)
+        assert leaf == _reference_leaf(envelope, origin)
+        assert summary == summarize_leaf(leaf)

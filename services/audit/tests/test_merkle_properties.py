@@ -10,25 +10,22 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
+from audit_memory_tree import MemoryTree
 
-from mpa_audit.domain.merkle import (
-    EMPTY_ROOT,
-    CompactRange,
-    MemoryTree,
+from mpa_audit.domain.proof_plans import (
     MissingNodeError,
-    NodeId,
-    ProofError,
     consistency_proof,
     consistency_proof_plan,
-    frontier_node_ids,
     inclusion_proof,
     inclusion_proof_plan,
-    leaf_hash,
     load_compact_range,
-    node_hash,
     root_at,
+)
+from mpa_audit_verify.compact_range import CompactRange, NodeId, frontier_node_ids
+from mpa_audit_verify.hashing import EMPTY_ROOT, leaf_hash, node_hash, root_hash
+from mpa_audit_verify.proofs import (
+    ProofError,
     root_from_inclusion_proof,
-    root_hash,
     verify_consistency,
     verify_inclusion,
 )

@@ -13,6 +13,7 @@ import base64
 import json
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,19 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mpa_audit.domain.checkpoint import TreeHead, encode_verifier_key, sign_tree_head
 from mpa_audit.domain.leaf import LEAF_FORMAT, canonical_json
-from mpa_audit.domain.merkle import MemoryTree, inclusion_proof, leaf_hash
+from mpa_audit.domain.proof_plans import inclusion_proof
+from mpa_audit_verify.checkpoint import TreeHead, sign_tree_head
+from mpa_audit_verify.hashing import leaf_hash
+from mpa_audit_verify.note import encode_verifier_key
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-VECTORS = ROOT / "services" / "audit" / "tests" / "testdata" / "rfc6962" / "inclusion"
+VECTORS = ROOT / "services" / "audit" / "verifier" / "tests" / "testdata" / "rfc6962" / "inclusion"
+# The in-memory node store lives with the audit's unit tests.
+sys.path.insert(0, str(ROOT / "services" / "audit" / "tests"))
+from audit_memory_tree import MemoryTree  # noqa: E402
+
 ORIGIN = "audit.mpa.example/log"
 
 

@@ -1,71 +1,75 @@
-"""What the audit service does with each incoming event: every event of every type is logged,
-and every offset that adds no leaf (a redelivery, a dead letter) is accounted for."""
+"""What the audit service does with what it consumes: every event of every main topic is
+appended to the log, a partition's batch at a time, and every offset that adds no leaf is
+accounted for (or, dead-lettered, named as missing until its event is in the log).
+
+`log_subscription` is the audit's one subscription: a batch handler over every main topic,
+no ledger (a leaf is unique by event id already, so a redelivered event adds none and its
+offset is accounted as a duplicate without a processed_events row per event), and a skip
+recorder.
+"""
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from mpa_audit.adapters.log_store import DEAD_LETTERED, DUPLICATE, REPLAY_FOR_OTHERS, LogStore
-from mpa_audit.app.append import append_event
+from mpa_audit.app.append import append_batch, observe_event, record_skip
+from mpa_audit.app.ports import LogRepository, UnitOfWorkFactory
+from mpa_audit.domain.accounting import Outcome
 from mpa_audit.domain.leaf import RecordOrigin
 from mpa_common.messaging.subscriptions import Delivery, SkipHook, SkipReason, Subscription
 from mpa_common.messaging.subscriptions import RecordOrigin as ConsumedFrom
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.topics import MAIN_TOPICS
 
-log = logging.getLogger(__name__)
-
 LOG_CONSUMER_GROUP = "mpa-audit.log"
+
+BatchHandler = Callable[[UnitOfWork, Sequence[Delivery]], Awaitable[None]]
+
+SKIP_OUTCOMES = {
+    SkipReason.DUPLICATE: Outcome.DUPLICATE,
+    SkipReason.REPLAY_FOR_OTHERS: Outcome.REPLAY_FOR_OTHERS,
+    SkipReason.DEAD_LETTERED: Outcome.DEAD_LETTERED,
+}
+"""Duplicates and replays for other groups are accounted; a dead letter is not."""
 
 
 def _origin(consumed: ConsumedFrom) -> RecordOrigin:
     return RecordOrigin(consumed.topic, consumed.partition, consumed.offset)
 
 
-async def log_events(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
-    """Append the events to the log; the consumer commits them in one transaction."""
-    for delivery in deliveries:
-        await append_event(uow.session, delivery.envelope, _origin(delivery.origin))
+def log_batch_handler(repository: Callable[[UnitOfWork], LogRepository]) -> BatchHandler:
+    """The batch handler: appends all new deliveries of a partition's batch in the consumer's
+    transaction (the consumer commits them with their offsets; a rollback re-runs them)."""
+
+    async def log_batch(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        observations = [observe_event(d.envelope, _origin(d.origin)) for d in deliveries]
+        await append_batch(repository(uow), observations)
+
+    return log_batch
 
 
-def skipped_offset_recorder(sessions: async_sessionmaker[AsyncSession]) -> SkipHook:
-    """Records each offset that added no leaf, so coverage shows no unexplained gap."""
-    reasons = {
-        SkipReason.DUPLICATE: DUPLICATE,
-        SkipReason.DEAD_LETTERED: DEAD_LETTERED,
-        SkipReason.REPLAY_FOR_OTHERS: REPLAY_FOR_OTHERS,
-    }
+def skip_recorder(uow_factory: UnitOfWorkFactory) -> SkipHook:
+    """Accounts, in a transaction of its own, for each offset the consumer passed over."""
 
-    async def record(consumed: ConsumedFrom, event_id: uuid.UUID | None, why: SkipReason) -> None:
-        origin = _origin(consumed)
-        async with sessions() as session, session.begin():
-            await LogStore(session).record_skipped(origin, event_id, reasons[why])
-        log.info(
-            "offset not logged",
-            extra={
-                "reason": why.value,
-                "topic": origin.topic,
-                "partition": origin.partition,
-                "offset": origin.offset,
-            },
-        )
+    async def on_skipped(consumed: ConsumedFrom, event_id: UUID | None, reason: SkipReason) -> None:
+        await record_skip(uow_factory, _origin(consumed), event_id, SKIP_OUTCOMES[reason])
 
-    return record
+    return on_skipped
 
 
 def log_subscription(
-    sessions: async_sessionmaker[AsyncSession], *, group: str = LOG_CONSUMER_GROUP
+    repository: Callable[[UnitOfWork], LogRepository],
+    units_of_work: UnitOfWorkFactory,
+    *,
+    group: str = LOG_CONSUMER_GROUP,
 ) -> Subscription[UnitOfWork]:
-    # No ledger: a leaf is unique by event id, so a redelivered event adds none (and its
-    # offset is accounted as a duplicate) without a processed_events row per event.
+    """The log consumer's subscription: ``repository`` is the log within the consumer's
+    transaction, ``units_of_work`` what the skip recorder opens its own with."""
     return Subscription(
         group,
-        batch_handler=log_events,
+        batch_handler=log_batch_handler(repository),
         topics=[topic.name for topic in MAIN_TOPICS],
         ledger=False,
-        on_skipped=skipped_offset_recorder(sessions),
+        on_skipped=skip_recorder(units_of_work),
     )

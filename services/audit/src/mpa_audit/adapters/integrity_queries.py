@@ -1,41 +1,19 @@
 """Queries that re-check the stored log against its own hashes (run by the integrity check).
 
 Hashing runs inside PostgreSQL (`sha256`), so the tree's nodes are re-checked without
-moving them; only the leaves' indexed columns are compared in Python, with the same parser
-that wrote them.
+moving them; the leaves' indexed columns are compared in Python (`app.integrity`), with the
+same parser that wrote them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime
-from uuid import UUID
-
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_audit.adapters.tables import log_entries
+from mpa_audit.app.ports import FullScan
 
 SAMPLE = 20
 """At most this many offending seqs or nodes are listed per check."""
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedColumns:
-    """A log row's leaf and the columns the log indexes it by."""
-
-    seq: int
-    leaf: bytes
-    event_id: UUID
-    event_type: str
-    event_time: datetime
-    correlation_id: UUID
-    case_id: UUID | None
-    actor_id: str | None
-    source_topic: str
-    source_partition: int
-    source_offset: int
 
 
 async def leaf_count_and_last_seq(session: AsyncSession) -> tuple[int, int | None]:
@@ -88,47 +66,57 @@ async def node_counts(session: AsyncSession) -> dict[int, int]:
     return {int(r.level): int(r.n) for r in rows}
 
 
-async def indexed_columns(
-    session: AsyncSession, batch: int = 5000
-) -> AsyncIterator[IndexedColumns]:
-    """Every row's leaf and indexed columns, in log order, fetched in batches."""
-    columns = (
-        log_entries.c.seq,
-        log_entries.c.leaf,
-        log_entries.c.event_id,
-        log_entries.c.event_type,
-        log_entries.c.event_time,
-        log_entries.c.correlation_id,
-        log_entries.c.case_id,
-        log_entries.c.actor_id,
-        log_entries.c.source_topic,
-        log_entries.c.source_partition,
-        log_entries.c.source_offset,
+async def account_mismatches(session: AsyncSession) -> list[str]:
+    """The partitions' running accounts recounted from the log (what coverage trusts)."""
+    rows = await session.execute(
+        text(
+            """
+            WITH counted AS (
+                SELECT source_topic, source_partition, source_epoch,
+                       count(DISTINCT source_offset) AS seen,
+                       max(source_offset) + 1 AS next_offset,
+                       count(*) FILTER (WHERE outcome = 'logged') AS logged,
+                       count(*) FILTER (WHERE outcome = 'duplicate') AS duplicates,
+                       count(*) FILTER (WHERE outcome = 'replay_for_others') AS replays,
+                       count(*) FILTER (WHERE outcome = 'dead_lettered') AS dead_lettered
+                FROM (
+                    SELECT source_topic, source_partition, source_epoch, source_offset,
+                           'logged' AS outcome FROM log_entries
+                    UNION ALL
+                    SELECT source_topic, source_partition, source_epoch, source_offset, reason
+                    FROM skipped_offsets
+                ) AS outcomes
+                GROUP BY source_topic, source_partition, source_epoch
+            )
+            SELECT coalesce(c.source_topic, a.source_topic) AS topic,
+                   coalesce(c.source_partition, a.source_partition) AS partition,
+                   coalesce(c.source_epoch, a.source_epoch) AS epoch
+            FROM counted c
+            FULL JOIN coverage_accounts a USING (source_topic, source_partition, source_epoch)
+            WHERE c.seen IS DISTINCT FROM a.seen
+               OR c.next_offset IS DISTINCT FROM a.next_offset
+               OR c.logged IS DISTINCT FROM a.logged
+               OR c.duplicates IS DISTINCT FROM a.duplicates
+               OR c.replays IS DISTINCT FROM a.replays
+               OR c.dead_lettered IS DISTINCT FROM a.dead_lettered
+            ORDER BY 1, 2, 3 LIMIT :limit
+            """
+        ),
+        {"limit": SAMPLE},
     )
-    after = -1
-    while True:
-        rows = (
-            await session.execute(
-                select(*columns)
-                .where(log_entries.c.seq > after)
-                .order_by(log_entries.c.seq)
-                .limit(batch)
-            )
-        ).all()
-        if not rows:
-            return
-        for row in rows:
-            yield IndexedColumns(
-                row.seq,
-                bytes(row.leaf),
-                row.event_id,
-                row.event_type,
-                row.event_time,
-                row.correlation_id,
-                row.case_id,
-                row.actor_id,
-                row.source_topic,
-                row.source_partition,
-                row.source_offset,
-            )
-        after = rows[-1].seq
+    return [
+        f"the account of {r.topic}[{r.partition}] epoch {r.epoch} differs from the log's rows"
+        for r in rows
+    ]
+
+
+async def full_scan(session: AsyncSession) -> FullScan:
+    count, last = await leaf_count_and_last_seq(session)
+    return FullScan(
+        leaf_count=count,
+        last_seq=last,
+        leaves_with_wrong_hash=await leaves_with_wrong_hash(session),
+        nodes_with_wrong_hash=await nodes_with_wrong_hash(session),
+        node_counts=await node_counts(session),
+        account_mismatches=await account_mismatches(session),
+    )

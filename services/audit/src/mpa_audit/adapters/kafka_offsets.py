@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from mpa_common.failures import DependencyUnavailable
 
 _UNKNOWN_TOPIC = 3
 
@@ -14,7 +17,17 @@ async def end_offsets(
     bootstrap_servers: str, topics: Sequence[str], *, timeout_seconds: float = 10.0
 ) -> dict[tuple[str, int], int]:
     """Per (topic, partition) of ``topics`` that exist, the offset the next record will get
-    (as a read_committed consumer sees it, like the audit consumer)."""
+    (as a read_committed consumer sees it, like the audit consumer). Raises
+    DependencyUnavailable when the broker cannot be asked."""
+    try:
+        return await _end_offsets(bootstrap_servers, topics, timeout_seconds)
+    except (KafkaError, OSError, TimeoutError) as error:
+        raise DependencyUnavailable("kafka", type(error).__name__) from error
+
+
+async def _end_offsets(
+    bootstrap_servers: str, topics: Sequence[str], timeout_seconds: float
+) -> dict[tuple[str, int], int]:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
         client_id="mpa-audit-coverage",

@@ -1,87 +1,127 @@
-"""Repository of the Merkle log: leaves, complete-subtree nodes, signed tree heads, offsets.
+"""The Merkle log on PostgreSQL: leaves, complete-subtree nodes, signed tree heads and their
+cosignatures, the source partitions' accounts, integrity checks.
 
 Level-0 nodes are the leaves' hashes in `log_entries`; higher levels live in `merkle_nodes`.
-Rows are only ever inserted: a committed tree size always has all of its nodes, because a
-leaf, the nodes it completes and so the new size are written in one transaction.
+Rows are only ever inserted (the accounts aside): a committed tree size always has all of
+its nodes, because a batch's leaves, the nodes they complete and so the new size are written
+in one transaction. The append path talks to asyncpg directly (COPY for leaves and nodes,
+one statement for the tree's right edge): it runs for every event of the platform, and
+SQLAlchemy's statement building is what its profile showed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import Row, func, literal, or_, select, text, tuple_, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_audit.adapters.tables import log_entries, merkle_nodes, skipped_offsets, tree_heads
-from mpa_audit.domain.leaf import LeafSummary, RecordOrigin
-from mpa_audit.domain.merkle import (
-    CompactRange,
-    MissingNodeError,
-    Node,
-    NodeId,
-    frontier_node_ids,
+from mpa_audit.adapters import integrity_queries
+from mpa_audit.adapters.tables import (
+    integrity_checks,
+    log_entries,
+    merkle_nodes,
+    tree_head_cosignatures,
+    tree_heads,
 )
-
-DUPLICATE = "duplicate"
-"""Skipped-offset reason: the record holds an event that is in the log already."""
-DEAD_LETTERED = "dead_lettered"
-"""Skipped-offset reason: the record could not be logged and went to the dead-letter topic."""
-REPLAY_FOR_OTHERS = "replay_for_others"
-"""Skipped-offset reason: a dead letter replayed for another consumer group."""
+from mpa_audit.app.ports import (
+    DeadLetter,
+    EventFilter,
+    FullScan,
+    IntegrityCheck,
+    StoredCosignature,
+    StoredEntry,
+    StoredRow,
+    StoredTreeHead,
+)
+from mpa_audit.domain.accounting import (
+    AppendState,
+    BatchWrite,
+    OriginKey,
+    Outcome,
+    PartitionAccount,
+    PartitionKey,
+    StoredRecord,
+)
+from mpa_audit.domain.proof_plans import MissingNodeError
+from mpa_audit_verify.compact_range import CompactRange, NodeId, frontier_node_ids
+from mpa_audit_verify.hashing import HASH_SIZE
 
 # Serialises appends across every replica of the service writing to this schema; a
-# transaction-level lock, released by the commit that makes the new leaf visible.
+# transaction-level lock, released by the commit that makes the new leaves visible.
 _APPEND_LOCK = text(
     "SELECT pg_advisory_xact_lock(hashtext('mpa-audit:append:' || current_schema()))"
 )
 
+# The tree's size and right edge (one node per set bit of the size: level L has index
+# (size >> L) - 1, level 0 being the last leaf's hash), and which of the batch's event ids
+# are logged: one round trip. Taken after the lock, so it sees every committed append.
+_APPEND_STATE = """
+WITH size AS (SELECT coalesce(max(seq) + 1, 0) AS n FROM log_entries),
+peaks AS (
+    SELECT level, (size.n >> level) - 1 AS node_index
+    FROM size, generate_series(0, 62) AS level
+    WHERE (size.n >> level) & 1 = 1
+)
+SELECT (SELECT n FROM size) AS size,
+       ARRAY(
+           SELECT CASE WHEN p.level = 0 THEN e.leaf_hash ELSE m.hash END
+           FROM peaks p
+           LEFT JOIN merkle_nodes m ON p.level > 0 AND m.level = p.level
+                                   AND m.node_index = p.node_index
+           LEFT JOIN log_entries e ON p.level = 0 AND e.seq = p.node_index
+           ORDER BY p.level DESC
+       ) AS peaks,
+       ARRAY(SELECT event_id FROM log_entries WHERE event_id = ANY($1::uuid[])) AS logged
+"""
 
-@dataclass(frozen=True, slots=True)
-class StoredEntry:
-    """One leaf of the log as stored."""
+_ACCOUNTS_OF = """
+SELECT DISTINCT ON (a.source_topic, a.source_partition) a.*
+FROM coverage_accounts a
+JOIN unnest($1::text[], $2::int[]) AS p(topic, partition)
+  ON a.source_topic = p.topic AND a.source_partition = p.partition
+ORDER BY a.source_topic, a.source_partition, a.source_epoch DESC
+"""
 
-    seq: int
-    leaf: bytes
-    leaf_hash: bytes
-    logged_at: datetime
+_RECORDS_AT = """
+SELECT r.topic, r.partition, r.epoch, e.source_offset AS offset, e.event_id, 'logged' AS outcome
+FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::bigint[])
+     AS r(topic, partition, epoch, first, last)
+JOIN log_entries e ON e.source_topic = r.topic AND e.source_partition = r.partition
+ AND e.source_epoch = r.epoch AND e.source_offset BETWEEN r.first AND r.last
+UNION ALL
+SELECT r.topic, r.partition, r.epoch, s.source_offset, s.event_id, s.reason
+FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::bigint[])
+     AS r(topic, partition, epoch, first, last)
+JOIN skipped_offsets s ON s.source_topic = r.topic AND s.source_partition = r.partition
+ AND s.source_epoch = r.epoch AND s.source_offset BETWEEN r.first AND r.last
+"""
 
+_SAVE_ACCOUNTS = """
+INSERT INTO coverage_accounts AS a (source_topic, source_partition, source_epoch,
+    next_offset, seen, logged, duplicates, replays, dead_lettered, updated_at)
+SELECT *, now() FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::bigint[],
+    $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+ON CONFLICT (source_topic, source_partition, source_epoch) DO UPDATE SET
+    next_offset = EXCLUDED.next_offset, seen = EXCLUDED.seen, logged = EXCLUDED.logged,
+    duplicates = EXCLUDED.duplicates, replays = EXCLUDED.replays,
+    dead_lettered = EXCLUDED.dead_lettered, updated_at = EXCLUDED.updated_at
+"""
 
-@dataclass(frozen=True, slots=True)
-class StoredTreeHead:
-    tree_size: int
-    root_hash: bytes
-    issued_at: datetime
-    checkpoint: str
-
-
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    """Conditions on logged events; None means no condition."""
-
-    correlation_id: UUID | None = None
-    case_id: UUID | None = None
-    event_type: str | None = None
-    actor_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionAccount:
-    """What the log holds of one source partition: distinct offsets accounted for."""
-
-    topic: str
-    partition: int
-    logged: int
-    duplicates: int
-    dead_lettered: int
-    accounted: int
-    last_offset: int
-
+_LEAF_COLUMNS = (
+    "seq", "leaf", "leaf_hash", "event_id", "event_type", "event_time", "correlation_id",
+    "case_id", "actor_id", "source_topic", "source_partition", "source_offset", "source_epoch",
+)  # fmt: skip
+_NODE_COLUMNS = ("level", "node_index", "hash")
+_SKIPPED_COLUMNS = (
+    "source_topic", "source_partition", "source_offset", "source_epoch", "event_id", "reason",
+)  # fmt: skip
+_GAP_COLUMNS = ("source_topic", "source_partition", "source_epoch", "first_offset", "last_offset")
 
 _ENTRY_COLUMNS = (
     log_entries.c.seq,
@@ -95,35 +135,158 @@ def _entry(row: Row[int, bytes, bytes, datetime]) -> StoredEntry:
     return StoredEntry(row.seq, row.leaf, row.leaf_hash, row.logged_at)
 
 
+def _account(row: asyncpg.Record) -> PartitionAccount:
+    return PartitionAccount(
+        topic=row["source_topic"],
+        partition=row["source_partition"],
+        epoch=row["source_epoch"],
+        next_offset=row["next_offset"],
+        seen=row["seen"],
+        logged=row["logged"],
+        duplicates=row["duplicates"],
+        replays=row["replays"],
+        dead_lettered=row["dead_lettered"],
+    )
+
+
+def _tree_head(row: Row[Any]) -> StoredTreeHead:
+    return StoredTreeHead(row.tree_size, row.root_hash, row.issued_at, row.checkpoint)
+
+
 class LogStore:
     """Reads and appends of the log within the caller's session (its transaction)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def _driver(self) -> asyncpg.Connection:
+        """The session's asyncpg connection, inside the session's transaction."""
+        connection = await self._session.connection()
+        raw = await connection.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+        if not driver.is_in_transaction():
+            # SQLAlchemy's asyncpg adapter begins lazily, with its first statement.
+            await self._session.execute(text("SELECT 1"))
+        return driver
+
     # --- appending -------------------------------------------------------------------
 
     async def lock_appends(self) -> None:
-        """Wait for, then hold until commit, the right to append."""
         await self._session.execute(_APPEND_LOCK)
 
-    async def append_state(self, event_id: UUID) -> tuple[int, bool]:
-        """The tree size, and whether ``event_id`` is logged already: one round trip.
-        Call it after ``lock_appends`` (a statement's snapshot predates its own locks)."""
-        last = select(func.max(log_entries.c.seq)).scalar_subquery()
-        logged = select(literal(1)).where(log_entries.c.event_id == event_id).exists()
-        row = (
-            await self._session.execute(select(last.label("last"), logged.label("logged")))
-        ).one()
-        return (0 if row.last is None else int(row.last) + 1), bool(row.logged)
+    async def append_state(
+        self, event_ids: Sequence[UUID], partitions: Sequence[PartitionKey]
+    ) -> AppendState:
+        driver = await self._driver()
+        row = await driver.fetchrow(_APPEND_STATE, list(event_ids))
+        assert row is not None
+        size = int(row["size"])
+        peaks = tuple(bytes(p) if p is not None else b"" for p in row["peaks"])
+        if any(len(p) != HASH_SIZE for p in peaks):
+            raise MissingNodeError(f"node store lacks nodes of the right edge at size {size}")
+        accounts: dict[PartitionKey, PartitionAccount] = {}
+        if partitions:
+            topics, numbers = zip(*partitions, strict=True)
+            for account_row in await driver.fetch(_ACCOUNTS_OF, list(topics), list(numbers)):
+                account = _account(account_row)
+                accounts[account.key] = account
+        return AppendState(size, peaks, frozenset(row["logged"]), accounts, {})
+
+    async def records_at(
+        self, ranges: Sequence[tuple[str, int, int, int, int]]
+    ) -> Mapping[OriginKey, StoredRecord]:
+        if not ranges:
+            return {}
+        driver = await self._driver()
+        columns = [list(c) for c in zip(*ranges, strict=True)]
+        records: dict[OriginKey, StoredRecord] = {}
+        for row in await driver.fetch(_RECORDS_AT, *columns):
+            key = (row["topic"], row["partition"], row["epoch"], row["offset"])
+            # A leaf wins over a skipped row at the same offset (an undecodable dead letter
+            # decoded later): it is what the offset became.
+            if key not in records or row["outcome"] == Outcome.LOGGED:
+                records[key] = StoredRecord(row["event_id"], Outcome(row["outcome"]))
+        return records
+
+    async def write_batch(self, write: BatchWrite) -> None:
+        driver = await self._driver()
+        if write.leaves:
+            await driver.copy_records_to_table(
+                "log_entries",
+                columns=_LEAF_COLUMNS,
+                records=[
+                    (
+                        leaf.seq,
+                        leaf.leaf,
+                        leaf.leaf_hash,
+                        s.event_id,
+                        s.event_type,
+                        s.event_time,
+                        s.correlation_id,
+                        s.case_id,
+                        s.actor_id,
+                        s.origin.topic,
+                        s.origin.partition,
+                        s.origin.offset,
+                        leaf.epoch,
+                    )
+                    for leaf in write.leaves
+                    for s in (leaf.summary,)
+                ],
+            )
+        if write.nodes:
+            await driver.copy_records_to_table(
+                "merkle_nodes",
+                columns=_NODE_COLUMNS,
+                records=[(n.level, n.index, n.hash) for n in write.nodes],
+            )
+        if write.skipped:
+            await driver.copy_records_to_table(
+                "skipped_offsets",
+                columns=_SKIPPED_COLUMNS,
+                records=[
+                    (
+                        s.origin.topic,
+                        s.origin.partition,
+                        s.origin.offset,
+                        s.epoch,
+                        s.event_id,
+                        s.outcome.value,
+                    )
+                    for s in write.skipped
+                ],
+            )
+        if write.gaps:
+            await driver.copy_records_to_table(
+                "coverage_gaps",
+                columns=_GAP_COLUMNS,
+                records=[(g.topic, g.partition, g.epoch, g.first, g.last) for g in write.gaps],
+            )
+        if write.partitions:
+            accounts = write.partitions
+            await driver.execute(
+                _SAVE_ACCOUNTS,
+                [a.topic for a in accounts],
+                [a.partition for a in accounts],
+                [a.epoch for a in accounts],
+                [a.next_offset for a in accounts],
+                [a.seen for a in accounts],
+                [a.logged for a in accounts],
+                [a.duplicates for a in accounts],
+                [a.replays for a in accounts],
+                [a.dead_lettered for a in accounts],
+            )
+
+    # --- reading the tree -------------------------------------------------------------
+
+    async def snapshot(self) -> None:
+        await self._session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
     async def tree_size(self) -> int:
-        """Number of committed leaves (seqs are contiguous, so the last seq + 1)."""
         last = await self._session.scalar(select(func.max(log_entries.c.seq)))
         return 0 if last is None else int(last) + 1
 
     async def compact_range(self, tree_size: int) -> CompactRange:
-        """The right edge of the tree at ``tree_size``, from its O(log n) stored nodes."""
         ids = frontier_node_ids(tree_size)
         hashes = await self.get_nodes(ids)
         missing = [node_id for node_id in ids if node_id not in hashes]
@@ -131,40 +294,7 @@ class LogStore:
             raise MissingNodeError(f"node store lacks nodes {missing}")
         return CompactRange.from_peaks(tree_size, [hashes[node_id] for node_id in ids])
 
-    async def insert_leaf(
-        self, seq: int, leaf: bytes, leaf_hash: bytes, summary: LeafSummary
-    ) -> None:
-        await self._session.execute(
-            log_entries.insert().values(
-                seq=seq,
-                leaf=leaf,
-                leaf_hash=leaf_hash,
-                event_id=summary.event_id,
-                event_type=summary.event_type,
-                event_time=summary.event_time,
-                correlation_id=summary.correlation_id,
-                case_id=summary.case_id,
-                actor_id=summary.actor_id,
-                source_topic=summary.origin.topic,
-                source_partition=summary.origin.partition,
-                source_offset=summary.origin.offset,
-            )
-        )
-
-    async def insert_nodes(self, nodes: Sequence[Node]) -> None:
-        """Store interior nodes (level >= 1); leaves are stored by ``insert_leaf``."""
-        rows = [
-            {"level": node.level, "node_index": node.index, "hash": node.hash}
-            for node in nodes
-            if node.level > 0
-        ]
-        if rows:
-            await self._session.execute(merkle_nodes.insert(), rows)
-
-    # --- nodes and leaves --------------------------------------------------------------
-
     async def get_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-        """Stored hashes of ``ids`` in one query; ids not stored are left out."""
         leaves = [index for level, index in ids if level == 0]
         interior = [(level, index) for level, index in ids if level > 0]
         parts = []
@@ -197,7 +327,6 @@ class LogStore:
     async def find_entries(
         self, conditions: EventFilter, *, after: int | None, limit: int
     ) -> list[StoredEntry]:
-        """Entries matching ``conditions`` in log order, after seq ``after``."""
         statement = select(*_ENTRY_COLUMNS).order_by(log_entries.c.seq).limit(limit)
         clauses = []
         if after is not None:
@@ -218,9 +347,6 @@ class LogStore:
         return [_entry(row) for row in rows]
 
     async def case_timeline(self, case_id: UUID, *, limit: int) -> list[StoredEntry]:
-        """Every event about the case, and every event of the stories it is part of
-        (its correlation ids: e.g. a notification about one of its referrals), by event
-        time then log order."""
         stories = (
             select(log_entries.c.correlation_id)
             .where(log_entries.c.case_id == case_id)
@@ -236,7 +362,6 @@ class LogStore:
         return [_entry(row) for row in await self._session.execute(statement)]
 
     async def leaves(self, start: int, end: int) -> list[tuple[int, bytes]]:
-        """(seq, leaf) for seq in [start, end), in order."""
         rows = await self._session.execute(
             select(log_entries.c.seq, log_entries.c.leaf)
             .where(log_entries.c.seq >= start, log_entries.c.seq < end)
@@ -244,7 +369,78 @@ class LogStore:
         )
         return [(int(row.seq), bytes(row.leaf)) for row in rows]
 
-    # --- signed tree heads ----------------------------------------------------------
+    async def rows(self, start: int, end: int, batch: int) -> AsyncIterator[list[StoredRow]]:
+        columns = (
+            log_entries.c.seq,
+            log_entries.c.leaf,
+            log_entries.c.leaf_hash,
+            log_entries.c.event_id,
+            log_entries.c.event_type,
+            log_entries.c.event_time,
+            log_entries.c.correlation_id,
+            log_entries.c.case_id,
+            log_entries.c.actor_id,
+            log_entries.c.source_topic,
+            log_entries.c.source_partition,
+            log_entries.c.source_offset,
+        )
+        after = start - 1
+        while after < end - 1:
+            found = (
+                await self._session.execute(
+                    select(*columns)
+                    .where(log_entries.c.seq > after, log_entries.c.seq < end)
+                    .order_by(log_entries.c.seq)
+                    .limit(batch)
+                )
+            ).all()
+            if not found:
+                return
+            yield [
+                StoredRow(
+                    r.seq,
+                    bytes(r.leaf),
+                    bytes(r.leaf_hash),
+                    r.event_id,
+                    r.event_type,
+                    r.event_time,
+                    r.correlation_id,
+                    r.case_id,
+                    r.actor_id,
+                    r.source_topic,
+                    r.source_partition,
+                    r.source_offset,
+                )
+                for r in found
+            ]
+            after = found[-1].seq
+
+    async def nodes_completed(self, start: int, end: int) -> dict[NodeId, bytes]:
+        # Per level L: nodes whose subtree ends in (start, end], i.e. indexes
+        # [floor(start / 2**L), floor(end / 2**L) - 1]; one index range scan per level.
+        levels, lows, highs = [], [], []
+        for level in range(1, max(end.bit_length(), 1) + 1):
+            low, high = start >> level, (end >> level) - 1
+            if high >= low:
+                levels.append(level)
+                lows.append(low)
+                highs.append(high)
+        if not levels:
+            return {}
+        driver = await self._driver()
+        rows = await driver.fetch(
+            """
+            SELECT m.level, m.node_index, m.hash FROM merkle_nodes m
+            JOIN unnest($1::smallint[], $2::bigint[], $3::bigint[]) AS r(level, low, high)
+              ON m.level = r.level AND m.node_index BETWEEN r.low AND r.high
+            """,
+            levels,
+            lows,
+            highs,
+        )
+        return {(int(r["level"]), int(r["node_index"])): bytes(r["hash"]) for r in rows}
+
+    # --- signed tree heads and their cosignatures -------------------------------------
 
     async def tree_head(self, tree_size: int) -> StoredTreeHead | None:
         row = (
@@ -252,21 +448,23 @@ class LogStore:
                 select(tree_heads).where(tree_heads.c.tree_size == tree_size)
             )
         ).first()
-        return (
-            StoredTreeHead(row.tree_size, row.root_hash, row.issued_at, row.checkpoint)
-            if row
-            else None
-        )
+        return _tree_head(row) if row else None
 
     async def latest_tree_heads(self, limit: int) -> list[StoredTreeHead]:
         rows = await self._session.execute(
             select(tree_heads).order_by(tree_heads.c.tree_size.desc()).limit(limit)
         )
-        return [StoredTreeHead(r.tree_size, r.root_hash, r.issued_at, r.checkpoint) for r in rows]
+        return [_tree_head(r) for r in rows]
+
+    async def tree_heads_between(self, low: int, high: int) -> list[StoredTreeHead]:
+        rows = await self._session.execute(
+            select(tree_heads)
+            .where(tree_heads.c.tree_size > low, tree_heads.c.tree_size <= high)
+            .order_by(tree_heads.c.tree_size)
+        )
+        return [_tree_head(r) for r in rows]
 
     async def add_tree_head(self, head: StoredTreeHead) -> StoredTreeHead:
-        """Store a signed tree head; if one of that size exists already, that one is kept
-        and returned (two replicas may sign the same size)."""
         await self._session.execute(
             insert(tree_heads)
             .values(
@@ -281,96 +479,145 @@ class LogStore:
         assert stored is not None
         return stored
 
-    # --- coverage of source offsets -------------------------------------------------
-
-    async def record_skipped(
-        self, origin: RecordOrigin, event_id: UUID | None, reason: str
-    ) -> None:
-        """Account for an offset that added no leaf, unless it is logged already (a
-        redelivery of an offset whose leaf is committed)."""
-        logged = (
-            select(literal(1))
-            .where(
-                log_entries.c.source_topic == origin.topic,
-                log_entries.c.source_partition == origin.partition,
-                log_entries.c.source_offset == origin.offset,
-            )
-            .exists()
+    async def cosignatures(self, tree_size: int) -> list[StoredCosignature]:
+        table = tree_head_cosignatures
+        rows = await self._session.execute(
+            select(table)
+            .where(table.c.tree_size == tree_size)
+            .order_by(table.c.witness, table.c.cosignature)
         )
-        candidate = select(
-            literal(origin.topic),
-            literal(origin.partition),
-            literal(origin.offset),
-            literal(event_id, type_=skipped_offsets.c.event_id.type),
-            literal(reason),
-        ).where(~logged)
+        return [
+            StoredCosignature(r.tree_size, r.witness, r.cosignature, r.cosigned_at) for r in rows
+        ]
+
+    async def add_cosignature(self, cosignature: StoredCosignature) -> None:
         await self._session.execute(
-            insert(skipped_offsets)
-            .from_select(
-                ["source_topic", "source_partition", "source_offset", "event_id", "reason"],
-                candidate,
+            insert(tree_head_cosignatures)
+            .values(
+                tree_size=cosignature.tree_size,
+                witness=cosignature.witness,
+                cosignature=cosignature.line,
+                cosigned_at=cosignature.cosigned_at,
             )
             .on_conflict_do_nothing()
         )
 
-    async def partition_accounts(self, topics: Sequence[str]) -> list[PartitionAccount]:
-        """Per source partition of ``topics``: offsets logged, skipped, and the last one."""
-        statement = text(
-            """
-            WITH accounted AS (
-                SELECT source_topic, source_partition, source_offset, 'logged' AS outcome
-                FROM log_entries WHERE source_topic = ANY(:topics)
-                UNION ALL
-                SELECT source_topic, source_partition, source_offset, reason
-                FROM skipped_offsets WHERE source_topic = ANY(:topics)
-            )
-            SELECT source_topic, source_partition,
-                   count(*) FILTER (WHERE outcome = 'logged') AS logged,
-                   count(*) FILTER (WHERE outcome = 'duplicate') AS duplicates,
-                   count(*) FILTER (WHERE outcome = 'dead_lettered') AS dead_lettered,
-                   count(DISTINCT source_offset) AS accounted,
-                   max(source_offset) AS last_offset
-            FROM accounted GROUP BY source_topic, source_partition
-            """
+    async def latest_cosigned_size(self, witness: str) -> int | None:
+        table = tree_head_cosignatures
+        size = await self._session.scalar(
+            select(func.max(table.c.tree_size)).where(table.c.witness == witness)
         )
-        rows = await self._session.execute(statement, {"topics": list(topics)})
-        return [
-            PartitionAccount(
-                r.source_topic,
-                r.source_partition,
-                r.logged,
-                r.duplicates,
-                r.dead_lettered,
-                r.accounted,
-                r.last_offset,
-            )
-            for r in rows
-        ]
+        return None if size is None else int(size)
 
-    async def missing_offsets(
-        self, topic: str, partition: int, *, limit: int
-    ) -> list[tuple[int, int]]:
-        """Ranges [first, last] of offsets below the last accounted one that are neither
-        logged nor skipped, oldest first."""
-        statement = text(
-            """
-            WITH offsets AS (
-                SELECT source_offset FROM log_entries
-                WHERE source_topic = :topic AND source_partition = :partition
+    # --- coverage ---------------------------------------------------------------------
+
+    async def accounts(self, topics: Sequence[str]) -> list[PartitionAccount]:
+        driver = await self._driver()
+        rows = await driver.fetch(
+            "SELECT * FROM coverage_accounts WHERE source_topic = ANY($1::text[])", list(topics)
+        )
+        return [_account(row) for row in rows]
+
+    async def open_gaps(self, account: PartitionAccount, limit: int) -> list[tuple[int, int]]:
+        driver = await self._driver()
+        key = (account.topic, account.partition, account.epoch)
+        gaps = await driver.fetch(
+            "SELECT first_offset, last_offset FROM coverage_gaps WHERE source_topic = $1 "
+            "AND source_partition = $2 AND source_epoch = $3 ORDER BY first_offset",
+            *key,
+        )
+        remaining: list[tuple[int, int]] = []
+        for gap in gaps:
+            first, last = int(gap["first_offset"]), int(gap["last_offset"])
+            # Offsets read later inside the gap (a re-read after an offset reset) fill it.
+            filled = await driver.fetch(
+                """
+                SELECT source_offset FROM log_entries WHERE source_topic = $1
+                  AND source_partition = $2 AND source_epoch = $3
+                  AND source_offset BETWEEN $4 AND $5
                 UNION
-                SELECT source_offset FROM skipped_offsets
-                WHERE source_topic = :topic AND source_partition = :partition
-                UNION
-                SELECT -1
-            ), steps AS (
-                SELECT source_offset, lead(source_offset) OVER (ORDER BY source_offset) AS next
-                FROM offsets
+                SELECT source_offset FROM skipped_offsets WHERE source_topic = $1
+                  AND source_partition = $2 AND source_epoch = $3
+                  AND source_offset BETWEEN $4 AND $5
+                ORDER BY 1
+                """,
+                *key,
+                first,
+                last,
             )
-            SELECT source_offset + 1 AS first, next - 1 AS last FROM steps
-            WHERE next > source_offset + 1 ORDER BY source_offset LIMIT :limit
+            cursor = first
+            for row in filled:
+                offset = int(row["source_offset"])
+                if offset > cursor:
+                    remaining.append((cursor, offset - 1))
+                cursor = offset + 1
+            if cursor <= last:
+                remaining.append((cursor, last))
+            if len(remaining) >= limit:
+                break
+        return remaining[:limit]
+
+    async def missing_dead_letters(
+        self, account: PartitionAccount, limit: int
+    ) -> tuple[int, list[DeadLetter]]:
+        driver = await self._driver()
+        rows = await driver.fetch(
             """
+            SELECT s.source_offset, s.event_id FROM skipped_offsets s
+            WHERE s.reason = 'dead_lettered' AND s.source_topic = $1
+              AND s.source_partition = $2 AND s.source_epoch = $3
+              AND NOT EXISTS (SELECT 1 FROM log_entries e WHERE e.event_id = s.event_id)
+              AND NOT EXISTS (
+                  SELECT 1 FROM log_entries e WHERE e.source_topic = s.source_topic
+                     AND e.source_partition = s.source_partition
+                     AND e.source_epoch = s.source_epoch AND e.source_offset = s.source_offset)
+            ORDER BY s.source_offset
+            """,
+            account.topic,
+            account.partition,
+            account.epoch,
         )
-        rows = await self._session.execute(
-            statement, {"topic": topic, "partition": partition, "limit": limit}
+        missing = [DeadLetter(int(r["source_offset"]), r["event_id"]) for r in rows]
+        return len(missing), missing[:limit]
+
+    # --- integrity --------------------------------------------------------------------
+
+    async def latest_check(
+        self, *, scope: str | None = None, intact: bool | None = None
+    ) -> IntegrityCheck | None:
+        statement = select(integrity_checks).order_by(integrity_checks.c.id.desc()).limit(1)
+        if scope is not None:
+            statement = statement.where(integrity_checks.c.scope == scope)
+        if intact is not None:
+            statement = statement.where(integrity_checks.c.intact == intact)
+        row = (await self._session.execute(statement)).first()
+        if row is None:
+            return None
+        peaks = bytes(row.peaks or b"")
+        return IntegrityCheck(
+            scope=row.scope,
+            checked_at=row.checked_at,
+            from_size=row.from_size,
+            tree_size=row.tree_size,
+            intact=row.intact,
+            findings=tuple((f["check"], f["detail"]) for f in row.findings),
+            root_hash=bytes(row.root_hash) if row.root_hash is not None else None,
+            peaks=tuple(peaks[i : i + HASH_SIZE] for i in range(0, len(peaks), HASH_SIZE)),
         )
-        return [(int(r.first), int(r.last)) for r in rows]
+
+    async def add_check(self, check: IntegrityCheck) -> None:
+        await self._session.execute(
+            integrity_checks.insert().values(
+                scope=check.scope,
+                checked_at=check.checked_at or datetime.now(UTC),
+                from_size=check.from_size,
+                tree_size=check.tree_size,
+                intact=check.intact,
+                findings=[{"check": c, "detail": d} for c, d in check.findings],
+                root_hash=check.root_hash,
+                peaks=b"".join(check.peaks) if check.peaks else None,
+            )
+        )
+
+    async def full_scan(self) -> FullScan:
+        return await integrity_queries.full_scan(self._session)

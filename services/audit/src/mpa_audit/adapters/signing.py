@@ -7,14 +7,9 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mpa_audit.domain.checkpoint import (
-    TreeHead,
-    VerifierKey,
-    encode_verifier_key,
-    load_private_key_pem,
-    sign_tree_head,
-)
 from mpa_audit.settings import DEV_SIGNING_KEY_FILE, AuditSettings
+from mpa_audit_verify.checkpoint import TreeHead, sign_tree_head
+from mpa_audit_verify.note import VerifierKey, encode_verifier_key, load_private_key_pem
 from mpa_common.auth import load_or_create_dev_key
 from mpa_common.paths import resolve_home_path
 from mpa_common.settings import Environment

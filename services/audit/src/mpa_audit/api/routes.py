@@ -1,31 +1,29 @@
-"""The audit API: read-only views of the log, its proofs, signed tree heads and coverage."""
+"""The audit API: read-only views of the log, its proofs, signed tree heads and coverage.
+
+Each route parses, authorises and calls one use case; domain errors become problem+json in
+`api/errors.py`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mpa_audit.adapters.kafka_offsets import end_offsets
-from mpa_audit.adapters.log_store import EventFilter
-from mpa_audit.adapters.signing import TreeHeadSigner
 from mpa_audit.api import models
 from mpa_audit.app import coverage as coverage_use_case
 from mpa_audit.app import proofs, queries
 from mpa_audit.app.export import export_lines, prepare_export
-from mpa_audit.app.integrity import check_integrity
+from mpa_audit.app.integrity import IntegrityChecker, IntegrityReport
+from mpa_audit.app.ports import EndOffsets, EventFilter, UnitOfWorkFactory
 from mpa_audit.app.tree_heads import TreeHeads
-from mpa_audit.settings import AuditSettings
+from mpa_audit_verify.note import VerifierKey
 from mpa_common.auth import Principal, Role, require_roles
-from mpa_common.messaging.outbox import topic_name
-from mpa_common.problems import PROBLEM_JSON, Problem
+from mpa_common.problems import PROBLEM_JSON, PROBLEM_TYPE_BASE, Problem
 from mpa_common.request_types import DateTime, Index64Param, Text
-from mpa_contracts.topics import MAIN_TOPICS
 
 JSON_LINES = "application/jsonl"
 
@@ -34,14 +32,12 @@ JSON_LINES = "application/jsonl"
 class AuditContext:
     """What the routes use, built once per process by the composition root."""
 
-    settings: AuditSettings
-    signer: TreeHeadSigner
-    sessions: async_sessionmaker[AsyncSession]
+    uow_factory: UnitOfWorkFactory
     tree_heads: TreeHeads
-
-    @property
-    def source_topics(self) -> list[str]:
-        return [topic_name(t.name, self.settings.kafka_topic_prefix) for t in MAIN_TOPICS]
+    integrity: IntegrityChecker
+    public_key: VerifierKey
+    end_offsets: EndOffsets
+    source_topics: list[str]
 
 
 def audit_context(request: Request) -> AuditContext:
@@ -85,7 +81,7 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> models.EventPage:
     conditions = EventFilter(correlation_id, case_id, type, actor_id, since, until)
-    page = await queries.find_events(context.sessions, conditions, cursor=cursor, limit=limit)
+    page = await queries.find_events(context.uow_factory, conditions, cursor=cursor, limit=limit)
     return models.EventPage(
         items=[models.LoggedEvent.of(e) for e in page.entries], next_cursor=page.next_cursor
     )
@@ -97,7 +93,7 @@ async def list_events(
     responses={404: {"description": "No such seq", "content": {PROBLEM_JSON: {}}}},
 )
 async def get_event(context: Context, _: Auditor, seq: Index64Param) -> models.LoggedEvent:
-    return models.LoggedEvent.of(await queries.get_event(context.sessions, seq))
+    return models.LoggedEvent.of(await queries.get_event(context.uow_factory, seq))
 
 
 @router.get("/cases/{case_id}/timeline", summary="A case's whole story across every service")
@@ -107,7 +103,7 @@ async def case_timeline(
     case_id: UUID,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> models.CaseTimeline:
-    entries = await queries.case_timeline(context.sessions, case_id, limit=limit + 1)
+    entries = await queries.case_timeline(context.uow_factory, case_id, limit=limit + 1)
     return models.CaseTimeline(
         case_id=case_id,
         events=[models.LoggedEvent.of(e) for e in entries[:limit]],
@@ -129,9 +125,10 @@ async def tree_head(
 @router.get("/public-key", summary="The public key that signs tree heads (no token needed)")
 async def public_key(context: Context) -> models.PublicKey:
     return models.PublicKey(
-        origin=context.signer.origin,
+        origin=context.tree_heads.origin,
         algorithm="Ed25519",
-        verifier_key=context.signer.verifier_key,
+        verifier_key=context.public_key.encode(),
+        witnesses=[w.key.encode() for w in context.tree_heads.witnesses],
     )
 
 
@@ -144,7 +141,7 @@ async def inclusion_proof(
         Index64Param | None, Query(ge=1, description="Default: the current size")
     ] = None,
 ) -> models.InclusionProofResponse:
-    proof = await proofs.inclusion_proof(context.sessions, seq, tree_size)
+    proof = await proofs.inclusion_proof(context.uow_factory, seq, tree_size)
     return models.InclusionProofResponse(
         seq=proof.seq,
         tree_size=proof.tree_size,
@@ -163,7 +160,7 @@ async def consistency_proof(
         Index64Param | None, Query(ge=1, description="Default: the current size")
     ] = None,
 ) -> models.ConsistencyProofResponse:
-    proof = await proofs.consistency_proof(context.sessions, first, second)
+    proof = await proofs.consistency_proof(context.uow_factory, first, second)
     return models.ConsistencyProofResponse(
         first=proof.first,
         second=proof.second,
@@ -192,7 +189,7 @@ async def export(
     ] = None,
 ) -> StreamingResponse:
     header = await prepare_export(
-        context.sessions,
+        context.uow_factory,
         context.tree_heads,
         start=start,
         tree_size=tree_size,
@@ -200,51 +197,61 @@ async def export(
     )
     filename = f"audit-export-{header.start}-{header.tree_size}.jsonl"
     return StreamingResponse(
-        export_lines(context.sessions, header),
+        export_lines(context.uow_factory, header),
         media_type=JSON_LINES,
         headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
 
 
-@router.get("/coverage", summary="Per source partition: offsets logged, lag and gaps")
+@router.get(
+    "/coverage",
+    summary="Per source partition: offsets accounted, lag, gaps and missing events",
+    responses={503: {"description": "Kafka unreachable", "content": {PROBLEM_JSON: {}}}},
+)
 async def coverage(context: Context, _: Auditor) -> models.Coverage:
-    async def ask_kafka(topics: Sequence[str]) -> dict[tuple[str, int], int]:
-        try:
-            return await end_offsets(context.settings.kafka_bootstrap_servers, topics)
-        except Exception as error:  # the kind of failure is what the caller needs
-            raise Problem(503, "Kafka unreachable", type(error).__name__) from error
-
     partitions = await coverage_use_case.coverage(
-        context.sessions, ask_kafka, context.source_topics
+        context.uow_factory, context.end_offsets, context.source_topics
     )
-    return models.Coverage(
-        complete=all(p.complete and p.lag == 0 for p in partitions),
-        partitions=[models.PartitionCoverageModel.of(p) for p in partitions],
-    )
+    return models.Coverage.of(partitions)
 
 
 @router.get(
     "/health/integrity",
-    summary="Recompute leaf and node hashes and check the signed tree heads",
+    summary="Verify what was added since the last intact check (or, with scope=full, "
+    "recompute every hash); check the signed tree heads and the witnesses' checkpoints",
     responses={503: {"description": "Tampering found", "content": {PROBLEM_JSON: {}}}},
 )
-async def integrity(context: Context, _: Auditor) -> models.IntegrityReportModel:
-    report = await check_integrity(context.sessions, context.signer)
+async def integrity(
+    context: Context,
+    _: Auditor,
+    scope: Annotated[
+        Literal["incremental", "full"],
+        Query(description="incremental (default): what was added since the last intact check"),
+    ] = "incremental",
+) -> models.IntegrityReportModel:
+    checker = context.integrity
+    report = await (checker.full() if scope == "full" else checker.incremental())
     if not report.intact:
-        raise Problem(
-            503,
-            "Audit log integrity check failed",
-            f"{len(report.findings)} finding(s)",
-            extra={
-                "tree_size": report.tree_size,
-                "findings": [{"check": f.check, "detail": f.detail} for f in report.findings],
-            },
-        )
-    return models.IntegrityReportModel(
-        status="intact",
-        tree_size=report.tree_size,
-        leaves_checked=report.leaves_checked,
-        nodes_checked=report.nodes_checked,
-        tree_heads_checked=report.tree_heads_checked,
-        seconds=round(report.seconds, 3),
+        raise _integrity_problem(report)
+    return models.IntegrityReportModel.of(report)
+
+
+def _integrity_problem(report: IntegrityReport) -> Problem:
+    findings = [{"check": f.check, "detail": f.detail} for f in report.findings]
+    if report.last_full is not None and not report.last_full.intact:
+        findings += [
+            {"check": check, "detail": f"{detail} (full check of {report.last_full.checked_at})"}
+            for check, detail in report.last_full.findings
+        ]
+    return Problem(
+        503,
+        "Audit log integrity check failed",
+        f"{len(findings)} finding(s)",
+        type_=PROBLEM_TYPE_BASE + "integrity-check-failed",
+        extra={
+            "scope": report.scope,
+            "tree_size": report.tree_size,
+            "findings": findings,
+            "warnings": report.warnings,
+        },
     )

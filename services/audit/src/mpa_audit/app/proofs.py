@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from mpa_audit.adapters.log_store import LogStore
-from mpa_audit.domain.merkle import (
-    CompactRange,
-    NodeId,
-    consistency_proof_plan,
-    frontier_node_ids,
-    inclusion_proof_plan,
-)
-from mpa_common.problems import Problem
+from mpa_audit.app.ports import LogRepository, UnitOfWorkFactory
+from mpa_audit.domain.errors import InvalidTreeSizes, LeafNotInTree, TreeSizeNotReached
+from mpa_audit.domain.proof_plans import consistency_proof_plan, inclusion_proof_plan
+from mpa_audit_verify.compact_range import CompactRange, NodeId, frontier_node_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,46 +33,45 @@ def _root(tree_size: int, hashes: dict[NodeId, bytes]) -> bytes:
     return CompactRange.from_peaks(tree_size, [hashes[node_id] for node_id in ids]).root()
 
 
-async def _size_or_current(store: LogStore, tree_size: int | None) -> int:
-    current = await store.tree_size()
+async def size_or_current(log_store: LogRepository, tree_size: int | None) -> int:
+    """``tree_size``, or the log's current size; TreeSizeNotReached beyond it."""
+    current = await log_store.tree_size()
     if tree_size is None:
         return current
     if tree_size > current:
-        raise Problem(
-            422, "Tree size not reached", f"tree_size {tree_size} exceeds the log's {current}"
-        )
+        raise TreeSizeNotReached(tree_size, current)
     return tree_size
 
 
+async def consistency_between(log_store: LogRepository, first: int, second: int) -> list[bytes]:
+    """The RFC 9162 consistency proof from size ``first`` to ``second`` (both reached)."""
+    plan = consistency_proof_plan(first, second)
+    return plan.assemble(await log_store.get_nodes(plan.node_ids))
+
+
 async def inclusion_proof(
-    sessions: async_sessionmaker[AsyncSession], seq: int, tree_size: int | None
+    uow_factory: UnitOfWorkFactory, seq: int, tree_size: int | None
 ) -> InclusionProof:
     """Audit path of leaf ``seq`` in the tree of ``tree_size`` leaves (default: current)."""
-    async with sessions() as session:
-        store = LogStore(session)
-        size = await _size_or_current(store, tree_size)
+    async with uow_factory() as uow:
+        size = await size_or_current(uow.log, tree_size)
         if seq >= size:
-            raise Problem(422, "Leaf not in tree", f"seq {seq} is not in a tree of {size} leaves")
+            raise LeafNotInTree(seq, size)
         plan = inclusion_proof_plan(seq, size)
-        hashes = await store.get_nodes([(0, seq), *plan.node_ids, *frontier_node_ids(size)])
+        hashes = await uow.log.get_nodes([(0, seq), *plan.node_ids, *frontier_node_ids(size)])
     return InclusionProof(seq, size, hashes[(0, seq)], plan.assemble(hashes), _root(size, hashes))
 
 
 async def consistency_proof(
-    sessions: async_sessionmaker[AsyncSession], first: int, second: int | None
+    uow_factory: UnitOfWorkFactory, first: int, second: int | None
 ) -> ConsistencyProof:
     """Proof that the tree of ``second`` leaves (default: current) extends that of ``first``."""
-    async with sessions() as session:
-        store = LogStore(session)
-        size = await _size_or_current(store, second)
+    async with uow_factory() as uow:
+        size = await size_or_current(uow.log, second)
         if not 0 < first <= size:
-            raise Problem(
-                422,
-                "Invalid tree sizes",
-                f"a consistency proof needs 0 < first <= second, got {first} and {size}",
-            )
+            raise InvalidTreeSizes(first, size)
         plan = consistency_proof_plan(first, size)
-        hashes = await store.get_nodes(
+        hashes = await uow.log.get_nodes(
             [*plan.node_ids, *frontier_node_ids(first), *frontier_node_ids(size)]
         )
     return ConsistencyProof(

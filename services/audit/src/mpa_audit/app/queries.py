@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from mpa_audit.app.ports import EventFilter, StoredEntry, UnitOfWorkFactory
+from mpa_audit.domain.errors import EventNotFound, InvalidCursor
 
-from mpa_audit.adapters.log_store import EventFilter, LogStore, StoredEntry
-from mpa_common.problems import Problem
+MAX_SEQ = 2**63 - 1
+"""Seqs are PostgreSQL bigints: a cursor or seq beyond them names nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,13 +21,13 @@ class EventPage:
 def _decode_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    if not cursor.isdigit():
-        raise Problem(422, "Invalid cursor", "cursor must be a value returned as next_cursor")
+    if not cursor.isascii() or not cursor.isdigit() or int(cursor) > MAX_SEQ:
+        raise InvalidCursor()
     return int(cursor)
 
 
 async def find_events(
-    sessions: async_sessionmaker[AsyncSession],
+    uow_factory: UnitOfWorkFactory,
     conditions: EventFilter,
     *,
     cursor: str | None,
@@ -34,23 +35,25 @@ async def find_events(
 ) -> EventPage:
     """A page of matching events in log order; ``next_cursor`` continues after it."""
     after = _decode_cursor(cursor)
-    async with sessions() as session:
-        entries = await LogStore(session).find_entries(conditions, after=after, limit=limit + 1)
+    async with uow_factory() as uow:
+        entries = await uow.log.find_entries(conditions, after=after, limit=limit + 1)
     more = len(entries) > limit
     page = entries[:limit]
     return EventPage(page, str(page[-1].seq) if more else None)
 
 
-async def get_event(sessions: async_sessionmaker[AsyncSession], seq: int) -> StoredEntry:
-    async with sessions() as session:
-        entry = await LogStore(session).entry(seq)
+async def get_event(uow_factory: UnitOfWorkFactory, seq: int) -> StoredEntry:
+    if not 0 <= seq <= MAX_SEQ:
+        raise EventNotFound(seq)
+    async with uow_factory() as uow:
+        entry = await uow.log.entry(seq)
     if entry is None:
-        raise Problem(404, "Not found", f"no event with seq {seq} in the log")
+        raise EventNotFound(seq)
     return entry
 
 
 async def case_timeline(
-    sessions: async_sessionmaker[AsyncSession], case_id: UUID, *, limit: int
+    uow_factory: UnitOfWorkFactory, case_id: UUID, *, limit: int
 ) -> list[StoredEntry]:
-    async with sessions() as session:
-        return await LogStore(session).case_timeline(case_id, limit=limit)
+    async with uow_factory() as uow:
+        return await uow.log.case_timeline(case_id, limit=limit)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 from uuid import UUID
 
-from mpa_contracts.envelope import TRACEPARENT_HEADER, TRACESTATE_HEADER, Envelope, envelope_to_json
+from mpa_contracts.envelope import JSON_CONTENT_TYPE, PARTITIONKEY_ATTRIBUTE, Envelope
 
 LEAF_FORMAT = "mpa-audit-leaf/1"
 
@@ -58,11 +59,44 @@ def canonical_json(value: Any) -> bytes:
     ).encode("ascii")
 
 
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+).encode
+_string = encode_basestring_ascii
+"""How the canonical encoder writes a string (json's own C function)."""
+
+
+def _event_attributes(envelope: Envelope) -> dict[str, str]:
+    """The envelope's CloudEvents attributes as `envelope_to_json` writes them, without trace
+    context and without data."""
+    event = {
+        "specversion": envelope.specversion,
+        "id": str(envelope.id),
+        "source": envelope.source,
+        "type": envelope.type,
+        "time": envelope.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "dataschema": envelope.dataschema,
+        "correlationid": str(envelope.correlation_id),
+        "datacontenttype": JSON_CONTENT_TYPE,
+        PARTITIONKEY_ATTRIBUTE: str(envelope.key),
+    }
+    if envelope.subject is not None:
+        event["subject"] = envelope.subject
+    if envelope.causation_id is not None:
+        event["causationid"] = str(envelope.causation_id)
+    if envelope.actor_id is not None:
+        event["actorid"] = envelope.actor_id
+    return event
+
+
+def _payload(envelope: Envelope) -> dict[str, Any]:
+    return envelope.data.model_dump(mode="json", exclude_defaults=True)
+
+
 def leaf_document(envelope: Envelope, origin: RecordOrigin) -> dict[str, Any]:
     """The JSON document a leaf encodes."""
-    event: dict[str, Any] = json.loads(envelope_to_json(envelope))
-    event.pop(TRACEPARENT_HEADER, None)
-    event.pop(TRACESTATE_HEADER, None)
+    event: dict[str, Any] = dict(_event_attributes(envelope))
+    event["data"] = _payload(envelope)
     return {
         "event": event,
         "format": LEAF_FORMAT,
@@ -70,9 +104,46 @@ def leaf_document(envelope: Envelope, origin: RecordOrigin) -> dict[str, Any]:
     }
 
 
+def _canonical_leaf(
+    attributes: dict[str, str], payload: dict[str, Any], origin: RecordOrigin
+) -> bytes:
+    """``canonical_json(leaf_document(...))``, assembled around the one nested value that
+    needs the general encoder (the payload): the audit encodes every event of the platform,
+    and this is several times cheaper (the leaf tests pin the two to the same bytes)."""
+    fields = [f"{_string(name)}:{_string(value)}" for name, value in attributes.items()]
+    fields.append(f'"data":{_encode(payload)}')
+    fields.sort()  # each field starts with its quoted name: sorting them sorts the names
+    where = (
+        f'"offset":{int(origin.offset)},"partition":{int(origin.partition)},'
+        f'"topic":{_string(origin.topic)}'
+    )
+    return (
+        f'{{"event":{{{",".join(fields)}}},"format":"{LEAF_FORMAT}","origin":{{{where}}}}}'.encode(
+            "ascii"
+        )
+    )
+
+
 def leaf_bytes(envelope: Envelope, origin: RecordOrigin) -> bytes:
     """The canonical bytes of the leaf for ``envelope`` read at ``origin``."""
-    return canonical_json(leaf_document(envelope, origin))
+    return _canonical_leaf(_event_attributes(envelope), _payload(envelope), origin)
+
+
+def encode_leaf(envelope: Envelope, origin: RecordOrigin) -> tuple[bytes, LeafSummary]:
+    """The leaf's bytes and its indexed fields, read from the same values (what
+    ``summarize_leaf`` would read back from the bytes, without parsing them again)."""
+    payload = _payload(envelope)
+    case_id = payload.get("case_id")
+    summary = LeafSummary(
+        event_id=envelope.id,
+        event_type=envelope.type,
+        event_time=envelope.time,
+        correlation_id=envelope.correlation_id,
+        case_id=UUID(case_id) if isinstance(case_id, str) else None,
+        actor_id=envelope.actor_id,
+        origin=origin,
+    )
+    return _canonical_leaf(_event_attributes(envelope), payload, origin), summary
 
 
 def summarize_leaf(leaf: bytes) -> LeafSummary:

@@ -1,4 +1,4 @@
-"""Exports of the log and their offline verification: pure, no database, no network.
+"""Exports of the audit log and their offline verification: pure, no database, no network.
 
 An export is JSON Lines. The first line is the header::
 
@@ -17,11 +17,13 @@ re-serialises them (which is also why it needs no JSON parser for leaf lines, an
 
 Verification recomputes the Merkle root of the tree of ``n`` leaves from the start peaks and
 every leaf, and requires it to equal the root in the checkpoint, whose Ed25519 signature must
-verify with the auditor's copy of the public key. A full export (``s = 0``) has no peaks and
-depends on nothing but its lines. Given an earlier tree head of size ``m`` (signed by the same
-key), the export must be consistent with it: when ``s <= m <= n`` the root at ``m`` is
-recomputed from the leaves; when ``m < s`` the header must carry an RFC 6962 consistency
-proof from ``m`` to ``n``. Any altered, missing, extra or reordered leaf changes the root.
+verify with the auditor's copy of the public key and, when the auditor names witnesses, which
+must carry a valid cosignature by each (extra signature lines, see `cosignature.py`). A full
+export (``s = 0``) has no peaks and depends on nothing but its lines. Given an earlier tree
+head of size ``m`` (signed by the same key), the export must be consistent with it: when
+``s <= m <= n`` the root at ``m`` is recomputed from the leaves; when ``m < s`` the header must
+carry an RFC 6962 consistency proof from ``m`` to ``n``. Any altered, missing, extra or
+reordered leaf changes the root.
 """
 
 from __future__ import annotations
@@ -32,20 +34,15 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from mpa_audit.domain.checkpoint import (
-    CheckpointError,
-    TreeHead,
-    VerifierKey,
-    verify_signed_tree_head,
-)
-from mpa_audit.domain.merkle import (
-    CompactRange,
-    ProofError,
-    leaf_hash,
-    verify_consistency,
-)
+from mpa_audit_verify.checkpoint import TreeHead, verify_signed_tree_head
+from mpa_audit_verify.compact_range import CompactRange
+from mpa_audit_verify.cosignature import Cosignature, verify_cosignature
+from mpa_audit_verify.hashing import leaf_hash
+from mpa_audit_verify.note import CheckpointError, VerifierKey
+from mpa_audit_verify.proofs import ProofError, verify_consistency
 
 EXPORT_FORMAT = "mpa-audit-export/1"
 
@@ -137,18 +134,23 @@ class VerifiedExport:
     start: int
     leaves: int
     previous: TreeHead | None
+    cosignatures: tuple[Cosignature, ...] = ()
 
 
 def verify_export(
     lines: Iterable[str | bytes],
     key: VerifierKey,
     previous_checkpoint: str | None = None,
+    *,
+    witnesses: Sequence[VerifierKey] = (),
+    now: datetime | None = None,
 ) -> VerifiedExport:
     """Verify an export (its lines, header first) against the auditor's public key.
 
     ``previous_checkpoint`` is an earlier signed checkpoint note the auditor holds; the export
-    must then prove the log only grew since. Returns on success; raises
-    ``ExportVerificationError`` naming the first problem otherwise.
+    must then prove the log only grew since. Each of ``witnesses`` (cosigner keys) must have
+    cosigned the export's checkpoint (dated no later than ``now``, when given). Returns on
+    success; raises ``ExportVerificationError`` naming the first problem otherwise.
     """
     iterator = iter(lines)
     first = next(iterator, None)
@@ -160,6 +162,9 @@ def verify_export(
         raise ExportVerificationError(
             f"header says tree size {header.tree_size}, its checkpoint {head.tree_size}"
         )
+    cosignatures = tuple(
+        _require_cosignature(header.checkpoint, witness, now) for witness in witnesses
+    )
     if header.start > header.tree_size:
         raise ExportVerificationError(f"start {header.start} is past tree size {header.tree_size}")
     previous = (
@@ -197,7 +202,7 @@ def verify_export(
         )
     if previous is not None and check_at is None:
         _require_consistency_proof(header, previous, head)
-    return VerifiedExport(head, header.start, head.tree_size - header.start, previous)
+    return VerifiedExport(head, header.start, head.tree_size - header.start, previous, cosignatures)
 
 
 def _leaf_hashes(lines: Iterator[str | bytes], start: int, tree_size: int) -> Iterator[bytes]:
@@ -248,6 +253,16 @@ def _require_consistency_proof(header: ExportHeader, previous: TreeHead, head: T
         )
     except ProofError as error:
         raise ExportVerificationError(f"consistency with the previous tree head: {error}") from None
+
+
+def _require_cosignature(note: str, witness: VerifierKey, now: datetime | None) -> Cosignature:
+    try:
+        return verify_cosignature(note, witness, now=now)
+    except CheckpointError as error:
+        raise ExportVerificationError(
+            f"export's checkpoint is not witnessed: {error} (a witness refuses to cosign a "
+            "history that is not consistent with what it cosigned before)"
+        ) from None
 
 
 def _open_checkpoint(note: str, key: VerifierKey, origin: str, what: str) -> TreeHead:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mpa_audit.domain.merkle import ProofError, verify_consistency, verify_inclusion
+from mpa_audit_verify.proofs import ProofError, verify_consistency, verify_inclusion
 
 VECTOR_DIR = Path(__file__).parent / "testdata" / "rfc6962"
 

@@ -16,26 +16,28 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 
-from mpa_audit.domain.checkpoint import (
+from mpa_audit_verify.checkpoint import (
+    TreeHead,
+    checkpoint_body,
+    parse_checkpoint_body,
+    sign_tree_head,
+    verify_signed_tree_head,
+)
+from mpa_audit_verify.hashing import leaf_hash
+from mpa_audit_verify.note import (
     MAX_SIGNATURES,
     CheckpointError,
     InvalidKeyError,
     MalformedNoteError,
     SignatureVerificationError,
-    TreeHead,
-    checkpoint_body,
     encode_verifier_key,
     key_id,
     load_private_key_pem,
     open_note,
-    parse_checkpoint_body,
     parse_verifier_key,
     private_key_to_pem,
     sign_note,
-    sign_tree_head,
-    verify_signed_tree_head,
 )
-from mpa_audit.domain.merkle import leaf_hash
 
 # The example of golang.org/x/mod/sumdb/note's documentation: an independent implementation's
 # keys and output. Ed25519 is deterministic, so signing must reproduce it byte for byte.

@@ -1,0 +1,12 @@
+"""The audit service's unit tests share helpers (the in-memory tree, fakes of the log's
+repositories) as plain modules beside them; pytest's importlib mode does not put this folder
+on the import path by itself."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = str(Path(__file__).parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
