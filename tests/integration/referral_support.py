@@ -26,7 +26,6 @@ from mpa_common.auth import Role, mint_dev_token
 from mpa_common.messaging.relay import OutboxRelay
 from mpa_common.messaging.tables import NOTIFY_TRIGGER_SQL
 from mpa_common.service import BackgroundWorker, ServiceContext
-from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import Envelope, new_envelope, to_kafka_record
 from mpa_contracts.events.case import (
     CaseRegisteredV1,
@@ -49,8 +48,9 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
-from mpa_referral.adapters.tables import metadata, outbox
-from mpa_referral.app.referrals import Referrals
+from mpa_referral.adapters.tables import metadata
+from mpa_referral.adapters.uow import ReferralUnitOfWork
+from mpa_referral.app.common import ReferralContext
 from mpa_referral.main import build_workers, create_app
 from mpa_referral.settings import ReferralSettings
 from tests.conftest import service_database_url
@@ -81,7 +81,7 @@ class ReferralService:
     settings: ReferralSettings
     context: ServiceContext
     client: httpx.AsyncClient
-    referrals: Referrals  # the app's use cases, for tests that drive them directly
+    referral: ReferralContext  # what the app's use cases run with, for tests that call them
     workers: list[BackgroundWorker] = field(default_factory=list)
 
     async def stop(self) -> None:
@@ -153,7 +153,7 @@ class ReferralStack:
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://referral"
         )
-        instance = ReferralService(settings, context, client, app.state.referrals)
+        instance = ReferralService(settings, context, client, app.state.referral)
         started: list[BackgroundWorker] = []
         if relay:
             started.append(
@@ -168,22 +168,17 @@ class ReferralStack:
                 )
             )
         if workers:
-            started.extend(
-                build_workers(context, settings, app.state.referrals, app.state.directory)
-            )
+            started.extend(build_workers(context, settings, app.state.referral_composition))
         for worker in started:
             await worker.start()
             instance.workers.append(worker)
         self.instances.append(instance)
         return instance
 
-    def uow(self, instance: ReferralService) -> UnitOfWork:
-        return UnitOfWork(
-            instance.context.sessions,
-            outbox,
-            source=instance.settings.event_source,
-            topic_prefix=self.topic_prefix,
-        )
+    def uow(self, instance: ReferralService) -> ReferralUnitOfWork:
+        uow = instance.referral.units_of_work()
+        assert isinstance(uow, ReferralUnitOfWork)
+        return uow
 
     async def publish(self, *envelopes: Envelope) -> None:
         """Case events as intake publishes them, on the test's prefixed topic."""

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mpa_common.auth import Role
+from mpa_common.uow import Cause
 from mpa_contracts.events.case import ConsentWithdrawnV1
 from mpa_contracts.vocabularies import (
     ActorRole,
@@ -21,8 +22,10 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
-from mpa_referral.adapters import case_repository as case_repo
-from mpa_referral.app.common import Actor, Cause
+from mpa_referral.app.case_events import case_registered
+from mpa_referral.app.request import RequestReferral, request_referral
+from mpa_referral.domain.actors import Actor
+from mpa_referral.domain.disclosure import Viewer
 from tests.integration.referral_support import (
     ADMIN,
     CASEWORKER,
@@ -317,35 +320,28 @@ async def test_capacity_is_never_over_allocated_under_concurrent_routing(
         registered(country, [(NeedCategory.SHELTER, Urgency.HIGH)], consent=False)
         for _ in range(50)
     ]
+    context = service.referral
     async with stack.uow(service) as uow:  # the read model, without consent: nothing routed yet
         for case in cases:
-            await case_repo.upsert_case(
-                uow.session,
-                case_id=case.case_id,
-                case_reference=case.case_reference,
-                correlation_id=uuid.uuid4(),
-                profile=case.profile,
-                safety=case.safety,
-                consent=None,
-            )
-            await case_repo.add_needs(uow.session, case.case_id, case.needs)
+            await case_registered(uow, context.policy, case, Cause(uuid.uuid4()), context.clock())
         await uow.commit()
     # 50 routings at once through the use case, each in its own transaction, as 50 case
     # events or requests would run them (a supervisor's override stands in for consent).
-    use_cases = service.referrals
     actor = Actor("supervisor:test", ActorRole.SUPERVISOR)
 
     async def route_one(index: int) -> str:
         case = cases[index]
-        async with stack.uow(service) as uow:
-            profile = await case_repo.get_profile(uow.session, case.case_id)
-            (need,) = await case_repo.needs_of(uow.session, case.case_id)
-            assert profile is not None
-            referral = await use_cases.request(
-                uow, profile, need, actor, Cause(), override=ConsentOverrideReason.RISK_TO_LIFE
-            )
-            await uow.commit()
-            return str(referral.state)
+        view = await request_referral(
+            context,
+            RequestReferral(
+                case_id=case.case_id,
+                need_id=case.needs[0].need_id,
+                actor=actor,
+                viewer=Viewer.referrer(),
+                consent_override_reason=ConsentOverrideReason.RISK_TO_LIFE,
+            ),
+        )
+        return str(view.referral.state)
 
     states = await asyncio.gather(*(route_one(i) for i in range(50)))
     assert states.count("routed") == 10

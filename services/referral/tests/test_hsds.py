@@ -8,13 +8,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from mpa_contracts.vocabularies import DeactivationReason, NeedCategory, ServiceStatus, Urgency
-from mpa_referral.app.hsds import (
-    HsdsDocument,
-    Schedule,
-    organization_of,
-    plan_import,
-    service_of,
-)
+from mpa_referral.app.hsds.export import organization_of, service_of
+from mpa_referral.app.hsds.importer import plan_import
+from mpa_referral.app.hsds.schema import HsdsDocument, Schedule
 
 PARTNER_ID = uuid.UUID(int=1)
 SERVICE_ID = uuid.UUID(int=2)

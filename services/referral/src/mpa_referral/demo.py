@@ -10,27 +10,22 @@ government and civil-society partners, and services for every need category.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import text
-
-from mpa_common.messaging.relay import advisory_lock_key
-from mpa_common.uow import UnitOfWork
 from mpa_contracts.vocabularies import ActorRole, NeedCategory, PartnerType, Urgency, Vulnerability
-from mpa_referral.adapters import directory_repository as directory_repo
-from mpa_referral.app.common import Actor
+from mpa_referral.app.common import ReferralContext
 from mpa_referral.app.directory import (
     AreaModel,
     ContactPoint,
     DesignationModel,
-    Directory,
+    DirectoryChanges,
     OpeningHours,
     PartnerDraft,
     ServiceDraft,
     Weekday,
 )
+from mpa_referral.domain.actors import Actor
 from mpa_referral.domain.directory import DesignationRole
 
 log = logging.getLogger(__name__)
@@ -211,21 +206,17 @@ def _service_draft(partner: DemoPartner, service: DemoService) -> ServiceDraft:
     )
 
 
-async def seed_demo_directory(
-    units_of_work: Callable[[], UnitOfWork], directory: Directory
-) -> bool:
+async def seed_demo_directory(context: ReferralContext) -> bool:
     """Registers the demo directory if the directory is empty; returns whether it did."""
-    async with units_of_work() as uow:
-        # Replicas starting together: one seeds, the others then find the directory filled.
-        await uow.session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"),
-            {"key": advisory_lock_key("mpa-referral-demo-directory")},
-        )
-        if not await directory_repo.directory_is_empty(uow.session):
+    async with context.units_of_work() as uow:
+        # Replicas starting together: one seeds, the others then find the directory filled
+        # (the lock that serialises directory imports).
+        await uow.directory.lock_for_import()
+        if not await uow.directory.is_empty():
             return False
+        changes = DirectoryChanges(uow, context.policy, DEMO_ACTOR, context.clock())
         for partner in DEMO_PARTNERS:
-            partner_id = await directory.register_partner(
-                uow,
+            partner_id = await changes.register_partner(
                 PartnerDraft(
                     code=partner.code,
                     name=partner.name,
@@ -237,12 +228,11 @@ async def seed_demo_directory(
                     ],
                     contacts=_contact(partner.code),
                 ),
-                DEMO_ACTOR,
                 is_demo=True,
             )
             for service in partner.services:
-                await directory.register_service(
-                    uow, partner_id, _service_draft(partner, service), DEMO_ACTOR, is_demo=True
+                await changes.register_service(
+                    partner_id, _service_draft(partner, service), is_demo=True
                 )
         await uow.commit()
     return True
@@ -253,12 +243,11 @@ class DemoDirectorySeeder:
 
     name = "demo-directory"
 
-    def __init__(self, units_of_work: Callable[[], UnitOfWork], directory: Directory) -> None:
-        self._units_of_work = units_of_work
-        self._directory = directory
+    def __init__(self, context: ReferralContext) -> None:
+        self._context = context
 
     async def start(self) -> None:
-        if await seed_demo_directory(self._units_of_work, self._directory):
+        if await seed_demo_directory(self._context):
             log.info("demo directory seeded", extra={"partners": len(DEMO_PARTNERS)})
 
     async def stop(self) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -12,62 +13,82 @@ from mpa_common.service import (
     create_service_app,
     run_service,
 )
-from mpa_referral.adapters.tables import outbox, processed_events
+from mpa_referral.adapters.directory_snapshot import DirectorySnapshot
+from mpa_referral.adapters.notes import NoteCipher
+from mpa_referral.adapters.tables import processed_events
+from mpa_referral.adapters.uow import ReferralUnitOfWork
 from mpa_referral.api import directory as directory_api
 from mpa_referral.api import hsds as hsds_api
 from mpa_referral.api import referrals as referrals_api
 from mpa_referral.api import reports as reports_api
-from mpa_referral.app.directory import Directory
-from mpa_referral.app.hsds_exchange import DirectoryExchange
-from mpa_referral.app.referrals import (
-    ACCEPTANCE_SLA_TIMER,
-    DIRECTORY_RETRY_TIMER,
-    START_SLA_TIMER,
-    ReferralPolicy,
-    Referrals,
-)
-from mpa_referral.app.timers import TimerWorker
+from mpa_referral.api.errors import install_referral_error_handler
+from mpa_referral.app.common import ReferralContext, ReferralPolicy
+from mpa_referral.app.timers import TimerWorker, referral_timers
 from mpa_referral.demo import DemoDirectorySeeder
-from mpa_referral.handlers import CaseEventHandler
+from mpa_referral.handlers import CaseEventHandlers
 from mpa_referral.settings import ReferralSettings
 
 
-def referral_use_cases(settings: ReferralSettings) -> Referrals:
-    return Referrals(
-        ReferralPolicy(
-            acceptance_sla=settings.acceptance_sla(),
-            start_sla=settings.start_sla(),
-            max_reroutes=settings.max_reroutes,
+def referral_policy(settings: ReferralSettings) -> ReferralPolicy:
+    return ReferralPolicy(
+        acceptance_sla=settings.acceptance_sla(),
+        start_sla=settings.start_sla(),
+        max_reroutes=settings.max_reroutes,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralComposition:
+    """What the composition root wires once per process: the use cases' context and the
+    unit-of-work factory behind it (the consumer wants the concrete class)."""
+
+    context: ReferralContext
+    units_of_work: Callable[[], ReferralUnitOfWork]
+
+
+def compose(service: ServiceContext, settings: ReferralSettings) -> ReferralComposition:
+    # A missing notes key in production stops start-up here, not at the first note.
+    notes = NoteCipher.from_settings(settings)
+    snapshot = DirectorySnapshot(
+        capacity_refresh_seconds=settings.directory_capacity_refresh_seconds,
+        records_refresh_seconds=settings.directory_records_refresh_seconds,
+    )
+
+    def units_of_work() -> ReferralUnitOfWork:
+        return ReferralUnitOfWork(
+            service.sessions,
+            source=settings.event_source,
+            snapshot=snapshot,
+            notes=notes,
+            topic_prefix=settings.kafka_topic_prefix,
         )
+
+    return ReferralComposition(
+        ReferralContext(units_of_work, referral_policy(settings)), units_of_work
     )
 
 
 def build_workers(
-    context: ServiceContext, settings: ReferralSettings, referrals: Referrals, directory: Directory
+    service: ServiceContext, settings: ReferralSettings, composition: ReferralComposition
 ) -> Sequence[BackgroundWorker]:
     """The service's background work: demo seeding, the case consumer, the timer worker."""
-    unit_of_work = context.units_of_work(outbox)
-
+    context = composition.context
     workers: list[BackgroundWorker] = []
     if settings.demo_directory_enabled:
-        workers.append(DemoDirectorySeeder(unit_of_work, directory))
+        workers.append(DemoDirectorySeeder(context))
     workers.append(
-        context.consumer(
-            CaseEventHandler(referrals).subscription(),
-            unit_of_work=unit_of_work,
+        service.consumer(
+            CaseEventHandlers(context).subscription(),
+            unit_of_work=composition.units_of_work,
             processed=processed_events,
         )
     )
     workers.append(
         TimerWorker(
-            unit_of_work,
-            {
-                ACCEPTANCE_SLA_TIMER: referrals.on_acceptance_sla,
-                START_SLA_TIMER: referrals.on_start_sla,
-                DIRECTORY_RETRY_TIMER: referrals.on_directory_changed,
-            },
+            context.units_of_work,
+            referral_timers(context),
             poll_seconds=settings.timer_poll_seconds,
-            monitor=context.monitor,
+            monitor=service.monitor,
         )
     )
     return workers
@@ -76,8 +97,7 @@ def build_workers(
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
     service = ServiceContext.create(settings)
-    referrals = referral_use_cases(settings)
-    directory = Directory(referrals)
+    composition = compose(service, settings)
     app = create_service_app(
         service,
         title="MPA Referral",
@@ -92,11 +112,11 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
             referrals_api.router,
             reports_api.router,
         ],
-        workers=build_workers(service, settings, referrals, directory),
+        workers=build_workers(service, settings, composition),
     )
-    app.state.referrals = referrals
-    app.state.directory = directory
-    app.state.directory_exchange = DirectoryExchange(directory)
+    app.state.referral = composition.context
+    app.state.referral_composition = composition
+    install_referral_error_handler(app)
     return app
 
 

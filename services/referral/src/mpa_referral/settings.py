@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from mpa_common.settings import Environment, ServiceSettings
@@ -50,6 +51,16 @@ class ReferralSettings(ServiceSettings):
     max_reroutes: int = Field(default=3, ge=0)
     # How often the timer worker looks for due timers.
     timer_poll_seconds: float = Field(default=1.0, gt=0)
+    # Key that encrypts the free-text notes of referral histories at rest (base64 of 32
+    # bytes). Unset outside production: a development key is created under .local/
+    # (refused in production).
+    notes_key: SecretStr = SecretStr("")
+    notes_dev_key_file: Path = Path(".local/referral/notes.key")
+    # The in-memory directory routing reads: how often it re-reads the places other
+    # replicas took or gave back, and partners' track records (directory changes
+    # themselves are caught up from the directory's events before every routing).
+    directory_capacity_refresh_seconds: float = Field(default=2.0, gt=0)
+    directory_records_refresh_seconds: float = Field(default=10.0, gt=0)
 
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
 

@@ -1,4 +1,4 @@
-"""The pseudonymous case read model: rows in and out."""
+"""The pseudonymous case read model on PostgreSQL (see app/ports.py for the contract)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_contracts.events.case import Consent, Need, RoutingProfile, SafetyFlags
 from mpa_contracts.vocabularies import (
     AgeBand,
     ConsentScope,
@@ -24,150 +23,24 @@ from mpa_contracts.vocabularies import (
     Vulnerability,
 )
 from mpa_referral.adapters.tables import case_needs, cases
+from mpa_referral.adapters.write_buffer import WriteBuffer
 from mpa_referral.domain.cases import CaseNeed, CaseProfile, CaseStatus, ConsentTerms
+from mpa_referral.domain.mandatory import MandatoryRule
 
 
-def profile_columns(profile: RoutingProfile, safety: SafetyFlags) -> dict[str, Any]:
-    return {
-        "age_band": profile.age_band.value,
-        "sex": profile.sex.value,
-        "nationality": profile.nationality,
-        "languages": list(profile.languages),
-        "country": profile.location.country,
-        "admin_area": profile.location.admin_area,
-        "vulnerabilities": [v.value for v in profile.vulnerabilities],
-        "do_not_contact": safety.do_not_contact,
-        "safe_contact_method": safety.safe_contact_method.value,
-    }
-
-
-def consent_document(consent: Consent | None) -> dict[str, Any] | None:
+def _consent_document(consent: ConsentTerms | None) -> dict[str, Any] | None:
     if consent is None:
         return None
     return {
         "consent_id": str(consent.consent_id),
-        "scopes": [s.value for s in consent.scopes],
+        "scopes": sorted(s.value for s in consent.scopes),
         "expires_at": consent.expires_at.isoformat() if consent.expires_at else None,
-        "refused_partner_ids": [str(p) for p in consent.refused_partner_ids],
-        "refused_partner_types": [t.value for t in consent.refused_partner_types],
+        "refused_partner_ids": sorted(str(p) for p in consent.refused_partner_ids),
+        "refused_partner_types": sorted(t.value for t in consent.refused_partner_types),
     }
 
 
-async def upsert_case(
-    session: AsyncSession,
-    *,
-    case_id: uuid.UUID,
-    case_reference: str,
-    correlation_id: uuid.UUID,
-    profile: RoutingProfile,
-    safety: SafetyFlags,
-    consent: Consent | None,
-) -> None:
-    values = {
-        **profile_columns(profile, safety),
-        "consent": consent_document(consent),
-        "status": CaseStatus.OPEN.value,
-    }
-    await session.execute(
-        insert(cases)
-        .values(
-            case_id=case_id, case_reference=case_reference, correlation_id=correlation_id, **values
-        )
-        .on_conflict_do_update(
-            index_elements=[cases.c.case_id], set_={**values, "updated_at": func.now()}
-        )
-    )
-
-
-async def update_case(session: AsyncSession, case_id: uuid.UUID, values: Mapping[str, Any]) -> bool:
-    result = await session.execute(
-        update(cases)
-        .where(cases.c.case_id == case_id)
-        .values(**values, updated_at=func.now())
-        .returning(cases.c.case_id)
-    )
-    return result.first() is not None
-
-
-async def add_needs(
-    session: AsyncSession,
-    case_id: uuid.UUID,
-    needs: Sequence[Need],
-) -> None:
-    if not needs:
-        return
-    await session.execute(
-        insert(case_needs)
-        .values(
-            [
-                {
-                    "need_id": need.need_id,
-                    "case_id": case_id,
-                    "category": need.category.value,
-                    "urgency": need.urgency.value,
-                    "assistance_country": need.assistance_country,
-                }
-                for need in needs
-            ]
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-async def add_mandatory_need(session: AsyncSession, need: CaseNeed) -> None:
-    await session.execute(
-        insert(case_needs)
-        .values(
-            need_id=need.need_id,
-            case_id=need.case_id,
-            category=need.category.value,
-            urgency=need.urgency.value,
-            assistance_country=need.assistance_country,
-            mandatory_rule=need.mandatory_rule,
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-async def get_case(
-    session: AsyncSession, case_id: uuid.UUID, *, for_update: bool = False
-) -> RowMapping | None:
-    query = select(cases).where(cases.c.case_id == case_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).mappings().first()
-
-
-async def get_profile(
-    session: AsyncSession, case_id: uuid.UUID, *, for_update: bool = False
-) -> CaseProfile | None:
-    row = await get_case(session, case_id, for_update=for_update)
-    return None if row is None else profile_from_row(row)
-
-
-async def needs_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseNeed]:
-    rows = (
-        await session.execute(
-            select(case_needs)
-            .where(case_needs.c.case_id == case_id)
-            .order_by(case_needs.c.added_at, case_needs.c.need_id)
-        )
-    ).mappings()
-    return [need_from_row(row) for row in rows]
-
-
-def need_from_row(row: RowMapping) -> CaseNeed:
-    return CaseNeed(
-        need_id=row["need_id"],
-        case_id=row["case_id"],
-        category=NeedCategory(row["category"]),
-        urgency=Urgency(row["urgency"]),
-        assistance_country=row["assistance_country"],
-        mandatory_rule=row["mandatory_rule"],
-    )
-
-
-def consent_from_document(document: Mapping[str, Any] | None) -> ConsentTerms | None:
+def _consent_of(document: Mapping[str, Any] | None) -> ConsentTerms | None:
     if document is None:
         return None
     expires = document.get("expires_at")
@@ -180,7 +53,24 @@ def consent_from_document(document: Mapping[str, Any] | None) -> ConsentTerms | 
     )
 
 
-def profile_from_row(row: RowMapping) -> CaseProfile:
+def _columns(case: CaseProfile) -> dict[str, Any]:
+    """What a registration or a change stores (the case's id and story never change)."""
+    return {
+        "age_band": case.age_band.value,
+        "sex": case.sex.value,
+        "nationality": case.nationality,
+        "languages": list(case.languages),
+        "country": case.country,
+        "admin_area": case.admin_area,
+        "vulnerabilities": sorted(v.value for v in case.vulnerabilities),
+        "consent": _consent_document(case.consent),
+        "do_not_contact": case.do_not_contact,
+        "safe_contact_method": case.safe_contact_method.value,
+        "status": case.status.value,
+    }
+
+
+def _profile_of(row: RowMapping) -> CaseProfile:
     return CaseProfile(
         case_id=row["case_id"],
         age_band=AgeBand(row["age_band"]),
@@ -190,8 +80,91 @@ def profile_from_row(row: RowMapping) -> CaseProfile:
         country=row["country"],
         admin_area=row["admin_area"],
         vulnerabilities=frozenset(Vulnerability(v) for v in row["vulnerabilities"]),
-        consent=consent_from_document(row["consent"]),
+        consent=_consent_of(row["consent"]),
         do_not_contact=row["do_not_contact"],
         safe_contact_method=SafeContactMethod(row["safe_contact_method"]),
         status=CaseStatus(row["status"]),
+        correlation_id=row["correlation_id"],
+        personal_data_erased=row["personal_data_erased"],
     )
+
+
+def _need_of(row: RowMapping) -> CaseNeed:
+    rule = row["mandatory_rule"]
+    return CaseNeed(
+        need_id=row["need_id"],
+        case_id=row["case_id"],
+        category=NeedCategory(row["category"]),
+        urgency=Urgency(row["urgency"]),
+        assistance_country=row["assistance_country"],
+        mandatory_rule=MandatoryRule(rule) if rule else None,
+    )
+
+
+class SqlCaseRepository:
+    def __init__(self, session: AsyncSession, buffer: WriteBuffer) -> None:
+        self._session = session
+        self._buffer = buffer
+
+    async def add(self, case: CaseProfile, reference: str) -> bool:
+        values = _columns(case)
+        inserted = await self._session.scalar(
+            insert(cases)
+            .values(
+                case_id=case.case_id,
+                case_reference=reference,
+                correlation_id=case.correlation_id,
+                **values,
+            )
+            .on_conflict_do_update(
+                index_elements=[cases.c.case_id], set_={**values, "updated_at": func.now()}
+            )
+            # xmax is 0 on a row this statement inserted, not on one it updated.
+            .returning(literal_column("(xmax = 0)"))
+        )
+        return bool(inserted)
+
+    async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> CaseProfile | None:
+        query = select(cases).where(cases.c.case_id == case_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).mappings().first()
+        return None if row is None else _profile_of(row)
+
+    async def save(self, case: CaseProfile) -> None:
+        await self._session.execute(
+            update(cases)
+            .where(cases.c.case_id == case.case_id)
+            .values(
+                **_columns(case),
+                personal_data_erased=case.personal_data_erased,
+                updated_at=func.now(),
+            )
+        )
+
+    async def needs_of(self, case_id: uuid.UUID) -> list[CaseNeed]:
+        await self._buffer.flush()
+        rows = (
+            await self._session.execute(
+                select(case_needs)
+                .where(case_needs.c.case_id == case_id)
+                .order_by(case_needs.c.added_at, case_needs.c.need_id)
+            )
+        ).mappings()
+        return [_need_of(row) for row in rows]
+
+    async def add_needs(self, needs: Sequence[CaseNeed]) -> None:
+        self._buffer.add(
+            case_needs,
+            *(
+                {
+                    "need_id": need.need_id,
+                    "case_id": need.case_id,
+                    "category": need.category.value,
+                    "urgency": need.urgency.value,
+                    "assistance_country": need.assistance_country,
+                    "mandatory_rule": need.mandatory_rule.value if need.mandatory_rule else None,
+                }
+                for need in needs
+            ),
+        )

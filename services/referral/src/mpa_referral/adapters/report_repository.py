@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from mpa_referral.adapters.write_buffer import WriteBuffer
+from mpa_referral.app.ports import ReferralFigures
 
 # Referrals created in [from, to), optionally in one country (where the service is wanted).
 _SCOPE = """
@@ -16,9 +18,21 @@ _SCOPE = """
 """
 
 
-async def referral_report(
+class SqlReportRepository:
+    def __init__(self, session: AsyncSession, buffer: WriteBuffer) -> None:
+        self._session = session
+        self._buffer = buffer
+
+    async def referral_figures(
+        self, start: datetime, end: datetime, country: str | None
+    ) -> ReferralFigures:
+        await self._buffer.flush()
+        return await _referral_figures(self._session, start, end, country)
+
+
+async def _referral_figures(
     session: AsyncSession, start: datetime, end: datetime, country: str | None
-) -> dict[str, Any]:
+) -> ReferralFigures:
     params = {"start": start, "end": end, "country": country}
 
     async def grouped(column: str) -> dict[str, int]:
@@ -83,17 +97,17 @@ async def referral_report(
             text(f"SELECT coalesce(sum(r.reroute_count), 0), count(*) {_SCOPE}"), params
         )
     ).one()
-    return {
-        "total": int(reroutes[1]),
-        "by_state": await grouped("r.state"),
-        "by_need": await grouped("r.category"),
-        "by_partner": await grouped("r.partner_id"),
-        "acceptance_rate": (accepted / answered) if answered else None,
-        "median_seconds_to_accept": float(median) if median is not None else None,
-        "p90_seconds_to_accept": float(p90) if p90 is not None else None,
-        "sla_breaches": int(breaches),
-        "start_sla_breaches": int(start_breaches),
-        "reroutes": int(reroutes[0]),
-        "sla_breaches_by_partner": {p: b for p, b, _ in by_partner_rows if b},
-        "reroutes_by_partner": {p: r for p, _, r in by_partner_rows if r},
-    }
+    return ReferralFigures(
+        total=int(reroutes[1]),
+        by_state=await grouped("r.state"),
+        by_need=await grouped("r.category"),
+        by_partner=await grouped("r.partner_id"),
+        acceptance_rate=(accepted / answered) if answered else None,
+        median_seconds_to_accept=float(median) if median is not None else None,
+        p90_seconds_to_accept=float(p90) if p90 is not None else None,
+        sla_breaches=int(breaches),
+        start_sla_breaches=int(start_breaches),
+        reroutes=int(reroutes[0]),
+        sla_breaches_by_partner={p: b for p, b, _ in by_partner_rows if b},
+        reroutes_by_partner={p: r for p, _, r in by_partner_rows if r},
+    )

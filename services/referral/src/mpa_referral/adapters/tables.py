@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -92,6 +93,8 @@ services = Table(
     Column("assured_date", Date, nullable=True),
     Column("gbv_sensitive", Boolean, nullable=False, server_default=text("false")),
     Column("deactivation_reason", String(40), nullable=True),  # set while status is inactive
+    # Whose deactivation it is (the actor's role): a partner lifts only its own.
+    Column("deactivated_by", String(20), nullable=True),
     Column("is_demo", Boolean, nullable=False, server_default=text("false")),
     *_timestamps(),
     CheckConstraint(
@@ -123,6 +126,8 @@ cases = Table(
     Column("do_not_contact", Boolean, nullable=False),
     Column("safe_contact_method", String(30), nullable=False),
     Column("status", String(10), nullable=False),
+    # Intake erased the person's data: the notes about the case are destroyed here too.
+    Column("personal_data_erased", Boolean, nullable=False, server_default=text("false")),
     *_timestamps(),
 )
 
@@ -198,6 +203,8 @@ routing_attempts = Table(
     Column("response", String(20), nullable=True),
     UniqueConstraint("referral_id", "attempt", name="uq_routing_attempts_referral_attempt"),
     Index("ix_routing_attempts_partner_id", "partner_id"),
+    # Whose track record changed lately (the directory snapshot refreshes only those).
+    Index("ix_routing_attempts_responded_at", "responded_at"),
 )
 
 referral_history = Table(
@@ -213,7 +220,13 @@ referral_history = Table(
     Column("event_type", String(200), nullable=False),
     Column("event_id", UUID(as_uuid=True), nullable=False),
     Column("reason", String(60), nullable=True),
-    Column("note", Text, nullable=True),
+    # The partner the entry concerns (routed to it, its answer, its work): a partner reads
+    # only the entries about itself.
+    Column("partner_id", UUID(as_uuid=True), nullable=True),
+    # Free text, AES-GCM encrypted (adapters/notes.py); destroyed when the case's personal
+    # data is erased, which `note_erased` then records.
+    Column("note_sealed", LargeBinary, nullable=True),
+    Column("note_erased", Boolean, nullable=False, server_default=text("false")),
     Index("ix_referral_history_referral_id", "referral_id"),
 )
 
@@ -230,6 +243,8 @@ timers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("fired_at", DateTime(timezone=True), nullable=True),
     Column("outcome", String(40), nullable=True),
+    # Failed firings so far (a timer's own failures; an outage is not counted).
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
     Index("ix_timers_due", "due_at", postgresql_where=text("fired_at IS NULL")),
     Index("ix_timers_subject", "kind", "subject_id"),
 )

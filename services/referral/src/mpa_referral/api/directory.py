@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import RowMapping
 
 from mpa_common.auth import CurrentPrincipal, Principal, Role, require_roles
-from mpa_common.problems import Problem
 from mpa_contracts.vocabularies import (
     DeactivationReason,
     NeedCategory,
@@ -21,27 +20,24 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
-from mpa_referral.adapters import directory_repository as directory_repo
-from mpa_referral.api.deps import directory, unit_of_work
-from mpa_referral.app.common import Actor
+from mpa_referral.api.deps import Context, actor_of, reader_of
+from mpa_referral.app import directory as use_cases
 from mpa_referral.app.directory import (
     AreaModel,
     ContactPoint,
     DesignationModel,
-    Directory,
     OpeningHours,
     PartnerDraft,
     PartnerPatch,
     ServiceDraft,
     ServicePatch,
 )
+from mpa_referral.app.ports import ServiceFilter
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 AdminOrPartner = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.PARTNER))]
-# Roles whose work needs services for survivors of gender-based violence in view.
-GBV_VISIBLE_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER, Role.OPERATOR)
 
 
 class PartnerOut(BaseModel):
@@ -98,18 +94,14 @@ class Created(BaseModel):
     id: uuid.UUID
 
 
-def _partner_out(row: RowMapping) -> PartnerOut:
+def _partner_out(row: Mapping[str, Any]) -> PartnerOut:
     return PartnerOut.model_validate(dict(row))
 
 
-def _service_out(row: RowMapping) -> ServiceOut:
+def _service_out(row: Mapping[str, Any]) -> ServiceOut:
     values: dict[str, Any] = dict(row)
     values.pop("coverage_countries", None)
     return ServiceOut.model_validate(values)
-
-
-def _may_see_gbv(principal: Principal) -> bool:
-    return principal.has(*GBV_VISIBLE_ROLES)
 
 
 @router.post(
@@ -117,58 +109,45 @@ def _may_see_gbv(principal: Principal) -> bool:
     status_code=status.HTTP_201_CREATED,
     summary="Register a partner organisation (admin)",
 )
-async def register_partner(
-    draft: PartnerDraft,
-    principal: Admin,
-    request: Request,
-    use_cases: Directory = Depends(directory),
-) -> PartnerOut:
-    async with unit_of_work(request) as uow:
-        partner_id = await use_cases.register_partner(uow, draft, Actor.of(principal))
-        await uow.commit()
-        row = await directory_repo.get_partner(uow.session, partner_id)
-    assert row is not None
+async def register_partner(draft: PartnerDraft, principal: Admin, ctx: Context) -> PartnerOut:
+    row = await use_cases.register_partner(
+        ctx, use_cases.RegisterPartner(draft, actor_of(principal))
+    )
     return _partner_out(row)
 
 
-@router.get("/partners", summary="List partners")
+@router.get(
+    "/partners",
+    summary="List partners (contacts only for roles that reach partners, and their own staff)",
+)
 async def list_partners(
     principal: CurrentPrincipal,
-    request: Request,
+    ctx: Context,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     partner_type: PartnerType | None = None,
 ) -> list[PartnerOut]:
-    async with unit_of_work(request) as uow:
-        rows = await directory_repo.list_partners(
-            uow.session, country=country, partner_type=partner_type
-        )
+    rows = await use_cases.list_partners(
+        ctx,
+        use_cases.ListPartners(reader_of(principal), country=country, partner_type=partner_type),
+    )
     return [_partner_out(row) for row in rows]
 
 
 @router.get("/partners/{partner_id}", summary="One partner")
 async def get_partner(
-    partner_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    partner_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context
 ) -> PartnerOut:
-    async with unit_of_work(request) as uow:
-        row = await directory_repo.get_partner(uow.session, partner_id)
-    if row is None:
-        raise Problem(404, "Not found", "No such partner")
+    row = await use_cases.get_partner(ctx, use_cases.GetPartner(partner_id, reader_of(principal)))
     return _partner_out(row)
 
 
 @router.patch("/partners/{partner_id}", summary="Change or deactivate a partner (admin)")
 async def update_partner(
-    partner_id: uuid.UUID,
-    patch: PartnerPatch,
-    principal: Admin,
-    request: Request,
-    use_cases: Directory = Depends(directory),
+    partner_id: uuid.UUID, patch: PartnerPatch, principal: Admin, ctx: Context
 ) -> PartnerOut:
-    async with unit_of_work(request) as uow:
-        await use_cases.update_partner(uow, partner_id, patch, Actor.of(principal))
-        await uow.commit()
-        row = await directory_repo.get_partner(uow.session, partner_id)
-    assert row is not None
+    row = await use_cases.update_partner(
+        ctx, use_cases.UpdatePartner(partner_id, patch, actor_of(principal))
+    )
     return _partner_out(row)
 
 
@@ -178,31 +157,22 @@ async def update_partner(
     summary="Register a service of a partner (admin)",
 )
 async def register_service(
-    partner_id: uuid.UUID,
-    draft: ServiceDraft,
-    principal: Admin,
-    request: Request,
-    use_cases: Directory = Depends(directory),
+    partner_id: uuid.UUID, draft: ServiceDraft, principal: Admin, ctx: Context
 ) -> ServiceOut:
-    async with unit_of_work(request) as uow:
-        service_id = await use_cases.register_service(uow, partner_id, draft, Actor.of(principal))
-        await uow.commit()
-        row = await directory_repo.get_service(uow.session, service_id)
-    assert row is not None
+    row = await use_cases.register_service(
+        ctx, use_cases.RegisterService(partner_id, draft, actor_of(principal))
+    )
     return _service_out(row)
 
 
 @router.get("/partners/{partner_id}/services", summary="The services of a partner")
 async def list_partner_services(
-    partner_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    partner_id: uuid.UUID, principal: CurrentPrincipal, ctx: Context
 ) -> list[ServiceOut]:
-    async with unit_of_work(request) as uow:
-        rows = await directory_repo.list_services(
-            uow.session,
-            partner_id=partner_id,
-            include_gbv_sensitive=_may_see_gbv(principal),
-            visible_partner_id=principal.partner_id,
-        )
+    rows = await use_cases.list_services(
+        ctx,
+        use_cases.ListServices(reader_of(principal), ServiceFilter(partner_id=partner_id)),
+    )
     return [_service_out(row) for row in rows]
 
 
@@ -215,26 +185,21 @@ async def update_service(
     service_id: uuid.UUID,
     patch: ServicePatch,
     principal: AdminOrPartner,
-    request: Request,
-    use_cases: Directory = Depends(directory),
+    ctx: Context,
 ) -> ServiceOut:
-    actor = Actor.of(principal)
-    if not principal.has(Role.ADMIN) and principal.partner_id is None:
-        raise Problem(403, "Forbidden", "A partner token must name its partner (partner_id)")
-    if principal.has(Role.ADMIN):
-        actor = Actor(actor.actor_id, actor.role)  # an admin acts for no particular partner
-    async with unit_of_work(request) as uow:
-        await use_cases.update_service(uow, partner_id, service_id, patch, actor)
-        await uow.commit()
-        row = await directory_repo.get_service(uow.session, service_id)
-    assert row is not None
+    row = await use_cases.update_service(
+        ctx,
+        use_cases.UpdateService(
+            partner_id, service_id, patch, actor_of(principal), reader_of(principal)
+        ),
+    )
     return _service_out(row)
 
 
 @router.get("/services", summary="Find services")
 async def list_services(
     principal: CurrentPrincipal,
-    request: Request,
+    ctx: Context,
     category: NeedCategory | None = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     admin_area: Annotated[str | None, Query(pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")] = None,
@@ -243,17 +208,19 @@ async def list_services(
     service_status: Annotated[ServiceStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[ServiceOut]:
-    async with unit_of_work(request) as uow:
-        rows = await directory_repo.list_services(
-            uow.session,
-            category=category,
-            country=country,
-            admin_area=admin_area,
-            language=language,
-            partner_type=partner_type,
-            status=service_status,
-            include_gbv_sensitive=_may_see_gbv(principal),
-            visible_partner_id=principal.partner_id,
+    rows = await use_cases.list_services(
+        ctx,
+        use_cases.ListServices(
+            reader_of(principal),
+            ServiceFilter(
+                category=category,
+                country=country,
+                admin_area=admin_area,
+                language=language,
+                partner_type=partner_type,
+                status=service_status,
+            ),
             limit=limit,
-        )
+        ),
+    )
     return [_service_out(row) for row in rows]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from mpa_common.auth import Principal, Role, require_roles
-from mpa_common.problems import Problem
 from mpa_common.request_types import DateTime
-from mpa_referral.adapters.report_repository import referral_report
-from mpa_referral.api.deps import unit_of_work
+from mpa_referral.api.deps import Context
+from mpa_referral.app.queries import ReportQuery, referral_figures
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -45,15 +45,10 @@ class ReferralReport(BaseModel):
 @router.get("/referrals", summary="Referral figures for a period, optionally one country")
 async def referrals_report(
     principal: Reporter,
-    request: Request,
+    ctx: Context,
     start: Annotated[DateTime, Query(alias="from", description="Inclusive, RFC 3339")],
     end: Annotated[DateTime, Query(alias="to", description="Exclusive, RFC 3339")],
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
 ) -> ReferralReport:
-    if start.tzinfo is None or end.tzinfo is None:
-        raise Problem(422, "Invalid request", "from/to: a time zone is required")
-    if end <= start:
-        raise Problem(422, "Invalid request", "to: must be after from")
-    async with unit_of_work(request) as uow:
-        figures = await referral_report(uow.session, start, end, country)
-    return ReferralReport(**figures)
+    figures = await referral_figures(ctx, ReportQuery(start, end, country))
+    return ReferralReport(**dataclasses.asdict(figures))

@@ -1,23 +1,26 @@
 """Directory use cases: partners and their services (HSDS 3.x-inspired), each change an event.
 
 Admins write everything; a partner's own staff may change only the capacity and status of
-its own services. Contacts are organisational contact points and never go into events.
-A partner or service that leaves the directory (inactive) takes back to routing the
-referrals it holds that have not started; one that returns gets the unroutable ones retried.
+its own services, and never lift a deactivation an administrator made. Contacts are
+organisational contact points: they never go into events, and only roles that reach
+partners on a person's behalf (and the partner's own staff) read them. Services for
+survivors of gender-based violence, and partners that only run such services, are hidden
+from roles that do not need them. A partner or service that leaves the directory
+(inactive) takes back to routing the referrals it holds that have not started; one that
+returns gets the unroutable ones retried.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.engine import RowMapping
 
-from mpa_common.problems import Problem
 from mpa_common.request_types import (
     Count32,
     Date,
@@ -28,7 +31,6 @@ from mpa_common.request_types import (
     Time,
     UniqueList,
 )
-from mpa_common.uow import UnitOfWork
 from mpa_contracts.events.directory import (
     CoverageArea,
     PartnerDeactivatedV1,
@@ -41,6 +43,7 @@ from mpa_contracts.events.directory import (
 )
 from mpa_contracts.types import AdminAreaCode, CountryCode, LanguageCode, PartnerCode
 from mpa_contracts.vocabularies import (
+    ActorRole,
     DeactivationReason,
     NeedCategory,
     PartnerType,
@@ -50,11 +53,19 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
-from mpa_referral.adapters import directory_repository as directory_repo
-from mpa_referral.adapters import timer_repository as timer_repo
-from mpa_referral.app.common import Actor, Cause, emit
-from mpa_referral.app.referrals import DIRECTORY_RETRY_TIMER, Referrals
-from mpa_referral.domain.directory import DesignationRole, Eligibility
+from mpa_referral.app.cascades import reroute_held
+from mpa_referral.app.common import DIRECTORY_RETRY_TIMER, ReferralContext, ReferralPolicy
+from mpa_referral.app.ports import PartnerRow, ServiceFilter, ServiceRow, UnitOfWorkPort
+from mpa_referral.domain.actors import Actor
+from mpa_referral.domain.directory import DesignationRole, Eligibility, eligibility_of
+from mpa_referral.domain.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidRequest,
+    InvalidService,
+    NotFound,
+)
 from mpa_referral.domain.sla import DEFAULT_ACCEPTANCE_SLA
 
 # What a partner's own staff may change on its services.
@@ -257,7 +268,7 @@ def service_columns(
     return values
 
 
-def service_rule_violations(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+def service_rule_violations(row: Mapping[Any, Any]) -> list[tuple[str, str]]:
     """Rules across fields, checked on the service as it will be stored: (field, reason)."""
     violations: list[tuple[str, str]] = []
     countries = [a["country"] for a in row["coverage"]]
@@ -274,33 +285,68 @@ def service_rule_violations(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     return violations
 
 
-def _check_service(row: Mapping[str, Any]) -> None:
+def _check_service(row: Mapping[Any, Any]) -> None:
     violations = service_rule_violations(row)
     if violations:
-        detail = "; ".join(f"{field}: {reason}" for field, reason in violations)
-        raise Problem(422, "Invalid service", detail)
+        raise InvalidService([FieldError(field, reason) for field, reason in violations])
 
 
-class Directory:
-    def __init__(self, referrals: Referrals) -> None:
-        self._referrals = referrals
+# ---- who reads the directory --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryReader:
+    """What of the directory a reader may see."""
+
+    sees_gbv_services: bool  # services for survivors of gender-based violence
+    sees_contacts: bool  # partners' and services' contact points
+    partner_id: uuid.UUID | None = None  # a partner's staff see their own organisation in full
+
+    def owns(self, partner_id: uuid.UUID) -> bool:
+        return self.partner_id is not None and partner_id == self.partner_id
+
+    def shown(self, row: Mapping[Any, Any], partner_id: uuid.UUID) -> dict[str, Any]:
+        """The row as this reader sees it: without contacts unless it may read them."""
+        shown = dict(row)
+        if not (self.sees_contacts or self.owns(partner_id)):
+            shown["contacts"] = []
+        return shown
+
+
+ADMIN_READER = DirectoryReader(sees_gbv_services=True, sees_contacts=True)
+
+
+# ---- changes inside one unit of work (the HTTP use cases and the HSDS import share them)
+
+
+class DirectoryChanges:
+    """Changes to the directory in the caller's unit of work, each with its event and its
+    cascades (a deactivation re-routes what was held; any other change retries the
+    unroutable referrals the service might now take)."""
+
+    def __init__(
+        self, uow: UnitOfWorkPort, policy: ReferralPolicy, actor: Actor, now: datetime
+    ) -> None:
+        self._uow = uow
+        self._policy = policy
+        self._actor = actor
+        self._now = now
+
+    def _emit(self, data: Any, subject: str) -> None:
+        self._uow.emit(data, subject=subject)
+
+    def _by(self) -> dict[str, Any]:
+        return {"actor_id": self._actor.actor_id, "actor_role": self._actor.role}
 
     async def register_partner(
-        self,
-        uow: UnitOfWork,
-        draft: PartnerDraft,
-        actor: Actor,
-        *,
-        partner_id: uuid.UUID | None = None,
-        is_demo: bool = False,
+        self, draft: PartnerDraft, *, partner_id: uuid.UUID | None = None, is_demo: bool = False
     ) -> uuid.UUID:
         """Adds a partner; `partner_id` keeps an id given elsewhere (an HSDS import)."""
-        session = uow.session
-        if await directory_repo.partner_code_taken(session, draft.code):
-            raise Problem(409, "Conflict", "code: a partner with this code exists")
+        directory = self._uow.directory
+        if await directory.partner_code_taken(draft.code):
+            raise Conflict("code: a partner with this code exists")
         partner_id = partner_id or uuid.uuid4()
-        await directory_repo.insert_partner(
-            session,
+        await directory.add_partner(
             {
                 "id": partner_id,
                 "code": draft.code,
@@ -310,30 +356,25 @@ class Directory:
                 "designations": _json(draft.designations),
                 "contacts": _json(draft.contacts),
                 "is_demo": is_demo,
-            },
+            }
         )
-        emit(
-            uow,
+        self._emit(
             PartnerRegisteredV1(
                 partner_id=partner_id,
                 partner_code=draft.code,
                 partner_type=draft.partner_type,
                 countries=tuple(dict.fromkeys(draft.countries)),
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
+                **self._by(),
             ),
-            Cause(),
-            subject=f"partner/{partner_id}",
+            f"partner/{partner_id}",
         )
         return partner_id
 
-    async def update_partner(
-        self, uow: UnitOfWork, partner_id: uuid.UUID, patch: PartnerPatch, actor: Actor
-    ) -> None:
-        session = uow.session
-        partner = await directory_repo.get_partner(session, partner_id, for_update=True)
+    async def update_partner(self, partner_id: uuid.UUID, patch: PartnerPatch) -> None:
+        directory = self._uow.directory
+        partner = await directory.get_partner(partner_id, for_update=True)
         if partner is None:
-            raise Problem(404, "Not found", "No such partner")
+            raise NotFound("No such partner")
         values = {
             name: _json(getattr(patch, name))
             for name in patch.model_fields_set
@@ -342,55 +383,48 @@ class Directory:
         deactivating = values.get("active") is False and partner["active"]
         reactivating = values.get("active") is True and not partner["active"]
         if deactivating and patch.deactivation_reason is None:
-            raise Problem(422, "Invalid request", "deactivation_reason: required to deactivate")
+            raise InvalidRequest("deactivation_reason", "required to deactivate")
         if values.get("active") is True:
             values["deactivation_reason"] = None
-        await directory_repo.update_partner(session, partner_id, values)
-        updated = await directory_repo.get_partner(session, partner_id)
+        await directory.update_partner(partner_id, values)
+        updated = await directory.get_partner(partner_id)
         assert updated is not None
-        cause = Cause()
         if deactivating:
             assert patch.deactivation_reason is not None
-            emit(
-                uow,
+            self._emit(
                 PartnerDeactivatedV1(
-                    partner_id=partner_id,
-                    reason=patch.deactivation_reason,
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
+                    partner_id=partner_id, reason=patch.deactivation_reason, **self._by()
                 ),
-                cause,
-                subject=f"partner/{partner_id}",
+                f"partner/{partner_id}",
             )
-            await self._referrals.reroute_held(
-                uow, RerouteCause.PARTNER_DEACTIVATED, partner_id=partner_id
+            await reroute_held(
+                self._uow,
+                self._policy,
+                RerouteCause.PARTNER_DEACTIVATED,
+                self._now,
+                partner_id=partner_id,
             )
         else:
-            emit(
-                uow,
+            self._emit(
                 PartnerUpdatedV1(
                     partner_id=partner_id,
                     partner_code=updated["code"],
                     partner_type=PartnerType(updated["partner_type"]),
                     countries=tuple(dict.fromkeys(updated["countries"])),
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
+                    **self._by(),
                 ),
-                cause,
-                subject=f"partner/{partner_id}",
+                f"partner/{partner_id}",
             )
         if reactivating:
-            for service in await directory_repo.list_services(
-                session, partner_id=partner_id, limit=10_000
+            for service in await directory.list_services(
+                ServiceFilter(partner_id=partner_id), limit=10_000
             ):
-                await self._retry_unroutable(uow, service["id"])
+                await self._retry_unroutable(service["id"])
 
     async def register_service(
         self,
-        uow: UnitOfWork,
         partner_id: uuid.UUID,
         draft: ServiceDraft,
-        actor: Actor,
         *,
         service_id: uuid.UUID | None = None,
         is_demo: bool = False,
@@ -400,12 +434,12 @@ class Directory:
         """Adds a service; `service_id`, `capacity_updated_at` and the reason an inactive
         service is inactive keep what an HSDS import says (otherwise a new id, capacity as
         of now, no reason)."""
-        session = uow.session
-        partner = await directory_repo.get_partner(session, partner_id, for_update=True)
+        directory = self._uow.directory
+        partner = await directory.get_partner(partner_id, for_update=True)
         if partner is None:
-            raise Problem(404, "Not found", "No such partner")
+            raise NotFound("No such partner")
         service_id = service_id or uuid.uuid4()
-        draft_values = service_columns(draft, capacity_updated_at)
+        inactive = draft.status is ServiceStatus.INACTIVE
         row: dict[str, Any] = {
             "id": service_id,
             "partner_id": partner_id,
@@ -415,7 +449,7 @@ class Directory:
             "vulnerabilities_required": [],
             "vulnerability_focus": [],
             "is_demo": is_demo,
-            **{k: v for k, v in draft_values.items()},
+            **service_columns(draft, capacity_updated_at),
             "name": draft.name,
             "description": draft.description,
             "category": draft.category.value,
@@ -424,56 +458,54 @@ class Directory:
             "coverage_countries": [a.country for a in draft.coverage],
             "languages": list(dict.fromkeys(draft.languages)),
             "deactivation_reason": deactivation_reason.value
-            if deactivation_reason and draft.status is ServiceStatus.INACTIVE
+            if deactivation_reason and inactive
             else None,
+            "deactivated_by": self._actor.role.value if inactive else None,
         }
         _check_service(row)
-        await directory_repo.insert_service(session, row)
-        stored = await directory_repo.get_service(session, service_id)
+        await directory.add_service(row)
+        stored = await directory.get_service(service_id)
         assert stored is not None
-        emit(
-            uow,
-            ServiceRegisteredV1(**_service_description(stored), **_actor(actor)),
-            Cause(),
-            subject=f"service/{service_id}",
+        self._emit(
+            ServiceRegisteredV1(**service_description(stored), **self._by()),
+            f"service/{service_id}",
         )
-        await self._retry_unroutable(uow, service_id)
+        await self._retry_unroutable(service_id)
         return service_id
 
     async def update_service(
         self,
-        uow: UnitOfWork,
         partner_id: uuid.UUID,
         service_id: uuid.UUID,
         patch: ServicePatch,
-        actor: Actor,
         *,
         capacity_updated_at: datetime | None = None,
     ) -> None:
-        session = uow.session
+        directory = self._uow.directory
+        actor = self._actor
         if actor.partner_id is not None and actor.partner_id != partner_id:
-            raise Problem(404, "Not found", "No such service")
-        service = await directory_repo.get_service(session, service_id, for_update=True)
+            raise NotFound("No such service")
+        service = await directory.get_service(service_id, for_update=True)
         if service is None or service["partner_id"] != partner_id:
-            raise Problem(404, "Not found", "No such service")
-        if actor.partner_id is not None and not patch.model_fields_set <= PARTNER_WRITABLE:
-            forbidden = ", ".join(sorted(patch.model_fields_set - PARTNER_WRITABLE))
-            raise Problem(
-                403, "Forbidden", f"A partner may change only status and capacity: {forbidden}"
-            )
+            raise NotFound("No such service")
+        if actor.partner_id is not None:
+            _check_partner_may_change(service, patch)
         values = service_columns(patch, capacity_updated_at)
         deactivating = (
             values.get("status") == ServiceStatus.INACTIVE.value
             and service["status"] != ServiceStatus.INACTIVE.value
         )
         if deactivating and values.get("deactivation_reason") is None:
-            raise Problem(422, "Invalid request", "deactivation_reason: required to deactivate")
+            raise InvalidRequest("deactivation_reason", "required to deactivate")
+        if deactivating:
+            values["deactivated_by"] = actor.role.value
         if values.get("status", service["status"]) != ServiceStatus.INACTIVE.value:
             values["deactivation_reason"] = None  # a reason only while inactive
+            values["deactivated_by"] = None
         merged = {**dict(service), **values}
         _check_service(merged)
-        await directory_repo.update_service(session, service_id, values)
-        stored = await directory_repo.get_service(session, service_id)
+        await directory.update_service(service_id, values)
+        stored = await directory.get_service(service_id)
         assert stored is not None
         capacity_changed = (stored["capacity_available"], stored["capacity_total"]) != (
             service["capacity_available"],
@@ -484,61 +516,71 @@ class Directory:
             "capacity_total",
             "capacity_updated_at",
             "deactivation_reason",
+            "deactivated_by",
         }
+        subject = f"service/{service_id}"
         if deactivating:
             described.discard("status")  # said by the deactivation event below
             reason = DeactivationReason(values["deactivation_reason"])
-            emit(
-                uow,
+            self._emit(
                 ServiceDeactivatedV1(
-                    service_id=service_id, partner_id=partner_id, reason=reason, **_actor(actor)
+                    service_id=service_id, partner_id=partner_id, reason=reason, **self._by()
                 ),
-                Cause(),
-                subject=f"service/{service_id}",
+                subject,
             )
         if described:
-            emit(
-                uow,
-                ServiceUpdatedV1(**_service_description(stored), **_actor(actor)),
-                Cause(),
-                subject=f"service/{service_id}",
-            )
+            self._emit(ServiceUpdatedV1(**service_description(stored), **self._by()), subject)
         if capacity_changed and stored["capacity_available"] is not None:
-            emit(
-                uow,
+            self._emit(
                 ServiceCapacityChangedV1(
                     service_id=service_id,
                     partner_id=partner_id,
                     available_slots=stored["capacity_available"],
                     total_slots=stored["capacity_total"],
-                    **_actor(actor),
+                    **self._by(),
                 ),
-                Cause(),
-                subject=f"service/{service_id}",
+                subject,
             )
         if deactivating:
-            await self._referrals.reroute_held(
-                uow, RerouteCause.SERVICE_DEACTIVATED, service_id=service_id
+            await reroute_held(
+                self._uow,
+                self._policy,
+                RerouteCause.SERVICE_DEACTIVATED,
+                self._now,
+                service_id=service_id,
             )
         else:
-            await self._retry_unroutable(uow, service_id)
+            await self._retry_unroutable(service_id)
 
-    @staticmethod
-    async def _retry_unroutable(uow: UnitOfWork, service_id: uuid.UUID) -> None:
+    async def _retry_unroutable(self, service_id: uuid.UUID) -> None:
         # Durable and outside this transaction's hot path: the timer worker retries routing
         # of the unroutable referrals this service might now take.
-        await timer_repo.schedule(
-            uow.session, kind=DIRECTORY_RETRY_TIMER, subject_id=service_id, due_at=_now()
+        await self._uow.timers.schedule(
+            kind=DIRECTORY_RETRY_TIMER, subject_id=service_id, due_at=self._now
         )
 
 
-def _actor(actor: Actor) -> dict[str, Any]:
-    return {"actor_id": actor.actor_id, "actor_role": actor.role}
+def _check_partner_may_change(service: ServiceRow, patch: ServicePatch) -> None:
+    """A partner's own staff change only status and capacity, and never lift (or reword) a
+    deactivation that was not theirs: an administrator's suspension stands until an
+    administrator lifts it."""
+    if not patch.model_fields_set <= PARTNER_WRITABLE:
+        forbidden = ", ".join(sorted(patch.model_fields_set - PARTNER_WRITABLE))
+        raise Forbidden(f"A partner may change only status and capacity: {forbidden}")
+    deactivated_by_others = (
+        service["status"] == ServiceStatus.INACTIVE.value
+        and service.get("deactivated_by") != ActorRole.PARTNER.value
+    )
+    if deactivated_by_others and patch.model_fields_set & {"status", "deactivation_reason"}:
+        raise Forbidden(
+            "status: an administrator deactivated this service; only an administrator "
+            "may change its status"
+        )
 
 
-def _service_description(row: RowMapping) -> dict[str, Any]:
+def service_description(row: ServiceRow) -> dict[str, Any]:
     """The routing-relevant description of a service, as directory events carry it."""
-    eligibility = directory_repo.eligibility_from_row(row)
+    eligibility = eligibility_of(row)
     sla_hours = {Urgency(k): int(v) for k, v in row["sla_hours"].items()}
     medium = min(
         DEFAULT_ACCEPTANCE_SLA[Urgency.MEDIUM].total_seconds() / 3600,
@@ -561,3 +603,144 @@ def _service_description(row: RowMapping) -> dict[str, Any]:
         "response_time_hours": max(1, int(medium)),
         "available_slots": row["capacity_available"],
     }
+
+
+# ---- the use cases --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterPartner:
+    draft: PartnerDraft
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePartner:
+    partner_id: uuid.UUID
+    patch: PartnerPatch
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterService:
+    partner_id: uuid.UUID
+    draft: ServiceDraft
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateService:
+    """An admin's change, or the partner's own staff's (`actor.partner_id` set)."""
+
+    partner_id: uuid.UUID
+    service_id: uuid.UUID
+    patch: ServicePatch
+    actor: Actor
+    reader: DirectoryReader
+
+
+async def register_partner(ctx: ReferralContext, command: RegisterPartner) -> PartnerRow:
+    async with ctx.units_of_work() as uow:
+        changes = DirectoryChanges(uow, ctx.policy, command.actor, ctx.clock())
+        partner_id = await changes.register_partner(command.draft)
+        row = await uow.directory.get_partner(partner_id)
+        await uow.commit()
+    assert row is not None
+    return row
+
+
+async def update_partner(ctx: ReferralContext, command: UpdatePartner) -> PartnerRow:
+    async with ctx.units_of_work() as uow:
+        changes = DirectoryChanges(uow, ctx.policy, command.actor, ctx.clock())
+        await changes.update_partner(command.partner_id, command.patch)
+        row = await uow.directory.get_partner(command.partner_id)
+        await uow.commit()
+    assert row is not None
+    return row
+
+
+async def register_service(ctx: ReferralContext, command: RegisterService) -> ServiceRow:
+    async with ctx.units_of_work() as uow:
+        changes = DirectoryChanges(uow, ctx.policy, command.actor, ctx.clock())
+        service_id = await changes.register_service(command.partner_id, command.draft)
+        row = await uow.directory.get_service(service_id)
+        await uow.commit()
+    assert row is not None
+    return row
+
+
+async def update_service(ctx: ReferralContext, command: UpdateService) -> ServiceRow:
+    async with ctx.units_of_work() as uow:
+        changes = DirectoryChanges(uow, ctx.policy, command.actor, ctx.clock())
+        await changes.update_service(command.partner_id, command.service_id, command.patch)
+        row = await uow.directory.get_service(command.service_id)
+        await uow.commit()
+    assert row is not None
+    return command.reader.shown(row, row["partner_id"])
+
+
+# ---- reads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListPartners:
+    reader: DirectoryReader
+    country: str | None = None
+    partner_type: PartnerType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetPartner:
+    partner_id: uuid.UUID
+    reader: DirectoryReader
+
+
+@dataclass(frozen=True, slots=True)
+class ListServices:
+    reader: DirectoryReader
+    where: ServiceFilter
+    limit: int = 200
+
+
+def _hidden(reader: DirectoryReader, partner_id: uuid.UUID, gbv_only: frozenset[uuid.UUID]) -> bool:
+    """A partner that only runs GBV services is hidden like its services."""
+    return not reader.sees_gbv_services and partner_id in gbv_only and not reader.owns(partner_id)
+
+
+async def list_partners(ctx: ReferralContext, query: ListPartners) -> list[dict[str, Any]]:
+    async with ctx.units_of_work() as uow:
+        rows = await uow.directory.list_partners(
+            country=query.country, partner_type=query.partner_type
+        )
+        gbv_only = await uow.directory.gbv_only_partner_ids()
+    reader = query.reader
+    return [reader.shown(r, r["id"]) for r in rows if not _hidden(reader, r["id"], gbv_only)]
+
+
+async def get_partner(ctx: ReferralContext, query: GetPartner) -> dict[str, Any]:
+    async with ctx.units_of_work() as uow:
+        row = await uow.directory.get_partner(query.partner_id)
+        gbv_only = await uow.directory.gbv_only_partner_ids()
+    if row is None or _hidden(query.reader, row["id"], gbv_only):
+        raise NotFound("No such partner")
+    return query.reader.shown(row, row["id"])
+
+
+async def list_services(ctx: ReferralContext, query: ListServices) -> list[dict[str, Any]]:
+    reader = query.reader
+    where = query.where
+    if not reader.sees_gbv_services:
+        where = ServiceFilter(
+            partner_id=where.partner_id,
+            category=where.category,
+            country=where.country,
+            admin_area=where.admin_area,
+            language=where.language,
+            partner_type=where.partner_type,
+            status=where.status,
+            include_gbv_sensitive=False,
+            visible_partner_id=reader.partner_id,
+        )
+    async with ctx.units_of_work() as uow:
+        rows = await uow.directory.list_services(where, limit=query.limit)
+    return [reader.shown(r, r["partner_id"]) for r in rows]

@@ -5,6 +5,8 @@ Built from intake's events only (codes, bands and flags); no name, contact or pl
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -12,14 +14,17 @@ from uuid import UUID
 
 from mpa_contracts.vocabularies import (
     AgeBand,
+    CancelReason,
     ConsentScope,
     NeedCategory,
     PartnerType,
+    ReferralState,
     SafeContactMethod,
     Sex,
     Urgency,
     Vulnerability,
 )
+from mpa_referral.domain.mandatory import MandatoryRule, is_statutory
 
 
 class CaseStatus(StrEnum):
@@ -41,6 +46,17 @@ class ConsentTerms:
         in_force = self.expires_at is None or now < self.expires_at
         return in_force and ConsentScope.REFERRAL in self.scopes
 
+    def without(self, withdrawn: Collection[ConsentScope]) -> ConsentTerms | None:
+        """The consent once `withdrawn` scopes are taken back; None when none is left."""
+        remaining = self.scopes - frozenset(withdrawn)
+        return dataclasses.replace(self, scopes=remaining) if remaining else None
+
+    def refuses(self, partner_id: UUID, partner_type: PartnerType | None) -> bool:
+        """Whether the person refused this partner, by id or by kind."""
+        return partner_id in self.refused_partner_ids or (
+            partner_type is not None and partner_type in self.refused_partner_types
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CaseProfile:
@@ -56,6 +72,10 @@ class CaseProfile:
     do_not_contact: bool
     safe_contact_method: SafeContactMethod
     status: CaseStatus
+    # The story's correlation id: events this service emits about the case carry it on.
+    correlation_id: UUID | None = None
+    # Intake erased the person's data: notes about the case are gone and no new one is kept.
+    personal_data_erased: bool = False
 
     def allows_referral(self, now: datetime) -> bool:
         return self.consent is not None and self.consent.allows_referral(now)
@@ -68,4 +88,18 @@ class CaseNeed:
     category: NeedCategory
     urgency: Urgency
     assistance_country: str | None  # None: where the person is
-    mandatory_rule: str | None = None  # set for needs a mandatory rule added
+    mandatory_rule: MandatoryRule | None = None  # set for needs a mandatory rule added
+
+    @property
+    def statutory(self) -> bool:
+        return is_statutory(self.mandatory_rule)
+
+
+def referred_already(outcomes: Collection[tuple[ReferralState, str | None]]) -> bool:
+    """Whether a need's earlier referrals (state, status reason) rule out a new one: any
+    referral at all does, except one only ever cancelled because consent was withdrawn (the
+    need is referred afresh under the new consent)."""
+    return any(
+        state is not ReferralState.CANCELLED or reason != CancelReason.CONSENT_WITHDRAWN.value
+        for state, reason in outcomes
+    )

@@ -8,8 +8,10 @@ mandatory routing rules look for those designations.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from mpa_contracts.vocabularies import (
@@ -138,3 +140,77 @@ class ServiceListing:
         return any(
             d.role is role and d.area.covers(country, admin_area) for d in self.partner_designations
         )
+
+
+# ---- from the directory's stored rows (column -> value) ----------------------------------
+
+
+def areas_of(document: Sequence[Mapping[Any, Any]]) -> tuple[Area, ...]:
+    return tuple(
+        Area(item["country"], frozenset(item.get("admin_areas") or ())) for item in document
+    )
+
+
+def designations_of(document: Sequence[Mapping[Any, Any]]) -> tuple[Designation, ...]:
+    return tuple(
+        Designation(
+            DesignationRole(item["role"]),
+            Area(item["country"], frozenset(item.get("admin_areas") or ())),
+        )
+        for item in document
+    )
+
+
+def eligibility_of(service: Mapping[Any, Any]) -> Eligibility:
+    return Eligibility(
+        min_age=service["min_age"],
+        max_age=service["max_age"],
+        sexes=frozenset(Sex(s) for s in service["sexes"]),
+        nationalities_served=frozenset(service["nationalities_served"]),
+        nationalities_excluded=frozenset(service["nationalities_excluded"]),
+        vulnerabilities_required=frozenset(
+            Vulnerability(v) for v in service["vulnerabilities_required"]
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerListing:
+    """What routing needs of a partner."""
+
+    partner_id: UUID
+    partner_type: PartnerType
+    active: bool
+    designations: tuple[Designation, ...]
+
+    @classmethod
+    def of(cls, partner: Mapping[Any, Any]) -> PartnerListing:
+        return cls(
+            partner["id"],
+            PartnerType(partner["partner_type"]),
+            bool(partner["active"]),
+            designations_of(partner["designations"]),
+        )
+
+    def designated(self, role: DesignationRole, country: str, admin_area: str | None) -> bool:
+        return self.active and any(
+            d.role is role and d.area.covers(country, admin_area) for d in self.designations
+        )
+
+
+def listing_of(service: Mapping[Any, Any], partner: PartnerListing) -> ServiceListing:
+    """A stored service, with its partner, as routing sees it."""
+    return ServiceListing(
+        service_id=service["id"],
+        partner_id=service["partner_id"],
+        partner_type=partner.partner_type,
+        partner_active=partner.active,
+        partner_designations=partner.designations,
+        category=NeedCategory(service["category"]),
+        status=ServiceStatus(service["status"]),
+        coverage=areas_of(service["coverage"]),
+        languages=frozenset(service["languages"]),
+        eligibility=eligibility_of(service),
+        capacity_available=service["capacity_available"],
+        capacity_total=service["capacity_total"],
+    )

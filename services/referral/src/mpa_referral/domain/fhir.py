@@ -73,14 +73,14 @@ def referral_task(referral: Referral, history_event_ids: Sequence[UUID]) -> dict
         task["restriction"] = {"period": {"end": _instant(referral.acceptance_due_at)}}
     if referral.status_reason:
         task["statusReason"] = {
-            "coding": [{"system": f"{SYSTEM}:status-reason", "code": referral.status_reason}]
+            "coding": [{"system": f"{SYSTEM}:status-reason", "code": referral.status_reason.value}]
         }
     if referral.outcome:
         task["output"] = [
             {
                 "type": {"text": "outcome"},
                 "valueCodeableConcept": {
-                    "coding": [{"system": f"{SYSTEM}:outcome", "code": referral.outcome}]
+                    "coding": [{"system": f"{SYSTEM}:outcome", "code": referral.outcome.value}]
                 },
             }
         ]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from mpa_contracts.vocabularies import ReferralState
+from mpa_referral.domain.errors import Conflict
 
 S = ReferralState
 
@@ -56,13 +57,40 @@ TRANSITIONS: Mapping[tuple[ReferralState, Action], ReferralState] = {
 OPEN_STATES: frozenset[ReferralState] = frozenset(
     {S.REQUESTED, S.ROUTED, S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD}
 )
-# States whose referral holds one of its service's places.
+# States whose referral holds one of its service's places; also the open referrals that
+# have a partner (the ones a refusal of that partner reaches).
 HOLDS_CAPACITY: frozenset[ReferralState] = frozenset(
     {S.ROUTED, S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD}
 )
+HELD = HOLDS_CAPACITY
+# What a cancellation cascade reaches: open referrals and those waiting for the directory.
+OPEN_OR_WAITING: frozenset[ReferralState] = OPEN_STATES | {S.UNROUTABLE}
+# What a partner or service leaving the directory takes back to routing: referrals it holds
+# whose service has not begun. Work in progress (or on hold) stays with the partner to be
+# completed or failed: moving a person mid-service does more harm than finishing it.
+NOT_STARTED: frozenset[ReferralState] = frozenset({S.ROUTED, S.ACCEPTED})
 
 
-class IllegalTransition(Exception):
+class AttemptResponse(StrEnum):
+    """What became of one routing of a referral (None while the partner has not answered)."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    SLA_BREACHED = "sla_breached"
+    CANCELLED = "cancelled"  # ended without the partner's answer counting against it
+
+
+# The answers that count in a partner's track record, and those that exclude its service
+# from the referral's next routings (it turned the referral down).
+DECIDED_RESPONSES = frozenset(
+    {AttemptResponse.ACCEPTED, AttemptResponse.DECLINED, AttemptResponse.SLA_BREACHED}
+)
+TURNED_DOWN = frozenset({AttemptResponse.DECLINED, AttemptResponse.SLA_BREACHED})
+
+
+class IllegalTransition(Conflict):
+    """The lifecycle does not allow the action in the referral's state."""
+
     def __init__(self, state: ReferralState, action: Action) -> None:
         super().__init__(f"a referral in state {state.value} cannot {action.value}")
         self.state = state

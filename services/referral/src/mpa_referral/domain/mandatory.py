@@ -12,10 +12,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from mpa_contracts.vocabularies import NeedCategory, Urgency, Vulnerability
-from mpa_referral.domain.cases import CaseProfile
 from mpa_referral.domain.directory import DesignationRole
+
+if TYPE_CHECKING:
+    from mpa_referral.domain.cases import CaseProfile
 
 
 class MandatoryRule(StrEnum):
@@ -70,3 +73,9 @@ def mandatory_need_id(case_id: uuid.UUID, rule: MandatoryRule) -> uuid.UUID:
 RULES: dict[MandatoryRule, MandatoryReferral] = {
     rule.rule: rule for rule in (CHILD_PROTECTION, ANTI_TRAFFICKING)
 }
+
+
+def is_statutory(rule: MandatoryRule | None) -> bool:
+    """Whether a referral made by `rule` is a statutory duty that neither consent nor the
+    person's refusals can waive (the child-protection referral). The one place that says so."""
+    return rule is not None and not RULES[rule].subject_to_consent

@@ -23,10 +23,13 @@ from mpa_contracts.vocabularies import (
     RoutingExclusionReason,
     ServiceStatus,
     Sex,
+    UnroutableReason,
     Urgency,
     Vulnerability,
 )
+from mpa_referral.domain.cases import CaseProfile
 from mpa_referral.domain.directory import Area, DesignationRole, ServiceListing, covering_area
+from mpa_referral.domain.mandatory import RULES, MandatoryRule, is_statutory
 
 
 class RoutingRule(StrEnum):
@@ -143,6 +146,18 @@ class RoutingDecision:
     def exclusion_counts(self) -> dict[RoutingExclusionReason, int]:
         return dict(Counter(EXCLUSION_REASON[e.rule] for e in self.excluded))
 
+    def unroutable_reason(self) -> UnroutableReason:
+        """Why nothing could be chosen, when nothing was."""
+        if not self.excluded:
+            return UnroutableReason.NO_MATCHING_SERVICE
+        if all(e.rule is RoutingRule.PREVIOUSLY_TRIED for e in self.excluded):
+            return UnroutableReason.ALL_CANDIDATES_DECLINED
+        return UnroutableReason.ALL_CANDIDATES_EXCLUDED
+
+    def rule_for(self, service_id: UUID) -> RoutingRule | None:
+        """The rule that decided one service's fate; None when it was not considered."""
+        return next((e.rule for e in self.evaluations if e.service_id == service_id), None)
+
     def without(self, service_id: UUID, rule: RoutingRule) -> RoutingDecision:
         """The decision once a ranked service turned out to fail `rule` (e.g. another
         routing took its last place meanwhile): it moves to the excluded, ranks close up."""
@@ -155,6 +170,44 @@ class RoutingDecision:
         return RoutingDecision(
             ranked, (CandidateEvaluation(lost.service_id, lost.partner_id, rule), *self.excluded)
         )
+
+
+NO_DECISION = RoutingDecision((), ())  # what a referral given up before routing records
+
+
+def request_for(
+    case: CaseProfile,
+    *,
+    category: NeedCategory,
+    urgency: Urgency,
+    country: str,
+    rule: MandatoryRule | None,
+    acceptance_window_seconds: float,
+    excluded: frozenset[UUID] = frozenset(),
+    chosen_service_id: UUID | None = None,
+) -> RoutingRequest:
+    """What routing reads of a case for one need (`rule`: the mandatory rule behind it)."""
+    mandatory = RULES[rule] if rule is not None else None
+    # A statutory referral is made whatever the person refused; otherwise refusals hold,
+    # also under a supervisor's consent override.
+    consent = None if is_statutory(rule) else case.consent
+    return RoutingRequest(
+        category=category,
+        urgency=urgency,
+        country=country,
+        admin_area=case.admin_area if country == case.country else None,
+        age_band=case.age_band,
+        sex=case.sex,
+        nationality=case.nationality,
+        languages=case.languages,
+        vulnerabilities=case.vulnerabilities,
+        refused_partner_ids=consent.refused_partner_ids if consent else frozenset(),
+        refused_partner_types=consent.refused_partner_types if consent else frozenset(),
+        excluded_service_ids=excluded,
+        required_designation=mandatory.designation if mandatory else None,
+        chosen_service_id=chosen_service_id,
+        acceptance_window_seconds=acceptance_window_seconds,
+    )
 
 
 def route(

@@ -1,39 +1,26 @@
-"""The directory as Open Referral HSDS 3.1 JSON: the profile's models and the pure mapping
-between an HSDS document and the directory's partners and services.
+"""An HSDS 3.1 document read into the directory's terms (the profile: `schema.py`), and its
+import: an idempotent upsert by HSDS id in one transaction.
 
-The profile (`PROFILE`): a document holds `organizations` (the partners) and `services`
-(each naming its `organization_id`), with HSDS ids being the directory's own UUIDs.
-What HSDS models natively is used natively: organization identifiers (the partner code,
-scheme `IDENTIFIER_SCHEME`), contacts with phones, service status, minimum/maximum age,
-assured date, fees description, service areas (one per ISO 3166-1 country served whole or
-ISO 3166-2 subdivision, `extent_type` "text"), languages, weekly schedules (RFC 5545
-`byday` with opening and closing times) and capacities (unit "place"). The rest of what
-routing needs is classified with HSDS attributes, each pointing at a term of one of this
-platform's taxonomies (`urn:mpa:taxonomy:<name>`, the term's `code` a vocabulary code):
-partner type, countries, statutory designations (value: the area), status and
-deactivation reason; need category, sexes, nationalities served or excluded,
-vulnerabilities required or in focus, response SLA per urgency (value: hours), cost,
-GBV sensitivity, and the demo marker. Ids of the entries the directory does not store
-(attributes, terms, areas, contacts, ...) are UUIDv5 of their content, so an export is
-stable and an export of an import of an export is the same document.
-
-Fields of HSDS outside the profile are ignored on import, as are attributes of other
-taxonomies. Physical locations are not part of it: the directory keeps areas, never
-addresses.
+The document is read whole and checked against itself and the directory first; any problem
+is refused naming every bad path, and nothing is written. Then each new partner or service
+is registered and each changed one patched through the same directory changes as the HTTP
+API, so every change emits its directory event (registered, updated, capacity changed,
+deactivated) and its cascades (a deactivation re-routes what the partner or service
+holds); an unchanged entry emits nothing. Entries the document does not mention are left
+as they are.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from mpa_common.request_types import Count32, Date, DateTime, StrictInt, Text
 from mpa_contracts.types import AdminAreaCode, CountryCode, LanguageCode, PartnerCode
 from mpa_contracts.vocabularies import (
     DeactivationReason,
@@ -44,388 +31,36 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
+from mpa_referral.app.common import ReferralContext
 from mpa_referral.app.directory import (
     AreaModel,
     ContactPoint,
     DesignationModel,
+    DirectoryChanges,
     OpeningHours,
     PartnerDraft,
+    PartnerPatch,
     ServiceDraft,
-    Weekday,
+    ServicePatch,
+    service_columns,
+    service_rule_violations,
 )
+from mpa_referral.app.hsds.schema import (
+    CAPACITY_UNIT,
+    IDENTIFIER_SCHEME,
+    RRULE_TO_WEEKDAY,
+    TAXONOMY,
+    Attribute,
+    Contact,
+    HsdsDocument,
+    Organization,
+    Schedule,
+    Service,
+    Taxonomy,
+)
+from mpa_referral.domain.actors import Actor
 from mpa_referral.domain.directory import DesignationRole
-
-HSDS_VERSION = "3.1"
-PROFILE = "urn:mpa:hsds-profile:referral-directory:1"
-IDENTIFIER_SCHEME = "urn:mpa:partner-code"
-TAXONOMY = "urn:mpa:taxonomy:"
-# The namespace of every UUIDv5 this mapping derives.
-NAMESPACE = uuid.UUID("5a3f1d2e-8c4b-5e6f-9a0b-1c2d3e4f5a6b")
-CAPACITY_UNIT = "place"
-# List bounds of an imported document (stated in the OpenAPI); a country served by areas
-# and every nationality classified fit well within them.
-MAX_PER_ENTRY = 50
-MAX_ATTRIBUTES = 1000
-
-
-class Taxonomy(StrEnum):
-    """The platform's taxonomies that HSDS attributes point at; the value names the URN."""
-
-    PARTNER_TYPE = "partner-type"
-    COUNTRY = "country"  # where a partner works
-    DESIGNATION = "designation"  # value: a country, or subdivisions, comma-separated
-    PARTNER_STATUS = "partner-status"  # active | inactive; value: the deactivation reason
-    NEED_CATEGORY = "need-category"
-    SEX_SERVED = "sex-served"
-    NATIONALITY_SERVED = "nationality-served"
-    NATIONALITY_EXCLUDED = "nationality-excluded"
-    VULNERABILITY_REQUIRED = "vulnerability-required"
-    VULNERABILITY_FOCUS = "vulnerability-focus"
-    RESPONSE_SLA = "response-sla"  # code: urgency; value: hours
-    COST = "cost"  # free | fee
-    GBV_SENSITIVE = "gbv-sensitive"  # a service for survivors of gender-based violence
-    DEACTIVATION_REASON = "deactivation-reason"  # of an inactive service
-    LISTING = "listing"  # demo: part of the fictional demo directory
-
-    @property
-    def uri(self) -> str:
-        return f"{TAXONOMY}{self.value}"
-
-
-# ---- the profile's models (HSDS 3.1 field names) ----------------------------------------
-
-
-class Hsds(BaseModel):
-    # HSDS fields outside the profile are accepted and ignored.
-    model_config = ConfigDict(extra="ignore")
-
-
-class TaxonomyTerm(Hsds):
-    id: uuid.UUID
-    code: Text | None = Field(default=None, max_length=100)
-    name: Text = Field(max_length=200)
-    description: Text = Field(max_length=500)
-    taxonomy: Text | None = Field(default=None, max_length=200, examples=["urn:mpa:taxonomy:cost"])
-
-
-class Attribute(Hsds):
-    """A classification of an organization or service by a taxonomy term."""
-
-    id: uuid.UUID
-    link_id: uuid.UUID | None = None
-    link_entity: Text | None = Field(default=None, max_length=40)
-    taxonomy_term_id: uuid.UUID | None = None
-    value: Text | None = Field(default=None, max_length=200)
-    taxonomy_term: TaxonomyTerm | None = None
-
-
-class Phone(Hsds):
-    id: uuid.UUID
-    number: Text = Field(min_length=1, max_length=40)
-
-
-class Contact(Hsds):
-    """An organisational contact point; `department` names the desk."""
-
-    id: uuid.UUID
-    organization_id: uuid.UUID | None = None
-    service_id: uuid.UUID | None = None
-    name: Text | None = Field(default=None, max_length=200)
-    title: Text | None = Field(default=None, max_length=200)
-    department: Text | None = Field(default=None, max_length=200)
-    email: Text | None = Field(default=None, max_length=200)
-    phones: list[Phone] = Field(default=[], max_length=MAX_PER_ENTRY)
-
-
-class OrganizationIdentifier(Hsds):
-    id: uuid.UUID
-    organization_id: uuid.UUID | None = None
-    identifier_scheme: Text | None = Field(default=None, max_length=200)
-    identifier_type: Text = Field(max_length=200)
-    identifier: Text = Field(max_length=200)
-
-
-class Organization(Hsds):
-    id: uuid.UUID
-    name: Text = Field(min_length=1, max_length=200)
-    description: Text = Field(default="", max_length=2000)
-    organization_identifiers: list[OrganizationIdentifier] = Field(
-        default=[], max_length=MAX_PER_ENTRY
-    )
-    contacts: list[Contact] = Field(default=[], max_length=MAX_PER_ENTRY)
-    attributes: list[Attribute] = Field(default=[], max_length=MAX_ATTRIBUTES)
-
-
-class ServiceArea(Hsds):
-    id: uuid.UUID
-    service_id: uuid.UUID | None = None
-    name: Text | None = Field(default=None, max_length=200)
-    extent: Text | None = Field(default=None, max_length=200)
-    extent_type: Text | None = Field(default=None, max_length=20)
-
-
-class Language(Hsds):
-    id: uuid.UUID
-    service_id: uuid.UUID | None = None
-    code: Text | None = Field(default=None, max_length=10)
-
-
-class Schedule(Hsds):
-    id: uuid.UUID
-    service_id: uuid.UUID | None = None
-    freq: Literal["WEEKLY", "MONTHLY"] | None = None
-    byday: Text | None = Field(default=None, max_length=40, examples=["MO,TU,WE,TH,FR"])
-    opens_at: Text | None = Field(default=None, max_length=20, examples=["08:00"])
-    closes_at: Text | None = Field(default=None, max_length=20, examples=["17:00"])
-
-
-class Unit(Hsds):
-    id: uuid.UUID
-    name: Text = Field(max_length=100)
-
-
-class ServiceCapacity(Hsds):
-    id: uuid.UUID
-    service_id: uuid.UUID | None = None
-    unit: Unit
-    available: Count32
-    maximum: Count32 | None = None
-    updated: DateTime
-
-
-HsdsStatus = Literal["active", "inactive", "defunct", "temporarily closed"]
-
-
-class Service(Hsds):
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    name: Text = Field(min_length=1, max_length=200)
-    description: Text | None = Field(default=None, max_length=2000)
-    status: HsdsStatus
-    fees_description: Text | None = Field(default=None, max_length=500)
-    minimum_age: StrictInt | None = Field(default=None, ge=0, le=120)
-    maximum_age: StrictInt | None = Field(default=None, ge=0, le=200)
-    assured_date: Date | None = None
-    service_areas: list[ServiceArea] = Field(default=[], max_length=MAX_ATTRIBUTES)
-    languages: list[Language] = Field(default=[], max_length=MAX_PER_ENTRY)
-    schedules: list[Schedule] = Field(default=[], max_length=MAX_PER_ENTRY)
-    contacts: list[Contact] = Field(default=[], max_length=MAX_PER_ENTRY)
-    capacities: list[ServiceCapacity] = Field(default=[], max_length=MAX_PER_ENTRY)
-    attributes: list[Attribute] = Field(default=[], max_length=MAX_ATTRIBUTES)
-
-
-class HsdsDocument(Hsds):
-    """The whole directory as HSDS 3.1 JSON (organizations and their services)."""
-
-    hsds_version: Text = Field(default=HSDS_VERSION, max_length=20, examples=[HSDS_VERSION])
-    profile: Text | None = Field(default=PROFILE, max_length=200, examples=[PROFILE])
-    organizations: list[Organization] = Field(max_length=10_000)
-    services: list[Service] = Field(max_length=100_000)
-
-
-# ---- directory -> HSDS --------------------------------------------------------------------
-
-
-def _derived_id(*parts: object) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts))
-
-
-def _attribute(
-    link_id: uuid.UUID, entity: str, taxonomy: Taxonomy, code: str, value: str | None = None
-) -> Attribute:
-    term_id = _derived_id(taxonomy.uri, code)
-    return Attribute(
-        id=_derived_id(link_id, taxonomy.uri, code, value),
-        link_id=link_id,
-        link_entity=entity,
-        taxonomy_term_id=term_id,
-        value=value,
-        taxonomy_term=TaxonomyTerm(
-            id=term_id,
-            code=code,
-            name=code,
-            description=f"{code} ({taxonomy.value})",
-            taxonomy=taxonomy.uri,
-        ),
-    )
-
-
-def _contacts(
-    owner_id: uuid.UUID, owner: Literal["organization", "service"], points: Sequence[Any]
-) -> list[Contact]:
-    contacts = []
-    for index, point in enumerate(points):
-        contact_id = _derived_id(owner_id, "contact", index)
-        contacts.append(
-            Contact(
-                id=contact_id,
-                department=point["label"],
-                email=point.get("email"),
-                phones=[Phone(id=_derived_id(contact_id, "phone"), number=point["phone"])]
-                if point.get("phone")
-                else [],
-                **{f"{owner}_id": owner_id},
-            )
-        )
-    return contacts
-
-
-def organization_of(partner: Mapping[Any, Any], *, with_contacts: bool) -> Organization:
-    partner_id: uuid.UUID = partner["id"]
-
-    def attribute(taxonomy: Taxonomy, code: str, value: str | None = None) -> Attribute:
-        return _attribute(partner_id, "organization", taxonomy, code, value)
-
-    attributes = [attribute(Taxonomy.PARTNER_TYPE, partner["partner_type"])]
-    attributes += [attribute(Taxonomy.COUNTRY, country) for country in partner["countries"]]
-    attributes += [
-        attribute(
-            Taxonomy.DESIGNATION,
-            d["role"],
-            ",".join(d["admin_areas"]) if d.get("admin_areas") else d["country"],
-        )
-        for d in partner["designations"]
-    ]
-    if partner["active"]:
-        attributes.append(attribute(Taxonomy.PARTNER_STATUS, "active"))
-    else:
-        attributes.append(
-            attribute(Taxonomy.PARTNER_STATUS, "inactive", partner["deactivation_reason"])
-        )
-    if partner["is_demo"]:
-        attributes.append(attribute(Taxonomy.LISTING, "demo"))
-    return Organization(
-        id=partner_id,
-        name=partner["name"],
-        description="",
-        organization_identifiers=[
-            OrganizationIdentifier(
-                id=_derived_id(partner_id, IDENTIFIER_SCHEME),
-                organization_id=partner_id,
-                identifier_scheme=IDENTIFIER_SCHEME,
-                identifier_type="MPA partner code",
-                identifier=partner["code"],
-            )
-        ],
-        contacts=_contacts(partner_id, "organization", partner["contacts"])
-        if with_contacts
-        else [],
-        attributes=attributes,
-    )
-
-
-_HSDS_STATUS: Mapping[str, HsdsStatus] = {
-    ServiceStatus.ACTIVE.value: "active",
-    ServiceStatus.INACTIVE.value: "inactive",
-    ServiceStatus.TEMPORARILY_CLOSED.value: "temporarily closed",
-}
-_WEEKDAY_TO_RRULE = {day: day.value[:2].upper() for day in Weekday}
-
-
-def _clock(value: str) -> str:
-    return time.fromisoformat(value).isoformat(timespec="minutes")
-
-
-def service_of(service: Mapping[Any, Any], *, with_contacts: bool) -> Service:
-    service_id: uuid.UUID = service["id"]
-
-    def attribute(taxonomy: Taxonomy, code: str, value: str | None = None) -> Attribute:
-        return _attribute(service_id, "service", taxonomy, code, value)
-
-    attributes = [attribute(Taxonomy.NEED_CATEGORY, service["category"])]
-    for taxonomy, column in (
-        (Taxonomy.SEX_SERVED, "sexes"),
-        (Taxonomy.NATIONALITY_SERVED, "nationalities_served"),
-        (Taxonomy.NATIONALITY_EXCLUDED, "nationalities_excluded"),
-        (Taxonomy.VULNERABILITY_REQUIRED, "vulnerabilities_required"),
-        (Taxonomy.VULNERABILITY_FOCUS, "vulnerability_focus"),
-    ):
-        attributes += [attribute(taxonomy, code) for code in service[column]]
-    attributes += [
-        attribute(Taxonomy.RESPONSE_SLA, urgency, str(hours))
-        for urgency, hours in sorted(service["sla_hours"].items())
-    ]
-    attributes.append(attribute(Taxonomy.COST, "free" if service["free_of_charge"] else "fee"))
-    if service["gbv_sensitive"]:
-        attributes.append(attribute(Taxonomy.GBV_SENSITIVE, "gbv_sensitive"))
-    if service["deactivation_reason"]:
-        attributes.append(attribute(Taxonomy.DEACTIVATION_REASON, service["deactivation_reason"]))
-    if service["is_demo"]:
-        attributes.append(attribute(Taxonomy.LISTING, "demo"))
-
-    area_codes = [
-        code for area in service["coverage"] for code in (area["admin_areas"] or [area["country"]])
-    ]
-    capacities = []
-    if service["capacity_available"] is not None:
-        capacities.append(
-            ServiceCapacity(
-                id=_derived_id(service_id, "capacity"),
-                service_id=service_id,
-                unit=Unit(id=_derived_id(CAPACITY_UNIT), name=CAPACITY_UNIT),
-                available=service["capacity_available"],
-                maximum=service["capacity_total"],
-                updated=service["capacity_updated_at"],
-            )
-        )
-    return Service(
-        id=service_id,
-        organization_id=service["partner_id"],
-        name=service["name"],
-        description=service["description"],
-        status=_HSDS_STATUS[service["status"]],
-        fees_description=service["fees_description"],
-        minimum_age=service["min_age"],
-        maximum_age=service["max_age"],
-        assured_date=service["assured_date"],
-        service_areas=[
-            ServiceArea(
-                id=_derived_id(service_id, "area", code),
-                service_id=service_id,
-                name=code,
-                extent=code,
-                extent_type="text",
-            )
-            for code in area_codes
-        ],
-        languages=[
-            Language(id=_derived_id(service_id, "language", code), service_id=service_id, code=code)
-            for code in service["languages"]
-        ],
-        schedules=[
-            Schedule(
-                id=_derived_id(service_id, "schedule", index),
-                service_id=service_id,
-                freq="WEEKLY",
-                byday=",".join(_WEEKDAY_TO_RRULE[Weekday(day)] for day in hours["days"]),
-                opens_at=_clock(hours["opens"]),
-                closes_at=_clock(hours["closes"]),
-            )
-            for index, hours in enumerate(service["opening_hours"])
-        ],
-        contacts=_contacts(service_id, "service", service["contacts"]) if with_contacts else [],
-        capacities=capacities,
-        attributes=attributes,
-    )
-
-
-def document_of(
-    partners: Iterable[Mapping[Any, Any]],
-    services: Iterable[Mapping[Any, Any]],
-    *,
-    contacts_visible: Callable[[uuid.UUID], bool],
-) -> HsdsDocument:
-    """The directory as one HSDS document; `contacts_visible(partner_id)` says whose
-    contacts the reader may see. Both lists come in a stable order (by id)."""
-    return HsdsDocument(
-        organizations=[
-            organization_of(p, with_contacts=contacts_visible(p["id"])) for p in partners
-        ],
-        services=[service_of(s, with_contacts=contacts_visible(s["partner_id"])) for s in services],
-    )
-
-
-# ---- HSDS -> directory ----------------------------------------------------------------
+from mpa_referral.domain.errors import FieldError, InvalidDocument, ReferralError
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,7 +98,6 @@ _COUNTRY: TypeAdapter[str] = TypeAdapter(CountryCode)
 _ADMIN_AREA: TypeAdapter[str] = TypeAdapter(AdminAreaCode)
 _LANGUAGE: TypeAdapter[str] = TypeAdapter(LanguageCode)
 _PARTNER_CODE: TypeAdapter[str] = TypeAdapter(PartnerCode)
-_RRULE_TO_WEEKDAY = {rrule: day for day, rrule in _WEEKDAY_TO_RRULE.items()}
 _SERVICE_STATUS = {
     "active": ServiceStatus.ACTIVE,
     "inactive": ServiceStatus.INACTIVE,
@@ -787,7 +421,7 @@ def _opening_hours(reader: _Reader, schedule: Schedule, path: str) -> OpeningHou
     if schedule.freq != "WEEKLY":
         reader.fail(f"{path}.freq", "only WEEKLY schedules are part of the profile")
         return None
-    days = [_RRULE_TO_WEEKDAY.get(day.strip()) for day in (schedule.byday or "").split(",")]
+    days = [RRULE_TO_WEEKDAY.get(day.strip()) for day in (schedule.byday or "").split(",")]
     if not days or None in days:
         reader.fail(f"{path}.byday", "RFC 5545 weekdays (MO..SU), comma-separated")
         return None
@@ -798,3 +432,177 @@ def _opening_hours(reader: _Reader, schedule: Schedule, path: str) -> OpeningHou
         reader.fail(f"{path}.opens_at", "opening and closing times (HH:MM) are required")
         return None
     return OpeningHours(days=[d for d in days if d is not None], opens=opens, closes=closes)
+
+
+# ---- the import ------------------------------------------------------------------------
+
+# Where in an HSDS service each directory rule's field lives, for error paths.
+_HSDS_FIELD = {
+    "coverage": "service_areas",
+    "min_age/max_age": "minimum_age",
+    "capacity_available": "capacities.0.available",
+    "sla_hours": "attributes",
+}
+_PARTNER_FIELDS = ("name", "partner_type", "countries", "designations", "contacts")
+
+
+class Counts(BaseModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class ImportSummary(BaseModel):
+    organizations: Counts = Field(default_factory=Counts)
+    services: Counts = Field(default_factory=Counts)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportDirectory:
+    document: HsdsDocument
+    actor: Actor  # an administrator
+
+
+async def import_directory(ctx: ReferralContext, command: ImportDirectory) -> ImportSummary:
+    async with ctx.units_of_work() as uow:
+        directory = uow.directory
+        await directory.lock_for_import()
+        plan = plan_import(command.document)
+        errors = list(plan.errors)
+        partners = {
+            row["id"]: row
+            for row in await directory.partners_by_ids(
+                [p.partner_id for p in plan.partners], for_update=True
+            )
+        }
+        owners = await directory.partner_ids_by_code([p.draft.code for p in plan.partners])
+        for partner in plan.partners:
+            owner = owners.get(partner.draft.code, partner.partner_id)
+            stored = partners.get(partner.partner_id)
+            if owner != partner.partner_id:
+                errors.append(
+                    (f"{partner.path}.organization_identifiers", "another partner has this code")
+                )
+            elif stored is not None and stored["code"] != partner.draft.code:
+                errors.append(
+                    (f"{partner.path}.organization_identifiers", "a partner's code never changes")
+                )
+        in_document = {p.partner_id for p in plan.partners}
+        elsewhere = {
+            row["id"]
+            for row in await directory.partners_by_ids(
+                {s.partner_id for s in plan.services} - in_document
+            )
+        }
+        services = {
+            row["id"]: row
+            for row in await directory.services_by_ids(
+                [s.service_id for s in plan.services], for_update=True
+            )
+        }
+        for service in plan.services:
+            stored_service = services.get(service.service_id)
+            if service.partner_id not in in_document | elsewhere:
+                errors.append(
+                    (
+                        f"{service.path}.organization_id",
+                        "no such organization here or in the directory",
+                    )
+                )
+            elif stored_service is not None and stored_service["partner_id"] != service.partner_id:
+                errors.append(
+                    (f"{service.path}.organization_id", "a service never changes organization")
+                )
+            merged = {
+                **(dict(stored_service) if stored_service else {}),
+                **service_columns(service.draft),
+            }
+            for name, reason in service_rule_violations(merged):
+                errors.append((f"{service.path}.{_HSDS_FIELD.get(name, name)}", reason))
+        if errors:
+            raise InvalidDocument([FieldError(path, reason) for path, reason in errors])
+
+        changes = DirectoryChanges(uow, ctx.policy, command.actor, ctx.clock())
+        summary = ImportSummary()
+        for partner in plan.partners:
+            try:
+                outcome = await _upsert_partner(changes, partner, partners.get(partner.partner_id))
+            except ReferralError as refused:
+                raise InvalidDocument([FieldError(partner.path, str(refused))]) from None
+            _count(summary.organizations, outcome)
+        for service in plan.services:
+            try:
+                outcome = await _upsert_service(changes, service, services.get(service.service_id))
+            except ReferralError as refused:
+                raise InvalidDocument([FieldError(service.path, str(refused))]) from None
+            _count(summary.services, outcome)
+        await uow.commit()
+    return summary
+
+
+async def _upsert_partner(
+    changes: DirectoryChanges, partner: PartnerImport, stored: Mapping[str, Any] | None
+) -> str:
+    if stored is None:
+        await changes.register_partner(
+            partner.draft, partner_id=partner.partner_id, is_demo=partner.is_demo
+        )
+        if not partner.active:
+            patch = PartnerPatch(active=False, deactivation_reason=partner.deactivation_reason)
+            await changes.update_partner(partner.partner_id, patch)
+        return "created"
+    target = partner.draft.model_dump(mode="json", include=set(_PARTNER_FIELDS))
+    changed: dict[str, Any] = {
+        name: getattr(partner.draft, name)
+        for name in _PARTNER_FIELDS
+        if target[name] != stored[name]
+    }
+    if partner.active != stored["active"]:
+        changed["active"] = partner.active
+    if not partner.active and partner.deactivation_reason != stored["deactivation_reason"]:
+        changed["active"] = False
+        changed["deactivation_reason"] = partner.deactivation_reason
+    if not changed:
+        return "unchanged"
+    await changes.update_partner(partner.partner_id, PartnerPatch(**changed))
+    return "updated"
+
+
+async def _upsert_service(
+    changes: DirectoryChanges, service: ServiceImport, stored: Mapping[str, Any] | None
+) -> str:
+    if stored is None:
+        await changes.register_service(
+            service.partner_id,
+            service.draft,
+            service_id=service.service_id,
+            is_demo=service.is_demo,
+            capacity_updated_at=service.capacity_updated_at,
+            deactivation_reason=service.deactivation_reason,
+        )
+        return "created"
+    target = service_columns(service.draft)
+    changed: dict[str, Any] = {
+        name: getattr(service.draft, name)
+        for name in ServicePatch.model_fields
+        if name in target and target[name] != stored[name]
+    }
+    inactive = service.draft.status is ServiceStatus.INACTIVE
+    if inactive and (
+        "status" in changed or service.deactivation_reason != stored["deactivation_reason"]
+    ):
+        changed["status"] = ServiceStatus.INACTIVE
+        changed["deactivation_reason"] = service.deactivation_reason
+    if not changed:
+        return "unchanged"
+    await changes.update_service(
+        service.partner_id,
+        service.service_id,
+        ServicePatch(**changed),
+        capacity_updated_at=service.capacity_updated_at,
+    )
+    return "updated"
+
+
+def _count(counts: Counts, outcome: str) -> None:
+    setattr(counts, outcome, getattr(counts, outcome) + 1)

@@ -1,0 +1,59 @@
+"""The referral service's unit of work: one transaction over its repositories and outbox,
+with the directory snapshot seen through that transaction (app/ports.py: UnitOfWorkPort)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mpa_common.uow import UnitOfWork
+from mpa_referral.adapters.case_repository import SqlCaseRepository
+from mpa_referral.adapters.directory_repository import SqlDirectoryRepository
+from mpa_referral.adapters.directory_snapshot import DirectorySnapshot, DirectoryView
+from mpa_referral.adapters.notes import NoteCipher
+from mpa_referral.adapters.referral_repository import SqlReferralRepository
+from mpa_referral.adapters.report_repository import SqlReportRepository
+from mpa_referral.adapters.tables import outbox
+from mpa_referral.adapters.timer_repository import SqlTimerRepository
+from mpa_referral.adapters.write_buffer import WriteBuffer
+
+
+class ReferralUnitOfWork(UnitOfWork):
+    cases: SqlCaseRepository
+    referrals: SqlReferralRepository
+    directory: SqlDirectoryRepository
+    timers: SqlTimerRepository
+    reports: SqlReportRepository
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        source: str,
+        snapshot: DirectorySnapshot,
+        notes: NoteCipher,
+        topic_prefix: str = "",
+    ) -> None:
+        super().__init__(sessions, outbox, source=source, topic_prefix=topic_prefix)
+        self._snapshot = snapshot
+        self._notes = notes
+
+    def _bind(self, session: AsyncSession) -> None:
+        view = DirectoryView(self._snapshot, session)
+        self._buffer = buffer = WriteBuffer(session)
+        self.cases = SqlCaseRepository(session, buffer)
+        self.referrals = SqlReferralRepository(
+            session, self._notes, buffer, on_record_changed=view.answered
+        )
+        self.directory = SqlDirectoryRepository(session, view)
+        self.timers = SqlTimerRepository(session, buffer)
+        self.reports = SqlReportRepository(session, buffer)
+        # The snapshot takes what this transaction alone knows only once it is durable.
+        self.after_commit(view.committed)
+
+    async def flush(self) -> None:
+        """Sends the rows the repositories hold back (see adapters/write_buffer.py)."""
+        await self._buffer.flush()
+
+    async def commit(self) -> None:
+        await self.flush()
+        await super().commit()

@@ -1,0 +1,176 @@
+"""What intake's case events do here: keep the pseudonymous read model current and react.
+
+A case with consent to referral gets its needs routed and mandatory rules add theirs;
+consent withdrawal and case closure cancel open referrals; a new consent refusing a
+partner cancels (and re-refers) what that partner holds; an erasure destroys the notes.
+Each runs in the caller's unit of work (the consumer's, possibly holding other events of
+the same partition) and keeps every effect inside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from mpa_common.uow import Cause
+from mpa_contracts.events.case import (
+    CaseClosedV1,
+    CaseNeedsAddedV1,
+    CasePersonalDataErasedV1,
+    CaseRegisteredV1,
+    CaseUpdatedV1,
+    Consent,
+    ConsentRecordedV1,
+    ConsentWithdrawnV1,
+    Need,
+    RoutingProfile,
+    SafetyFlags,
+)
+from mpa_contracts.vocabularies import CancelReason, ConsentScope
+from mpa_referral.app.cascades import apply_consent, cancel_open_referrals, erase_notes
+from mpa_referral.app.common import ReferralPolicy
+from mpa_referral.app.ports import UnitOfWorkPort
+from mpa_referral.app.request import refer_case_needs, refer_new_case
+from mpa_referral.domain.actors import Actor
+from mpa_referral.domain.cases import CaseNeed, CaseProfile, CaseStatus, ConsentTerms
+from mpa_referral.domain.errors import UnknownCase
+
+
+def consent_terms(consent: Consent | None) -> ConsentTerms | None:
+    if consent is None:
+        return None
+    return ConsentTerms(
+        consent_id=consent.consent_id,
+        scopes=frozenset(consent.scopes),
+        expires_at=consent.expires_at,
+        refused_partner_ids=frozenset(consent.refused_partner_ids),
+        refused_partner_types=frozenset(consent.refused_partner_types),
+    )
+
+
+def _with_profile(case: CaseProfile, profile: RoutingProfile, safety: SafetyFlags) -> CaseProfile:
+    return dataclasses.replace(
+        case,
+        age_band=profile.age_band,
+        sex=profile.sex,
+        nationality=profile.nationality,
+        languages=tuple(profile.languages),
+        country=profile.location.country,
+        admin_area=profile.location.admin_area,
+        vulnerabilities=frozenset(profile.vulnerabilities),
+        do_not_contact=safety.do_not_contact,
+        safe_contact_method=safety.safe_contact_method,
+    )
+
+
+def _needs(case_id: UUID, needs: Sequence[Need]) -> list[CaseNeed]:
+    return [
+        CaseNeed(n.need_id, case_id, n.category, n.urgency, n.assistance_country) for n in needs
+    ]
+
+
+async def _known(uow: UnitOfWorkPort, case_id: UUID) -> CaseProfile:
+    case = await uow.cases.get(case_id, for_update=True)
+    if case is None:
+        raise UnknownCase()
+    return case
+
+
+def _actor(data: CaseRegisteredV1 | CaseUpdatedV1 | CaseNeedsAddedV1 | ConsentRecordedV1) -> Actor:
+    return Actor(data.actor_id, data.actor_role)
+
+
+async def case_registered(
+    uow: UnitOfWorkPort,
+    policy: ReferralPolicy,
+    data: CaseRegisteredV1,
+    cause: Cause,
+    now: datetime,
+) -> None:
+    profile = data.profile
+    case = CaseProfile(
+        case_id=data.case_id,
+        age_band=profile.age_band,
+        sex=profile.sex,
+        nationality=profile.nationality,
+        languages=tuple(profile.languages),
+        country=profile.location.country,
+        admin_area=profile.location.admin_area,
+        vulnerabilities=frozenset(profile.vulnerabilities),
+        consent=consent_terms(data.consent),
+        do_not_contact=data.safety.do_not_contact,
+        safe_contact_method=data.safety.safe_contact_method,
+        status=CaseStatus.OPEN,
+        correlation_id=cause.correlation_id,
+    )
+    new = await uow.cases.add(case, data.case_reference)
+    needs = _needs(data.case_id, data.needs)
+    await uow.cases.add_needs(needs)
+    if new:
+        await refer_new_case(uow, policy, case, needs, _actor(data), cause, now)
+    else:  # a replay: what it did before is there to read
+        await refer_case_needs(uow, policy, data.case_id, _actor(data), cause, now)
+
+
+async def case_updated(
+    uow: UnitOfWorkPort, policy: ReferralPolicy, data: CaseUpdatedV1, cause: Cause, now: datetime
+) -> None:
+    case = await _known(uow, data.case_id)
+    await uow.cases.save(_with_profile(case, data.profile, data.safety))
+    await refer_case_needs(uow, policy, data.case_id, _actor(data), cause, now)
+
+
+async def case_needs_added(
+    uow: UnitOfWorkPort,
+    policy: ReferralPolicy,
+    data: CaseNeedsAddedV1,
+    cause: Cause,
+    now: datetime,
+) -> None:
+    await _known(uow, data.case_id)
+    await uow.cases.add_needs(_needs(data.case_id, data.needs))
+    await refer_case_needs(uow, policy, data.case_id, _actor(data), cause, now)
+
+
+async def consent_recorded(
+    uow: UnitOfWorkPort,
+    policy: ReferralPolicy,
+    data: ConsentRecordedV1,
+    cause: Cause,
+    now: datetime,
+) -> None:
+    case = dataclasses.replace(await _known(uow, data.case_id), consent=consent_terms(data.consent))
+    await uow.cases.save(case)
+    # Referrals held by partners the person now refuses stop; their needs are referred
+    # again below, under the new consent.
+    await apply_consent(uow, case, cause, now)
+    await refer_case_needs(uow, policy, data.case_id, _actor(data), cause, now)
+
+
+async def consent_withdrawn(
+    uow: UnitOfWorkPort, data: ConsentWithdrawnV1, cause: Cause, now: datetime
+) -> None:
+    case = await _known(uow, data.case_id)
+    if case.consent is not None:
+        await uow.cases.save(
+            dataclasses.replace(case, consent=case.consent.without(data.withdrawn_scopes))
+        )
+    if ConsentScope.REFERRAL in data.withdrawn_scopes:
+        await cancel_open_referrals(
+            uow, data.case_id, CancelReason.CONSENT_WITHDRAWN, cause, now, keep_statutory=True
+        )
+
+
+async def case_closed(uow: UnitOfWorkPort, data: CaseClosedV1, cause: Cause, now: datetime) -> None:
+    case = await _known(uow, data.case_id)
+    await uow.cases.save(dataclasses.replace(case, status=CaseStatus.CLOSED))
+    await cancel_open_referrals(
+        uow, data.case_id, CancelReason.CASE_CLOSED, cause, now, keep_statutory=False
+    )
+
+
+async def personal_data_erased(uow: UnitOfWorkPort, data: CasePersonalDataErasedV1) -> None:
+    # Erasure of a case never seen here erases nothing: there is nothing to refuse.
+    await erase_notes(uow, data.case_id)
