@@ -19,17 +19,45 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mpa_common.messaging.subscriptions import Delivery, RecordOrigin
 from mpa_common.testing import InMemoryUnitOfWork
-from mpa_contracts.envelope import Envelope
+from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.base import EventData
+from mpa_contracts.events.case import (
+    CaseRegisteredV1,
+    Consent,
+    Location,
+    Need,
+    RoutingProfile,
+    SafetyFlags,
+)
 from mpa_contracts.vocabularies import (
+    ActorRole,
+    AgeBand,
+    ConsentGivenBy,
+    ConsentMethod,
+    ConsentScope,
     NeedCategory,
     PartnerType,
     ReferralState,
+    SafeContactMethod,
     ServiceStatus,
+    Sex,
     Urgency,
+    Vulnerability,
 )
 from mpa_referral.app.common import ReferralContext, ReferralPolicy
+from mpa_referral.app.directory import (
+    AreaModel,
+    ContactPoint,
+    DesignationModel,
+    PartnerDraft,
+    RegisterPartner,
+    RegisterService,
+    ServiceDraft,
+    register_partner,
+    register_service,
+)
 from mpa_referral.app.ports import (
     PartnerRow,
     ReferralFigures,
@@ -38,6 +66,7 @@ from mpa_referral.app.ports import (
     ServiceRow,
     Timer,
 )
+from mpa_referral.domain.actors import Actor
 from mpa_referral.domain.cases import CaseNeed, CaseProfile
 from mpa_referral.domain.directory import (
     DesignationRole,
@@ -82,12 +111,23 @@ class MemoryStore:
         policy: ReferralPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> ReferralContext:
-        return ReferralContext(self.units_of_work, policy or default_policy(), clock or self.clock)
+        # The store's clock as it is when asked: a test moves it on to pass a deadline.
+        return ReferralContext(
+            self.units_of_work, policy or default_policy(), clock or (lambda: self.clock())
+        )
 
     def events_of(self, *event_classes: type[EventData]) -> list[EventData]:
         """The payloads of the committed events of those classes (all when none named)."""
         return [
             e.data for e in self.events if not event_classes or isinstance(e.data, event_classes)
+        ]
+
+    def fired_timers(self, kind: str | None = None) -> list[tuple[Timer, str]]:
+        """Every fired timer (of `kind`) with its outcome."""
+        return [
+            (row["timer"], row["outcome"])
+            for row in self.timers.values()
+            if row["fired_at"] is not None and (kind is None or row["timer"].kind == kind)
         ]
 
     def stamp(self) -> datetime:
@@ -96,18 +136,16 @@ class MemoryStore:
         return self.clock() + timedelta(microseconds=self._tick)
 
     def saved(self) -> dict[str, Any]:
+        """What a rollback restores: immutable values are shared, mutable rows copied."""
         return {
-            name: copy.deepcopy(getattr(self, name))
-            for name in (
-                "cases",
-                "needs",
-                "referrals",
-                "attempts",
-                "history",
-                "partners",
-                "services",
-                "timers",
-            )
+            "cases": dict(self.cases),
+            "needs": dict(self.needs),
+            "referrals": dict(self.referrals),
+            "attempts": {k: list(v) for k, v in self.attempts.items()},
+            "history": {k: list(v) for k, v in self.history.items()},
+            "partners": copy.deepcopy(self.partners),
+            "services": copy.deepcopy(self.services),
+            "timers": {k: dict(v) for k, v in self.timers.items()},
         }
 
     def restore(self, saved: dict[str, Any]) -> None:
@@ -573,10 +611,6 @@ class MemoryTimerRepository:
         timer: Timer = row["timer"]
         row["timer"] = dataclasses.replace(timer, due_at=until, attempts=timer.attempts + 1)
 
-    def fired(self) -> list[tuple[Timer, str]]:
-        """Every fired timer with its outcome (for tests)."""
-        return [(r["timer"], r["outcome"]) for r in self._store.timers.values() if r["fired_at"]]
-
 
 def _percentile_cont(values: Sequence[float], q: float) -> float | None:
     """PostgreSQL's percentile_cont: linear interpolation between the closest ranks."""
@@ -666,3 +700,103 @@ class MemoryUnitOfWork(InMemoryUnitOfWork):
         self.store.events.extend(self.pending_events)
         await super().commit()
         self._saved = self.store.saved()  # a later block without commit undoes only itself
+
+
+# ---- building a directory and case events for tests -------------------------------------
+
+ADMIN = Actor("admin:test-admin", ActorRole.ADMIN)
+CASEWORKER = Actor("caseworker:test-cw", ActorRole.CASEWORKER)
+SUPERVISOR = Actor("supervisor:test-sv", ActorRole.SUPERVISOR)
+INTAKE = "urn:mpa:service:intake"
+
+
+def partner_staff(partner_id: uuid.UUID) -> Actor:
+    return Actor(f"partner:staff-{str(partner_id)[:8]}", ActorRole.PARTNER, partner_id)
+
+
+async def add_partner(
+    context: ReferralContext,
+    country: str,
+    *categories: NeedCategory,
+    partner_type: PartnerType = PartnerType.CIVIL_SOCIETY_ORGANISATION,
+    designations: Sequence[DesignationRole] = (),
+    **service_fields: Any,
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A partner working in `country` with one service per category (through the use
+    cases, events and all)."""
+    partner = await register_partner(
+        context,
+        RegisterPartner(
+            PartnerDraft(
+                code=f"T-{uuid.uuid4().hex[:10].upper()}",
+                name="Test partner",
+                partner_type=partner_type,
+                countries=[country],
+                designations=[DesignationModel(role=r, country=country) for r in designations],
+                contacts=[ContactPoint(label="Desk", email="desk@partner.example")],
+            ),
+            ADMIN,
+        ),
+    )
+    service_ids = []
+    for category in categories:
+        fields = {"languages": ["fr"], **service_fields}
+        service = await register_service(
+            context,
+            RegisterService(
+                partner["id"],
+                ServiceDraft(
+                    name=f"Test {category.value}",
+                    category=category,
+                    coverage=[AreaModel(country=country)],
+                    **fields,
+                ),
+                ADMIN,
+            ),
+        )
+        service_ids.append(service["id"])
+    return partner["id"], service_ids
+
+
+def registered(
+    country: str,
+    needs: Sequence[tuple[NeedCategory, Urgency]],
+    *,
+    vulnerabilities: Sequence[Vulnerability] = (),
+    age_band: AgeBand = AgeBand.AGE_24_26,
+    consent: bool = True,
+    refused_partner_ids: Sequence[uuid.UUID] = (),
+    refused_partner_types: Sequence[PartnerType] = (),
+) -> CaseRegisteredV1:
+    """A fictional case as intake announces it (no personal data: codes and bands)."""
+    return CaseRegisteredV1(
+        case_id=uuid.uuid4(),
+        case_reference=f"MPA-2026-{uuid.uuid4().int % 1_000_000:06d}",
+        profile=RoutingProfile(
+            age_band=age_band,
+            sex=Sex.FEMALE,
+            nationality="NG",
+            languages=("fr",),
+            location=Location(country=country, admin_area=f"{country}-1"),
+            vulnerabilities=tuple(vulnerabilities),
+        ),
+        needs=tuple(Need(need_id=uuid.uuid4(), category=c, urgency=u) for c, u in needs),
+        consent=Consent(
+            consent_id=uuid.uuid4(),
+            scopes=(ConsentScope.REFERRAL, ConsentScope.DATA_SHARING),
+            given_by=ConsentGivenBy.SELF,
+            method=ConsentMethod.WRITTEN,
+            refused_partner_ids=tuple(refused_partner_ids),
+            refused_partner_types=tuple(refused_partner_types),
+        )
+        if consent
+        else None,
+        safety=SafetyFlags(do_not_contact=False, safe_contact_method=SafeContactMethod.PHONE_CALL),
+        actor_id=CASEWORKER.actor_id,
+        actor_role=CASEWORKER.role,
+    )
+
+
+def delivery_of(data: EventData, *, correlation_id: uuid.UUID | None = None) -> Delivery:
+    envelope = new_envelope(data, source=INTAKE, correlation_id=correlation_id)
+    return Delivery(envelope, RecordOrigin("mpa.case.v1", 0, 0, 0))

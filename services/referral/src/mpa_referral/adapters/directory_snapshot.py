@@ -142,6 +142,10 @@ class DirectorySnapshot:
         self._pools: dict[PoolKey, Pool] = {}
         self._records: dict[uuid.UUID, PartnerRecord] = {}
         self._answered: set[uuid.UUID] = set()  # records this process changed, to re-read
+        # Partners and services this process changed (re-read at the next catch-up, even if
+        # no event named them; re-reading, not copying, keeps concurrent commits in order).
+        self._changed_partners: set[uuid.UUID] = set()
+        self._changed_services: set[uuid.UUID] = set()
         self._position: int | None = None  # the last outbox position applied
         self._caught_up_at = self._capacity_at = self._records_at = 0.0
         self.full_loads = 0  # for tests and benchmarks
@@ -204,6 +208,11 @@ class DirectorySnapshot:
         """Partners whose track record a committed answer changed (re-read at next use)."""
         self._answered.update(partner_ids)
 
+    def changed(self, partner_ids: Iterable[uuid.UUID], service_ids: Iterable[uuid.UUID]) -> None:
+        """Partners and services a committed unit of work changed (re-read at next use)."""
+        self._changed_partners.update(partner_ids)
+        self._changed_services.update(service_ids)
+
     async def _load_all(self, session: AsyncSession) -> None:
         # The position first: an event committed meanwhile is applied (again) next time.
         position = (
@@ -219,6 +228,8 @@ class DirectorySnapshot:
             self._put(entry)
         self._records = records
         self._answered.clear()
+        self._changed_partners.clear()
+        self._changed_services.clear()
         self._position = int(position)
         now = self._clock()
         self._capacity_at = self._records_at = now
@@ -226,8 +237,7 @@ class DirectorySnapshot:
 
     async def _apply_events(self, session: AsyncSession) -> None:
         rows = (await session.execute(_DIRECTORY_EVENTS, {"after": self._position})).all()
-        partner_ids: set[uuid.UUID] = set()
-        service_ids: set[uuid.UUID] = set()
+        partner_ids, service_ids = set(self._changed_partners), set(self._changed_services)
         end = self._position
         for position, partner_id, service_id in rows:
             if partner_id is None and service_id is None:
@@ -238,6 +248,9 @@ class DirectorySnapshot:
                 partner_ids.add(uuid.UUID(partner_id))
         if partner_ids or service_ids:
             await self._reload(session, partner_ids, service_ids)
+        # Only now: a catch-up that failed half-way leaves them to the next one.
+        self._changed_partners -= partner_ids
+        self._changed_services -= service_ids
         self._position = end
 
     async def _reload(
@@ -363,6 +376,8 @@ class DirectoryView:
             self._snapshot.took_places(self._places)
         if self._answered:
             self._snapshot.answered(self._answered)
+        if self._partners or self._services:
+            self._snapshot.changed(self._partners, self._services)
 
     # ---- reads ------------------------------------------------------------------------
 
