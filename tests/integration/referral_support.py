@@ -51,7 +51,7 @@ from mpa_contracts.vocabularies import (
 from mpa_referral.adapters.tables import metadata
 from mpa_referral.adapters.uow import ReferralUnitOfWork
 from mpa_referral.app.common import ReferralContext
-from mpa_referral.main import build_workers, create_app
+from mpa_referral.main import ReferralComposition, build_workers, create_app
 from mpa_referral.settings import ReferralSettings
 from tests.conftest import service_database_url
 from tests.support import eventually as eventually  # re-exported
@@ -82,6 +82,7 @@ class ReferralService:
     context: ServiceContext
     client: httpx.AsyncClient
     referral: ReferralContext  # what the app's use cases run with, for tests that call them
+    composition: ReferralComposition
     workers: list[BackgroundWorker] = field(default_factory=list)
 
     async def stop(self) -> None:
@@ -153,7 +154,9 @@ class ReferralStack:
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://referral"
         )
-        instance = ReferralService(settings, context, client, app.state.referral)
+        instance = ReferralService(
+            settings, context, client, app.state.referral, app.state.referral_composition
+        )
         started: list[BackgroundWorker] = []
         if relay:
             started.append(

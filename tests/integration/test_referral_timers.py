@@ -1,18 +1,27 @@
 """Durable SLA timers on the real stack: a missed acceptance SLA re-routes, a restart while
-it is pending still fires it exactly once, two replicas fire it once, and an accepted
-referral not started in time breaches the service-start SLA once (issue 7)."""
+it is pending still fires it exactly once, two replicas fire it once, an accepted referral
+not started in time breaches the service-start SLA once (issue 7), and a timer due while
+the database is away fires after it, late and once, without a storm of tracebacks (11)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from mpa_common.auth import Role
+from mpa_common.uow import Cause
 from mpa_contracts.vocabularies import NeedCategory, Urgency
+from mpa_referral.adapters.tables import metadata
+from mpa_referral.app.case_events import case_registered
+from mpa_referral.app.timers import TimerWorker, referral_timers
+from tests.integration.private_postgres import PrivatePostgres, private_postgres
 from tests.integration.referral_support import (
     OPERATOR,
     ReferralStack,
@@ -188,3 +197,80 @@ async def test_an_accepted_referral_not_started_in_time_breaches_the_start_sla_o
     assert (report.json()["start_sla_breaches"], report.json()["sla_breaches"]) == (1, 0)
     await service.stop()
     stack.instances.remove(service)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PrivatePostgres]:
+    with private_postgres() as server:
+        yield server
+
+
+async def test_timers_due_during_a_database_outage_fire_after_it_late_and_once_quietly(
+    stack: ReferralStack, own_postgres: PrivatePostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL stopped while an SLA falls due (issue 11): the timer worker reports the
+    database down once, waits without a traceback per timer per poll, and fires the timer
+    once the database is back: late, never lost, never twice."""
+    url = own_postgres.url("referral")
+    setup = create_async_engine(url)
+    async with setup.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    await setup.dispose()
+    service = await stack.start_instance(
+        workers=False,
+        relay=False,
+        schema="public",
+        database_url=SecretStr(url),
+        sla_high_seconds=2.0,
+    )
+    composition = service.composition
+    monitor = service.context.monitor
+    await add_partner(service.client, "QZ", NeedCategory.FOOD)
+    case = registered("QZ", [(NeedCategory.FOOD, Urgency.HIGH)])
+    async with composition.units_of_work() as uow:
+        context = composition.context
+        await case_registered(uow, context.policy, case, Cause(uuid.uuid4()), context.clock())
+        await uow.commit()
+    timers = TimerWorker(
+        composition.context.units_of_work,
+        referral_timers(composition.context),
+        poll_seconds=0.2,
+        monitor=monitor,
+    )
+
+    async def breaches() -> int:
+        async with composition.units_of_work() as uow:
+            (referral,) = await uow.referrals.of_case(case.case_id)
+            history = await uow.referrals.history_of(referral.id)
+        return sum(1 for h in history if h.event_type.endswith(".sla_breached.v1"))
+
+    caplog.set_level(logging.INFO)
+    await timers.start()
+    try:
+
+        async def retried() -> bool:  # the new service's retry of unroutable referrals
+            return timers.fired >= 1
+
+        await eventually(retried, what="the directory's retry timer")
+        before = timers.fired
+        await asyncio.to_thread(own_postgres.stop)
+        await asyncio.sleep(4.0)  # the deadline passes while the database is away
+        assert monitor.is_down("database")
+        assert timers.fired == before
+        await asyncio.to_thread(own_postgres.start)
+
+        async def fired() -> bool:
+            return timers.fired > before
+
+        await eventually(fired, timeout=20, what="the timer after the outage")
+        await asyncio.sleep(1.0)  # a second firing would show by now (polling every 0.2 s)
+        assert await breaches() == 1
+        assert not monitor.is_down("database")
+    finally:
+        await timers.stop()
+        await service.stop()
+        stack.instances.remove(service)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []  # no traceback per timer per poll
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert 1 <= len(warnings) <= 3, [r.getMessage() for r in warnings]
