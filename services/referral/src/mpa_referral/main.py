@@ -68,12 +68,30 @@ def compose(service: ServiceContext, settings: ReferralSettings) -> ReferralComp
     )
 
 
+class DirectorySnapshotLoader:
+    """A start-up step shaped as a background worker: loads the directory snapshot before
+    the first routing needs it (a failure, e.g. the database away, is retried by the
+    service's start-up; routing would load it lazily anyway)."""
+
+    name = "directory-snapshot"
+
+    def __init__(self, units_of_work: Callable[[], ReferralUnitOfWork]) -> None:
+        self._units_of_work = units_of_work
+
+    async def start(self) -> None:
+        async with self._units_of_work() as uow:
+            await uow.directory.load_snapshot()
+
+    async def stop(self) -> None:
+        return None
+
+
 def build_workers(
     service: ServiceContext, settings: ReferralSettings, composition: ReferralComposition
 ) -> Sequence[BackgroundWorker]:
     """The service's background work: demo seeding, the case consumer, the timer worker."""
     context = composition.context
-    workers: list[BackgroundWorker] = []
+    workers: list[BackgroundWorker] = [DirectorySnapshotLoader(composition.units_of_work)]
     if settings.demo_directory_enabled:
         workers.append(DemoDirectorySeeder(context))
     workers.append(

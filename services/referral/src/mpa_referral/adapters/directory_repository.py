@@ -205,6 +205,10 @@ class SqlDirectoryRepository:
 
     # ---- routing's reads: the snapshot ---------------------------------------------------
 
+    async def load_snapshot(self) -> None:
+        """Brings the directory snapshot up to date now (at start-up, before any routing)."""
+        await self._view.current()
+
     async def listings_for(self, category: NeedCategory, country: str) -> list[ServiceListing]:
         return (await self._view.current()).listings_for(category, country)
 
