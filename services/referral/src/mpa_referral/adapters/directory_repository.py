@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import any_, func, literal, or_, select, text, update
+from sqlalchemy import any_, bindparam, func, literal, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,8 +20,10 @@ from mpa_referral.app.ports import PartnerRow, ServiceFilter, ServiceRow
 from mpa_referral.domain.directory import DesignationRole, ServiceListing
 from mpa_referral.domain.routing import PartnerRecord
 
+# Built once (the hot path of routing): only the service id changes between calls.
 _RESERVE = (
     update(services)
+    .where(services.c.id == bindparam("service_id"))
     .where(services.c.status == ServiceStatus.ACTIVE.value)
     .where(or_(services.c.capacity_available.is_(None), services.c.capacity_available > 0))
     .values(
@@ -32,6 +34,7 @@ _RESERVE = (
 )
 _RELEASE = (
     update(services)
+    .where(services.c.id == bindparam("service_id"))
     .where(services.c.capacity_available.is_not(None))
     .values(
         capacity_available=func.least(
@@ -234,7 +237,7 @@ class SqlDirectoryRepository:
         # Concurrent callers queue on the row lock and re-check the condition, so places
         # never go negative.
         await self._view.current()
-        result = await self._session.execute(_RESERVE.where(services.c.id == service_id))
+        result = await self._session.execute(_RESERVE, {"service_id": service_id})
         row = result.first()
         if row is None:
             return None
@@ -243,7 +246,7 @@ class SqlDirectoryRepository:
 
     async def release_place(self, service_id: uuid.UUID) -> None:
         await self._view.current()
-        result = await self._session.execute(_RELEASE.where(services.c.id == service_id))
+        result = await self._session.execute(_RELEASE, {"service_id": service_id})
         row = result.first()
         if row is not None:
             self._view.placed(service_id, row[0])
