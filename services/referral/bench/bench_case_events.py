@@ -17,7 +17,6 @@ import os
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Sequence
 
 import bench_routing as directory_bench
@@ -26,25 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from mpa_common.messaging.subscriptions import Delivery, RecordOrigin
 from mpa_contracts.envelope import Envelope, new_envelope
-from mpa_contracts.events.case import (
-    CaseRegisteredV1,
-    Consent,
-    Location,
-    Need,
-    RoutingProfile,
-    SafetyFlags,
-)
-from mpa_contracts.vocabularies import (
-    ActorRole,
-    AgeBand,
-    ConsentGivenBy,
-    ConsentMethod,
-    ConsentScope,
-    NeedCategory,
-    SafeContactMethod,
-    Sex,
-    Urgency,
-)
+from mpa_contracts.events.case import CaseRegisteredV1
+from mpa_contracts.vocabularies import NeedCategory, Urgency
 from mpa_referral.adapters.directory_snapshot import DirectorySnapshot
 from mpa_referral.adapters.notes import NoteCipher
 from mpa_referral.adapters.tables import processed_events
@@ -53,6 +35,7 @@ from mpa_referral.app.common import ReferralContext
 from mpa_referral.handlers import CaseEventHandlers
 from mpa_referral.main import referral_policy
 from mpa_referral.settings import ReferralSettings
+from mpa_referral.testing import INTAKE, registered
 
 CASES = int(os.environ.get("BENCH_CASES", "300"))
 BATCHES = (1, 20)
@@ -61,32 +44,8 @@ rng = random.Random(11)
 
 def case_event() -> Envelope:
     country = rng.choice(directory_bench.COUNTRIES)
-    needs = tuple(
-        Need(need_id=uuid.uuid4(), category=category, urgency=Urgency.HIGH)
-        for category in rng.sample(list(NeedCategory), rng.randint(1, 3))
-    )
-    data = CaseRegisteredV1(
-        case_id=uuid.uuid4(),
-        case_reference=f"MPA-2026-{rng.randint(0, 999_999):06d}",
-        profile=RoutingProfile(
-            age_band=AgeBand.AGE_24_26,
-            sex=Sex.FEMALE,
-            nationality="NG",
-            languages=("fr",),
-            location=Location(country=country, admin_area=f"{country}-1"),
-        ),
-        needs=needs,
-        consent=Consent(
-            consent_id=uuid.uuid4(),
-            scopes=(ConsentScope.REFERRAL,),
-            given_by=ConsentGivenBy.SELF,
-            method=ConsentMethod.WRITTEN,
-        ),
-        safety=SafetyFlags(do_not_contact=False, safe_contact_method=SafeContactMethod.PHONE_CALL),
-        actor_id="caseworker:bench",
-        actor_role=ActorRole.CASEWORKER,
-    )
-    return new_envelope(data, source="urn:mpa:service:intake")
+    needs = [(c, Urgency.HIGH) for c in rng.sample(list(NeedCategory), rng.randint(1, 3))]
+    return new_envelope(registered(country, needs), source=INTAKE)
 
 
 async def run(engine: AsyncEngine, events: Sequence[Envelope], batch: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from mpa_common.uow import Cause
@@ -50,19 +51,19 @@ def consent_terms(consent: Consent | None) -> ConsentTerms | None:
     )
 
 
-def _with_profile(case: CaseProfile, profile: RoutingProfile, safety: SafetyFlags) -> CaseProfile:
-    return dataclasses.replace(
-        case,
-        age_band=profile.age_band,
-        sex=profile.sex,
-        nationality=profile.nationality,
-        languages=tuple(profile.languages),
-        country=profile.location.country,
-        admin_area=profile.location.admin_area,
-        vulnerabilities=frozenset(profile.vulnerabilities),
-        do_not_contact=safety.do_not_contact,
-        safe_contact_method=safety.safe_contact_method,
-    )
+def _routing_fields(profile: RoutingProfile, safety: SafetyFlags) -> dict[str, Any]:
+    """What a registration or an update says of the person, as the read model keeps it."""
+    return {
+        "age_band": profile.age_band,
+        "sex": profile.sex,
+        "nationality": profile.nationality,
+        "languages": tuple(profile.languages),
+        "country": profile.location.country,
+        "admin_area": profile.location.admin_area,
+        "vulnerabilities": frozenset(profile.vulnerabilities),
+        "do_not_contact": safety.do_not_contact,
+        "safe_contact_method": safety.safe_contact_method,
+    }
 
 
 def _needs(case_id: UUID, needs: Sequence[Need]) -> list[CaseNeed]:
@@ -89,19 +90,10 @@ async def case_registered(
     cause: Cause,
     now: datetime,
 ) -> None:
-    profile = data.profile
     case = CaseProfile(
         case_id=data.case_id,
-        age_band=profile.age_band,
-        sex=profile.sex,
-        nationality=profile.nationality,
-        languages=tuple(profile.languages),
-        country=profile.location.country,
-        admin_area=profile.location.admin_area,
-        vulnerabilities=frozenset(profile.vulnerabilities),
+        **_routing_fields(data.profile, data.safety),
         consent=consent_terms(data.consent),
-        do_not_contact=data.safety.do_not_contact,
-        safe_contact_method=data.safety.safe_contact_method,
         status=CaseStatus.OPEN,
         correlation_id=cause.correlation_id,
     )
@@ -118,7 +110,7 @@ async def case_updated(
     uow: UnitOfWorkPort, policy: ReferralPolicy, data: CaseUpdatedV1, cause: Cause, now: datetime
 ) -> None:
     case = await _known(uow, data.case_id)
-    await uow.cases.save(_with_profile(case, data.profile, data.safety))
+    await uow.cases.save(dataclasses.replace(case, **_routing_fields(data.profile, data.safety)))
     await refer_case_needs(uow, policy, data.case_id, _actor(data), cause, now)
 
 
