@@ -270,6 +270,7 @@ async def test_referral_figures_count_without_case_level_data(
     assert figures.total == 2
     assert figures.by_state == {"routed": 2}
     assert figures.acceptance_rate is None
+    assert figures.reroutes_by_partner == figures.sla_breaches_by_partner == {}
     with pytest.raises(InvalidRequest):
         await referral_figures(context, ReportQuery(now, now - timedelta(hours=1)))
     with pytest.raises(InvalidRequest):

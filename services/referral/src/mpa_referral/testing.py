@@ -670,7 +670,20 @@ class MemoryReportRepository:
             sla_breaches=sum(1 for a in attempts if a.response is AttemptResponse.SLA_BREACHED),
             start_sla_breaches=start_breaches,
             reroutes=sum(r.reroute_count for r in scope),
+            sla_breaches_by_partner=_per_partner(attempts, {AttemptResponse.SLA_BREACHED}),
+            reroutes_by_partner=_per_partner(attempts, TURNED_DOWN),
         )
+
+
+def _per_partner(
+    attempts: Sequence[RoutingAttempt], responses: Collection[AttemptResponse]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for attempt in attempts:
+        if attempt.partner_id is not None and attempt.response in responses:
+            key = str(attempt.partner_id)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 class MemoryUnitOfWork(InMemoryUnitOfWork):
