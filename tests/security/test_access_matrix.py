@@ -465,16 +465,8 @@ def test_free_text_the_decliner_no_longer_sees_the_referral(world: World) -> Non
     assert _detail(world, world.free_text["decliner"]).status_code == 404
 
 
-# Finding 3 of issue 12, being fixed in the referral service by another developer: on
-# today's code the next partner and the auditor read the decliner's note, and the next
-# partner sees every candidate's line of the explanation. Strict: once fixed, these pass
-# and the marker must go.
-FINDING_3 = pytest.mark.xfail(
-    strict=True, reason="issue 12 finding 3: free text crosses roles and tenants"
-)
-
-
-@FINDING_3
+# Finding 3 of issue 12: the next partner reads neither the decliner's note nor any other
+# candidate's line of the explanation; the auditor reads actions, not notes.
 def test_free_text_the_next_partner_reads_neither_the_note_nor_others_lines(world: World) -> None:
     holder = world.free_text["holder"]
     response = _detail(world, holder)
@@ -485,7 +477,6 @@ def test_free_text_the_next_partner_reads_neither_the_note_nor_others_lines(worl
         assert {c["partner_id"] for c in attempt["candidates"]} <= {own}
 
 
-@FINDING_3
 def test_free_text_the_auditor_reads_actions_not_notes(world: World) -> None:
     response = _detail(world, "au")
     assert response.status_code == 200
