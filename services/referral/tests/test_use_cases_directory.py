@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from mpa_contracts.events.directory import (
     PartnerDeactivatedV1,
@@ -275,3 +276,12 @@ async def test_referral_figures_count_without_case_level_data(
         await referral_figures(context, ReportQuery(now, now - timedelta(hours=1)))
     with pytest.raises(InvalidRequest):
         await referral_figures(context, ReportQuery(datetime(2026, 1, 1), now))
+
+
+def test_repeated_codes_in_a_service_are_refused_as_the_request_is_read() -> None:
+    """Found by fuzzing: a repeated vulnerability made the directory event invalid (a 500);
+    lists of distinct codes are refused before any use case runs (422)."""
+    with pytest.raises(ValidationError):
+        ServicePatch.model_validate({"vulnerability_focus": ["returnee", "returnee"]})
+    with pytest.raises(ValidationError):
+        ServicePatch.model_validate({"languages": ["fr", "en", "fr"]})
