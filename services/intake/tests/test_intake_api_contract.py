@@ -111,3 +111,25 @@ def test_validation_names_fields_without_echoing_values() -> None:
     with pytest.raises(ValidationError) as extra:
         RegisterCase.model_validate({"unknown": 1})
     assert ("unknown",) in [e["loc"] for e in extra.value.errors()]
+
+
+@pytest.mark.parametrize("date_of_birth", ["7363-08-06", "2999-01-01", "1800-05-01"])
+def test_an_impossible_date_of_birth_is_refused_as_the_request_is_read(
+    date_of_birth: str,
+) -> None:
+    """A birth date in the future made the age negative and the registration a 500 (found by
+    the fuzzer in CI); one older than any estimated age is as impossible."""
+    person = {
+        "given_name": "Aïcha",
+        "family_name": "Exemple",
+        "date_of_birth": date_of_birth,
+        "sex": "female",
+        "languages": ["ha"],
+    }
+    with pytest.raises(ValidationError) as refused:
+        PersonInput.model_validate(person)
+    assert [e["loc"] for e in refused.value.errors()] == [("date_of_birth",)]
+    assert date_of_birth not in str(refused.value.errors()[0]["msg"])
+    with pytest.raises(ValidationError):
+        UpdateCase.model_validate({"person": {"date_of_birth": date_of_birth}})
+    assert PersonInput.model_validate({**person, "date_of_birth": "2009-04-17"})

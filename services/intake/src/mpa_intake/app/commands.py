@@ -7,6 +7,7 @@ Codes come from the contracts' vocabularies; nothing here redefines one.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
@@ -43,7 +44,22 @@ ShortText = Annotated[Text, Field(min_length=1, max_length=200)]
 Note = Annotated[Text, Field(min_length=1, max_length=2000)]
 Phone = Annotated[str, Field(pattern=PHONE_PATTERN, max_length=30)]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
-Age = Annotated[StrictInt, Field(ge=0, le=120)]
+OLDEST_AGE = 120
+Age = Annotated[StrictInt, Field(ge=0, le=OLDEST_AGE)]
+
+
+def _plausible_birth_date(value: date) -> date:
+    """A date of birth is not in the future (an age can't be negative) nor older than the
+    oldest age an operator may estimate."""
+    today = datetime.now(UTC).date()
+    if value > today:
+        raise ValueError("a date of birth must not be in the future")
+    if today.year - value.year > OLDEST_AGE + 1:
+        raise ValueError(f"a date of birth must be within the last {OLDEST_AGE} years")
+    return value
+
+
+BirthDate = Annotated[Date, AfterValidator(_plausible_birth_date)]
 # A person refusing more partners than this by name is recorded as refusing partner types.
 MAX_REFUSED_PARTNERS = 100
 
@@ -79,7 +95,7 @@ class PersonInput(Command):
         description="Given name(s) as the person gives them", examples=["Aïcha"]
     )
     family_name: Name = Field(description="Family name(s)", examples=["Exemple"])
-    date_of_birth: Date | None = Field(
+    date_of_birth: BirthDate | None = Field(
         default=None,
         description="Date of birth, when known; give it or `estimated_age`, not both",
         examples=["2009-04-17"],
@@ -289,7 +305,7 @@ class PersonPatch(Command):
     family_name: Name | None = Field(
         default=None, description="New family name(s)", examples=["Exemple"]
     )
-    date_of_birth: Date | None = Field(
+    date_of_birth: BirthDate | None = Field(
         default=None, description="Date of birth", examples=["2009-04-17"]
     )
     estimated_age: Age | None = Field(default=None, description="Estimated age", examples=[16])
@@ -399,7 +415,7 @@ class DuplicateCheck(Command):
     family_name: Name | None = Field(
         default=None, description="Family name(s)", examples=["Exemple"]
     )
-    date_of_birth: Date | None = Field(
+    date_of_birth: BirthDate | None = Field(
         default=None, description="Date of birth", examples=["2009-04-17"]
     )
     phone: Phone | None = Field(
