@@ -25,6 +25,21 @@ from mpa_contracts.events.case import (
     RoutingProfile,
     SafetyFlags,
 )
+from mpa_contracts.events.casework import (
+    CaseApprovalDecidedV1,
+    CaseApprovalRequestedV1,
+    CaseAssessedV1,
+    CaseInterventionPlannedV1,
+    CaseInterventionUpdatedV1,
+    CaseReopenedV1,
+    CaseTransferAcceptedV1,
+    CaseTransferRejectedV1,
+    CaseTransferRequestedV1,
+    CaseTransferRevokedV1,
+    FollowUpDoneV1,
+    FollowUpOverdueV1,
+    FollowUpScheduledV1,
+)
 from mpa_contracts.events.directory import (
     CoverageArea,
     PartnerDeactivatedV1,
@@ -64,6 +79,15 @@ from mpa_contracts.vocabularies import (
     AccessPurpose,
     ActorRole,
     AgeBand,
+    ApprovalState,
+    ApprovalSubject,
+    CaseReopenReason,
+    FollowUpOutcome,
+    FollowUpType,
+    InterventionStatus,
+    ProtectionConcern,
+    RiskLevel,
+    TransferInitiator,
     BreakGlassReason,
     CancelReason,
     CaseClosureReason,
@@ -104,6 +128,11 @@ OTHER_PARTNER_ID = UUID("2f3a4b5c-6d7e-4f80-9a1b-2c3d4e5f6a7b")
 OTHER_SERVICE_ID = UUID("7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d")
 NOTIFICATION_ID = UUID("9c8b7a69-5847-4362-9150-4f3e2d1c0b0a")
 TRIGGER_EVENT_ID = UUID("4b3a2918-0f7e-4d6c-9b5a-493827161504")
+TRANSFER_ID = UUID("3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f")
+ASSESSMENT_ID = UUID("8e9f0a1b-2c3d-4e4f-9a5b-6c7d8e9f0a1b")
+INTERVENTION_ID = UUID("d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a")
+FOLLOW_UP_ID = UUID("e2f3a4b5-c6d7-4e8f-9a0b-1c2d3e4f5a6b")
+APPROVAL_ID = UUID("f3a4b5c6-d7e8-4f9a-8b1c-2d3e4f5a6b7c")
 
 CASEWORKER = "operator:u-123"
 PARTNER_USER = "partner:nrc-ne-7"
@@ -154,6 +183,9 @@ _NOTIFICATION = {
     "channel": NotificationChannel.WEBHOOK,
 }
 
+_SUPERVISOR_ACTOR = {"actor_id": "supervisor:u-42", "actor_role": ActorRole.SUPERVISOR}
+_OWNING_TEAM = {"owner_team": "ne-agadez-cm", "owner_country": "NE"}
+
 _EXAMPLES: tuple[EventData, ...] = (
     CaseRegisteredV1(
         **_CASEWORKER_ACTOR,
@@ -191,6 +223,116 @@ _EXAMPLES: tuple[EventData, ...] = (
         case_id=CASE_ID,
         consent_id=CONSENT_ID,
         withdrawn_scopes=(ConsentScope.DATA_SHARING,),
+    ),
+    CaseTransferRequestedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        transfer_id=TRANSFER_ID,
+        initiator=TransferInitiator.SENDER,
+        from_owner_id=CASEWORKER,
+        from_team="ne-agadez-cm",
+        from_agency="iom-ne",
+        from_country="NE",
+        to_team="ne-niamey-cm",
+        to_agency="iom-ne",
+        to_country="NE",
+        sender_keeps_access=False,
+    ),
+    CaseTransferAcceptedV1(
+        actor_id="caseworker:u-204",
+        actor_role=ActorRole.CASEWORKER,
+        case_id=CASE_ID,
+        transfer_id=TRANSFER_ID,
+        previous_owner_id=CASEWORKER,
+        owner_id="caseworker:u-204",
+        owner_team="ne-niamey-cm",
+        owner_agency="iom-ne",
+        owner_country="NE",
+        sender_keeps_access=False,
+    ),
+    CaseTransferRejectedV1(
+        actor_id="caseworker:u-204",
+        actor_role=ActorRole.CASEWORKER,
+        case_id=CASE_ID,
+        transfer_id=TRANSFER_ID,
+    ),
+    CaseTransferRevokedV1(**_CASEWORKER_ACTOR, case_id=CASE_ID, transfer_id=TRANSFER_ID),
+    CaseAssessedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        assessment_id=ASSESSMENT_ID,
+        assessed_at=_T0,
+        risk_level=RiskLevel.HIGH,
+        protection_concerns=(
+            ProtectionConcern.TRAFFICKING_EXPLOITATION,
+            ProtectionConcern.FAMILY_SEPARATION,
+        ),
+        is_latest=True,
+        case_risk_level=RiskLevel.HIGH,
+    ),
+    CaseInterventionPlannedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        intervention_id=INTERVENTION_ID,
+        need_id=NEED_ID,
+        referral_id=REFERRAL_ID,
+        responsible_id=CASEWORKER,
+        target_at=datetime(2026, 3, 9, tzinfo=UTC),
+        status=InterventionStatus.PLANNED,
+    ),
+    CaseInterventionUpdatedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        intervention_id=INTERVENTION_ID,
+        responsible_id=CASEWORKER,
+        target_at=datetime(2026, 3, 9, tzinfo=UTC),
+        status=InterventionStatus.DONE,
+    ),
+    FollowUpScheduledV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        follow_up_id=FOLLOW_UP_ID,
+        follow_up_type=FollowUpType.PHONE_CALL,
+        due_at=datetime(2026, 3, 5, tzinfo=UTC),
+    ),
+    FollowUpDoneV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        follow_up_id=FOLLOW_UP_ID,
+        follow_up_type=FollowUpType.PHONE_CALL,
+        done_at=datetime(2026, 3, 4, 15, tzinfo=UTC),
+        outcome=FollowUpOutcome.REACHED,
+        was_overdue=False,
+    ),
+    FollowUpOverdueV1(
+        case_id=CASE_ID,
+        follow_up_id=FOLLOW_UP_ID,
+        follow_up_type=FollowUpType.PHONE_CALL,
+        due_at=datetime(2026, 3, 5, tzinfo=UTC),
+        owner_id=CASEWORKER,
+        **_OWNING_TEAM,
+    ),
+    CaseApprovalRequestedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        approval_id=APPROVAL_ID,
+        subject=ApprovalSubject.CLOSURE,
+        closure_reason=CaseClosureReason.NEEDS_MET,
+        **_OWNING_TEAM,
+    ),
+    CaseApprovalDecidedV1(
+        **_SUPERVISOR_ACTOR,
+        case_id=CASE_ID,
+        approval_id=APPROVAL_ID,
+        subject=ApprovalSubject.CLOSURE,
+        decision=ApprovalState.APPROVED,
+        requested_by=CASEWORKER,
+    ),
+    CaseReopenedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        reason=CaseReopenReason.NEW_NEED,
+        closed_at=datetime(2026, 4, 1, tzinfo=UTC),
     ),
     ReferralRequestedV1(
         **_CASEWORKER_ACTOR,

@@ -24,6 +24,7 @@ from uuid import UUID
 from mpa_contracts.events.access import ACCESS_EVENTS
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import CASE_EVENTS
+from mpa_contracts.events.casework import CASEWORK_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
@@ -75,8 +76,9 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         key="case_id",
         partitions=PARTITIONS,
         retention_ms=90 * _DAY_MS,
-        event_types=_types(CASE_EVENTS),
-        description="Case lifecycle and consent, keyed by case so consent changes stay in order",
+        event_types=_types(CASE_EVENTS) + _types(CASEWORK_EVENTS),
+        description="Case lifecycle, consent and casework (transfers, assessments, plan, "
+        "follow-ups, approvals), keyed by case so each case's changes stay in order",
         producer=service_source("intake"),
     ),
     Topic(

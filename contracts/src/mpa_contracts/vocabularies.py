@@ -5,7 +5,10 @@ Values are stable wire codes: renaming or removing one is a breaking change (see
 adding one is compatible for readers that validate against the newer contracts.
 """
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
 
 
 class NeedCategory(StrEnum):
@@ -371,6 +374,8 @@ class NotificationRecipient(StrEnum):
     PARTNER = "partner"  # a partner's webhook endpoint or contact address
     REFERRER = "referrer"  # the principal who requested the referral
     SUPERVISORS = "supervisors"  # the supervisors' address of the referral's country
+    TEAM_SUPERVISORS = "team_supervisors"  # the supervisors of a case's owning team
+    CASE_OWNER = "case_owner"  # the caseworker who owns a case
 
 
 class AccessPurpose(StrEnum):
@@ -420,4 +425,114 @@ class PersonalDataField(StrEnum):
     PERSON_IDENTITY_DOCUMENT_NUMBER = "person.identity_document_number"
     LOCATION_PLACE = "location.place"
     NEEDS_NOTE = "needs.note"
+    # Free text of the casework: assessment, plan, follow-up, transfer, approval and
+    # reopening comments (kept encrypted with the case's personal data).
+    CASEWORK_NOTE = "casework.note"
     SAFETY_SAFE_CONTACT_DETAILS = "safety.safe_contact_details"
+
+
+# --- case management (issue 16) ----------------------------------------------------------------
+
+
+class RiskLevel(StrEnum):
+    """The risk an assessment finds for the person (the latest one is the case's)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+# Routing may treat a need as at least this urgent while the case's latest risk level is so.
+URGENCY_FLOOR_OF_RISK: Final[Mapping[RiskLevel, Urgency]] = MappingProxyType(
+    {
+        RiskLevel.LOW: Urgency.LOW,
+        RiskLevel.MEDIUM: Urgency.MEDIUM,
+        RiskLevel.HIGH: Urgency.HIGH,
+        RiskLevel.CRITICAL: Urgency.CRITICAL,
+    }
+)
+
+
+class ProtectionConcern(StrEnum):
+    """What an assessment found the person needs protecting from (a closed vocabulary,
+    after the CTDC's exploitation types and common child-protection concerns)."""
+
+    TRAFFICKING_EXPLOITATION = "trafficking_exploitation"
+    FORCED_LABOUR = "forced_labour"
+    SEXUAL_EXPLOITATION = "sexual_exploitation"
+    PHYSICAL_VIOLENCE = "physical_violence"
+    SEXUAL_VIOLENCE = "sexual_violence"
+    GENDER_BASED_VIOLENCE = "gender_based_violence"
+    CHILD_LABOUR = "child_labour"
+    CHILD_MARRIAGE = "child_marriage"
+    FAMILY_SEPARATION = "family_separation"
+    NEGLECT = "neglect"
+    DETENTION = "detention"
+    THREAT_FROM_EXPLOITERS = "threat_from_exploiters"
+    PSYCHOLOGICAL_DISTRESS = "psychological_distress"
+    MEDICAL_EMERGENCY = "medical_emergency"
+    LACK_OF_DOCUMENTATION = "lack_of_documentation"
+    OTHER = "other"
+
+
+class TransferInitiator(StrEnum):
+    """Who asked for a transfer of responsibility: the owning side handing the case over,
+    or the receiving office asking to take it."""
+
+    SENDER = "sender"
+    RECEIVER = "receiver"
+
+
+class TransferState(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+
+
+class InterventionStatus(StrEnum):
+    """Where one intervention of the case plan stands."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class FollowUpType(StrEnum):
+    PHONE_CALL = "phone_call"
+    HOME_VISIT = "home_visit"
+    OFFICE_VISIT = "office_visit"
+    PARTNER_CHECK = "partner_check"
+    SAFETY_CHECK = "safety_check"
+    OTHER = "other"
+
+
+class FollowUpOutcome(StrEnum):
+    """What a follow-up found; `reached` and `needs_escalation` count as a contact."""
+
+    REACHED = "reached"
+    NOT_REACHED = "not_reached"
+    NEEDS_ESCALATION = "needs_escalation"
+    NO_LONGER_NEEDED = "no_longer_needed"
+
+
+class ApprovalSubject(StrEnum):
+    """What a supervisor approves."""
+
+    CASE_PLAN = "case_plan"
+    CLOSURE = "closure"
+
+
+class ApprovalState(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CaseReopenReason(StrEnum):
+    NEW_NEED = "new_need"
+    SITUATION_CHANGED = "situation_changed"
+    CLOSED_IN_ERROR = "closed_in_error"
+    OTHER = "other"

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from mpa_contracts.events.base import ActorEventData, ContractModel, EventData
 from mpa_contracts.types import (
     AdminAreaCode,
+    ApprovalId,
     CaseId,
     CaseReference,
     ConsentId,
@@ -156,6 +157,11 @@ class CaseClosedV1(ActorEventData):
 
     case_id: CaseId
     reason: CaseClosureReason
+    approval_id: ApprovalId | None = Field(
+        default=None,
+        description="The supervisor's approval it was closed with, when referrals were "
+        "still open or a closure approval was asked for",
+    )
 
 
 class CasePersonalDataErasedV1(ActorEventData):

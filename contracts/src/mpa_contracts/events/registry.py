@@ -6,6 +6,7 @@ from types import MappingProxyType
 from mpa_contracts.events.access import ACCESS_EVENTS
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import CASE_EVENTS
+from mpa_contracts.events.casework import CASEWORK_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
@@ -26,7 +27,12 @@ def _build_registry(*groups: tuple[type[EventData], ...]) -> Mapping[str, type[E
 
 
 EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry(
-    CASE_EVENTS, REFERRAL_EVENTS, DIRECTORY_EVENTS, NOTIFICATION_EVENTS, ACCESS_EVENTS
+    CASE_EVENTS,
+    CASEWORK_EVENTS,
+    REFERRAL_EVENTS,
+    DIRECTORY_EVENTS,
+    NOTIFICATION_EVENTS,
+    ACCESS_EVENTS,
 )
 
 
