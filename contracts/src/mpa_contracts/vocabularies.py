@@ -485,6 +485,8 @@ class TransferInitiator(StrEnum):
 
 
 class TransferState(StrEnum):
+    """Where a transfer of responsibility stands."""
+
     REQUESTED = "requested"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
@@ -501,6 +503,8 @@ class InterventionStatus(StrEnum):
 
 
 class FollowUpType(StrEnum):
+    """How the person is followed up."""
+
     PHONE_CALL = "phone_call"
     HOME_VISIT = "home_visit"
     OFFICE_VISIT = "office_visit"
@@ -526,12 +530,16 @@ class ApprovalSubject(StrEnum):
 
 
 class ApprovalState(StrEnum):
+    """Where a request for a supervisor's approval stands."""
+
     REQUESTED = "requested"
     APPROVED = "approved"
     REJECTED = "rejected"
 
 
 class CaseReopenReason(StrEnum):
+    """Why a closed case was reopened."""
+
     NEW_NEED = "new_need"
     SITUATION_CHANGED = "situation_changed"
     CLOSED_IN_ERROR = "closed_in_error"
