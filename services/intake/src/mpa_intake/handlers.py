@@ -13,7 +13,10 @@ table (`REFERRAL_ACCESS`); every effect is in the unit of work's transaction.
 from __future__ import annotations
 
 from mpa_common.messaging.subscriptions import Delivery, Subscription, handles
+from mpa_contracts.events.base import EventData
 from mpa_contracts.events.referral import (
+    REFERRAL_EVENTS,
+    REFERRAL_STATE_AFTER,
     ReferralAcceptedV1,
     ReferralCancelledV1,
     ReferralCompletedV1,
@@ -25,8 +28,10 @@ from mpa_contracts.events.referral import (
     ReferralStartedV1,
 )
 from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
+from mpa_intake.app.casework import learn_referral_state
 
 REFERRAL_ACCESS_GROUP = "mpa-intake.referral-access"
+REFERRAL_PROGRESS_GROUP = "mpa-intake.referral-progress"
 
 # Events of a referral its partner holds: access while the referral is live.
 HoldingEvent = ReferralAcceptedV1 | ReferralStartedV1 | ReferralOnHoldV1 | ReferralResumedV1
@@ -118,4 +123,30 @@ REFERRAL_ACCESS: Subscription[IntakeUnitOfWork] = Subscription(
     handles(ReferralFailedV1, on_referral_failed),
     handles(ReferralCancelledV1, on_referral_cancelled),
     handles(ReferralReroutedV1, on_referral_rerouted),
+)
+
+
+async def on_referral_progress(uow: IntakeUnitOfWork, data: EventData, delivery: Delivery) -> None:
+    """Where each referral of a case stands, for the closure rule and the reports."""
+    state = REFERRAL_STATE_AFTER.get(type(data))
+    referral_id = getattr(data, "referral_id", None)
+    case_id = getattr(data, "case_id", None)
+    need_id = getattr(data, "need_id", None)
+    if state is None or referral_id is None or case_id is None or need_id is None:
+        return
+    await learn_referral_state(
+        uow,
+        referral_id=referral_id,
+        case_id=case_id,
+        need_id=need_id,
+        state=state,
+        at=delivery.envelope.time,
+    )
+
+
+# Every referral event that moves a referral's state: intake follows each referral of its
+# cases (a consumer group of its own, so access grants and progress never wait on each other).
+REFERRAL_PROGRESS: Subscription[IntakeUnitOfWork] = Subscription(
+    REFERRAL_PROGRESS_GROUP,
+    *(handles(event_class, on_referral_progress) for event_class in REFERRAL_EVENTS),
 )

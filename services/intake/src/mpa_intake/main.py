@@ -5,15 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mpa_common.service import ServiceContext, create_service_app, run_service
+from mpa_common.timers import Timer, TimerWorker
+from mpa_intake.adapters.casework_store import TIMER_STORE
 from mpa_intake.adapters.crypto import PersonalDataVault
 from mpa_intake.adapters.keys import master_keyring, match_keyer
 from mpa_intake.adapters.referral_client import HttpReferralDirectory
 from mpa_intake.adapters.tables import outbox, processed_events
 from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
+from mpa_intake.api.casework_routes import casework_router
 from mpa_intake.api.errors import install_intake_error_handler
 from mpa_intake.api.routes import cases_router
-from mpa_intake.app.context import IntakeContext, ScopePolicy
-from mpa_intake.handlers import REFERRAL_ACCESS
+from mpa_intake.app.casework import FOLLOW_UP_TIMER, on_follow_up_due
+from mpa_intake.app.context import CaseworkPolicy, IntakeContext, ScopePolicy
+from mpa_intake.handlers import REFERRAL_ACCESS, REFERRAL_PROGRESS
 from mpa_intake.settings import IntakeSettings
 
 
@@ -31,7 +35,15 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         matcher=match_keyer(settings),
         referrals=referrals,
         scopes=ScopePolicy(read=settings.case_read_scopes, write=settings.case_write_scopes),
+        casework=CaseworkPolicy(
+            sender_keeps_access=settings.transfer_sender_keeps_access,
+            report_case_limit=settings.report_case_limit,
+        ),
     )
+
+    async def follow_up_due(uow: IntakeUnitOfWork, timer: Timer) -> str:
+        return await on_follow_up_due(uow, timer, intake.clock())
+
     app = create_service_app(
         service,
         title="MPA Intake",
@@ -39,15 +51,30 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             "Registers cases, needs and informed consent. Personal data stays here, "
             "encrypted per case; every read of it is recorded."
         ),
-        routers=[cases_router(settings, intake)],
+        routers=[cases_router(settings, intake), casework_router(intake)],
         workers=[
             referrals,
             service.consumer(
                 REFERRAL_ACCESS, unit_of_work=unit_of_work, processed=processed_events
             ),
+            service.consumer(
+                REFERRAL_PROGRESS, unit_of_work=unit_of_work, processed=processed_events
+            ),
+            TimerWorker(
+                unit_of_work,
+                TIMER_STORE,
+                {FOLLOW_UP_TIMER: follow_up_due},
+                poll_seconds=settings.timer_poll_seconds,
+                monitor=service.monitor,
+            ),
         ],
         openapi_tags=[
             {"name": "cases", "description": "Cases, needs, consent, erasure"},
+            {
+                "name": "casework",
+                "description": "Transfers, assessments, case plan, follow-ups, approvals, "
+                "reopening and reports",
+            },
             {"name": "health", "description": "Liveness and readiness"},
         ],
     )

@@ -53,6 +53,14 @@ class IntakeSettings(ServiceSettings):
     case_read_scopes: dict[ActorRole, CaseScope] = DEFAULT_READ_SCOPES
     case_write_scopes: dict[ActorRole, CaseScope] = DEFAULT_WRITE_SCOPES
 
+    # INTAKE_TRANSFER_SENDER_KEEPS_ACCESS: whether a case's previous owner keeps access
+    # (read and change, like the owner) once a transfer of responsibility is accepted.
+    transfer_sender_keeps_access: bool = False
+    # How often the timer worker looks for follow-ups falling overdue.
+    timer_poll_seconds: float = 1.0
+    # At most this many cases (the newest within the viewer's scope) feed one report.
+    report_case_limit: int = 10_000
+
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
 
     @field_validator("case_read_scopes", mode="after")

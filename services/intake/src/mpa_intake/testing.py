@@ -17,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from mpa_common.failures import DependencyUnavailable
 from mpa_common.testing import InMemoryUnitOfWork
 from mpa_contracts.envelope import Envelope
-from mpa_contracts.vocabularies import ReferralState
+from mpa_contracts.vocabularies import ReferralState, TransferState
 from mpa_intake.adapters.crypto import (
     MasterKeyring,
     MatchKeyer,
@@ -43,9 +43,10 @@ from mpa_intake.app.ports import (
     StoredResponse,
 )
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry
+from mpa_intake.domain.casework import CaseworkRecord, R, Transfer
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
-from mpa_intake.domain.ownership import within
+from mpa_intake.domain.ownership import Ownership, within
 from mpa_intake.settings import DEFAULT_READ_SCOPES, DEFAULT_WRITE_SCOPES
 
 
@@ -67,6 +68,24 @@ class _GrantRow:
 
 
 @dataclass
+class _RecordRow:
+    kind: str
+    case_id: UUID
+    created_at: datetime
+    record: dict[str, Any]  # as the SQL table's JSON column holds it
+
+
+@dataclass
+class FakeTimer:
+    timer_id: UUID
+    kind: str
+    subject_id: UUID
+    due_at: datetime
+    fired: bool = False
+    outcome: str | None = None
+
+
+@dataclass
 class IntakeMemory:
     """Everything a fake intake database holds, and the events its units of work
     committed (in commit order)."""
@@ -75,6 +94,8 @@ class IntakeMemory:
     counters: dict[int, int] = field(default_factory=dict)
     responses: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
     grants: dict[UUID, _GrantRow] = field(default_factory=dict)
+    records: dict[UUID, _RecordRow] = field(default_factory=dict)
+    timers: list[FakeTimer] = field(default_factory=list)
     events: list[Envelope] = field(default_factory=list)
     commits: int = 0
 
@@ -120,6 +141,9 @@ class FakeCaseRepository:
             ownership=row.case.ownership,
         )
         row.case = copy.deepcopy(row.case)
+
+    async def set_ownership(self, case_id: UUID, ownership: Ownership) -> None:
+        self._row(case_id).case.ownership = ownership
 
     async def store_personal_data(self, case_id: UUID, sealed: SealedPersonalData) -> None:
         self._row(case_id).sealed = sealed
@@ -289,6 +313,74 @@ class FakeGrantRepository:
             row.active, row.last_event_type, row.updated_at = False, event_type, at
 
 
+class FakeCaseworkRepository:
+    def __init__(self, memory: IntakeMemory) -> None:
+        self._memory = memory
+
+    async def add(self, record: CaseworkRecord) -> None:
+        if record.record_id in self._memory.records:
+            raise ValueError(f"record {record.record_id} exists")  # a primary key violation
+        await self.save(record)
+
+    async def get(self, kind: type[R], record_id: UUID, *, for_update: bool = False) -> R | None:
+        row = self._memory.records.get(record_id)
+        if row is None or row.kind != kind.kind:
+            return None
+        return kind.model_validate(row.record)
+
+    async def save(self, record: CaseworkRecord) -> None:
+        if record.case_id not in self._memory.cases:
+            raise ValueError(f"no case {record.case_id}")  # a foreign key violation
+        self._memory.records[record.record_id] = _RecordRow(
+            record.kind, record.case_id, record.created_at, record.model_dump(mode="json")
+        )
+
+    async def of_case(self, kind: type[R], case_id: UUID) -> list[R]:
+        return await self.of_cases(kind, [case_id])
+
+    async def of_cases(self, kind: type[R], case_ids: Sequence[UUID]) -> list[R]:
+        wanted = set(case_ids)
+        rows = sorted(
+            (
+                (row.created_at, record_id, row)
+                for record_id, row in self._memory.records.items()
+                if row.kind == kind.kind and row.case_id in wanted
+            ),
+            key=lambda item: (item[0], item[1]),
+        )
+        return [kind.model_validate(row.record) for _, _, row in rows]
+
+    async def pending_transfers(self, limit: int) -> list[tuple[Transfer, Ownership]]:
+        found: list[tuple[Transfer, Ownership]] = []
+        for _, _, row in sorted(
+            (row.created_at, record_id, row)
+            for record_id, row in self._memory.records.items()
+            if row.kind == Transfer.kind
+        ):
+            transfer = Transfer.model_validate(row.record)
+            if transfer.status is TransferState.REQUESTED:
+                found.append((transfer, self._memory.cases[row.case_id].case.ownership))
+        return found[:limit]
+
+
+class FakeTimerRepository:
+    def __init__(self, memory: IntakeMemory) -> None:
+        self._memory = memory
+
+    async def schedule(self, *, kind: str, subject_id: UUID, due_at: datetime) -> UUID:
+        timer = FakeTimer(uuid4(), kind, subject_id, due_at)
+        self._memory.timers.append(timer)
+        return timer.timer_id
+
+    async def cancel(self, *, kind: str, subject_id: UUID) -> int:
+        cancelled = 0
+        for timer in self._memory.timers:
+            if timer.kind == kind and timer.subject_id == subject_id and not timer.fired:
+                timer.fired, timer.outcome = True, "cancelled"
+                cancelled += 1
+        return cancelled
+
+
 class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
     """`ports.IntakeUnitOfWorkPort` over an `IntakeMemory` shared by every unit of work of
     one test; a block left without commit restores what it found."""
@@ -300,6 +392,8 @@ class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
         self.references = FakeReferenceCounter(memory)
         self.idempotency = FakeIdempotencyRepository(memory)
         self.grants = FakeGrantRepository(memory)
+        self.casework = FakeCaseworkRepository(memory)
+        self.timers = FakeTimerRepository(memory)
         self._snapshot: IntakeMemory | None = None
 
     def _bind(self) -> None:

@@ -24,6 +24,7 @@ from mpa_contracts.vocabularies import (
     ErasureBasis,
     NeedCategory,
     PartnerType,
+    RiskLevel,
     SafeContactMethod,
     Urgency,
     Vulnerability,
@@ -63,6 +64,7 @@ class SqlCaseRepository:
                 owner_team=case.ownership.team,
                 owner_agency=case.ownership.agency,
                 owner_country=case.ownership.country,
+                shared_with=list(case.ownership.shared_with),
                 **_case_state(case),
                 master_key_id=sealed.master_key_id,
                 wrapped_data_key=sealed.wrapped_data_key,
@@ -91,6 +93,19 @@ class SqlCaseRepository:
     async def update(self, case: Case) -> None:
         await self._session.execute(
             update(cases).where(cases.c.case_id == case.case_id).values(**_case_state(case))
+        )
+
+    async def set_ownership(self, case_id: UUID, ownership: Ownership) -> None:
+        await self._session.execute(
+            update(cases)
+            .where(cases.c.case_id == case_id)
+            .values(
+                owner_id=ownership.owner_id,
+                owner_team=ownership.team,
+                owner_agency=ownership.agency,
+                owner_country=ownership.country,
+                shared_with=list(ownership.shared_with),
+            )
         )
 
     async def store_personal_data(self, case_id: UUID, sealed: SealedPersonalData) -> None:
@@ -327,7 +342,7 @@ def _within(where: ScopeFilter) -> ColumnElement[bool]:
         CaseScope.AGENCY: (cases.c.owner_agency, viewer.agency),
         CaseScope.COUNTRY: (cases.c.owner_country, viewer.country),
     }.get(scope)
-    own = cases.c.owner_id == viewer.actor_id
+    own = or_(cases.c.owner_id == viewer.actor_id, cases.c.shared_with.any(viewer.actor_id))
     if unit is None or unit[1] is None:
         return own
     column, value = unit
@@ -353,6 +368,7 @@ def _case_state(case: Case) -> dict[str, Any]:
         "closure_reason": case.closure_reason.value if case.closure_reason else None,
         "erased_at": case.erased_at,
         "erasure_basis": case.erasure_basis.value if case.erasure_basis else None,
+        "risk_level": case.risk_level.value if case.risk_level else None,
     }
 
 
@@ -385,11 +401,13 @@ def _case(row: RowMapping, needs: list[NeedEntry], consent: ConsentRecord | None
             team=row["owner_team"],
             agency=row["owner_agency"],
             country=row["owner_country"],
+            shared_with=tuple(row["shared_with"]),
         ),
         closed_at=row["closed_at"],
         closure_reason=CaseClosureReason(row["closure_reason"]) if row["closure_reason"] else None,
         erased_at=row["erased_at"],
         erasure_basis=ErasureBasis(row["erasure_basis"]) if row["erasure_basis"] else None,
+        risk_level=RiskLevel(row["risk_level"]) if row["risk_level"] else None,
     )
 
 

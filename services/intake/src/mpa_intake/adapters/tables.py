@@ -25,9 +25,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from mpa_common.messaging.tables import add_messaging_tables
+from mpa_common.timers import add_timers_table
 
 metadata = MetaData()
 outbox, processed_events = add_messaging_tables(metadata)
+# Durable timers (follow-ups falling overdue), shared design with the referral service.
+timers = add_timers_table(metadata)
 
 CODE = 40  # length of a vocabulary code column
 
@@ -64,6 +67,10 @@ cases = Table(
     Column("owner_team", String(64), nullable=True),
     Column("owner_agency", String(64), nullable=True),
     Column("owner_country", String(2), nullable=False),
+    # Actor ids that keep access beside the owner's scope (a previous owner, if configured).
+    Column("shared_with", ARRAY(String(80)), nullable=False, server_default=text("'{}'")),
+    # The latest assessment's risk level.
+    Column("risk_level", String(CODE), nullable=True),
     Index("ix_cases_registered", "registered_at", "case_id"),
     Index("ix_cases_owner_id", "owner_id", "registered_at"),
     Index("ix_cases_owner_team", "owner_team", "registered_at"),
@@ -153,4 +160,21 @@ partner_access_grants = Table(
     Column("last_event_type", String(200), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_partner_access_grants_case_partner", "case_id", "partner_id"),
+)
+
+# The casework of each case (domain.casework): transfers, assessments, interventions,
+# follow-ups, approvals and what is known of its referrals; one row per record, its fields
+# as JSON (ids, codes and dates only: free text is in the case's encrypted personal data).
+casework_records = Table(
+    "casework_records",
+    metadata,
+    Column("record_id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.case_id"), nullable=False),
+    Column("kind", String(CODE), nullable=False),
+    Column("state", String(CODE), nullable=False),
+    Column("record", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_casework_records_case", "case_id", "kind", "created_at"),
+    Index("ix_casework_records_state", "kind", "state", "created_at"),
 )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mpa_common.messaging.outbox import CommitOrder
 from mpa_common.uow import UnitOfWork
 from mpa_intake.adapters.case_store import SqlCaseRepository
+from mpa_intake.adapters.casework_store import SqlCaseworkRepository, SqlTimerRepository
 from mpa_intake.adapters.grant_store import SqlGrantRepository
 from mpa_intake.adapters.idempotency_store import SqlIdempotencyRepository
 from mpa_intake.adapters.reference_counter import SqlReferenceCounter
@@ -24,6 +25,8 @@ class IntakeUnitOfWork(UnitOfWork):
     references: SqlReferenceCounter
     idempotency: SqlIdempotencyRepository
     grants: SqlGrantRepository
+    casework: SqlCaseworkRepository
+    timers: SqlTimerRepository
 
     def __init__(
         self,
@@ -47,6 +50,8 @@ class IntakeUnitOfWork(UnitOfWork):
         self.references = SqlReferenceCounter(session)
         self.idempotency = SqlIdempotencyRepository(session)
         self.grants = SqlGrantRepository(session)
+        self.casework = SqlCaseworkRepository(session)
+        self.timers = SqlTimerRepository(session)
 
 
 def unit_of_work_factory(

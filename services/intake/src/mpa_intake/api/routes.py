@@ -45,7 +45,7 @@ CaseIdPath = Annotated[
 ]
 
 
-def _acting_as(*roles: Role) -> Callable[..., Actor]:
+def acting_as(*roles: Role) -> Callable[..., Actor]:
     """Dependency: the caller as an Actor, acting in the first of `roles` it holds."""
     check = require_roles(*roles)
 
@@ -68,12 +68,12 @@ def _acting_as(*roles: Role) -> Callable[..., Actor]:
     return actor
 
 
-CaseWriter = Annotated[Actor, Depends(_acting_as(Role.CASEWORKER, Role.OPERATOR))]
-CaseReader = Annotated[Actor, Depends(_acting_as(Role.CASEWORKER, Role.OPERATOR, Role.PARTNER))]
+CaseWriter = Annotated[Actor, Depends(acting_as(Role.CASEWORKER, Role.OPERATOR))]
+CaseReader = Annotated[Actor, Depends(acting_as(Role.CASEWORKER, Role.OPERATOR, Role.PARTNER))]
 CaseLister = Annotated[
-    Actor, Depends(_acting_as(Role.CASEWORKER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR))
+    Actor, Depends(acting_as(Role.CASEWORKER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR))
 ]
-Eraser = Annotated[Actor, Depends(_acting_as(Role.ADMIN))]
+Eraser = Annotated[Actor, Depends(acting_as(Role.ADMIN))]
 
 
 def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:

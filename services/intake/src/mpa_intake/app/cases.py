@@ -57,8 +57,10 @@ from mpa_intake.domain.case import (
     profile_rule_errors,
     routing_profile,
 )
+from mpa_intake.domain.casework import Approval, ReferralProgress
 from mpa_intake.domain.consent import ConsentRecord, consent_rule_errors
 from mpa_intake.domain.errors import (
+    CaseConflict,
     CaseNotFound,
     FieldError,
     IdempotencyConflict,
@@ -372,10 +374,35 @@ async def change_consent(
 async def close_case(
     ctx: IntakeContext, actor: Actor, case_id: UUID, command: CloseCase
 ) -> CaseSummary:
+    """Closes a case when every referral intake knows of is finished (completed, failed,
+    cancelled, unroutable), or with a supervisor's approved closure request of the case
+    (`approval_id`), which closes it once whatever its referrals (the referral service then
+    cancels those still open)."""
     async with ctx.unit_of_work() as uow:
         repository = uow.cases
         case = (await _load_for_change(ctx, actor, repository, case_id)).case
-        case.close(command.reason, ctx.clock())
+        case.ensure_open()
+        now = ctx.clock()
+        if command.approval_id is not None:
+            approval = await uow.casework.get(Approval, command.approval_id, for_update=True)
+            if approval is None or approval.case_id != case_id:
+                raise InvalidCase(
+                    [FieldError("body.approval_id", "not an approval request of this case")]
+                )
+            approval.use_for_closure(now)
+            await uow.casework.save(approval)
+        else:
+            unfinished = [
+                r
+                for r in await uow.casework.of_case(ReferralProgress, case_id)
+                if not r.is_finished
+            ]
+            if unfinished:
+                raise CaseConflict(
+                    f"{len(unfinished)} referral(s) of the case are not finished; closing "
+                    "it needs a supervisor's approved closure request (approval_id)"
+                )
+        case.close(command.reason, now)
         await repository.update(case)
         _emit(
             uow,
@@ -384,6 +411,7 @@ async def close_case(
                 actor_role=actor.role,
                 case_id=case_id,
                 reason=command.reason,
+                approval_id=command.approval_id,
             ),
             case_id,
             correlation_id=case.correlation_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Self, TypeVar
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -427,6 +428,12 @@ class CloseCase(Command):
     """Closes a case; its open referrals are cancelled downstream."""
 
     reason: CaseClosureReason = Field(description="Why the case is closed", examples=["needs_met"])
+    approval_id: UUID | None = Field(
+        default=None,
+        description="A supervisor's approved closure request of this case: needed while a "
+        "referral of the case is not finished (completed, failed, cancelled, unroutable)",
+        examples=["f3a4b5c6-d7e8-4f9a-8b1c-2d3e4f5a6b7c"],
+    )
 
 
 def _no_nulls(model: BaseModel, names: tuple[str, ...]) -> None:

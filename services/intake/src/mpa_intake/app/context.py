@@ -70,6 +70,16 @@ UNSCOPED = ScopePolicy(
 
 
 @dataclass(frozen=True)
+class CaseworkPolicy:
+    """How the casework behaves where the organisation decides (configured)."""
+
+    # Whether a case's previous owner keeps access once a transfer is accepted.
+    sender_keeps_access: bool = False
+    # At most this many cases feed one report (the newest within the viewer's scope).
+    report_case_limit: int = 10_000
+
+
+@dataclass(frozen=True)
 class IntakeContext:
     unit_of_work: UnitOfWorkFactory
     vault: Vault
@@ -81,3 +91,4 @@ class IntakeContext:
     # partner ever reads (the key-rotation command, benchmarks): a partner read then fails.
     referrals: ReferralDirectory | None = None
     clock: Callable[[], datetime] = field(default=_utc_now)
+    casework: CaseworkPolicy = field(default_factory=CaseworkPolicy)

@@ -22,9 +22,10 @@ from mpa_contracts.envelope import Envelope
 from mpa_contracts.events.base import EventData
 from mpa_contracts.vocabularies import CaseScope, NeedCategory, ReferralState, Vulnerability
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry
+from mpa_intake.domain.casework import CaseworkRecord, R, Transfer
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
-from mpa_intake.domain.ownership import Viewer
+from mpa_intake.domain.ownership import Ownership, Viewer
 from mpa_intake.domain.personal_data import PersonalData
 
 MAX_REFERENCE_NUMBER = 999_999
@@ -109,7 +110,14 @@ class CaseRepository(Protocol):
         """`for_update` locks the case until commit: changes to one case queue up."""
         ...
 
-    async def update(self, case: Case) -> None: ...
+    async def update(self, case: Case) -> None:
+        """The state columns (status, profile, closure, erasure, risk level); not the
+        needs, consent, reference or ownership."""
+        ...
+
+    async def set_ownership(self, case_id: UUID, ownership: Ownership) -> None:
+        """Moves the case to a new owner (a transfer), with who else keeps access."""
+        ...
 
     async def store_personal_data(self, case_id: UUID, sealed: SealedPersonalData) -> None: ...
 
@@ -198,6 +206,42 @@ class GrantRepository(Protocol):
     async def revoke(self, referral_id: UUID, *, event_type: str, at: datetime) -> None: ...
 
 
+class CaseworkRepository(Protocol):
+    """The casework records of cases (see domain.casework), by kind."""
+
+    async def add(self, record: CaseworkRecord) -> None: ...
+
+    async def get(self, kind: type[R], record_id: UUID, *, for_update: bool = False) -> R | None:
+        """`for_update` locks the record until commit."""
+        ...
+
+    async def save(self, record: CaseworkRecord) -> None:
+        """Writes the record, adding it when it is new (an upsert)."""
+        ...
+
+    async def of_case(self, kind: type[R], case_id: UUID) -> list[R]:
+        """The case's records of that kind, oldest first."""
+        ...
+
+    async def of_cases(self, kind: type[R], case_ids: Sequence[UUID]) -> list[R]:
+        """The records of that kind of all these cases, oldest first."""
+        ...
+
+    async def pending_transfers(self, limit: int) -> list[tuple[Transfer, Ownership]]:
+        """Transfers still requested, with their case's current ownership, oldest first."""
+        ...
+
+
+class TimerRepository(Protocol):
+    """Durable timers (mpa_common.timers), scheduled in the use case's transaction."""
+
+    async def schedule(self, *, kind: str, subject_id: UUID, due_at: datetime) -> UUID: ...
+
+    async def cancel(self, *, kind: str, subject_id: UUID) -> int:
+        """Unfired timers of the subject of that kind fire no more; returns how many."""
+        ...
+
+
 class IntakeUnitOfWorkPort(Protocol):
     """One transaction: the repositories, the events it will publish, and its commit.
 
@@ -214,6 +258,12 @@ class IntakeUnitOfWorkPort(Protocol):
 
     @property
     def grants(self) -> GrantRepository: ...
+
+    @property
+    def casework(self) -> CaseworkRepository: ...
+
+    @property
+    def timers(self) -> TimerRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -95,7 +95,8 @@ async def read_case(
         broken_glass: BreakGlassAccessV1 | None = None
         if partner_id is None:
             broken_glass = _scope_check(ctx, actor, case, break_glass)
-            allowed = frozenset(PersonalDataField)
+            # The casework's free text is read through the casework view, not here.
+            allowed = frozenset(PersonalDataField) - {PersonalDataField.CASEWORK_NOTE}
         else:
             assert live is not None
             grants = _still_live(await uow.grants.active_grants(case_id, partner_id), live)

@@ -22,6 +22,7 @@ from mpa_contracts.vocabularies import (
     NeedCategory,
     PartnerType,
     PersonalDataField,
+    RiskLevel,
     SafeContactMethod,
     Sex,
     Urgency,
@@ -93,6 +94,12 @@ class CaseSummary(View):
     closed_at: datetime | None = Field(description="When closed")
     closure_reason: CaseClosureReason | None = Field(description="Why closed")
     personal_data_erased: bool = Field(description="Whether the personal data was erased")
+    risk_level: RiskLevel | None = Field(
+        default=None, description="The latest assessment's risk level", examples=["high"]
+    )
+    owner_id: str | None = Field(default=None, description="The owning caseworker's actor id")
+    owner_team: str | None = Field(default=None, description="The owning team")
+    owner_country: str | None = Field(default=None, description="The owning country office")
 
 
 class CasePage(View):
@@ -257,4 +264,8 @@ def case_summary(case: Case) -> CaseSummary:
         closed_at=case.closed_at,
         closure_reason=case.closure_reason,
         personal_data_erased=case.is_erased,
+        risk_level=case.risk_level,
+        owner_id=case.ownership.owner_id,
+        owner_team=case.ownership.team,
+        owner_country=case.ownership.country,
     )

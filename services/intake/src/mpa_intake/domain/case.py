@@ -18,6 +18,7 @@ from mpa_contracts.vocabularies import (
     ConsentScope,
     ErasureBasis,
     NeedCategory,
+    RiskLevel,
     Urgency,
     Vulnerability,
     is_child,
@@ -76,6 +77,8 @@ class Case:
     closure_reason: CaseClosureReason | None = None
     erased_at: datetime | None = None
     erasure_basis: ErasureBasis | None = None
+    # The latest assessment's risk level (None until the first assessment).
+    risk_level: RiskLevel | None = None
 
     @property
     def is_erased(self) -> bool:
@@ -128,6 +131,18 @@ class Case:
         self.closed_at = now
         self.closure_reason = reason
         self.updated_at = now
+
+    def reopen(self, now: datetime) -> datetime:
+        """Opens a closed case again; returns when it had been closed."""
+        if self.status is not CaseStatus.CLOSED or self.closed_at is None:
+            raise CaseConflict("the case is not closed")
+        self.ensure_not_erased()
+        closed_at = self.closed_at
+        self.status = CaseStatus.OPEN
+        self.closed_at = None
+        self.closure_reason = None
+        self.updated_at = now
+        return closed_at
 
     def erase(self, basis: ErasureBasis, now: datetime) -> None:
         self.ensure_not_erased()

@@ -19,6 +19,9 @@ class Ownership:
     team: str | None
     agency: str | None
     country: str  # the country office
+    # Actor ids that keep access beside the owner's scope (e.g. a previous owner after a
+    # transfer, where so configured).
+    shared_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ def within(scope: CaseScope, ownership: Ownership, viewer: Viewer) -> bool:
     """Whether a case owned so lies within `viewer`'s `scope`. One's own cases always do;
     a viewer without the scope's unit (no team in the token, say) reaches only their own."""
     if scope is CaseScope.ALL or ownership.owner_id == viewer.actor_id:
+        return True
+    if viewer.actor_id in ownership.shared_with:
         return True
     if scope is CaseScope.TEAM:
         return viewer.team is not None and viewer.team == ownership.team

@@ -35,6 +35,9 @@ class PersonalData(BaseModel):
     safe_contact_details: str | None = None
     # Free-text notes per need id: they may describe abuse, health or whereabouts.
     need_notes: dict[UUID, str] = {}
+    # Free text of the casework, per record id (an assessment's findings, an approval's
+    # comment, a follow-up's outcome in words): it may describe abuse or whereabouts too.
+    casework_notes: dict[UUID, str] = {}
 
     def present_fields(self) -> frozenset[PersonalDataField]:
         """The personal-data fields that hold a value (what an erasure destroys)."""
@@ -69,6 +72,7 @@ class PersonalData(BaseModel):
                 keep, PersonalDataField.SAFETY_SAFE_CONTACT_DETAILS, self.safe_contact_details
             ),
             need_notes=notes,
+            casework_notes=(self.casework_notes if PersonalDataField.CASEWORK_NOTE in keep else {}),
         )
 
     def _values(self) -> Iterable[tuple[PersonalDataField, object]]:
@@ -82,6 +86,7 @@ class PersonalData(BaseModel):
         yield PersonalDataField.LOCATION_PLACE, self.place
         yield PersonalDataField.SAFETY_SAFE_CONTACT_DETAILS, self.safe_contact_details
         yield PersonalDataField.NEEDS_NOTE, bool(self.need_notes)
+        yield PersonalDataField.CASEWORK_NOTE, bool(self.casework_notes)
 
     @staticmethod
     def _if(keep: frozenset[PersonalDataField], field: PersonalDataField, value: _T) -> _T | None:

@@ -1,0 +1,120 @@
+"""Casework records on PostgreSQL: one row each in `casework_records`, the record's fields
+as JSON beside its kind and state (what queries filter on); durable timers through
+`mpa_common.timers`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mpa_common.timers import TimerStore
+from mpa_contracts.vocabularies import TransferState
+from mpa_intake.adapters.tables import cases, casework_records, timers
+from mpa_intake.domain.casework import CaseworkRecord, R, Transfer
+from mpa_intake.domain.ownership import Ownership
+
+TIMER_STORE = TimerStore(timers)
+
+
+class SqlCaseworkRepository:
+    """`ports.CaseworkRepository` on the unit of work's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, record: CaseworkRecord) -> None:
+        await self._session.execute(insert(casework_records).values(**_row(record)))
+
+    async def get(self, kind: type[R], record_id: UUID, *, for_update: bool = False) -> R | None:
+        query = select(casework_records.c.record).where(
+            casework_records.c.record_id == record_id, casework_records.c.kind == kind.kind
+        )
+        if for_update:
+            query = query.with_for_update()
+        found = (await self._session.execute(query)).scalar_one_or_none()
+        return kind.model_validate(found) if found is not None else None
+
+    async def save(self, record: CaseworkRecord) -> None:
+        row = _row(record)
+        statement = insert(casework_records).values(**row)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[casework_records.c.record_id],
+                set_={"state": row["state"], "record": row["record"], "updated_at": func.now()},
+            )
+        )
+
+    async def of_case(self, kind: type[R], case_id: UUID) -> list[R]:
+        return await self.of_cases(kind, [case_id])
+
+    async def of_cases(self, kind: type[R], case_ids: Sequence[UUID]) -> list[R]:
+        if not case_ids:
+            return []
+        rows = await self._session.execute(
+            select(casework_records.c.record)
+            .where(casework_records.c.kind == kind.kind)
+            .where(casework_records.c.case_id.in_(list(case_ids)))
+            .order_by(casework_records.c.created_at, casework_records.c.record_id)
+        )
+        return [kind.model_validate(record) for record in rows.scalars()]
+
+    async def pending_transfers(self, limit: int) -> list[tuple[Transfer, Ownership]]:
+        rows = await self._session.execute(
+            select(
+                casework_records.c.record,
+                cases.c.owner_id,
+                cases.c.owner_team,
+                cases.c.owner_agency,
+                cases.c.owner_country,
+                cases.c.shared_with,
+            )
+            .join(cases, cases.c.case_id == casework_records.c.case_id)
+            .where(casework_records.c.kind == Transfer.kind)
+            .where(casework_records.c.state == TransferState.REQUESTED.value)
+            .order_by(casework_records.c.created_at, casework_records.c.record_id)
+            .limit(limit)
+        )
+        return [
+            (
+                Transfer.model_validate(row.record),
+                Ownership(
+                    row.owner_id,
+                    row.owner_team,
+                    row.owner_agency,
+                    row.owner_country,
+                    tuple(row.shared_with),
+                ),
+            )
+            for row in rows
+        ]
+
+
+class SqlTimerRepository:
+    """`ports.TimerRepository` on the unit of work's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def schedule(self, *, kind: str, subject_id: UUID, due_at: datetime) -> UUID:
+        return await TIMER_STORE.schedule(
+            self._session, kind=kind, subject_id=subject_id, due_at=due_at
+        )
+
+    async def cancel(self, *, kind: str, subject_id: UUID) -> int:
+        return await TIMER_STORE.cancel(self._session, kind=kind, subject_id=subject_id)
+
+
+def _row(record: CaseworkRecord) -> dict[str, object]:
+    return {
+        "record_id": record.record_id,
+        "case_id": record.case_id,
+        "kind": record.kind,
+        "state": record.state,
+        "record": record.model_dump(mode="json"),
+        "created_at": record.created_at,
+    }
