@@ -28,9 +28,13 @@ from mpa_contracts.vocabularies import (
     ConsentGivenBy,
     ConsentMethod,
     ConsentScope,
+    FollowUpType,
     NeedCategory,
+    RiskLevel,
     SafeContactMethod,
     Sex,
+    TransferInitiator,
+    TransferState,
     Urgency,
     Vulnerability,
 )
@@ -44,6 +48,7 @@ from mpa_intake.app.ports import (
     SealedPersonalData,
 )
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry, routing_profile
+from mpa_intake.domain.casework import FollowUp, Transfer
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
 from mpa_intake.domain.ownership import Ownership, Viewer
@@ -381,3 +386,91 @@ async def test_pages_keep_to_the_viewers_scope(uow: Factory) -> None:
         loaded = await tx.cases.get(abroad.case_id)
     assert loaded is not None
     assert loaded.case.ownership == abroad.ownership
+
+
+# --- casework (issue 16) -----------------------------------------------------------------------
+
+
+async def test_casework_records_round_trip_by_kind_and_case(uow: Factory) -> None:
+    case = await stored(uow, new_case())
+    other = await stored(uow, new_case())
+    transfer = Transfer(
+        record_id=uuid.uuid4(),
+        case_id=case.case_id,
+        created_at=T0,
+        initiator=TransferInitiator.SENDER,
+        requested_by="caseworker:cw-1",
+        source=case.ownership,
+        to_owner_id=None,
+        to_team="ne-agadez-cm",
+        to_agency=None,
+        to_country="NE",
+        sender_keeps_access=False,
+    )
+    later = FollowUp(
+        record_id=uuid.uuid4(),
+        case_id=case.case_id,
+        created_at=T0 + timedelta(hours=1),
+        follow_up_type=FollowUpType.PHONE_CALL,
+        due_at=T0 + timedelta(days=1),
+        scheduled_by="caseworker:cw-1",
+    )
+    earlier = later.model_copy(update={"record_id": uuid.uuid4(), "created_at": T0})
+    elsewhere = later.model_copy(update={"record_id": uuid.uuid4(), "case_id": other.case_id})
+    async with uow() as tx:
+        for record in (transfer, later, earlier, elsewhere):
+            await tx.casework.add(record)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.casework.get(Transfer, transfer.record_id) == transfer
+        assert await tx.casework.get(FollowUp, transfer.record_id) is None  # another kind
+        assert await tx.casework.of_case(FollowUp, case.case_id) == [earlier, later]
+        assert len(await tx.casework.of_cases(FollowUp, [case.case_id, other.case_id])) == 3
+        assert await tx.casework.of_cases(FollowUp, []) == []
+        pending = await tx.casework.pending_transfers(10)
+        assert pending == [(transfer, case.ownership)]
+        transfer.accept("caseworker:cw-9", T0)
+        await tx.casework.save(transfer)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.casework.pending_transfers(10) == []
+        loaded = await tx.casework.get(Transfer, transfer.record_id)
+        assert loaded is not None
+        assert loaded.status is TransferState.ACCEPTED
+
+
+async def test_ownership_moves_and_shared_access_reaches_lists(uow: Factory) -> None:
+    case = await stored(uow, new_case())
+    moved = Ownership("caseworker:cw-9", "ne-agadez-cm", "iom-ne", "NE", ("operator:op-1",))
+    async with uow() as tx:
+        await tx.cases.set_ownership(case.case_id, moved)
+        case.risk_level = RiskLevel.HIGH
+        await tx.cases.update(case)
+        await tx.commit()
+    async with uow() as tx:
+        loaded = await tx.cases.get(case.case_id)
+        assert loaded is not None
+        assert loaded.case.ownership == moved
+        assert loaded.case.risk_level is RiskLevel.HIGH
+        previous = Viewer("operator:op-1", "ne-other-team", None, "ML")
+        found = await tx.cases.page(
+            CaseFilter(scope=ScopeFilter(CaseScope.TEAM, previous)), None, 10
+        )
+        assert [s.case.case_id for s in found] == [case.case_id]
+        stranger = Viewer("operator:op-2", "ne-other-team", None, "ML")
+        assert not await tx.cases.page(
+            CaseFilter(scope=ScopeFilter(CaseScope.TEAM, stranger)), None, 10
+        )
+
+
+async def test_timers_are_scheduled_and_cancelled_in_the_transaction(uow: Factory) -> None:
+    subject = uuid.uuid4()
+    async with uow() as tx:
+        await tx.timers.schedule(kind="follow_up_overdue", subject_id=subject, due_at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.timers.cancel(kind="other", subject_id=subject) == 0
+        assert await tx.timers.cancel(kind="follow_up_overdue", subject_id=subject) == 1
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.timers.cancel(kind="follow_up_overdue", subject_id=subject) == 0

@@ -10,7 +10,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, true, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    any_,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -342,7 +355,9 @@ def _within(where: ScopeFilter) -> ColumnElement[bool]:
         CaseScope.AGENCY: (cases.c.owner_agency, viewer.agency),
         CaseScope.COUNTRY: (cases.c.owner_country, viewer.country),
     }.get(scope)
-    own = or_(cases.c.owner_id == viewer.actor_id, cases.c.shared_with.any(viewer.actor_id))
+    own = or_(
+        cases.c.owner_id == viewer.actor_id, literal(viewer.actor_id) == any_(cases.c.shared_with)
+    )
     if unit is None or unit[1] is None:
         return own
     column, value = unit
