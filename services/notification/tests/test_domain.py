@@ -148,7 +148,11 @@ def test_who_is_told_what() -> None:
         assert EMAIL_AUDIENCES[f"{r}{event}.v1"] == {Audience.REFERRER}
     for event in ("sla_breached", "unroutable"):
         assert EMAIL_AUDIENCES[f"{r}{event}.v1"] == {Audience.REFERRER, Audience.SUPERVISORS}
-    assert EMAIL_AUDIENCES["org.mpa.notification.exhausted.v1"] == set(Audience)
+    assert EMAIL_AUDIENCES["org.mpa.notification.exhausted.v1"] == {
+        Audience.PARTNER,
+        Audience.REFERRER,
+        Audience.SUPERVISORS,
+    }
     assert r + "routed.v1" in WEBHOOK_EVENT_TYPES
     assert r + "requested.v1" not in WEBHOOK_EVENT_TYPES
 

@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,13 +16,14 @@ import pytest
 from mpa_common.messaging.subscriptions import Delivery, RecordOrigin
 from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.notification import NotificationEndpointDisabledV1
+from mpa_contracts.examples import example_event
 from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.domain.models import (
     DeliveryState,
     DisabledReason,
 )
 from mpa_notification.domain.routing import Audience
-from mpa_notification.handlers import subscription
+from mpa_notification.handlers import casework_subscription, subscription
 from mpa_notification.testing import (
     ACCEPTED,
     REQUESTED,
@@ -208,3 +210,63 @@ async def test_a_deactivated_partner_s_endpoints_are_disabled_until_it_is_active
     await handle(world, new_envelope(story.data(UPDATED), source="urn:mpa:service:referral"))
     assert world.store.partners[story.partner_id] is True
     assert not world.store.endpoints[first.id].enabled  # an administrator enables it
+
+
+# --- casework (issue 16) -----------------------------------------------------------------------
+
+
+async def handle_casework(world: World, *envelopes: Envelope) -> None:
+    table = casework_subscription(world.context)
+    async with world.uow() as uow:
+        for offset, envelope in enumerate(envelopes):
+            entry = table.entry_for(envelope.type)
+            assert entry is not None
+            await entry.handler(
+                uow, envelope.data, Delivery(envelope, RecordOrigin("t", 0, offset, 0))
+            )
+        await uow.commit()
+
+
+def _casework_event(event_type: str, **changes: Any) -> Envelope:
+    data = example_event(event_type).model_copy(update=changes)
+    return new_envelope(data, source="urn:mpa:service:intake")
+
+
+async def test_a_break_glass_read_mails_the_owning_teams_supervisors_only(world: World) -> None:
+    team = world.contact(Audience.TEAM_SUPERVISORS, "ne-agadez-cm", "sv-agadez@iom.example.org")
+    world.contact(Audience.TEAM_SUPERVISORS, "ml-gao-cm", "sv-gao@iom.example.org")  # the reader's
+    world.contact(Audience.SUPERVISORS, "NE", "sv-ne@iom.example.org")
+    glass = _casework_event("org.mpa.access.break_glass_used.v1")
+    await handle_casework(world, glass)
+    (mail,) = world.store.deliveries.values()
+    assert (mail.audience, mail.contact_id) == (Audience.TEAM_SUPERVISORS, team.id)
+    assert mail.trigger_event_id == glass.id
+    assert mail.case_id == glass.data.case_id  # type: ignore[attr-defined]
+    assert mail.body["data"]["reason"] == "owner_unavailable"
+
+
+async def test_a_case_without_a_team_tells_its_country_offices_supervisors(world: World) -> None:
+    country = world.contact(Audience.SUPERVISORS, "NE", "sv-ne@iom.example.org")
+    await handle_casework(
+        world, _casework_event("org.mpa.access.break_glass_used.v1", owner_team=None)
+    )
+    (mail,) = world.store.deliveries.values()
+    assert (mail.audience, mail.contact_id) == (Audience.SUPERVISORS, country.id)
+
+
+async def test_an_overdue_follow_up_mails_the_cases_owner_at_their_own_address(
+    world: World,
+) -> None:
+    own = world.contact(Audience.REFERRER, "operator:u-123", "u123@iom.example.org")
+    world.contact(Audience.REFERRER, "operator:u-999", "other@iom.example.org")
+    await handle_casework(world, _casework_event("org.mpa.case.follow_up_overdue.v1"))
+    (mail,) = world.store.deliveries.values()
+    assert (mail.audience, mail.contact_id) == (Audience.CASE_OWNER, own.id)
+
+
+async def test_casework_events_older_than_a_week_are_not_news(world: World) -> None:
+    world.contact(Audience.REFERRER, "operator:u-123", "u123@iom.example.org")
+    old = _casework_event("org.mpa.case.follow_up_overdue.v1")
+    old = old.model_copy(update={"time": old.time - timedelta(days=8)})
+    await handle_casework(world, old)
+    assert not world.store.deliveries

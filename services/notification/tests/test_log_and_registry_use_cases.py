@@ -228,3 +228,33 @@ async def test_a_contact_changes_and_goes_but_never_to_a_duplicate(world: World)
         await contacts.delete_contact(commands.DeleteContact(stranger, first.id), world.uow)
     await contacts.delete_contact(commands.DeleteContact(admin, first.id), world.uow)
     assert set(world.store.contacts) == {second.id}
+
+
+async def test_a_supervisor_manages_its_own_teams_supervisors_address(world: World) -> None:
+    as_supervisor = principal(Role.SUPERVISOR, country="NE", team="ne-agadez-cm")
+    added = await contacts.add_contact(
+        commands.AddContact(
+            as_supervisor,
+            Audience.TEAM_SUPERVISORS,
+            "ne-agadez-cm",
+            "sv@x.example.org",
+            Language.FRENCH,
+        ),
+        world.uow,
+    )
+    assert added.owner == "ne-agadez-cm"
+    for who, kind, owner in (
+        (as_supervisor, Audience.TEAM_SUPERVISORS, "ne-niamey-cm"),
+        (
+            principal(Role.CASEWORKER, team="ne-agadez-cm"),
+            Audience.TEAM_SUPERVISORS,
+            "ne-agadez-cm",
+        ),
+        # A case's owner is reached at their referrer entry; nobody registers this kind.
+        (as_supervisor, Audience.CASE_OWNER, as_supervisor.actor_id),
+    ):
+        with pytest.raises(Forbidden):
+            await contacts.add_contact(
+                commands.AddContact(who, kind, owner, "a@x.example.org", Language.ENGLISH),
+                world.uow,
+            )

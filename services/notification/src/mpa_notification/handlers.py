@@ -13,9 +13,11 @@ from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
 from mpa_notification.adapters.uow import NotificationUnitOfWork
 from mpa_notification.app.context import NotificationContext
-from mpa_notification.app.events import on_directory_event, on_referral_event
+from mpa_notification.app.events import on_casework_event, on_directory_event, on_referral_event
+from mpa_notification.domain.routing import CASEWORK_EMAIL_EVENTS
 
 CONSUMER_GROUP = "mpa-notification.referrals"
+CASEWORK_GROUP = "mpa-notification.casework"
 
 
 def subscription(context: NotificationContext) -> Subscription[NotificationUnitOfWork]:
@@ -33,4 +35,20 @@ def subscription(context: NotificationContext) -> Subscription[NotificationUnitO
         CONSUMER_GROUP,
         *(handles(event_class, referral_event) for event_class in REFERRAL_EVENTS),
         *(handles(event_class, directory_event) for event_class in DIRECTORY_EVENTS),
+    )
+
+
+def casework_subscription(context: NotificationContext) -> Subscription[NotificationUnitOfWork]:
+    """Casework events that someone is e-mailed about (break-glass reads, approval
+    requests, overdue follow-ups): a group of its own, so the referral fan-out never waits
+    on the case and access topics."""
+
+    async def casework_event(
+        uow: NotificationUnitOfWork, data: EventData, delivery: Delivery
+    ) -> None:
+        await on_casework_event(uow, context, delivery.envelope)
+
+    return Subscription(
+        CASEWORK_GROUP,
+        *(handles(event_class, casework_event) for event_class in CASEWORK_EMAIL_EVENTS),
     )

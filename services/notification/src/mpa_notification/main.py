@@ -22,7 +22,7 @@ from mpa_notification.api.errors import install_error_handler
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.dispatcher import Dispatcher
 from mpa_notification.domain.url_policy import UrlPolicy
-from mpa_notification.handlers import subscription
+from mpa_notification.handlers import casework_subscription, subscription
 from mpa_notification.settings import NotificationSettings
 
 
@@ -74,6 +74,11 @@ def create_app(
             dispatcher,
             service.consumer(
                 subscription(context), unit_of_work=unit_of_work, processed=processed_events
+            ),
+            service.consumer(
+                casework_subscription(context),
+                unit_of_work=unit_of_work,
+                processed=processed_events,
             ),
         ],
         openapi_tags=[

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query, Response, status
 from mpa_common.auth import CurrentPrincipal
 from mpa_common.problems import Problem
 from mpa_common.request_types import Text
+from mpa_contracts.types import ORG_UNIT_CODE_PATTERN
 from mpa_notification.api.deps import Uow
 from mpa_notification.api.models import ContactCreate, ContactUpdate, ContactView
 from mpa_notification.app import commands
 from mpa_notification.app import contacts as use_cases
-from mpa_notification.domain.routing import Audience
+from mpa_notification.domain.routing import REGISTRY_KINDS, Audience
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
@@ -22,9 +23,12 @@ REGISTRY_NOTES = """
 E-mail recipients. Events carry only pseudonymous ids; these entries map them to addresses:
 `partner` (a partner id: routed referrals, undeliverable webhooks, disabled endpoints),
 `referrer` (an actor id as found in events, e.g. `caseworker:u-123`: accepted, declined,
-completed, failed, SLA breached, unroutable, undeliverable) and `supervisors` (a country:
-SLA breached, unroutable, undeliverable). Administrators manage all; a partner its own; a
-supervisor its country's; a referring user their own.
+completed, failed, SLA breached, unroutable, undeliverable; and, as a case's owner, its
+overdue follow-ups), `supervisors` (a country: SLA breached, unroutable, undeliverable;
+break-glass reads and approval requests of cases without a team) and `team_supervisors`
+(a team code: break-glass reads of the team's cases and its approval requests).
+Administrators manage all; a partner its own; a supervisor its country's and its team's; a
+referring user their own.
 """
 
 
@@ -33,8 +37,20 @@ def _owner(body: ContactCreate, principal_actor_id: str) -> str:
         Audience.PARTNER: str(body.partner_id) if body.partner_id else None,
         Audience.REFERRER: body.actor_id or principal_actor_id,
         Audience.SUPERVISORS: body.country,
-    }[body.kind]
-    field = {Audience.PARTNER: "partner_id", Audience.SUPERVISORS: "country"}.get(body.kind)
+        Audience.TEAM_SUPERVISORS: body.team,
+    }.get(body.kind)
+    if body.kind not in REGISTRY_KINDS:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"kind={body.kind.value} is reached through the referrer entries",
+            extra={"errors": [{"field": "body.kind", "reason": "not a registry kind"}]},
+        )
+    field = {
+        Audience.PARTNER: "partner_id",
+        Audience.SUPERVISORS: "country",
+        Audience.TEAM_SUPERVISORS: "team",
+    }.get(body.kind)
     if named is None:
         raise Problem(
             422,
@@ -79,8 +95,9 @@ async def list_contacts(
     partner_id: uuid.UUID | None = None,
     actor_id: Annotated[Text | None, Query(max_length=200)] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    team: Annotated[str | None, Query(pattern=ORG_UNIT_CODE_PATTERN)] = None,
 ) -> list[ContactView]:
-    owner = str(partner_id) if partner_id else actor_id or country
+    owner = str(partner_id) if partner_id else actor_id or country or team
     found = await use_cases.list_contacts(
         commands.ListContacts(principal, kind=kind, owner=owner), uow
     )

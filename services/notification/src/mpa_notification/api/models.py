@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpa_common.request_types import StrictBool, StrictInt, Text
-from mpa_contracts.types import ActorId, CountryCode
+from mpa_contracts.types import ActorId, CountryCode, OrgUnitCode
 from mpa_contracts.vocabularies import NotificationChannel
 from mpa_notification.domain.messages import Language
 from mpa_notification.domain.models import (
@@ -232,7 +232,10 @@ class EventTypeView(BaseModel):
 class ContactCreate(Body):
     kind: Audience = Field(
         description="partner: a partner's address; referrer: a referring user's, by actor "
-        "id; supervisors: a country's supervisors' address (escalations)"
+        "id (also where they hear about the cases they own); supervisors: a country's "
+        "supervisors' address (escalations); team_supervisors: a team's supervisors' "
+        "address (break-glass reads of its cases, approval requests). case_owner is not "
+        "registered: it is reached at the referrer entry"
     )
     partner_id: uuid.UUID | None = Field(default=None, description="For kind=partner")
     actor_id: ActorId | None = Field(
@@ -241,6 +244,11 @@ class ContactCreate(Body):
         examples=["caseworker:u-123"],
     )
     country: CountryCode | None = Field(default=None, description="For kind=supervisors")
+    team: OrgUnitCode | None = Field(
+        default=None,
+        description="For kind=team_supervisors: the team code",
+        examples=["ne-niamey-cm"],
+    )
     email: str = Field(max_length=320, pattern=EMAIL_PATTERN, examples=["desk@ngo.example.org"])
     language: Language = Field(description="Language of the e-mails sent to this address")
 
@@ -256,6 +264,7 @@ class ContactView(BaseModel):
     partner_id: uuid.UUID | None
     actor_id: str | None
     country: str | None
+    team: str | None = None
     email: str
     language: str
     created_at: datetime
@@ -269,6 +278,7 @@ class ContactView(BaseModel):
             partner_id=uuid.UUID(contact.owner) if contact.kind is Audience.PARTNER else None,
             actor_id=contact.owner if contact.kind is Audience.REFERRER else None,
             country=contact.owner if contact.kind is Audience.SUPERVISORS else None,
+            team=contact.owner if contact.kind is Audience.TEAM_SUPERVISORS else None,
             email=contact.email,
             language=contact.language,
             created_at=contact.created_at,

@@ -1,9 +1,10 @@
-"""Use cases of the recipient registry: who receives e-mail for a partner, a referrer, or a
-country's supervisors, and in which language.
+"""Use cases of the recipient registry: who receives e-mail for a partner, a referrer, a
+country's supervisors or a team's supervisors, and in which language.
 
 Administrators manage every entry; a partner its own organisation's addresses; a supervisor
-its own country's supervisors' addresses; anyone who refers (operators, caseworkers,
-supervisors) the address they are reached at as a referrer, keyed by their own actor id.
+its own country's and its own team's supervisors' addresses; anyone who refers (operators,
+caseworkers, supervisors) the address they are reached at as a referrer, keyed by their own
+actor id — which is also where they hear about the cases they own (`case_owner`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def may_manage(principal: Principal, kind: Audience, owner: str) -> bool:
         return principal.has(Role.PARTNER) and str(principal.partner_id) == owner
     if kind is Audience.SUPERVISORS:
         return principal.has(Role.SUPERVISOR) and principal.country == owner
+    if kind is Audience.TEAM_SUPERVISORS:
+        return principal.has(Role.SUPERVISOR) and principal.team == owner
+    if kind is not Audience.REFERRER:
+        return False  # reached through another kind's entries (CONTACT_KIND)
     return principal.has(*_REFERRER_ROLES) and principal.actor_id == owner
 
 

@@ -9,8 +9,11 @@ not a few per event.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from mpa_contracts.envelope import Envelope
+from mpa_contracts.events.access import BreakGlassAccessV1
+from mpa_contracts.events.casework import CaseApprovalRequestedV1, FollowUpOverdueV1
 from mpa_contracts.events.directory import (
     PartnerDeactivatedV1,
     PartnerRegisteredV1,
@@ -23,7 +26,12 @@ from mpa_notification.app.fanout import Notification, tell
 from mpa_notification.app.ports import NotificationUow
 from mpa_notification.domain.content import body_for_event
 from mpa_notification.domain.models import DisabledReason, ReferralFacts
-from mpa_notification.domain.routing import EMAIL_AUDIENCES, WEBHOOK_EVENT_TYPES, partner_concerned
+from mpa_notification.domain.routing import (
+    EMAIL_AUDIENCES,
+    WEBHOOK_EVENT_TYPES,
+    Audience,
+    partner_concerned,
+)
 
 
 async def on_referral_event(
@@ -87,3 +95,49 @@ async def on_directory_event(
     elif isinstance(data, PartnerRegisteredV1 | PartnerUpdatedV1):
         # The directory emits `updated` when a partner is reactivated.
         await uow.partners.set_active(data.partner_id, True)
+
+
+# Casework events older than this are not e-mailed (a new consumer group starts from the
+# topics' beginning: the past is not news to anyone).
+CASEWORK_NEWS_WINDOW = timedelta(days=7)
+
+
+async def on_casework_event(
+    uow: NotificationUow, context: NotificationContext, envelope: Envelope
+) -> None:
+    """A break-glass read or an approval request tells the owning team's supervisors (the
+    country office's when the case has no team); an overdue follow-up tells the case's
+    owner. Ids and codes only, like every notification."""
+    if envelope.time < datetime.now(UTC) - CASEWORK_NEWS_WINDOW:
+        return
+    data = envelope.data
+    owners: dict[Audience, str] = {}
+    if isinstance(data, BreakGlassAccessV1 | CaseApprovalRequestedV1):
+        team, country = data.owner_team, data.owner_country
+    elif isinstance(data, FollowUpOverdueV1):
+        owners[Audience.CASE_OWNER] = data.owner_id
+        team = country = None
+    else:
+        return
+    if team is not None:
+        owners[Audience.TEAM_SUPERVISORS] = team
+    elif country is not None:
+        owners[Audience.SUPERVISORS] = country
+    case_id = getattr(data, "case_id", None)
+    tell(
+        uow,
+        context,
+        Notification(
+            event_type=envelope.type,
+            body=body_for_event(
+                envelope, referral_api_base_url=context.settings.referral_api_base_url
+            ),
+            partner_id=None,
+            trigger_event_id=envelope.id,
+            correlation_id=envelope.correlation_id,
+            owners=owners,
+            case_id=case_id if isinstance(case_id, uuid.UUID) else None,
+        ),
+        audiences=frozenset(owners),
+        webhooks=False,
+    )

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,12 @@ from mpa_notification.domain.models import (
     NewDelivery,
     ReferralFacts,
 )
-from mpa_notification.domain.routing import EMAIL_AUDIENCES, WEBHOOK_EVENT_TYPES, Audience
+from mpa_notification.domain.routing import (
+    CONTACT_KIND,
+    EMAIL_AUDIENCES,
+    WEBHOOK_EVENT_TYPES,
+    Audience,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,10 @@ class Notification:
     referral_id: uuid.UUID | None = None
     trigger_event_id: uuid.UUID | None = None
     correlation_id: uuid.UUID | None = None
+    # Whose addresses each audience means, when the event names them itself (a case's
+    # owner, its owning team) rather than through a referral this service knows.
+    owners: Mapping[Audience, str] = field(default_factory=dict)
+    case_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,8 @@ def _owner(
     audience: Audience, notification: Notification, referral: KnownReferral | None
 ) -> str | None:
     """Whose addresses an audience means for this notification, if it can be known."""
+    if audience in notification.owners:
+        return notification.owners[audience]
     if audience is Audience.PARTNER and notification.partner_id is not None:
         return str(notification.partner_id)
     if audience is Audience.REFERRER and referral is not None:
@@ -193,7 +204,7 @@ async def _contacts(
         for audience in item.audiences:
             owner = _owner(audience, item.notification, referral)
             if owner is not None:
-                owners.add((audience, owner))
+                owners.add((CONTACT_KIND.get(audience, audience), owner))
     found: dict[tuple[Audience, str], list[Contact]] = {}
     if owners:
         for contact in await uow.contacts.of_owners(owners):
@@ -237,7 +248,7 @@ def _deliveries(
             trigger_event_id=notification.trigger_event_id,
             correlation_id=notification.correlation_id,
             referral_id=referral.referral_id if referral else None,
-            case_id=referral.case_id if referral else None,
+            case_id=referral.case_id if referral else notification.case_id,
         )
 
     created: list[NewDelivery] = []
@@ -254,7 +265,8 @@ def _deliveries(
     seen: set[str] = set()
     for audience in sorted(item.audiences):
         owner = _owner(audience, notification, referral)
-        for contact in contacts.get((audience, owner), ()) if owner is not None else ():
+        kind = CONTACT_KIND.get(audience, audience)
+        for contact in contacts.get((kind, owner), ()) if owner is not None else ():
             if contact.email.lower() in seen:
                 continue  # one mail per address, even when someone is in two audiences
             seen.add(contact.email.lower())

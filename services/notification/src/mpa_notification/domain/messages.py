@@ -42,10 +42,26 @@ class Frame:
 
 _R = "org.mpa.referral."
 _N = "org.mpa.notification."
+_C = "org.mpa.case."
+_A = "org.mpa.access."
 
 WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
     {
         Language.ENGLISH: {
+            _A + "break_glass_used.v1": Wording(
+                "Break-glass read of a case of your team",
+                "{actor_id} read case {case_id} outside their scope (reason: {reason}). "
+                "Please review this emergency access.",
+            ),
+            _C + "approval_requested.v1": Wording(
+                "Approval requested for case {case_id}",
+                "{actor_id} asks a supervisor to approve the {subject} of case {case_id}.",
+            ),
+            _C + "follow_up_overdue.v1": Wording(
+                "Follow-up overdue on case {case_id}",
+                "A {follow_up_type} follow-up of your case {case_id} was due on {due_at} "
+                "and is not recorded as done.",
+            ),
             _R + "routed.v1": Wording(
                 "New referral {referral_id} waits for you",
                 "A referral was routed to your organisation. Please accept or decline it "
@@ -87,6 +103,21 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
             ),
         },
         Language.FRENCH: {
+            _A + "break_glass_used.v1": Wording(
+                "Accès d'urgence à un dossier de votre équipe",
+                "{actor_id} a consulté le dossier {case_id} hors de son périmètre "
+                "(motif : {reason}). Merci d'examiner cet accès d'urgence.",
+            ),
+            _C + "approval_requested.v1": Wording(
+                "Approbation demandée pour le dossier {case_id}",
+                "{actor_id} demande à un superviseur d'approuver « {subject} » du dossier "
+                "{case_id}.",
+            ),
+            _C + "follow_up_overdue.v1": Wording(
+                "Suivi en retard pour le dossier {case_id}",
+                "Un suivi « {follow_up_type} » de votre dossier {case_id} était prévu le "
+                "{due_at} et n'est pas enregistré comme fait.",
+            ),
             _R + "routed.v1": Wording(
                 "Nouvelle orientation {referral_id} en attente",
                 "Une orientation a été adressée à votre organisation. Merci de l'accepter ou "
@@ -130,6 +161,20 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
             ),
         },
         Language.SPANISH: {
+            _A + "break_glass_used.v1": Wording(
+                "Acceso de emergencia a un caso de su equipo",
+                "{actor_id} consultó el caso {case_id} fuera de su ámbito (motivo: {reason}). "
+                "Revise este acceso de emergencia.",
+            ),
+            _C + "approval_requested.v1": Wording(
+                "Aprobación solicitada para el caso {case_id}",
+                "{actor_id} pide a un supervisor que apruebe «{subject}» del caso {case_id}.",
+            ),
+            _C + "follow_up_overdue.v1": Wording(
+                "Seguimiento atrasado en el caso {case_id}",
+                "Un seguimiento «{follow_up_type}» de su caso {case_id} vencía el {due_at} "
+                "y no consta como realizado.",
+            ),
             _R + "routed.v1": Wording(
                 "Nueva derivación {referral_id} pendiente",
                 "Se ha derivado un caso a su organización. Acéptela o rechácela antes del "
@@ -171,6 +216,20 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
             ),
         },
         Language.ARABIC: {
+            _A + "break_glass_used.v1": Wording(
+                "وصول طارئ إلى حالة تابعة لفريقك",
+                "اطّلع {actor_id} على الحالة {case_id} خارج نطاقه (السبب: {reason}). "
+                "يُرجى مراجعة هذا الوصول الطارئ.",
+            ),
+            _C + "approval_requested.v1": Wording(
+                "طلب موافقة على الحالة {case_id}",
+                "يطلب {actor_id} من مشرف الموافقة على «{subject}» للحالة {case_id}.",
+            ),
+            _C + "follow_up_overdue.v1": Wording(
+                "متابعة متأخرة للحالة {case_id}",
+                "كانت متابعة «{follow_up_type}» لحالتك {case_id} مستحقة في {due_at} "
+                "ولم تُسجَّل على أنها أُنجزت.",
+            ),
             _R + "routed.v1": Wording(
                 "إحالة جديدة {referral_id} بانتظاركم",
                 "تمت إحالة حالة إلى منظمتكم. يرجى قبولها أو رفضها قبل {acceptance_due_at}.",

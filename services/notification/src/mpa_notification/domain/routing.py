@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
+from mpa_contracts.events.access import BreakGlassAccessV1
 from mpa_contracts.events.base import EventData
+from mpa_contracts.events.casework import CaseApprovalRequestedV1, FollowUpOverdueV1
 from mpa_contracts.events.notification import (
     NotificationEndpointDisabledV1,
     NotificationExhaustedV1,
@@ -37,6 +39,9 @@ class Audience(StrEnum):
     PARTNER = "partner"  # the partner's contact addresses
     REFERRER = "referrer"  # the person who requested the referral (by actor id)
     SUPERVISORS = "supervisors"  # the supervisors' address of the referral's country
+    TEAM_SUPERVISORS = "team_supervisors"  # the supervisors of a team (owner: the team code)
+    # A case's owning caseworker: reached at their own (`referrer`) address, by actor id.
+    CASE_OWNER = "case_owner"
 
 
 # How outcome events name each audience (the contracts' vocabulary).
@@ -45,8 +50,18 @@ RECIPIENT_KIND: Mapping[Audience, NotificationRecipient] = MappingProxyType(
         Audience.PARTNER: NotificationRecipient.PARTNER,
         Audience.REFERRER: NotificationRecipient.REFERRER,
         Audience.SUPERVISORS: NotificationRecipient.SUPERVISORS,
+        Audience.TEAM_SUPERVISORS: NotificationRecipient.TEAM_SUPERVISORS,
+        Audience.CASE_OWNER: NotificationRecipient.CASE_OWNER,
     }
 )
+
+# Whose registry entries an audience reads when it differs from the audience itself: a
+# case's owner is a user like a referrer, with one address for both.
+CONTACT_KIND: Mapping[Audience, Audience] = MappingProxyType(
+    {Audience.CASE_OWNER: Audience.REFERRER}
+)
+# The kinds of entry the registry holds (the others are reached through these).
+REGISTRY_KINDS = frozenset(Audience) - frozenset(CONTACT_KIND)
 
 EMAIL_AUDIENCES: Mapping[str, frozenset[Audience]] = MappingProxyType(
     {
@@ -61,7 +76,20 @@ EMAIL_AUDIENCES: Mapping[str, frozenset[Audience]] = MappingProxyType(
             {Audience.PARTNER, Audience.REFERRER, Audience.SUPERVISORS}
         ),
         NotificationEndpointDisabledV1.event_type: frozenset({Audience.PARTNER}),
+        # Casework: the owning team's supervisors (a country's when the case has no team),
+        # and the case's owner.
+        BreakGlassAccessV1.event_type: frozenset({Audience.TEAM_SUPERVISORS, Audience.SUPERVISORS}),
+        CaseApprovalRequestedV1.event_type: frozenset(
+            {Audience.TEAM_SUPERVISORS, Audience.SUPERVISORS}
+        ),
+        FollowUpOverdueV1.event_type: frozenset({Audience.CASE_OWNER}),
     }
+)
+# Event types of the casework subscription (mpa.case.v1 and mpa.access.v1).
+CASEWORK_EMAIL_EVENTS: tuple[type[EventData], ...] = (
+    BreakGlassAccessV1,
+    CaseApprovalRequestedV1,
+    FollowUpOverdueV1,
 )
 
 # Payload fields naming the partner a referral event concerns (re-routed: the one it left).
