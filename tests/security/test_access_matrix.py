@@ -72,6 +72,22 @@ intake        POST   /v1/duplicate-checks                             401  401  
 intake        POST   /v1/cases/{case_id}/close                        401  401  401  401  401  404  404  403  403  403  403  403
 intake        POST   /v1/cases/{case_id}/consent                      401  401  401  401  401  404  404  403  403  403  403  403
 intake        POST   /v1/cases/{case_id}/needs                        401  401  401  401  401  404  404  403  403  403  403  403
+intake        GET    /v1/cases/{case_id}/casework                     401  401  401  401  401  200  200  200  403  403  403  403
+intake        POST   /v1/cases/{case_id}/transfers                    401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/transfers/{transfer_id}/accept 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/transfers/{transfer_id}/reject 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/transfers/{transfer_id}/revoke 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/assessments                  401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/interventions                401  401  401  401  401  404  404  404  403  403  403  403
+intake        PATCH  /v1/cases/{case_id}/interventions/{intervention_id} 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/follow-ups                   401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/follow-ups/{follow_up_id}/done 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/approvals                    401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/approvals/{approval_id}/decision 401  401  401  401  401  403  403  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/reopen                       401  401  401  401  401  404  404  404  403  403  403  403
+intake        GET    /v1/approvals                                    401  401  401  401  401  200  200  200  403  403  403  403
+intake        GET    /v1/transfers                                    401  401  401  401  401  200  200  200  403  403  403  403
+intake        GET    /v1/reports/casework                             401  401  401  401  401  200  200  200  403  403  200  200
 notification  DELETE /v1/contacts/{contact_id}                        401  401  401  401  401  404  404  404  404  404  404  404
 notification  DELETE /v1/endpoints/{endpoint_id}                      401  401  401  401  401  403  403  403  404  404  403  404
 notification  GET    /healthz                                         200  200  200  200  200  200  200  200  200  200  200  200
@@ -316,6 +332,36 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
             f"/v1/cases/{RANDOM}/close", {"json": {"reason": "needs_met"}}),
         ("intake", "DELETE", "/v1/cases/{case_id}/personal-data"): (
             f"/v1/cases/{RANDOM}/personal-data", {}),
+        # intake: casework (random targets: the route answers 404 to whom it lets through)
+        ("intake", "GET", "/v1/cases/{case_id}/casework"): (f"/v1/cases/{x}/casework", {}),
+        ("intake", "POST", "/v1/cases/{case_id}/transfers"): (
+            f"/v1/cases/{RANDOM}/transfers", {"json": {"to_team": "matrix-other"}}),
+        **{
+            ("intake", "POST", f"/v1/cases/{{case_id}}/transfers/{{transfer_id}}/{step}"): (
+                f"/v1/cases/{RANDOM}/transfers/{RANDOM}/{step}", {"json": note})
+            for step in ("accept", "reject", "revoke")
+        },
+        ("intake", "POST", "/v1/cases/{case_id}/assessments"): (
+            f"/v1/cases/{RANDOM}/assessments", {"json": {
+                "assessed_at": "2026-03-01T00:00:00Z", "risk_level": "low"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/interventions"): (
+            f"/v1/cases/{RANDOM}/interventions", {"json": {"target_at": "2026-04-01T00:00:00Z"}}),
+        ("intake", "PATCH", "/v1/cases/{case_id}/interventions/{intervention_id}"): (
+            f"/v1/cases/{RANDOM}/interventions/{RANDOM}", {"json": {"status": "done"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/follow-ups"): (
+            f"/v1/cases/{RANDOM}/follow-ups", {"json": {
+                "follow_up_type": "phone_call", "due_at": "2099-01-01T00:00:00Z"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/follow-ups/{follow_up_id}/done"): (
+            f"/v1/cases/{RANDOM}/follow-ups/{RANDOM}/done", {"json": {"outcome": "reached"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/approvals"): (
+            f"/v1/cases/{RANDOM}/approvals", {"json": {"subject": "case_plan"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/approvals/{approval_id}/decision"): (
+            f"/v1/cases/{RANDOM}/approvals/{RANDOM}/decision", {"json": {"decision": "approved"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/reopen"): (
+            f"/v1/cases/{RANDOM}/reopen", {"json": {"reason": "new_need"}}),
+        ("intake", "GET", "/v1/transfers"): ("/v1/transfers", {}),
+        ("intake", "GET", "/v1/approvals"): ("/v1/approvals", {}),
+        ("intake", "GET", "/v1/reports/casework"): ("/v1/reports/casework", {}),
         # referral: directory
         ("referral", "POST", "/v1/partners"): ("/v1/partners", {"json": {
             "code": f"M-{uuid.uuid4().hex[:8].upper()}", "name": "New partner",

@@ -488,3 +488,27 @@ async def test_the_report_counts_within_the_viewers_scope(intake: FakeIntake) ->
     assert country.cases == 2
     assert country.completion_rate == 0.5
     assert {r.team for r in country.caseload_by_team} == {"ne-niamey-cm", "ne-agadez-cm"}
+
+
+async def test_a_supervisors_inbox_holds_the_requests_of_others_within_scope(
+    intake: FakeIntake,
+) -> None:
+    case_id = await a_case(intake)
+    asked = await casework.request_approval(
+        intake.context, CASEWORKER, case_id, RequestApproval(subject=ApprovalSubject.CASE_PLAN)
+    )
+    inbox = await casework.pending_approvals(intake.context, SUPERVISOR)
+    assert [a.approval_id for a in inbox.items] == [asked.approval_id]
+    elsewhere = Actor(
+        subject="sv-9", actor_id="supervisor:sv-9", role=ActorRole.SUPERVISOR, **AGADEZ
+    )
+    assert not (await casework.pending_approvals(intake.context, elsewhere)).items
+    assert not (await casework.pending_approvals(intake.context, COLLEAGUE)).items
+    await casework.decide_approval(
+        intake.context,
+        SUPERVISOR,
+        case_id,
+        asked.approval_id,
+        DecideApproval(decision=ApprovalState.REJECTED),
+    )
+    assert not (await casework.pending_approvals(intake.context, SUPERVISOR)).items

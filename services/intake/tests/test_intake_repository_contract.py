@@ -427,13 +427,13 @@ async def test_casework_records_round_trip_by_kind_and_case(uow: Factory) -> Non
         assert await tx.casework.of_case(FollowUp, case.case_id) == [earlier, later]
         assert len(await tx.casework.of_cases(FollowUp, [case.case_id, other.case_id])) == 3
         assert await tx.casework.of_cases(FollowUp, []) == []
-        pending = await tx.casework.pending_transfers(10)
+        pending = await tx.casework.awaiting(Transfer, 10)
         assert pending == [(transfer, case.ownership)]
         transfer.accept("caseworker:cw-9", T0)
         await tx.casework.save(transfer)
         await tx.commit()
     async with uow() as tx:
-        assert await tx.casework.pending_transfers(10) == []
+        assert await tx.casework.awaiting(Transfer, 10) == []
         loaded = await tx.casework.get(Transfer, transfer.record_id)
         assert loaded is not None
         assert loaded.status is TransferState.ACCEPTED

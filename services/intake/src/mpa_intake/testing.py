@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 from mpa_common.failures import DependencyUnavailable
 from mpa_common.testing import InMemoryUnitOfWork
 from mpa_contracts.envelope import Envelope
-from mpa_contracts.vocabularies import ReferralState, TransferState
+from mpa_contracts.vocabularies import ReferralState
 from mpa_intake.adapters.crypto import (
     MasterKeyring,
     MatchKeyer,
@@ -43,7 +43,7 @@ from mpa_intake.app.ports import (
     StoredResponse,
 )
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry
-from mpa_intake.domain.casework import CaseworkRecord, R, Transfer
+from mpa_intake.domain.casework import REQUESTED, CaseworkRecord, R
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
 from mpa_intake.domain.ownership import Ownership, within
@@ -350,16 +350,16 @@ class FakeCaseworkRepository:
         )
         return [kind.model_validate(row.record) for _, _, row in rows]
 
-    async def pending_transfers(self, limit: int) -> list[tuple[Transfer, Ownership]]:
-        found: list[tuple[Transfer, Ownership]] = []
+    async def awaiting(self, kind: type[R], limit: int) -> list[tuple[R, Ownership]]:
+        found: list[tuple[R, Ownership]] = []
         for _, _, row in sorted(
             (row.created_at, record_id, row)
             for record_id, row in self._memory.records.items()
-            if row.kind == Transfer.kind
+            if row.kind == kind.kind
         ):
-            transfer = Transfer.model_validate(row.record)
-            if transfer.status is TransferState.REQUESTED:
-                found.append((transfer, self._memory.cases[row.case_id].case.ownership))
+            record = kind.model_validate(row.record)
+            if record.state == REQUESTED:
+                found.append((record, self._memory.cases[row.case_id].case.ownership))
         return found[:limit]
 
 

@@ -13,9 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_common.timers import TimerStore
-from mpa_contracts.vocabularies import TransferState
 from mpa_intake.adapters.tables import cases, casework_records, timers
-from mpa_intake.domain.casework import CaseworkRecord, R, Transfer
+from mpa_intake.domain.casework import REQUESTED, CaseworkRecord, R
 from mpa_intake.domain.ownership import Ownership
 
 TIMER_STORE = TimerStore(timers)
@@ -63,7 +62,7 @@ class SqlCaseworkRepository:
         )
         return [kind.model_validate(record) for record in rows.scalars()]
 
-    async def pending_transfers(self, limit: int) -> list[tuple[Transfer, Ownership]]:
+    async def awaiting(self, kind: type[R], limit: int) -> list[tuple[R, Ownership]]:
         rows = await self._session.execute(
             select(
                 casework_records.c.record,
@@ -74,14 +73,14 @@ class SqlCaseworkRepository:
                 cases.c.shared_with,
             )
             .join(cases, cases.c.case_id == casework_records.c.case_id)
-            .where(casework_records.c.kind == Transfer.kind)
-            .where(casework_records.c.state == TransferState.REQUESTED.value)
+            .where(casework_records.c.kind == kind.kind)
+            .where(casework_records.c.state == REQUESTED)
             .order_by(casework_records.c.created_at, casework_records.c.record_id)
             .limit(limit)
         )
         return [
             (
-                Transfer.model_validate(row.record),
+                kind.model_validate(row.record),
                 Ownership(
                     row.owner_id,
                     row.owner_team,

@@ -27,6 +27,7 @@ from mpa_intake.app.casework_commands import (
     TransferStep,
 )
 from mpa_intake.app.casework_views import (
+    ApprovalList,
     ApprovalView,
     AssessmentView,
     CaseworkReport,
@@ -266,6 +267,16 @@ def casework_router(intake: IntakeContext) -> APIRouter:
     )
     async def pending_transfers(ctx: Context, actor: CaseworkActor) -> TransferList:
         return await casework.pending_transfers(ctx, actor)
+
+    @outside.get(
+        "/approvals",
+        summary="Approval requests awaiting your decision (supervisors)",
+        description="Requests of cases within your write scope, asked by someone else; "
+        "empty for other roles.",
+        responses=problem_responses(403),
+    )
+    async def pending_approvals(ctx: Context, actor: CaseworkActor) -> ApprovalList:
+        return await casework.pending_approvals(ctx, actor)
 
     @outside.get(
         "/reports/casework",

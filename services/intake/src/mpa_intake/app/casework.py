@@ -59,6 +59,7 @@ from mpa_intake.app.casework_commands import (
     TransferStep,
 )
 from mpa_intake.app.casework_views import (
+    ApprovalList,
     ApprovalView,
     AssessmentView,
     CaseloadRow,
@@ -99,8 +100,8 @@ from mpa_intake.domain.ownership import Ownership, within
 FOLLOW_UP_TIMER = "follow_up_overdue"
 # A date "now" may be a few minutes ahead of the server's clock.
 CLOCK_SKEW = timedelta(minutes=5)
-# How many pending transfers an inbox looks through.
-PENDING_TRANSFERS_SCANNED = 500
+# How many pending transfers or approvals an inbox looks through.
+PENDING_SCANNED = 500
 
 
 def decision_note_key(record_id: UUID) -> UUID:
@@ -300,12 +301,29 @@ async def pending_transfers(ctx: IntakeContext, actor: Actor) -> TransferList:
     """Transfers that await the caller's decision (no notes: nothing personal is read)."""
     scope = ctx.scopes.write_scope(actor.role)
     async with ctx.unit_of_work() as uow:
-        pending = await uow.casework.pending_transfers(PENDING_TRANSFERS_SCANNED)
+        pending = await uow.casework.awaiting(Transfer, PENDING_SCANNED)
     return TransferList(
         items=[
             TransferView.of(transfer)
             for transfer, ownership in pending
             if transfer.awaits(actor.viewer, actor.role, scope, ownership)
+        ]
+    )
+
+
+async def pending_approvals(ctx: IntakeContext, actor: Actor) -> ApprovalList:
+    """Approval requests a supervisor may decide: of cases within their write scope, asked
+    by someone else."""
+    if actor.role is not ActorRole.SUPERVISOR:
+        return ApprovalList(items=[])
+    scope = ctx.scopes.write_scope(actor.role)
+    async with ctx.unit_of_work() as uow:
+        pending = await uow.casework.awaiting(Approval, PENDING_SCANNED)
+    return ApprovalList(
+        items=[
+            ApprovalView.of(approval)
+            for approval, ownership in pending
+            if approval.requested_by != actor.actor_id and within(scope, ownership, actor.viewer)
         ]
     )
 
@@ -733,6 +751,7 @@ async def read_casework(ctx: IntakeContext, actor: Actor, case_id: UUID) -> Case
         case_id=case_id,
         reference=case.reference,
         status=case.status,
+        needs=case_summary(case).needs,
         owner=OwnerView.of(case.ownership),
         risk_level=case.risk_level,
         may_close_without_approval=all(r.is_finished for r in referrals),

@@ -21,7 +21,7 @@ from mpa_contracts.vocabularies import (
     TransferInitiator,
     TransferState,
 )
-from mpa_intake.app.views import View
+from mpa_intake.app.views import NeedSummary, View
 from mpa_intake.domain.case import CaseStatus
 from mpa_intake.domain.casework import (
     Approval,
@@ -204,6 +204,10 @@ class ApprovalView(View):
         )
 
 
+class ApprovalList(View):
+    items: list[ApprovalView] = Field(description="Approval requests awaiting your decision")
+
+
 class ReferralProgressView(View):
     referral_id: UUID
     need_id: UUID
@@ -234,6 +238,7 @@ class CaseworkView(View):
     case_id: UUID
     reference: str
     status: CaseStatus
+    needs: list[NeedSummary] = Field(description="The case's needs (no notes)")
     owner: OwnerView
     risk_level: RiskLevel | None = Field(description="The latest assessment's risk level")
     may_close_without_approval: bool = Field(

@@ -22,7 +22,7 @@ from mpa_contracts.envelope import Envelope
 from mpa_contracts.events.base import EventData
 from mpa_contracts.vocabularies import CaseScope, NeedCategory, ReferralState, Vulnerability
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry
-from mpa_intake.domain.casework import CaseworkRecord, R, Transfer
+from mpa_intake.domain.casework import CaseworkRecord, R
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
 from mpa_intake.domain.ownership import Ownership, Viewer
@@ -227,8 +227,9 @@ class CaseworkRepository(Protocol):
         """The records of that kind of all these cases, oldest first."""
         ...
 
-    async def pending_transfers(self, limit: int) -> list[tuple[Transfer, Ownership]]:
-        """Transfers still requested, with their case's current ownership, oldest first."""
+    async def awaiting(self, kind: type[R], limit: int) -> list[tuple[R, Ownership]]:
+        """Records of that kind still `requested` (transfers, approvals), with their case's
+        current ownership, oldest first."""
         ...
 
 

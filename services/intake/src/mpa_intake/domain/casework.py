@@ -43,6 +43,8 @@ FINISHED_REFERRAL_STATES = frozenset(
         ReferralState.UNROUTABLE,
     }
 )
+# The state of a transfer or an approval that awaits a decision.
+REQUESTED = "requested"
 # Outcomes of a follow-up in which someone actually spoke with the person.
 CONTACT_OUTCOMES = frozenset({FollowUpOutcome.REACHED, FollowUpOutcome.NEEDS_ESCALATION})
 
