@@ -17,7 +17,14 @@ from mpa_common.logging import configure_logging
 from mpa_console.adapters.oidc import OidcClient
 from mpa_console.adapters.platform import Platform, Service
 from mpa_console.settings import ConsoleSettings
-from mpa_console.web import auth_routes, i18n, operator_routes, oversight_routes, partner_routes
+from mpa_console.web import (
+    auth_routes,
+    casework_routes,
+    i18n,
+    operator_routes,
+    oversight_routes,
+    partner_routes,
+)
 from mpa_console.web.deps import Console, install_error_pages
 from mpa_console.web.security import SecurityHeadersMiddleware
 from mpa_console.web.session import (
@@ -87,6 +94,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         operator_routes.router,
         partner_routes.router,
         oversight_routes.router,
+        casework_routes.router,
     ):
         app.include_router(router)
     # Only static files are compressed: pages carry the CSRF secret next to what users typed,

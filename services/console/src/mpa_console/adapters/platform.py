@@ -127,6 +127,9 @@ class Platform:
     ) -> Json:
         return await self.call(service, "POST", path, token, json=body, headers=headers)
 
+    async def patch(self, service: Service, path: str, token: str | None, body: Json) -> Json:
+        return await self.call(service, "PATCH", path, token, json=body)
+
     async def ready(self, service: Service) -> bool:
         try:
             response = await self._client.get(self._base[service] + "/readyz", timeout=2.0)

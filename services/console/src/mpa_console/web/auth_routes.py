@@ -37,6 +37,8 @@ DEV_ROLES = (
     Role.ADMIN,
 )
 DEV_COUNTRIES = ("NE", "ML")
+# Fictional teams to sign in with (case scopes: a caseworker reaches the team's cases).
+DEV_TEAMS = ("ne-niamey-cm", "ne-agadez-cm", "ml-gao-cm", "ml-bamako-cm")
 
 
 def home_of(session: Session) -> str:
@@ -74,6 +76,7 @@ async def sign_in_page(
             "roles": [r.value for r in DEV_ROLES],
             "partners": partners,
             "countries": DEV_COUNTRIES,
+            "teams": DEV_TEAMS,
         },
     )
 
@@ -99,6 +102,7 @@ async def dev_sign_in(
     role: Annotated[str, Form()],
     partner_id: Annotated[str, Form()] = "",
     country: Annotated[str, Form()] = "",
+    team: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     if console.settings.production:
@@ -114,11 +118,14 @@ async def dev_sign_in(
         return see_other("/sign-in")
     if country and country not in DEV_COUNTRIES:
         country = ""
+    if team not in DEV_TEAMS:
+        team = ""
     token = mint_dev_token(
         [chosen],
         subject=f"console-{chosen.value}-{uuid.uuid4().hex[:8]}",
         partner_id=partner,
         country=country or None,
+        team=team or None,
         ttl_seconds=console.settings.session_max_age_seconds,
     )
     return _signed_in(request, console, token, next)

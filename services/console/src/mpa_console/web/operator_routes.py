@@ -200,6 +200,17 @@ async def close(
     case_id: CaseId,
     reason: Annotated[str, Form(max_length=40)],
 ) -> Response:
-    await use_cases.close_case(console.platform, user, str(case_id), reason)
+    try:
+        await use_cases.close_case(console.platform, user, str(case_id), reason)
+    except UpstreamError as error:
+        if error.status != 409:
+            raise
+        session_of(request).flash(
+            N_(
+                "A referral of this case is not finished: ask a supervisor to approve the "
+                "closure, then close it with that approval."
+            )
+        )
+        return see_other(f"/casework/cases/{case_id}#approvals")
     session_of(request).flash(N_("The case was closed."))
     return see_other(f"/operator/cases/{case_id}")

@@ -49,6 +49,11 @@ def _navigation(session: Session) -> list[tuple[str, str]]:
             ("/auditor/events", N_("Event search")),
             ("/auditor/tree-head", N_("Signed tree head")),
         ]
+    if session.has("operator", "caseworker", "supervisor"):
+        items += [
+            ("/casework/inbox", N_("Awaiting me")),
+            ("/casework/report", N_("Casework report")),
+        ]
     if session.has("supervisor", "admin"):
         items += [
             ("/supervisor/dashboard", N_("Dashboard")),
