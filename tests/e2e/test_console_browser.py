@@ -17,6 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -101,9 +102,20 @@ def people(browser: Browser, console: RunningConsole, steps: Steps) -> Iterator[
     crowd.close()
 
 
-def sign_in(page: Page, role: str, partner_code: str | None = None) -> None:
+def sign_in(
+    page: Page,
+    role: str,
+    partner_code: str | None = None,
+    *,
+    team: str | None = None,
+    country: str | None = None,
+) -> None:
     page.goto("/sign-in")
     page.check(f"#role-{role}")
+    if team is not None:
+        page.select_option("#team", team)
+    if country is not None:
+        page.select_option("#country", country)
     if partner_code is not None:
         value = page.eval_on_selector(
             "#partner-id",
@@ -520,3 +532,118 @@ def test_a_partner_registers_a_webhook_and_reads_its_delivery_log(
     partner.goto("/partner/deliveries")
     accessible(partner, "the delivery log")
     steps.shot(partner, "delivery-log")
+
+
+def test_casework_assessment_follow_up_approved_closure_and_transfer(
+    console: RunningConsole, people: People, steps: Steps
+) -> None:
+    """Issue 16 in the browser: a caseworker assesses the case, schedules a follow-up that
+    falls overdue and records it done; closing is refused while a referral is open; a
+    supervisor approves the closure and the case closes with that approval; reopened, it is
+    handed over to another team, which accepts it, and the sender's team loses it."""
+    findings, comment = "Threatened by the recruiter", "Agreed after the home visit"
+    caseworker = people.page()
+    sign_in(caseworker, "caseworker", team="ne-niamey-cm", country="NE")
+    caseworker.goto("/operator/cases/new")
+    fill_person(caseworker)
+    caseworker.select_option("#needs-0-category", "shelter")
+    caseworker.select_option("#needs-0-urgency", "high")
+    give_consent(caseworker)
+    caseworker.get_by_role("button", name="Register the case").click()
+    expect(caseworker.locator(".flash")).to_contain_text("The case was registered.")
+    case_id = caseworker.url.rsplit("/", 1)[1]
+    expect(caseworker.locator("#referrals .state-routed")).to_have_count(1, timeout=45_000)
+    caseworker.get_by_role("link", name="Casework: transfer, assessments").click()
+    expect(caseworker.locator("h1")).to_contain_text("Casework")
+    accessible(caseworker, "the casework page")
+    steps.shot(caseworker, "casework-page")
+
+    # --- An assessment: the case's risk level ----------------------------------------------
+    caseworker.select_option("#risk-level", "high")
+    caseworker.check("#concern-trafficking_exploitation")
+    caseworker.fill("#assessment-note", findings)
+    caseworker.get_by_role("button", name="Record the assessment").click()
+    expect(caseworker.locator(".flash")).to_contain_text("The assessment was recorded.")
+    expect(caseworker.locator("#case-risk")).to_have_text("High risk")
+    expect(caseworker.locator("#assessment-list")).to_contain_text(findings)
+    steps.shot(caseworker, "assessment-recorded")
+
+    # --- A follow-up due an hour ago falls overdue (its timer), then is done ---------------
+    caseworker.select_option("#follow-up-type", "phone_call")
+    due = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    caseworker.fill("#follow-up-due", due)
+    caseworker.get_by_role("button", name="Schedule the follow-up").click()
+    expect(caseworker.locator(".flash")).to_contain_text("The follow-up was scheduled.")
+    reload_until(
+        caseworker,
+        lambda: caseworker.locator(".follow-up-overdue").count() == 1,
+        "the follow-up's timer to find it overdue",
+    )
+    steps.shot(caseworker, "follow-up-overdue")
+    caseworker.select_option("#follow-up-outcome-1", "reached")
+    caseworker.get_by_role("button", name="Record as done").click()
+    expect(caseworker.locator(".flash")).to_contain_text("The follow-up was recorded as done.")
+    expect(caseworker.locator(".follow-up-done")).to_have_count(1)
+
+    # --- Closing is refused while the referral is open -------------------------------------
+    caseworker.select_option("#close-reason", "needs_met")
+    caseworker.get_by_role("button", name="Close the case").click()
+    expect(caseworker.locator(".flash")).to_contain_text("is not finished")
+    caseworker.select_option("#approval-subject", "closure")
+    caseworker.select_option("#approval-reason", "needs_met")
+    caseworker.get_by_role("button", name="Ask a supervisor").click()
+    expect(caseworker.locator(".flash")).to_contain_text("A supervisor was asked to approve.")
+    # Nobody approves their own request: the requester gets no decision form.
+    assert caseworker.locator("#decision-approve-1").count() == 0
+    steps.shot(caseworker, "closure-refused-approval-asked")
+
+    # --- The team's supervisor approves the closure ----------------------------------------
+    supervisor = people.page()
+    sign_in(supervisor, "supervisor", team="ne-niamey-cm", country="NE")
+    supervisor.goto("/casework/inbox")
+    expect(supervisor.locator("#inbox-approvals li")).to_have_count(1)
+    accessible(supervisor, "the casework inbox")
+    steps.shot(supervisor, "supervisor-inbox")
+    supervisor.get_by_role("link", name="Open the casework to decide").click()
+    supervisor.check("#decision-approve-1")
+    supervisor.fill("#decision-comment-1", comment)
+    supervisor.get_by_role("button", name="Send the decision").click()
+    expect(supervisor.locator(".flash")).to_contain_text("The request was approved.")
+    expect(supervisor.locator("#approval-list")).to_contain_text(comment)
+    steps.shot(supervisor, "closure-approved")
+    supervisor.goto("/casework/report")
+    expect(supervisor.locator("h1")).to_contain_text("Casework report")
+    accessible(supervisor, "the casework report")
+    steps.shot(supervisor, "casework-report")
+
+    # --- The caseworker closes the case with that approval, then reopens it ----------------
+    caseworker.reload()
+    caseworker.select_option("#close-reason", "needs_met")
+    caseworker.select_option("#close-approval", index=1)
+    caseworker.get_by_role("button", name="Close the case").click()
+    expect(caseworker.locator(".flash")).to_contain_text("The case was closed.")
+    expect(caseworker.locator("h1")).to_contain_text("Closed")
+    steps.shot(caseworker, "closed-with-approval")
+    caseworker.select_option("#reopen-reason", "new_need")
+    caseworker.get_by_role("button", name="Reopen the case").click()
+    expect(caseworker.locator(".flash")).to_contain_text("The case was reopened.")
+
+    # --- A transfer to another team moves ownership and access -----------------------------
+    caseworker.fill("#transfer-team", "ne-agadez-cm")
+    caseworker.get_by_role("button", name="Ask for the transfer").click()
+    expect(caseworker.locator(".flash")).to_contain_text("The transfer was asked for.")
+    receiver = people.page()
+    sign_in(receiver, "caseworker", team="ne-agadez-cm", country="NE")
+    receiver.goto("/casework/inbox")
+    expect(receiver.locator("#inbox-transfers tbody tr")).to_have_count(1)
+    steps.shot(receiver, "receiver-inbox")
+    receiver.get_by_role("button", name="Accept").click()
+    expect(receiver.locator(".flash")).to_contain_text("The transfer was accepted")
+    expect(receiver.locator("#case-team")).to_have_text("ne-agadez-cm")
+    expect(receiver.locator("#case-owner")).to_contain_text("caseworker:console-caseworker-")
+    steps.shot(receiver, "transfer-accepted")
+    refused = caseworker.goto(f"/casework/cases/{case_id}")
+    assert refused is not None
+    assert refused.status == 403
+    for value in (findings, comment):
+        assert all(value not in url for url in steps.urls)

@@ -164,6 +164,8 @@ async def test_closure_is_refused_with_an_open_referral_and_allowed_with_approva
         ),
         201,
     )
+    inbox = await _ok(await intake.client.get("/v1/approvals", headers=supervisor))
+    assert approval["approval_id"] in {a["approval_id"] for a in inbox["items"]}
     decision = f"{url}/approvals/{approval['approval_id']}/decision"
     approve = {"decision": "approved", "comment": "Agreed after the visit"}
     # Caseworkers do not approve; supervisors do.

@@ -174,6 +174,7 @@ class FollowUpView(View):
 
 class ApprovalView(View):
     approval_id: UUID
+    case_id: UUID
     subject: ApprovalSubject
     state: ApprovalState
     requested_by: str
@@ -191,6 +192,7 @@ class ApprovalView(View):
     ) -> ApprovalView:
         return cls(
             approval_id=record.record_id,
+            case_id=record.case_id,
             subject=record.subject,
             state=record.status,
             requested_by=record.requested_by,
