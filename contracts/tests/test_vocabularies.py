@@ -87,3 +87,12 @@ def test_each_vocabulary_is_documented(vocabulary: type[StrEnum]) -> None:
 def test_personal_data_fields_are_named_section_dot_field() -> None:
     for field in PersonalDataField:
         assert re.fullmatch(r"[a-z]+\.[a-z_]+", field.value), field
+
+
+def test_a_cases_risk_level_raises_a_needs_urgency_never_lowers_it() -> None:
+    from mpa_contracts.vocabularies import RiskLevel, Urgency, urgency_with_risk
+
+    assert urgency_with_risk(Urgency.LOW, RiskLevel.CRITICAL) is Urgency.CRITICAL
+    assert urgency_with_risk(Urgency.HIGH, RiskLevel.MEDIUM) is Urgency.HIGH
+    assert urgency_with_risk(Urgency.MEDIUM, None) is Urgency.MEDIUM
+    assert all(urgency_with_risk(u, RiskLevel.LOW) is u for u in Urgency)

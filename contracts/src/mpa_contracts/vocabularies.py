@@ -453,6 +453,20 @@ URGENCY_FLOOR_OF_RISK: Final[Mapping[RiskLevel, Urgency]] = MappingProxyType(
     }
 )
 
+_URGENCY_RANK: Final[Mapping[Urgency, int]] = MappingProxyType(
+    {Urgency.LOW: 0, Urgency.MEDIUM: 1, Urgency.HIGH: 2, Urgency.CRITICAL: 3}
+)
+
+
+def urgency_with_risk(urgency: Urgency, risk_level: RiskLevel | None) -> Urgency:
+    """The urgency routing may give a need of a case whose latest assessment found
+    `risk_level` (`org.mpa.case.assessed.v1`'s `case_risk_level`): the more urgent of the
+    need's own and the risk's floor."""
+    if risk_level is None:
+        return urgency
+    floor = URGENCY_FLOOR_OF_RISK[risk_level]
+    return floor if _URGENCY_RANK[floor] > _URGENCY_RANK[urgency] else urgency
+
 
 class ProtectionConcern(StrEnum):
     """What an assessment found the person needs protecting from (a closed vocabulary,
