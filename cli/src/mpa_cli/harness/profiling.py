@@ -12,12 +12,18 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 _FRAME_LINE = re.compile(r":\d+\)$")
+
+
+# With uvloop the loop runs in C: samples taken there end in the frame that started it.
+_LOOP_FRAME = "Runner.run (runners.py)"
+EVENT_LOOP = "(event loop: uvloop's C code, I/O and callbacks)"
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,9 @@ class Profile:
 
 
 def py_spy() -> str:
-    found = shutil.which("py-spy")
+    # Beside the interpreter first: `.venv/bin/python bench/e2e.py` need not have .venv on PATH.
+    beside = Path(sys.executable).with_name("py-spy")
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
     if found is None:
         raise RuntimeError("py-spy is not installed (it is in the dev dependencies: make venv)")
     return found
@@ -97,8 +105,7 @@ def summarise(service: str, raw: Path) -> Profile:
         if match is None:
             continue
         count = int(match["count"])
-        # The first frame is the thread ("process 12:\"MainThread\""), not code.
-        frames = [_function(f) for f in match["stack"].split(";")[1:] if f]
+        frames = [_function(f) for f in match["stack"].split(";") if f]
         if not frames:
             continue
         samples += count
@@ -109,13 +116,18 @@ def summarise(service: str, raw: Path) -> Profile:
         return Profile(service, 0, [], [])
 
     def spot(frame: str) -> Hotspot:
-        return Hotspot(frame, self_counts[frame] / samples, total_counts[frame] / samples)
+        name = EVENT_LOOP if frame == _LOOP_FRAME else frame
+        return Hotspot(name, self_counts[frame] / samples, total_counts[frame] / samples)
 
+    # The frames every sample of the main thread is under (runpy, main, uvicorn's run, the
+    # loop) say nothing; the total list starts below them.
+    root = max(total_counts.values())
+    below_root = [(f, n) for f, n in total_counts.most_common() if n < root]
     return Profile(
         service,
         samples,
         [spot(f) for f, _ in self_counts.most_common(40)],
-        [spot(f) for f, _ in total_counts.most_common(60)],
+        [spot(f) for f, _ in below_root[:60]],
     )
 
 

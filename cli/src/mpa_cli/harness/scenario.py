@@ -50,7 +50,12 @@ class PlatformUnderTest:
 
     @classmethod
     async def start(
-        cls, stack: PrivateStack, logs: Path, settings: PlatformSettings | None = None
+        cls,
+        stack: PrivateStack,
+        logs: Path,
+        settings: PlatformSettings | None = None,
+        *,
+        endpoint_max_in_flight: int | None = None,
     ) -> PlatformUnderTest:
         platform = Platform(stack, logs, settings=settings)
         await platform.prepare()
@@ -58,7 +63,9 @@ class PlatformUnderTest:
         await receiver.start()
         try:
             await platform.start()
-            partner = await register_partner(platform.urls, receiver)
+            partner = await register_partner(
+                platform.urls, receiver, max_in_flight=endpoint_max_in_flight
+            )
         except BaseException:
             platform.stop()
             await receiver.stop()

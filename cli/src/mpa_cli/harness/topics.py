@@ -23,6 +23,7 @@ class TopicRecord:
     timestamp_ms: int
     key: bytes | None
     headers: Mapping[str, bytes]
+    size: int  # bytes of key, value and headers: what a baseline of "the same size" sends
 
     @property
     def event_id(self) -> str | None:
@@ -113,6 +114,9 @@ async def read_records(
                             timestamp_ms=record.timestamp,
                             key=record.key,
                             headers={k: v for k, v in (record.headers or ())},
+                            size=len(record.key or b"")
+                            + len(record.value or b"")
+                            + sum(len(k) + len(v) for k, v in (record.headers or ())),
                         )
                     )
             for tp in list(remaining):
