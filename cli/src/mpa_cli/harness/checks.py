@@ -542,8 +542,8 @@ async def wait_until_quiet(
     receiver: WebhookReceiver,
     *,
     not_before: float,
-    deadline_seconds: float = 90.0,
-    stall_seconds: float = 25.0,
+    deadline_seconds: float = 240.0,
+    stall_seconds: float = 30.0,
     interval: float = 1.0,
 ) -> Drain:
     """Polls cheap signs of a quiet platform until all hold twice in a row: every registered

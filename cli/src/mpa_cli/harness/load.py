@@ -9,6 +9,7 @@ outcome is recorded.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections import Counter
@@ -113,8 +114,11 @@ class LoadGenerator:
         cases: int,
         rate: float | None,
         concurrency: int = 64,
-        request_timeout: float = 10.0,
-        give_up_after: float = 90.0,
+        # Longer than a service's own waits (its pool's 30 s), so that what the service
+        # answers in the end is seen, not a client-side timeout.
+        request_timeout: float = 35.0,
+        # A patient client: it keeps retrying (same key) through a restart on a slow machine.
+        give_up_after: float = 240.0,
         first_index: int = 0,
         body: Callable[[int], dict[str, Any]] = case_body,
     ) -> None:
@@ -214,5 +218,5 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))
     return ordered[rank]

@@ -32,7 +32,12 @@ def ensure_nftables() -> str:
         raise StackError("a network partition needs root and nftables (apt-get install nftables)")
     step("Installing nftables from Debian's packages (for the network-partition scenario)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "install", "-y", "--no-install-recommends", "nftables"], what="nft", env=env)
+    run(["apt-get", "update"], what="apt-get update", env=env)
+    run(
+        ["apt-get", "install", "-y", "--no-install-recommends", "nftables"],
+        what="apt-get install nftables",
+        env=env,
+    )
     found = shutil.which("nft")
     if found is None:
         raise StackError("apt-get installed nftables but `nft` is not on PATH")

@@ -194,20 +194,3 @@ class Platform:
             return list(await connection.fetch(sql, *args))
         finally:
             await connection.close()
-
-    async def drop(self) -> None:
-        """Deletes the deployment's schemas and topics (after `stop`)."""
-        for service in SERVICES:
-            connection = await asyncpg.connect(self.stack.superuser_dsn(f"mpa_{service}"))
-            try:
-                await connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-            finally:
-                await connection.close()
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.stack.bootstrap_servers)
-        await admin.start()
-        try:
-            await admin.delete_topics([*self.main_topics, *self.dead_letter_topics])
-        finally:
-            await admin.close()

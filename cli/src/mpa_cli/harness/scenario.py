@@ -36,7 +36,7 @@ class Scenario:
     cases: int = 300
     rate: float = 8.0
     expected_dead_letters: int = 0
-    drain_deadline_seconds: float = 90.0
+    drain_deadline_seconds: float = 240.0
 
 
 @dataclass
