@@ -24,6 +24,7 @@ class ScenarioReport:
     load_seconds: float
     error_log_lines: dict[str, int] = field(default_factory=dict)
     stack_dumps: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def lost(self) -> int:
@@ -74,6 +75,8 @@ class ScenarioReport:
             f"{'quietly' if self.drain.quiet else 'NOT quiet'} after {self.drain.seconds:.1f} s"
             + ("" if self.drain.quiet else f" ({self.drain.last})")
         )
+        if self.timings:
+            lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.timings.items()))
         if self.error_log_lines:
             lines.append(
                 "  ERROR log lines: "

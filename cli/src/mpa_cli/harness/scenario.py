@@ -79,7 +79,9 @@ class PlatformUnderTest:
     async def run(self, scenario: Scenario, progress: Progress | None = None) -> ScenarioReport:
         platform = self.platform
         say = progress or (lambda _: None)
+        began = time.monotonic()
         scope = await checks.Scope.capture(platform)
+        scoped = time.monotonic()
         errors_before = {s: p.log_lines("ERROR") for s, p in platform.services.items()}
         generator = LoadGenerator(
             platform.urls["intake"],
@@ -113,6 +115,7 @@ class PlatformUnderTest:
             deadline_seconds=scenario.drain_deadline_seconds,
         )
         dumps = "" if drain.quiet else await self._dump_stacks(scenario.name)
+        collecting = time.monotonic()
         evidence = await checks.collect(platform, scope, load, self.receiver)
         results = checks.evaluate(evidence, expected_dead_letters=scenario.expected_dead_letters)
         report = ScenarioReport(
@@ -130,6 +133,13 @@ class PlatformUnderTest:
                 s: p.log_lines("ERROR") - errors_before[s] for s, p in platform.services.items()
             },
             stack_dumps=dumps,
+            timings={
+                "scope": scoped - began,
+                "load": load.seconds,
+                "drain": drain.seconds,
+                "checks": time.monotonic() - collecting,
+                "scenario": time.monotonic() - began,
+            },
         )
         self.reports.append(report)
         return report
