@@ -243,3 +243,19 @@ def test_the_table_has_a_row_per_scenario() -> None:
     text = table([report])
     assert text.splitlines()[2].split() == ["demo", "3/3", "6", "0", "0", "0", "1.5", "pass"]
     assert "| demo | 3/3 |" in table([report], markdown=True)
+
+
+def test_coverage_counts_dead_lettered_events_missing_from_the_log_when_it_says_so() -> None:
+    evidence = healthy()
+    partition = {
+        "topic": CASE_TOPIC,
+        "partition": 0,
+        "dead_lettered": 4,  # dead-lettered, then replayed into the log: not missing
+        "missing_count": 0,
+        "gaps": [],
+        "lag": 0,
+    }
+    evidence.coverage = {"complete": True, "partitions": [partition]}
+    assert checks.check_audit(evidence).passed
+    partition["missing_count"] = 1
+    assert not checks.check_audit(evidence).passed

@@ -213,8 +213,8 @@ async def collect(
 
 async def _audit_api(platform: Platform, scope: Scope) -> tuple[Mapping[str, Any], str | None, int]:
     """Coverage, and an export of the whole log verified as an auditor would, offline."""
-    from mpa_audit.domain.checkpoint import CheckpointError, parse_verifier_key
-    from mpa_audit.domain.export import ExportVerificationError, verify_export
+    from mpa_audit_verify.export import ExportVerificationError, verify_export
+    from mpa_audit_verify.note import CheckpointError, parse_verifier_key
 
     base = f"{platform.urls['audit']}/v1/audit"
     async with httpx.AsyncClient(timeout=120, headers=auditor_headers()) as client:
@@ -356,7 +356,7 @@ def check_audit(evidence: Evidence) -> Check:
 
 def _coverage_problems(evidence: Evidence) -> list[str]:
     """Coverage problems that are this scenario's: lag now, a gap past the watermark, more
-    dead-lettered offsets than at the start."""
+    dead-lettered events missing from the log than at the start."""
     problems = []
     for partition in evidence.coverage.get("partitions", []):
         key = (partition["topic"], int(partition["partition"]))
@@ -368,9 +368,12 @@ def _coverage_problems(evidence: Evidence) -> list[str]:
         gaps = [g for g in partition.get("gaps", []) if _gap_end(g) >= watermark]
         if gaps:
             problems.append(f"{where} gaps {gaps[:3]}")
-        dead = int(partition.get("dead_lettered", 0)) - int(before.get("dead_lettered", 0))
-        if dead > 0:
-            problems.append(f"{where} {dead} dead-lettered offsets")
+        # Dead-lettered events not in the log (`missing_count`); where the audit does not
+        # say which of its dead-lettered offsets were logged later, every one counts.
+        field = "missing_count" if "missing_count" in partition else "dead_lettered"
+        missing = int(partition.get(field, 0)) - int(before.get(field, 0))
+        if missing > 0:
+            problems.append(f"{where} {missing} dead-lettered events not in the log")
     return problems
 
 
