@@ -63,9 +63,11 @@ test: stack browser lint contracts-check ## Everything CI runs: stack, lint, con
 unit: venv ## Only the fast tests that need no servers
 	@$(VENV)/bin/pytest contracts services cli/tests -m "not integration and not e2e"
 
-bench: stack ## Benchmarks that print figures (not part of make test)
+bench: stack ## Benchmarks that print figures (not part of make test): each service, then the whole platform
 	@set -e; for script in services/*/bench/bench_*.py; do \
 		echo "==> $$script"; $(VENV)/bin/python $$script; done
+	@echo "==> bench/e2e.py (the whole platform on a private stack; BENCH_ARGS=--help for options)"
+	@$(VENV)/bin/python bench/e2e.py $(BENCH_ARGS)
 
 clean: down ## Stop the stack and delete .local (data, jars, logs) and .venv
 	rm -rf .local $(VENV)

@@ -1,0 +1,466 @@
+"""`make bench`: the whole platform under load, beside the machine's own limits (issue 13).
+
+It starts a platform under test (`mpa_cli.harness`: a private PostgreSQL and Kafka, the four
+services as separate processes, a partner with a webhook endpoint on a local receiver), then:
+
+1. registers N cases over HTTP at a fixed rate, then N more at saturation (a fixed number of
+   requests in flight), each time waiting until every case is routed, every webhook received
+   and the audit log drained, with a progress line;
+2. measures, in the same run, the raw baselines: aiokafka producing and consuming records of
+   the size the platform's own records have, and single-row PostgreSQL INSERT commits on 1
+   and on 8 connections;
+3. prints ONE table (each platform figure also as a ratio of a baseline), and writes
+   bench/results/latest.json and bench/results/latest.md (the table with the machine it came
+   from), which the README shows between its `bench:e2e` markers.
+
+Latencies are measured per case from the POST's 201 response: to its referral routed (the
+`referral.routed` record's timestamp: the moment it left the referral service), to the
+partner's webhook received, and to the audit leaf of that routed event appended (the leaf's
+`logged_at`). `--profile` also records py-spy profiles of the four services during the
+saturation phase (bench/results/profiles/).
+
+    .venv/bin/python bench/e2e.py [--cases 600] [--rate 50] [--concurrency 16] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform as host
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpa_cli.harness import checks, profiling
+from mpa_cli.harness.baselines import (
+    KafkaBaseline,
+    PostgresBaseline,
+    kafka_baseline,
+    postgres_baseline,
+)
+from mpa_cli.harness.load import LoadGenerator, LoadResult, percentile
+from mpa_cli.harness.platform import PlatformSettings
+from mpa_cli.harness.receiver import Arrival
+from mpa_cli.harness.scenario import PlatformUnderTest
+from mpa_cli.harness.stack import PrivateStack
+from mpa_cli.harness.topics import TopicRecord, TopicWatcher, end_offsets, read_records
+from mpa_cli.stack.layout import Layout
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+MARK_START, MARK_END = "<!-- bench:e2e:start -->", "<!-- bench:e2e:end -->"
+PROFILED = ("intake", "referral", "notification", "audit")
+
+
+# ---- one phase: load, drain, figures -------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    offered: str
+    load: LoadResult
+    records: list[TopicRecord]
+    arrivals: list[Arrival]
+    audit: dict[str, Any]  # event id -> row (seq, logged_at) of the phase's events
+    drained: checks.Drain
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": percentile(values, 0.50),
+        "p95": percentile(values, 0.95),
+        "p99": percentile(values, 0.99),
+        "max": max(values, default=0.0),
+        "n": float(len(values)),
+    }
+
+
+def figures_of(phase: Phase) -> dict[str, Any]:
+    load = phase.load
+    registered = load.registered
+    posts = [a.seconds * 1000 for o in registered for a in o.attempts if a.outcome == "201"]
+    first_routed: dict[str, TopicRecord] = {}
+    for record in phase.records:
+        if record.event_type == checks.ROUTED and record.key is not None:
+            case_id = record.key.decode()
+            if (
+                case_id not in first_routed
+                or record.timestamp_ms < first_routed[case_id].timestamp_ms
+            ):
+                first_routed[case_id] = record
+    webhook_at: dict[str, float] = {}
+    for arrival in phase.arrivals:
+        if arrival.event_id and arrival.event_id not in webhook_at:
+            webhook_at[arrival.event_id] = arrival.arrived_at
+    to_routed, to_webhook, to_audit, completed = [], [], [], []
+    for outcome in registered:
+        assert outcome.case_id is not None
+        assert outcome.responded_at is not None
+        routed = first_routed.get(outcome.case_id)
+        if routed is None or routed.event_id is None:
+            continue
+        to_routed.append(routed.timestamp_ms / 1000 - outcome.responded_at)
+        webhook = webhook_at.get(routed.event_id)
+        entry = phase.audit.get(routed.event_id)
+        if webhook is not None:
+            to_webhook.append(webhook - outcome.responded_at)
+        if entry is not None:
+            to_audit.append(entry["logged_at"].timestamp() - outcome.responded_at)
+        if webhook is not None and entry is not None:
+            completed.append(max(webhook, entry["logged_at"].timestamp()))
+    events = {r.event_id for r in phase.records if r.event_id}
+    logged = sorted(row["logged_at"].timestamp() for row in phase.audit.values())
+    end_to_end_window = (max(completed) - load.started_at) if completed else 0.0
+    audit_window = (logged[-1] - logged[0]) if len(logged) > 1 else 0.0
+    record_sizes = [r.size for r in phase.records]
+    return {
+        "cases_posted": len(load.outcomes),
+        "cases_registered": len(registered),
+        "cases_completed": len(completed),
+        "load_seconds": load.seconds,
+        "registrations_per_second": len(registered) / load.seconds if load.seconds else 0.0,
+        "post_ms": _spread(posts),
+        "end_to_end_cases_per_second": len(completed) / end_to_end_window
+        if end_to_end_window
+        else 0.0,
+        "events": len(events),
+        "events_per_second": len(events) / end_to_end_window if end_to_end_window else 0.0,
+        "to_routed_s": _spread(to_routed),
+        "to_webhook_s": _spread(to_webhook),
+        "to_audit_s": _spread(to_audit),
+        "audit_leaves": len(logged),
+        "audit_leaves_per_second": len(logged) / audit_window if audit_window else 0.0,
+        "audit_drained_after_load_s": (logged[-1] - load.finished_at) if logged else 0.0,
+        "mean_record_bytes": sum(record_sizes) / len(record_sizes) if record_sizes else 0.0,
+        "drained_quietly": phase.drained.quiet,
+    }
+
+
+async def run_phase(
+    put: PlatformUnderTest,
+    name: str,
+    *,
+    cases: int,
+    rate: float | None,
+    concurrency: int,
+    first_index: int,
+    profile_seconds: float = 0.0,
+) -> Phase:
+    platform = put.platform
+    topics = platform.main_topics
+    watermarks = await end_offsets(platform.stack.bootstrap_servers, topics)
+    watcher = TopicWatcher(platform.stack.bootstrap_servers, topics)
+    await watcher.start()
+    arrivals_before = len(put.receiver.arrivals)
+    leaves_before = await _audit_leaves(put)
+    posted = 0
+    started = time.monotonic()
+    stop_progress = asyncio.Event()
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal posted
+        posted = done
+
+    async def progress_line() -> None:
+        while not stop_progress.is_set():
+            leaves = await _audit_leaves(put) - leaves_before
+            line = (
+                f"\r  {name:10} {time.monotonic() - started:6.1f} s | posted {posted}/{cases}"
+                f" | routed {watcher.count('.referral.routed.v1')}"
+                f" | webhooks {len(put.receiver.arrivals) - arrivals_before}"
+                f" | events {sum(watcher.counts.values())} | audit leaves {leaves}   "
+            )
+            print(line, end="", file=sys.stderr, flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_progress.wait(), 1.0)
+
+    progress_task = asyncio.create_task(progress_line())
+    profiles: list[asyncio.Task[Path]] = []
+    if profile_seconds:
+        out = Layout(ROOT).local / "harness" / "profiles"
+        for service in PROFILED:
+            pid = platform.services[service].pid
+            assert pid is not None
+            profiles.append(
+                asyncio.create_task(
+                    _profile_after(3.0, pid, profile_seconds, out / f"{service}.raw")
+                )
+            )
+    generator = LoadGenerator(
+        platform.urls["intake"],
+        cases=cases,
+        rate=rate,
+        concurrency=concurrency,
+        first_index=first_index,
+    )
+    try:
+        load = await generator.run(on_progress)
+        drained = await checks.wait_until_quiet(
+            platform,
+            load,
+            put.receiver,
+            not_before=time.time(),
+            deadline_seconds=900.0,
+            stall_seconds=60.0,
+        )
+        raws = await asyncio.gather(*profiles)
+    finally:
+        stop_progress.set()
+        await progress_task
+        await watcher.stop()
+        print(file=sys.stderr)
+    for raw in raws:
+        summary = profiling.summarise(raw.stem, raw)
+        (RESULTS / "profiles").mkdir(parents=True, exist_ok=True)
+        (RESULTS / "profiles" / f"{raw.stem}.txt").write_text(summary.text(25) + "\n")
+        print(summary.text(10), file=sys.stderr)
+    records = await read_records(platform.stack.bootstrap_servers, topics, since=watermarks)
+    event_ids = sorted({r.event_id for r in records if r.event_id})
+    audit_rows = await platform.query(
+        "audit",
+        "SELECT event_id, seq, logged_at FROM log_entries WHERE event_id = ANY($1::uuid[])",
+        event_ids,
+    )
+    phase = Phase(
+        name=name,
+        offered=f"{rate:g} cases/s" if rate else f"{concurrency} in flight",
+        load=load,
+        records=records,
+        arrivals=put.receiver.arrivals[arrivals_before:],
+        audit={str(r["event_id"]): r for r in audit_rows},
+        drained=drained,
+    )
+    phase.figures = figures_of(phase)
+    return phase
+
+
+async def _profile_after(delay: float, pid: int, seconds: float, out: Path) -> Path:
+    await asyncio.sleep(delay)  # past the first requests: the steady state
+    return await profiling.record(pid, seconds, out)
+
+
+async def _audit_leaves(put: PlatformUnderTest) -> int:
+    try:
+        rows = await put.platform.query("audit", "SELECT count(*) AS n FROM log_entries")
+    except Exception:  # a progress line never stops the run
+        return 0
+    return int(rows[0]["n"])
+
+
+# ---- the machine -----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_kb = 0
+    with open("/proc/meminfo") as info:
+        for line in info:
+            if line.startswith("MemTotal"):
+                memory_kb = int(line.split()[1])
+    commit = subprocess.run(  # noqa: S603 - a fixed command
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "host": host.node(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "kernel": host.release(),
+        "python": host.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "commit": commit,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+
+def _ms(spread: dict[str, float]) -> str:
+    return " / ".join(f"{spread[k]:,.0f}" for k in ("p50", "p95", "p99", "max"))
+
+
+def _s(spread: dict[str, float]) -> str:
+    return " / ".join(f"{spread[k]:,.2f}" for k in ("p50", "p95", "p99", "max"))
+
+
+def _pct(value: float, of: float) -> str:
+    return f"{100 * value / of:.2f}%" if of else "n/a"
+
+
+def render(
+    phases: list[Phase], kafka: KafkaBaseline, pg: PostgresBaseline, where: dict[str, Any]
+) -> str:
+    """The one table: a row per measure, a column per phase; ratios to the baselines."""
+    hop = kafka.produce_to_consume_p50_ms / 1000
+    commits = pg.commits_per_second_8
+    figs = [p.figures for p in phases]
+
+    def row(label: str, cells: list[str]) -> str:
+        return "| " + " | ".join([label, *cells]) + " |"
+
+    def end_to_end(f: dict[str, Any]) -> str:
+        value = f["end_to_end_cases_per_second"]
+        return f"**{value:,.1f}** ({_pct(value, commits)} of PG commits/s, 8 conn.)"
+
+    def events(f: dict[str, Any]) -> str:
+        value = f["events_per_second"]
+        return (
+            f"{value:,.0f} ({_pct(value, kafka.produced_per_second)} of Kafka produce/s, "
+            f"{_pct(value, commits)} of PG commits/s)"
+        )
+
+    def latency(f: dict[str, Any], key: str) -> str:
+        return f"{_s(f[key])} (p50 = {f[key]['p50'] / hop:,.0f}x a Kafka hop)"
+
+    def audit(f: dict[str, Any]) -> str:
+        value = f["audit_leaves_per_second"]
+        return f"{value:,.0f} ({_pct(value, commits)} of PG commits/s)"
+
+    lines = [
+        row("measure", [f"{p.name} ({p.offered})" for p in phases]),
+        "|" + "---|" * (len(phases) + 1),
+        row(
+            "cases registered (201) / posted",
+            [f"{f['cases_registered']}/{f['cases_posted']}" for f in figs],
+        ),
+        row("intake registrations/s", [f"{f['registrations_per_second']:,.1f}" for f in figs]),
+        row("POST response, ms p50 / p95 / p99 / max", [_ms(f["post_ms"]) for f in figs]),
+        row("**end to end, cases/s** (routed, told, logged)", [end_to_end(f) for f in figs]),
+        row("events/s on the topics", [events(f) for f in figs]),
+        row(
+            "POST → referral routed, s p50 / p95 / p99 / max",
+            [latency(f, "to_routed_s") for f in figs],
+        ),
+        row("POST → webhook received, s", [latency(f, "to_webhook_s") for f in figs]),
+        row("POST → audit leaf appended, s", [latency(f, "to_audit_s") for f in figs]),
+        row("audit appends, leaves/s", [audit(f) for f in figs]),
+        row(
+            "audit drained after the load ended, s",
+            [f"{f['audit_drained_after_load_s']:,.1f}" for f in figs],
+        ),
+    ]
+    baseline = (
+        "Baselines, same run, same servers: aiokafka 0.14 idempotent producer (acks=all) "
+        f"{kafka.produced_per_second:,.0f} records/s, consumer "
+        f"{kafka.consumed_per_second:,.0f}/s, {kafka.record_bytes} B records (the platform's "
+        f'mean record), produce→consume p50 {kafka.produce_to_consume_p50_ms:.1f} ms ("a '
+        'Kafka hop"); PostgreSQL single-row INSERT commits '
+        f"{pg.commits_per_second_1:,.0f}/s on 1 connection (p50 {pg.commit_p50_ms_1:.2f} ms), "
+        f"{pg.commits_per_second_8:,.0f}/s on 8."
+    )
+    machine_line = (
+        f"Measured {where['date']} on {where['host']}: {where['cpu']}, {where['cores']} cores, "
+        f"{where['memory_gib']} GiB, Linux {where['kernel']}, Python {where['python']}; load "
+        f"average {where['load_average'][0]} at the start (other work shares the machine); "
+        f"commit {where['commit']}. The four services, Kafka, PostgreSQL and the load "
+        "generator all run on this machine."
+    )
+    return "\n".join(lines) + "\n\n" + baseline + "\n\n" + machine_line + "\n"
+
+
+def update_readme(markdown: str) -> None:
+    text = README.read_text()
+    block = f"{MARK_START}\n{markdown}{MARK_END}"
+    if MARK_START in text:
+        text = re.sub(
+            re.escape(MARK_START) + ".*?" + re.escape(MARK_END), lambda _: block, text, flags=re.S
+        )
+        README.write_text(text)
+
+
+# ---- main ------------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace) -> None:
+    where = machine()
+    print(
+        f"==> end-to-end benchmark: {args.cases} cases at {args.rate:g}/s, then {args.cases} "
+        f"at saturation ({args.concurrency} in flight)",
+        file=sys.stderr,
+    )
+    stack = PrivateStack.in_temporary_folder(prefix="mpa-bench-")
+    await asyncio.to_thread(stack.start)
+    logs = Layout(ROOT).local / "harness" / "bench-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    put = await PlatformUnderTest.start(
+        stack,
+        logs,
+        # No SLA falls due during a bench run: every case is routed once and stays routed.
+        PlatformSettings(sla_low_seconds=86_400, log_level="WARNING"),
+        endpoint_max_in_flight=64,
+    )
+    try:
+        phases = [
+            await run_phase(
+                put, "fixed rate", cases=args.cases, rate=args.rate, concurrency=64, first_index=0
+            ),
+            await run_phase(
+                put,
+                "saturation",
+                cases=args.cases,
+                rate=None,
+                concurrency=args.concurrency,
+                first_index=args.cases,
+                profile_seconds=args.profile_seconds if args.profile else 0.0,
+            ),
+        ]
+        record_bytes = round(max(p.figures["mean_record_bytes"] for p in phases) or 600)
+        print("==> raw baselines on the same servers", file=sys.stderr)
+        kafka = await kafka_baseline(stack.bootstrap_servers, record_bytes=record_bytes)
+        pg = await postgres_baseline(stack.superuser_dsn("mpa_intake"), row_bytes=record_bytes)
+    finally:
+        await put.close()
+        await asyncio.to_thread(stack.destroy)
+    markdown = render(phases, kafka, pg, where)
+    print("\n" + markdown)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text(markdown)
+    (RESULTS / "latest.json").write_text(
+        json.dumps(
+            {
+                "machine": where,
+                "phases": {p.name: {"offered": p.offered, **p.figures} for p in phases},
+                "baselines": {"kafka": kafka.as_dict(), "postgres": pg.as_dict()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    if not args.no_readme:
+        update_readme(markdown)
+    print(f"results: {RESULTS / 'latest.json'}, {RESULTS / 'latest.md'}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--cases", type=int, default=600, help="cases per phase")
+    parser.add_argument("--rate", type=float, default=50.0, help="fixed rate, cases/s")
+    parser.add_argument("--concurrency", type=int, default=16, help="in flight at saturation")
+    parser.add_argument("--profile", action="store_true", help="py-spy the four services")
+    parser.add_argument("--profile-seconds", type=float, default=20.0)
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
+    asyncio.run(bench(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
