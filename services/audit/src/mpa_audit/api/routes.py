@@ -40,7 +40,7 @@ class AuditContext:
     source_topics: list[str]
 
 
-def audit_context(request: Request) -> AuditContext:
+async def audit_context(request: Request) -> AuditContext:
     context: AuditContext = request.app.state.audit
     return context
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
@@ -36,9 +36,14 @@ class Console:
     oidc: OidcClient | None
 
 
-def console_of(request: Request) -> Console:
+def console_in(request: Request) -> Console:
     console: Console = request.app.state.console
     return console
+
+
+async def console_of(request: Request) -> Console:
+    """Dependency: the console's context (a coroutine, so FastAPI runs it on the loop)."""
+    return console_in(request)
 
 
 ConsoleDep = Annotated[Console, Depends(console_of)]
@@ -53,10 +58,10 @@ class NotForYourRole(Exception):
     """The signed-in user's roles do not include one this screen is for."""
 
 
-def user_with(*roles: str) -> Callable[[Request], User]:
+def user_with(*roles: str) -> Callable[[Request], Awaitable[User]]:
     """Dependency: the signed-in user, holding one of `roles` (any role when none given)."""
 
-    def dependency(request: Request) -> User:
+    async def dependency(request: Request) -> User:
         session = session_of(request)
         if session.token is None or session.actor_id is None:
             raise SignInRequired(request.url.path)
@@ -87,7 +92,7 @@ def safe_next(path: str | None) -> str:
 
 def install_error_pages(app: FastAPI) -> None:
     def page(request: Request, status: int, message: str, **extra: object) -> Response:
-        console = console_of(request)
+        console = console_in(request)
         headers = {}
         if status == 503:
             headers["retry-after"] = str(extra.get("retry_after", 5))

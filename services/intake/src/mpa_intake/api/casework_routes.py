@@ -71,7 +71,7 @@ def casework_router(intake: IntakeContext) -> APIRouter:
     router = APIRouter(prefix="/v1/cases/{case_id}", tags=["casework"])
     outside = APIRouter(prefix="/v1", tags=["casework"])
 
-    def context() -> IntakeContext:
+    async def context() -> IntakeContext:
         return intake
 
     Context = Annotated[IntakeContext, Depends(context)]

@@ -1,6 +1,6 @@
 """HTTP routes of the intake service (`/v1/cases`): parse, authorise, call a use case."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -45,11 +45,11 @@ CaseIdPath = Annotated[
 ]
 
 
-def acting_as(*roles: Role) -> Callable[..., Actor]:
+def acting_as(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     """Dependency: the caller as an Actor, acting in the first of `roles` it holds."""
     check = require_roles(*roles)
 
-    def actor(request: Request, principal: Annotated[Principal, Depends(check)]) -> Actor:
+    async def actor(request: Request, principal: Annotated[Principal, Depends(check)]) -> Actor:
         role = next(role for role in roles if role in principal.roles)
         # A partner's own token is handed on to the referral service to confirm, at read
         # time, what it holds there; nobody else's is.
@@ -82,7 +82,7 @@ def cases_router(settings: IntakeSettings, intake: IntakeContext) -> APIRouter:
     # be taken for a change of a case named "duplicate-checks").
     checks = APIRouter(prefix="/v1", tags=["cases"])
 
-    def context() -> IntakeContext:
+    async def context() -> IntakeContext:
         return intake
 
     Context = Annotated[IntakeContext, Depends(context)]

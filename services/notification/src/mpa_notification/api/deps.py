@@ -13,12 +13,12 @@ from mpa_notification.app.ports import UowFactory
 from mpa_notification.app.scope import Scope
 
 
-def notification_context(request: Request) -> NotificationContext:
+async def notification_context(request: Request) -> NotificationContext:
     context: NotificationContext = request.app.state.notification
     return context
 
 
-def unit_of_work(request: Request) -> UowFactory:
+async def unit_of_work(request: Request) -> UowFactory:
     factory: UowFactory = request.app.state.unit_of_work
     return factory
 
@@ -27,7 +27,7 @@ Context = Annotated[NotificationContext, Depends(notification_context)]
 Uow = Annotated[UowFactory, Depends(unit_of_work)]
 
 
-def partner_scope(
+async def partner_scope(
     principal: Annotated[Principal, Depends(require_roles(Role.PARTNER, Role.ADMIN))],
 ) -> Scope:
     """Administrators see every partner's endpoints and deliveries; a partner its own."""

@@ -22,7 +22,7 @@ GBV_VISIBLE_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER, Role.OPERATOR
 CONTACT_VISIBLE_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER, Role.OPERATOR)
 
 
-def referral_context(request: Request) -> ReferralContext:
+async def referral_context(request: Request) -> ReferralContext:
     context: ReferralContext = request.app.state.referral
     return context
 
