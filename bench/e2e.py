@@ -46,6 +46,7 @@ from mpa_cli.harness.baselines import (
     kafka_baseline,
     postgres_baseline,
 )
+from mpa_cli.harness.cpu import CpuMeter, own_cpu_seconds, postgres_cpu_seconds, process_cpu_seconds
 from mpa_cli.harness.load import LoadGenerator, LoadResult, percentile
 from mpa_cli.harness.platform import PlatformSettings
 from mpa_cli.harness.receiver import Arrival
@@ -59,6 +60,7 @@ RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 MARK_START, MARK_END = "<!-- bench:e2e:start -->", "<!-- bench:e2e:end -->"
 PROFILED = ("intake", "referral", "notification", "audit")
+IDLE_SECONDS = 5.0  # each process's idle CPU is measured this long before a phase
 
 
 # ---- one phase: load, drain, figures -------------------------------------------------------
@@ -73,6 +75,9 @@ class Phase:
     arrivals: list[Arrival]
     audit: dict[str, Any]  # event id -> row (seq, logged_at) of the phase's events
     drained: checks.Drain
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per part, load + drain
+    cpu_window_seconds: float = 0.0  # how long that was
+    idle_cpu_per_second: dict[str, float] = field(default_factory=dict)  # before the load
     figures: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,7 +129,27 @@ def figures_of(phase: Phase) -> dict[str, Any]:
     end_to_end_window = (max(completed) - load.started_at) if completed else 0.0
     audit_window = (logged[-1] - logged[0]) if len(logged) > 1 else 0.0
     record_sizes = [r.size for r in phase.records]
+    cases = len(registered)
+    # What the cases cost beyond what each process burns idle (polls, heartbeats, the JVM)
+    # over the same window: at low rates the idle part would otherwise dominate.
+    idle = phase.idle_cpu_per_second
+    cpu_ms = (
+        {
+            part: 1000 * max(0.0, sec - idle.get(part, 0.0) * phase.cpu_window_seconds) / cases
+            for part, sec in phase.cpu_seconds.items()
+        }
+        if cases
+        else {}
+    )
+    cpu_total_ms = sum(cpu_ms.values())
     return {
+        "cpu_ms_per_case": cpu_ms,
+        "cpu_ms_per_case_total": cpu_total_ms,
+        "idle_cpu_ms_per_second": {part: 1000 * rate for part, rate in idle.items()},
+        # What the machine could do at this cost with every core busy on nothing else.
+        "cpu_ceiling_cases_per_second": (os.cpu_count() or 1) * 1000 / cpu_total_ms
+        if cpu_total_ms
+        else 0.0,
         "cases_posted": len(load.outcomes),
         "cases_registered": len(registered),
         "cases_completed": len(completed),
@@ -185,7 +210,12 @@ async def run_phase(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_progress.wait(), 1.0)
 
+    meter = _cpu_meter(put)
+    idle_before = meter.sample()
+    await asyncio.sleep(IDLE_SECONDS)
+    idle_cpu = {part: sec / IDLE_SECONDS for part, sec in meter.since(idle_before).items()}
     progress_task = asyncio.create_task(progress_line())
+    cpu_before, cpu_started = meter.sample(), time.monotonic()
     profiles: list[asyncio.Task[Path]] = []
     if profile_seconds:
         out = Layout(ROOT).local / "harness" / "profiles"
@@ -214,6 +244,7 @@ async def run_phase(
             deadline_seconds=900.0,
             stall_seconds=60.0,
         )
+        cpu_seconds, cpu_window = meter.since(cpu_before), time.monotonic() - cpu_started
         raws = await asyncio.gather(*profiles)
     finally:
         stop_progress.set()
@@ -240,9 +271,28 @@ async def run_phase(
         arrivals=put.receiver.arrivals[arrivals_before:],
         audit={str(r["event_id"]): r for r in audit_rows},
         drained=drained,
+        cpu_seconds=cpu_seconds,
+        cpu_window_seconds=cpu_window,
+        idle_cpu_per_second=idle_cpu,
     )
     phase.figures = figures_of(phase)
     return phase
+
+
+def _cpu_meter(put: PlatformUnderTest) -> CpuMeter:
+    """The CPU of each process of the run, read by the pid the harness started it with."""
+    parts: dict[str, Any] = {}
+    for service in PROFILED:
+        pid = put.platform.services[service].pid
+        assert pid is not None
+        parts[service] = lambda pid=pid: process_cpu_seconds(pid)
+    postmaster = put.stack.postmaster_pid()
+    parts["PostgreSQL"] = lambda: postgres_cpu_seconds(postmaster)
+    broker = put.stack.kafka.pid()
+    assert broker is not None
+    parts["Kafka"] = lambda: process_cpu_seconds(broker)
+    parts["load generator"] = own_cpu_seconds
+    return CpuMeter(parts)
 
 
 async def _profile_after(delay: float, pid: int, seconds: float, out: Path) -> Path:
@@ -332,6 +382,14 @@ def render(
     def latency(f: dict[str, Any], key: str) -> str:
         return f"{_s(f[key])} (p50 = {f[key]['p50'] / hop:,.0f}x a Kafka hop)"
 
+    def cpu(f: dict[str, Any]) -> str:
+        parts = " · ".join(f"{part} {ms:,.1f}" for part, ms in f["cpu_ms_per_case"].items())
+        return f"**{f['cpu_ms_per_case_total']:,.1f}** = {parts}"
+
+    def idle(f: dict[str, Any]) -> str:
+        rates = f["idle_cpu_ms_per_second"]
+        return " · ".join(f"{part} {ms:,.0f}" for part, ms in rates.items())
+
     def audit(f: dict[str, Any]) -> str:
         value = f["audit_leaves_per_second"]
         return f"{value:,.0f} ({_pct(value, commits)} of PG commits/s)"
@@ -357,6 +415,15 @@ def render(
         row(
             "audit drained after the load ended, s",
             [f"{f['audit_drained_after_load_s']:,.1f}" for f in figs],
+        ),
+        row(
+            "**CPU per case, ms** (load and drain, beyond idle, by process)",
+            [cpu(f) for f in figs],
+        ),
+        row("idle CPU before the phase, ms/s", [idle(f) for f in figs]),
+        row(
+            f"ceiling at this CPU cost, cases/s ({os.cpu_count()} cores, nothing else running)",
+            [f"{f['cpu_ceiling_cases_per_second']:,.0f}" for f in figs],
         ),
     ]
     baseline = (
