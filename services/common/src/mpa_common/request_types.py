@@ -14,8 +14,12 @@ answered 500 (or stored nonsense) until the types below were used everywhere:
   (pydantic keeps the type's bound and drops the use site's on a non-optional field); a field
   with a narrower range uses `StrictInt` with `Field(ge=..., le=...)`.
 - `StrictInt`, `StrictBool`: pydantic's strict scalars for body fields.
-- `DateTime`, `Date`, `Time`: RFC 3339 text only (numbers are refused), date-times with a
-  time zone and representable in UTC.
+- `DateTime`, `Date`: RFC 3339 text only (numbers are refused), date-times with a time
+  zone and representable in UTC.
+- `Time`: a local wall-clock time of day (opening hours), `HH:MM` or `HH:MM:SS` without an
+  offset, answered as `HH:MM[:SS]`. Its schema is a pattern, not `format: time`: that format
+  is RFC 3339's full-time, which requires an offset, so a document saying it described every
+  answer ("08:00:00") as invalid (found by the fuzzer).
 - `Int64Param`, `Index64Param`: bounded integers for query and path parameters, whose values
   arrive as text (so not strict); narrow them with `Annotated[Index64Param, Query(ge=1)]`.
 - `UniqueList[T]`: a list whose items are distinct (as the contracts' events require: a list
@@ -28,7 +32,15 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, Strict
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    Strict,
+    WithJsonSchema,
+)
 from pydantic import StrictBool as StrictBool
 from pydantic import StrictInt as StrictInt
 
@@ -81,4 +93,29 @@ DateTime = Annotated[
     AwareDatetime, BeforeValidator(_refuse_numbers), AfterValidator(_representable_in_utc)
 ]
 Date = Annotated[date, BeforeValidator(_refuse_numbers)]
-Time = Annotated[time, BeforeValidator(_refuse_numbers)]
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+def _local_time_text(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(LOCAL_TIME_PATTERN, value):
+        raise ValueError("must be a local time of day, HH:MM or HH:MM:SS, without an offset")
+    return value
+
+
+def _local_time_out(value: time) -> str:
+    return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
+
+
+Time = Annotated[
+    time,
+    BeforeValidator(_local_time_text),
+    BeforeValidator(_refuse_numbers),
+    PlainSerializer(_local_time_out, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": LOCAL_TIME_PATTERN,
+            "description": "Local time of day, HH:MM or HH:MM:SS, without an offset",
+        }
+    ),
+]
