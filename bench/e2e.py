@@ -184,8 +184,8 @@ async def run_phase(
 ) -> Phase:
     platform = put.platform
     topics = platform.main_topics
-    watermarks = await end_offsets(platform.stack.bootstrap_servers, topics)
-    watcher = TopicWatcher(platform.stack.bootstrap_servers, topics)
+    watermarks = await end_offsets(platform.stack.kafka_options, topics)
+    watcher = TopicWatcher(platform.stack.kafka_options, topics)
     await watcher.start()
     arrivals_before = len(put.receiver.arrivals)
     leaves_before = await _audit_leaves(put)
@@ -256,7 +256,7 @@ async def run_phase(
         (RESULTS / "profiles").mkdir(parents=True, exist_ok=True)
         (RESULTS / "profiles" / f"{raw.stem}.txt").write_text(summary.text(25) + "\n")
         print(summary.text(10), file=sys.stderr)
-    records = await read_records(platform.stack.bootstrap_servers, topics, since=watermarks)
+    records = await read_records(platform.stack.kafka_options, topics, since=watermarks)
     event_ids = sorted({r.event_id for r in records if r.event_id})
     audit_rows = await platform.query(
         "audit",
@@ -493,7 +493,7 @@ async def bench(args: argparse.Namespace) -> None:
         ]
         record_bytes = round(max(p.figures["mean_record_bytes"] for p in phases) or 600)
         print("==> raw baselines on the same servers", file=sys.stderr)
-        kafka = await kafka_baseline(stack.bootstrap_servers, record_bytes=record_bytes)
+        kafka = await kafka_baseline(stack.kafka_options, record_bytes=record_bytes)
         pg = await postgres_baseline(stack.superuser_dsn("mpa_intake"), row_bytes=record_bytes)
     finally:
         await put.close()

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from mpa_common.kafka import operator_options
 from mpa_common.settings import (
     LOCAL_KAFKA_BOOTSTRAP_SERVERS,
     local_database_url,
@@ -42,7 +43,7 @@ def service_owner_database_url(service: str) -> str:
 
 @pytest.fixture(scope="session")
 async def kafka_admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="mpa-tests")
+    admin = AIOKafkaAdminClient(**operator_options(bootstrap_servers), client_id="mpa-tests")
     try:
         await admin.start()
     except Exception as exc:  # fail loudly: the suite must run against the real broker

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import base64
+import stat
 from pathlib import Path
 
 import pytest
 
+from mpa_cli.harness.stack import StackLayout
 from mpa_cli.stack.console import StackError
 from mpa_cli.stack.control import StackPlan
-from mpa_cli.stack.kafka import _DOWNLOADED, CONTROLLER_PORT, KAFKA_PORT, LocalKafka, new_cluster_id
-from mpa_cli.stack.layout import Layout, find_project_root
+from mpa_cli.stack.kafka import (
+    _DOWNLOADED,
+    CONTROLLER_PORT,
+    KAFKA_PORT,
+    PRINCIPALS,
+    LocalKafka,
+    new_cluster_id,
+)
+from mpa_cli.stack.layout import find_project_root
 from mpa_common.settings import LOCAL_KAFKA_BOOTSTRAP_SERVERS
 
 SERVICES = ("INTAKE", "REFERRAL", "NOTIFICATION", "AUDIT")
@@ -63,17 +72,53 @@ def test_cluster_ids_are_16_bytes_of_url_safe_base64_not_starting_with_a_dash() 
 
 
 def test_the_broker_configuration_renders_every_placeholder(tmp_path: Path) -> None:
-    layout = Layout(find_project_root())
-    kafka = LocalKafka(Layout(layout.root))
-    rendered = layout.kafka_properties_template.read_text().format(
-        data_dir=tmp_path, port=KAFKA_PORT, controller_port=CONTROLLER_PORT
-    )
+    layout = StackLayout(find_project_root(), tmp_path)
+    kafka = LocalKafka(layout, port=KAFKA_PORT, controller_port=CONTROLLER_PORT)
+    assert kafka.configure() is True
+    assert kafka.configure() is False  # unchanged: a running broker is left alone
+    rendered = kafka.properties.read_text()
     assert "{" not in rendered
-    assert f"log.dirs={tmp_path}" in rendered
+    assert f"log.dirs={layout.kafka_data}" in rendered
     assert "process.roles=broker,controller" in rendered
     assert "offsets.topic.replication.factor=1" in rendered
     assert "group.initial.rebalance.delay.ms=0" in rendered
     assert kafka.bootstrap_servers == f"127.0.0.1:{KAFKA_PORT}"
+
+
+def test_the_broker_authenticates_and_authorizes_with_generated_credentials(
+    tmp_path: Path,
+) -> None:
+    layout = StackLayout(find_project_root(), tmp_path)
+    kafka = LocalKafka(layout, port=KAFKA_PORT, controller_port=CONTROLLER_PORT)
+    kafka.configure()
+    rendered = kafka.properties.read_text()
+    settings = dict(
+        line.split("=", 1) for line in rendered.splitlines() if line and not line.startswith("#")
+    )
+    assert settings["listeners"] == (
+        f"SASL_PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}"
+    )
+    assert settings["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert settings["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert settings["allow.everyone.if.no.acl.found"] == "false"
+    assert settings["super.users"] == "User:mpa-admin;User:mpa-controller"
+    credentials = kafka.credentials()
+    assert set(credentials.users) == {*PRINCIPALS, "controller"}
+    assert {u.username for u in credentials.users.values()} == {
+        "mpa-admin",
+        "mpa-intake",
+        "mpa-referral",
+        "mpa-notification",
+        "mpa-audit",
+        "mpa-controller",
+    }
+    assert len({u.password for u in credentials.users.values()}) == 6
+    # Generated once, then kept; both files hold passwords: owner only.
+    assert kafka.credentials() == credentials
+    for secret in (kafka.credentials_file, kafka.properties):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert credentials.users["admin"].password in rendered
+    assert credentials.users["intake"].password not in rendered  # SCRAM users live in storage
 
 
 def test_maven_download_lines_become_progress_lines() -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mpa_cli.stack.topics import ensure_topics
+from mpa_common.kafka import operator_options
 from mpa_common.settings import SERVICE_PORTS
 from tests.conftest import service_owner_database_url
 from tests.support import free_port
@@ -69,7 +70,7 @@ async def _drop_schema(service: str, schema: str) -> None:
 
 
 async def _delete_topics(bootstrap_servers: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**operator_options(bootstrap_servers))
     await admin.start()
     try:
         await admin.delete_topics(names)

@@ -18,6 +18,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from mpa_common.auth import Role, mint_dev_token
+from mpa_common.kafka import operator_options
 from tests.integration.intake_support import (
     ACCESS_TOPIC,
     CASE_TOPIC,
@@ -75,7 +76,7 @@ async def intake_process(
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), 20)
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        admin = AIOKafkaAdminClient(**operator_options(bootstrap_servers))
         await admin.start()
         try:
             await admin.delete_topics(topics)

@@ -36,6 +36,7 @@ from standardwebhooks.webhooks import Webhook
 from mpa_cli.demo import FICTIONAL_CASE, Platform, run_walkthrough
 from mpa_cli.stack.topics import ensure_topics
 from mpa_common.auth import Role, mint_dev_token
+from mpa_common.kafka import operator_options
 from mpa_common.settings import SERVICE_PORTS
 from tests.conftest import service_owner_database_url
 from tests.support import free_port
@@ -92,7 +93,7 @@ async def _drop_schema(service: str, schema: str) -> None:
 
 
 async def _delete_topics(bootstrap_servers: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**operator_options(bootstrap_servers))
     await admin.start()
     try:
         await admin.delete_topics(names)
@@ -256,7 +257,7 @@ def test_one_referral_walks_through_every_service(platform: RunningPlatform) -> 
 async def _referral_records_of(platform: RunningPlatform, case_id: str) -> list[dict[str, str]]:
     reader = AIOKafkaConsumer(
         f"{platform.prefix}mpa.referral.v1",
-        bootstrap_servers=platform.bootstrap_servers,
+        **operator_options(platform.bootstrap_servers),
         auto_offset_reset="earliest",
         group_id=None,
     )

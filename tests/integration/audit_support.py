@@ -37,6 +37,7 @@ from mpa_audit.handlers import log_subscription
 from mpa_audit.main import create_app
 from mpa_audit.settings import AuditSettings
 from mpa_common.auth import Role, mint_dev_token
+from mpa_common.kafka import operator_options
 from mpa_common.messaging.consumer import EventConsumer
 from mpa_common.settings import LOCAL_POSTGRES_HOST, LOCAL_POSTGRES_PORT, RUNTIME_ROLES
 from mpa_contracts.envelope import Envelope, new_envelope, to_kafka_record
@@ -76,7 +77,7 @@ def log_consumer(
         log_subscription(lambda uow: LogStore(uow.session), units_of_work, group=group_id),
         unit_of_work=units_of_work,
         processed=None,
-        kafka_options={"bootstrap_servers": bootstrap_servers},
+        kafka_options=operator_options(bootstrap_servers),
         client_id="audit-tests",
         topic_prefix=topic_prefix,
     )
@@ -155,7 +156,7 @@ async def running_audit_app(settings: AuditSettings) -> AsyncIterator[httpx.Asyn
 async def publish(bootstrap_servers: str, prefix: str, envelopes: list[Envelope]) -> None:
     """Publish events as the services' relays do (binary mode, idempotent producer)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all"
+        **operator_options(bootstrap_servers), enable_idempotence=True, acks="all"
     )
     await producer.start()
     try:
@@ -169,7 +170,7 @@ async def publish(bootstrap_servers: str, prefix: str, envelopes: list[Envelope]
 
 
 async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**operator_options(bootstrap_servers))
     await admin.start()
     try:
         await admin.delete_topics(topics)

@@ -35,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mpa_common.auth import Role, mint_dev_token
+from mpa_common.kafka import operator_options
 from mpa_contracts.envelope import Envelope, to_kafka_record
 from mpa_contracts.events.referral import (
     ReferralAcceptedV1,
@@ -317,7 +318,7 @@ class IntakeUnderTest:
         for envelope in envelopes:
             self.referral_api.follow(envelope)
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all"
+            **operator_options(self.bootstrap_servers), enable_idempotence=True, acks="all"
         )
         await producer.start()
         try:
@@ -386,7 +387,7 @@ async def read_records(
         )
 
     reader = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", group_id=None
+        topic, **operator_options(bootstrap_servers), auto_offset_reset="earliest", group_id=None
     )
     await reader.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
@@ -476,7 +477,7 @@ async def intake_under_test(
     finally:
         referral_api.stop()
         await engine.dispose()
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        admin = AIOKafkaAdminClient(**operator_options(bootstrap_servers))
         await admin.start()
         try:
             await admin.delete_topics(topics)

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from mpa_common.db import ping
+from mpa_common.kafka import operator_options
 from mpa_common.messaging.consumer import ConsumerTuning, EventConsumer
 from mpa_common.messaging.relay import OutboxRelay
 from mpa_common.messaging.subscriptions import (
@@ -88,7 +89,7 @@ class Playground:
         }
         relay = OutboxRelay(
             dsn=self.dsn,
-            bootstrap_servers=self.bootstrap_servers,
+            kafka_options=operator_options(self.bootstrap_servers),
             client_id=f"relay-{self.schema}",
             lock_name=f"relay:{self.schema}",
             server_settings={"search_path": self.schema},
@@ -119,7 +120,7 @@ class Playground:
             ),
             unit_of_work=self.uow,
             processed=self.processed,
-            kafka_options={"bootstrap_servers": self.bootstrap_servers},
+            kafka_options=operator_options(self.bootstrap_servers),
             client_id=f"consumer-{self.schema}",
             topic_prefix=self.topic_prefix,
             tuning=ConsumerTuning(**settings),  # type: ignore[arg-type]
@@ -185,7 +186,7 @@ async def read_topic(
     """Every record of a topic from the start: waits for `expected`, then `settle` seconds
     more so that an unexpected extra record (a duplicate) has the chance to show up."""
     reader = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", group_id=None
+        topic, **operator_options(bootstrap_servers), auto_offset_reset="earliest", group_id=None
     )
     await reader.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
@@ -264,7 +265,7 @@ async def open_playground(
         await cleanup.dispose()
         from aiokafka.admin import AIOKafkaAdminClient
 
-        admin_client = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        admin_client = AIOKafkaAdminClient(**operator_options(bootstrap_servers))
         await admin_client.start()
         try:
             await admin_client.delete_topics(topics)

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mpa_common.auth import Role, mint_dev_token
+from mpa_common.kafka import operator_options
 from mpa_common.messaging.tables import NOTIFY_TRIGGER_SQL
 from mpa_contracts.envelope import Envelope, from_kafka_record, to_kafka_record
 from mpa_notification.adapters.tables import metadata
@@ -226,7 +227,7 @@ class Playground:
 
     async def publish(self, *envelopes: Envelope) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all"
+            **operator_options(self.bootstrap_servers), enable_idempotence=True, acks="all"
         )
         await producer.start()
         try:
@@ -283,7 +284,7 @@ async def open_playground(
         async with cleanup.begin() as connection:
             await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         await cleanup.dispose()
-        kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        kafka = AIOKafkaAdminClient(**operator_options(bootstrap_servers))
         await kafka.start()
         try:
             await kafka.delete_topics(topics)
@@ -331,7 +332,7 @@ async def notification_records(
     accepts; waits until `expected` of them are there, or `timeout` passes."""
     reader = AIOKafkaConsumer(
         playground.topic_prefix + "mpa.notification.v1",
-        bootstrap_servers=playground.bootstrap_servers,
+        **operator_options(playground.bootstrap_servers),
         auto_offset_reset="earliest",
         group_id=None,
     )

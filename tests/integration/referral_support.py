@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from mpa_common.auth import Role, mint_dev_token
+from mpa_common.kafka import operator_options
 from mpa_common.messaging.relay import OutboxRelay
 from mpa_common.messaging.tables import NOTIFY_TRIGGER_SQL
 from mpa_common.service import BackgroundWorker, ServiceContext
@@ -162,7 +163,7 @@ class ReferralStack:
             started.append(
                 OutboxRelay(
                     dsn=self.dsn,
-                    bootstrap_servers=self.bootstrap_servers,
+                    kafka_options=operator_options(self.bootstrap_servers),
                     client_id=f"relay-{schema or self.schema}",
                     lock_name=f"relay:{schema or self.schema}",
                     server_settings={"search_path": schema or self.schema},
@@ -247,7 +248,7 @@ async def open_referral_stack(bootstrap_servers: str) -> AsyncIterator[ReferralS
     await _create_schema(schema)
     topics = await ensure_topics(bootstrap_servers, prefix)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all"
+        **operator_options(bootstrap_servers), enable_idempotence=True, acks="all"
     )
     await producer.start()
     stack = ReferralStack(schema, prefix, bootstrap_servers, producer)
@@ -258,7 +259,7 @@ async def open_referral_stack(bootstrap_servers: str) -> AsyncIterator[ReferralS
             await instance.stop()
         await producer.stop()
         await _drop_schema(schema)
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        admin = AIOKafkaAdminClient(**operator_options(bootstrap_servers))
         await admin.start()
         try:
             await admin.delete_topics(topics)

@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 
 from mpa_audit.settings import AuditSettings
 from mpa_cli.stack.topics import ensure_topics
+from mpa_common.kafka import operator_options
 from mpa_contracts.envelope import Envelope, new_envelope, to_kafka_record
 from mpa_contracts.events.case import CaseClosedV1
 from mpa_contracts.vocabularies import ActorRole, CaseClosureReason
@@ -78,7 +79,7 @@ async def send_raw(
     bootstrap_servers: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
 ) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all"
+        **operator_options(bootstrap_servers), enable_idempotence=True, acks="all"
     )
     await producer.start()
     try:

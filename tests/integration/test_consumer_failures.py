@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from mpa_common.failures import EventRejected
+from mpa_common.kafka import operator_options
 from mpa_common.messaging.consumer import REPLAY_FOR_HEADER
 from mpa_common.messaging.subscriptions import Delivery, RecordOrigin, SkipReason
 from mpa_common.uow import UnitOfWork
@@ -52,7 +53,7 @@ async def outage_ground(
 async def _produce(
     playground: Playground, *envelopes: Envelope, headers: list | None = None
 ) -> None:  # type: ignore[type-arg]
-    producer = AIOKafkaProducer(bootstrap_servers=playground.bootstrap_servers)
+    producer = AIOKafkaProducer(**operator_options(playground.bootstrap_servers))
     await producer.start()
     try:
         for envelope in envelopes:

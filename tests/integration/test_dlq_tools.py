@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from mpa_cli.dlq import Selection, read_dead_letters, replay, select
 from mpa_cli.main import app
 from mpa_common.failures import EventRejected
+from mpa_common.kafka import operator_options
 from mpa_common.messaging.subscriptions import Delivery
 from mpa_common.uow import UnitOfWork
 from mpa_contracts.envelope import to_kafka_record
@@ -46,7 +47,7 @@ async def test_a_dead_letter_is_listed_replayed_once_to_its_consumer_and_marked(
     consumer_b = playground.consumer(playground.recording_handler("b"), group=group_b)
     await consumer_a.start()
     await consumer_b.start()
-    producer = AIOKafkaProducer(bootstrap_servers=playground.bootstrap_servers)
+    producer = AIOKafkaProducer(**operator_options(playground.bootstrap_servers))
     await producer.start()
     try:
         for envelope in (doomed, fine):
@@ -61,7 +62,7 @@ async def test_a_dead_letter_is_listed_replayed_once_to_its_consumer_and_marked(
         return len(await playground.effects_of("b")) == 2 and consumer_a.dead_lettered == 1
 
     await eventually(settled, what="b handled both, a dead-lettered one")
-    options = {"bootstrap_servers": playground.bootstrap_servers}
+    options = operator_options(playground.bootstrap_servers)
     prefix = playground.topic_prefix
     [letter] = await read_dead_letters(options, prefix)
     assert (letter.consumer, letter.reason, letter.event_id) == (

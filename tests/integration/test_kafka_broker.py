@@ -12,6 +12,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from mpa_common.kafka import operator_options
 from tests.conftest import TopicFactory
 
 pytestmark = pytest.mark.integration
@@ -39,7 +40,7 @@ async def test_idempotent_producer_and_consumer_group_with_manual_commit(
 ) -> None:
     topic = await new_topic("idem", partitions=3)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all"
+        **operator_options(bootstrap_servers), enable_idempotence=True, acks="all"
     )
     await producer.start()
     try:
@@ -52,7 +53,7 @@ async def test_idempotent_producer_and_consumer_group_with_manual_commit(
     group = f"group-{uuid.uuid4().hex[:8]}"
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap_servers,
+        **operator_options(bootstrap_servers),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -70,7 +71,7 @@ async def test_idempotent_producer_and_consumer_group_with_manual_commit(
     # A new member of the same group resumes after the committed offsets: nothing re-read.
     again = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap_servers,
+        **operator_options(bootstrap_servers),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -88,7 +89,7 @@ async def test_per_key_order_holds_within_a_partition(
 ) -> None:
     topic = await new_topic("order", partitions=6)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all"
+        **operator_options(bootstrap_servers), enable_idempotence=True, acks="all"
     )
     await producer.start()
     try:
@@ -98,7 +99,7 @@ async def test_per_key_order_holds_within_a_partition(
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", group_id=None
+        topic, **operator_options(bootstrap_servers), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     try:
@@ -119,7 +120,7 @@ async def test_transactions_commit_and_abort(
 ) -> None:
     topic = await new_topic("txn", partitions=1)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, transactional_id=f"tx-{uuid.uuid4().hex[:8]}"
+        **operator_options(bootstrap_servers), transactional_id=f"tx-{uuid.uuid4().hex[:8]}"
     )
     await producer.start()
     try:
@@ -136,7 +137,7 @@ async def test_transactions_commit_and_abort(
 
     committed_reader = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap_servers,
+        **operator_options(bootstrap_servers),
         isolation_level="read_committed",
         auto_offset_reset="earliest",
     )
@@ -152,7 +153,7 @@ async def test_transactions_commit_and_abort(
 
     uncommitted_reader = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap_servers,
+        **operator_options(bootstrap_servers),
         isolation_level="read_uncommitted",
         auto_offset_reset="earliest",
     )
@@ -170,7 +171,7 @@ async def test_offsets_committed_inside_a_transaction(
     """send_offsets_to_transaction: what a read-process-write step would use."""
     source = await new_topic("src", partitions=1)
     sink = await new_topic("sink", partitions=1)
-    seed = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    seed = AIOKafkaProducer(**operator_options(bootstrap_servers))
     await seed.start()
     await seed.send_and_wait(source, b"in-1")
     await seed.stop()
@@ -178,14 +179,14 @@ async def test_offsets_committed_inside_a_transaction(
     group = f"rpw-{uuid.uuid4().hex[:8]}"
     consumer = AIOKafkaConsumer(
         source,
-        bootstrap_servers=bootstrap_servers,
+        **operator_options(bootstrap_servers),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, transactional_id=f"rpw-{uuid.uuid4().hex[:8]}"
+        **operator_options(bootstrap_servers), transactional_id=f"rpw-{uuid.uuid4().hex[:8]}"
     )
     await consumer.start()
     await producer.start()
@@ -199,7 +200,7 @@ async def test_offsets_committed_inside_a_transaction(
         await producer.stop()
         await consumer.stop()
     # A new member of the group sees the offset the transaction committed.
-    checker = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group)
+    checker = AIOKafkaConsumer(**operator_options(bootstrap_servers), group_id=group)
     await checker.start()
     try:
         assert await checker.committed(tp) == record.offset + 1

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
+from mpa_common.kafka import operator_options
 from mpa_common.messaging.subscriptions import Delivery, RecordOrigin, SkipReason
 from mpa_common.telemetry import configure_tracing
 from mpa_common.uow import UnitOfWork
@@ -128,7 +129,7 @@ async def test_poison_records_are_dead_lettered_with_reasons_and_later_records_p
     case_id = uuid.uuid4()
     good_before, doomed, good_after = (case_event(case_id) for _ in range(3))
     raw = to_kafka_record(good_before)
-    producer = AIOKafkaProducer(bootstrap_servers=playground.bootstrap_servers)
+    producer = AIOKafkaProducer(**operator_options(playground.bootstrap_servers))
     await producer.start()
     key = str(case_id).encode()  # one key: one partition, so "moves on" is visible
     try:

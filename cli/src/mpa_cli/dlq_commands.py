@@ -1,6 +1,6 @@
 """`mpa dlq list` and `mpa dlq replay`: see what consumers could not process, and bring it
 back once the cause is fixed. Both read KAFKA_BOOTSTRAP_SERVERS and KAFKA_TOPIC_PREFIX like
-the services do."""
+the services do, as the admin principal (the local stack's, or MPA_ADMIN_KAFKA_*)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 
 from mpa_cli.dlq import Selection, read_dead_letters, replay, select
 from mpa_common.kafka import client_options
-from mpa_common.settings import ServiceSettings
+from mpa_common.settings import OperatorSettings
 
 dlq_app = typer.Typer(help="Dead letters: list them, replay them to the consumer that failed.")
 
@@ -59,7 +59,7 @@ def list_dead_letters(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line"),
 ) -> None:
     """List dead letters: where from, which consumer, why, when, and whether replayed."""
-    settings = ServiceSettings()
+    settings = OperatorSettings()
     chosen = _selection(topic, consumer, reason, since, event_id, include_replayed)
     letters = select(
         asyncio.run(read_dead_letters(client_options(settings), settings.kafka_topic_prefix)),
@@ -102,7 +102,7 @@ def replay_dead_letters(
     each is replayed once; consumers skip an event they have processed)."""
     if not (replay_all or topic or consumer or reason or since or event_id):
         raise typer.BadParameter("choose what to replay (--consumer, --event-id, ...) or --all")
-    settings = ServiceSettings()
+    settings = OperatorSettings()
     options = client_options(settings)
     chosen = _selection(topic, consumer, reason, since, event_id, include_replayed=False)
     letters = select(

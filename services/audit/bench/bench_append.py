@@ -46,6 +46,7 @@ from mpa_audit.domain.leaf import RecordOrigin
 from mpa_audit.handlers import log_subscription
 from mpa_audit.settings import AuditSettings
 from mpa_cli.stack.topics import ensure_topics
+from mpa_common.kafka import operator_options
 from mpa_common.service import ServiceContext
 from mpa_common.settings import (
     LOCAL_KAFKA_BOOTSTRAP_SERVERS,
@@ -175,7 +176,7 @@ async def bench_batches(owner: AsyncEngine, envelopes: Sequence[Envelope], batch
 
 async def publish_backlog(prefix: str, envelopes: Sequence[Envelope]) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all", linger_ms=5
+        **operator_options(BOOTSTRAP), enable_idempotence=True, acks="all", linger_ms=5
     )
     await producer.start()
     try:
@@ -201,7 +202,8 @@ async def bench_replay(owner: AsyncEngine, count: int) -> float:
     prefix = f"{schema}."
     topics = await ensure_topics(BOOTSTRAP, prefix)
     # The consumer as main.py builds it: the service's settings (batch size and all), its
-    # units of work, the audit's subscription, under a group of the benchmark's own.
+    # units of work, the audit's subscription and principal; its group is the benchmark's
+    # own by the prefix (the audit's ACLs name the prefixed group).
     settings = AuditSettings(database_schema=schema, **{"KAFKA_TOPIC_PREFIX": prefix})
     service = ServiceContext.create(settings)
     units_of_work = service.units_of_work(outbox, AuditUnitOfWork)
@@ -214,9 +216,7 @@ async def bench_replay(owner: AsyncEngine, count: int) -> float:
             f" events/s ({count:,} events over {len(topics) // 2} topics)"
         )
         consumer = service.consumer(
-            log_subscription(
-                lambda uow: LogStore(uow.session), units_of_work, group="bench-replay"
-            ),
+            log_subscription(lambda uow: LogStore(uow.session), units_of_work),
             unit_of_work=service.units_of_work(outbox),
             processed=None,
         )
@@ -242,7 +242,7 @@ async def bench_replay(owner: AsyncEngine, count: int) -> float:
         return rate
     finally:
         await service.engine.dispose()
-        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        admin = AIOKafkaAdminClient(**operator_options(BOOTSTRAP))
         await admin.start()
         try:
             await admin.delete_topics(topics)

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from mpa_cli.harness.load import percentile
+from mpa_common.kafka import KafkaTarget, options_of
 
 
 @dataclass(frozen=True)
@@ -43,17 +44,16 @@ class PostgresBaseline:
 
 
 async def kafka_baseline(
-    bootstrap_servers: str, *, record_bytes: int, records: int = 30_000, probes: int = 200
+    kafka: KafkaTarget, *, record_bytes: int, records: int = 30_000, probes: int = 200
 ) -> KafkaBaseline:
     topic = f"harness-baseline-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    options = options_of(kafka)  # the same SASL/SCRAM connection the platform's clients use
+    admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
         value = os.urandom(record_bytes)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=5
-        )
+        producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all", linger_ms=5)
         await producer.start()
         try:
             started = time.perf_counter()
@@ -65,7 +65,7 @@ async def kafka_baseline(
             produced = records / (time.perf_counter() - started)
             consumer = AIOKafkaConsumer(
                 topic,
-                bootstrap_servers=bootstrap_servers,
+                **options,
                 group_id=None,
                 auto_offset_reset="earliest",
                 enable_auto_commit=False,

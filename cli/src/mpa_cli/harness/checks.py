@@ -70,7 +70,7 @@ class Scope:
             coverage = (await client.get(f"{platform.urls['audit']}/v1/audit/coverage")).json()
         return cls(
             started_at=time.time(),
-            watermarks=await end_offsets(platform.stack.bootstrap_servers, topics),
+            watermarks=await end_offsets(platform.stack.kafka_options, topics),
             tree_head=head,
             coverage=_by_partition(coverage),
         )
@@ -115,7 +115,7 @@ class Evidence:
 async def collect(
     platform: Platform, scope: Scope, load: LoadResult, receiver: WebhookReceiver
 ) -> Evidence:
-    bootstrap = platform.stack.bootstrap_servers
+    bootstrap = platform.stack.kafka_options
     records = await read_records(bootstrap, platform.main_topics, since=scope.watermarks)
     dead_letters = await read_records(
         bootstrap, platform.dead_letter_topics, since=scope.watermarks
@@ -628,7 +628,7 @@ async def consumer_lag(platform: Platform) -> int:
     they consume (Kafka's own view: no service database is read)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=platform.stack.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**platform.stack.kafka_options)
     await admin.start()
     try:
         groups = [
@@ -643,7 +643,7 @@ async def consumer_lag(platform: Platform) -> int:
                 )
     finally:
         await admin.close()
-    ends = await end_offsets(platform.stack.bootstrap_servers, platform.main_topics)
+    ends = await end_offsets(platform.stack.kafka_options, platform.main_topics)
     lag = 0
     for topics in committed.values():
         for (topic, partition), end in ends.items():

@@ -135,6 +135,7 @@ class Platform:
             env[f"{prefix}_DATABASE_URL"] = stack.database_url(name)
             env[f"{prefix}_MIGRATIONS_DATABASE_URL"] = stack.owner_database_url(name)
             env[f"{prefix}_DATABASE_SCHEMA"] = self.schema
+            env.update(stack.kafka_environment(name))
         env.update(settings.extra)
         return env
 
@@ -143,7 +144,7 @@ class Platform:
     async def prepare(self) -> None:
         """Every service's migrations into the deployment's schema (in parallel), its topics."""
         await asyncio.gather(*(self._migrate(service) for service in SERVICES))
-        await ensure_topics(self.stack.bootstrap_servers, self.prefix)
+        await ensure_topics(self.stack.kafka_options, self.prefix)
 
     async def _migrate(self, service: str) -> None:
         process = await asyncio.create_subprocess_exec(

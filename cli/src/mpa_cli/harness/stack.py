@@ -13,6 +13,7 @@ import signal
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mpa_cli.harness.ports import free_ports
 from mpa_cli.stack import postgres
@@ -67,6 +68,15 @@ class PrivateStack:
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka.bootstrap_servers
+
+    @property
+    def kafka_options(self) -> dict[str, Any]:
+        """The stack's admin principal: what the harness's own clients connect as."""
+        return self.kafka.admin_options
+
+    def kafka_environment(self, service: str) -> dict[str, str]:
+        """The variables that give a service process its own principal on this broker."""
+        return self.kafka.service_environment(service)
 
     # ---- lifecycle -----------------------------------------------------------------------
 

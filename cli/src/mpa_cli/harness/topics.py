@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from mpa_common.kafka import KafkaTarget, options_of
+
 Offsets = dict[tuple[str, int], int]
 
 
@@ -39,9 +41,9 @@ class TopicRecord:
         return self.headers.get(name, b"").decode(errors="replace")
 
 
-async def _consumer(bootstrap_servers: str) -> AIOKafkaConsumer:
+async def _consumer(kafka: KafkaTarget) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **options_of(kafka),
         group_id=None,
         enable_auto_commit=False,
         client_id="mpa-harness-reader",
@@ -50,9 +52,9 @@ async def _consumer(bootstrap_servers: str) -> AIOKafkaConsumer:
     return consumer
 
 
-async def partitions_of(bootstrap_servers: str, topics: Sequence[str]) -> list[TopicPartition]:
+async def partitions_of(kafka: KafkaTarget, topics: Sequence[str]) -> list[TopicPartition]:
     """Every partition of the topics that exist (from the cluster's metadata)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="mpa-harness")
+    admin = AIOKafkaAdminClient(**options_of(kafka), client_id="mpa-harness")
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -66,10 +68,10 @@ async def partitions_of(bootstrap_servers: str, topics: Sequence[str]) -> list[T
     ]
 
 
-async def end_offsets(bootstrap_servers: str, topics: Sequence[str]) -> Offsets:
-    consumer = await _consumer(bootstrap_servers)
+async def end_offsets(kafka: KafkaTarget, topics: Sequence[str]) -> Offsets:
+    consumer = await _consumer(kafka)
     try:
-        partitions = await partitions_of(bootstrap_servers, topics)
+        partitions = await partitions_of(kafka, topics)
         ends = await consumer.end_offsets(partitions)
         return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
     finally:
@@ -77,16 +79,16 @@ async def end_offsets(bootstrap_servers: str, topics: Sequence[str]) -> Offsets:
 
 
 async def read_records(
-    bootstrap_servers: str,
+    kafka: KafkaTarget,
     topics: Sequence[str],
     *,
     since: Mapping[tuple[str, int], int] | None = None,
     timeout: float = 60.0,
 ) -> list[TopicRecord]:
     """Every record from `since` (default: the beginning) to the end offsets of now."""
-    consumer = await _consumer(bootstrap_servers)
+    consumer = await _consumer(kafka)
     try:
-        partitions = await partitions_of(bootstrap_servers, topics)
+        partitions = await partitions_of(kafka, topics)
         ends = {tp: int(o) for tp, o in (await consumer.end_offsets(partitions)).items()}
         starts = {tp: (since or {}).get((tp.topic, tp.partition), 0) for tp in partitions}
         wanted = [tp for tp in partitions if ends[tp] > starts[tp]]
@@ -132,16 +134,16 @@ class TopicWatcher:
     """Follows topics live from their current end: counts events by type as they appear
     (the benchmark's progress line)."""
 
-    def __init__(self, bootstrap_servers: str, topics: Sequence[str]) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaTarget, topics: Sequence[str]) -> None:
+        self._kafka = kafka
         self._topics = list(topics)
         self.counts: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        self._consumer = await _consumer(self._bootstrap_servers)
-        partitions = await partitions_of(self._bootstrap_servers, self._topics)
+        self._consumer = await _consumer(self._kafka)
+        partitions = await partitions_of(self._kafka, self._topics)
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         self._task = asyncio.create_task(self._follow(), name="topic-watcher")

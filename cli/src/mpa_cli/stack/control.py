@@ -12,13 +12,14 @@ import os
 from dataclasses import dataclass
 
 from mpa_cli.stack import postgres
+from mpa_cli.stack.access import ensure_scram_users
 from mpa_cli.stack.console import StackError, info, step
 from mpa_cli.stack.kafka import LocalKafka
 from mpa_cli.stack.layout import Layout
 from mpa_cli.stack.migrate import migrate_all
 from mpa_cli.stack.topics import ensure_topics
 from mpa_common.auth import AuthSettings, ensure_dev_key
-from mpa_common.kafka import kafka_metadata_ok
+from mpa_common.kafka import KafkaTarget, kafka_metadata_ok, operator_options
 from mpa_common.settings import (
     LOCAL_KAFKA_BOOTSTRAP_SERVERS,
     LOCAL_POSTGRES_HOST,
@@ -63,15 +64,22 @@ def up(layout: Layout, *, migrate: bool = True, topics: bool = True) -> StackPla
         cluster.init()
         cluster.start()
         cluster.provision()
+    kafka: KafkaTarget
     if plan.external_kafka:
         step(f"Kafka: using {plan.external_kafka} (none started); checking it answers")
-        asyncio.run(kafka_metadata_ok(plan.external_kafka, timeout=10))
+        # As the operator (MPA_ADMIN_KAFKA_*): that cluster's own credentials.
+        kafka = operator_options(plan.external_kafka)
+        asyncio.run(kafka_metadata_ok(kafka, timeout=10))
     else:
-        LocalKafka(layout).start()
+        local = LocalKafka(layout)
+        local.start()
+        kafka = local.admin_options
+        if added := ensure_scram_users(kafka, local.service_users()):
+            info(f"Kafka: {added} SCRAM user(s) added through the admin API")
     if migrate:
         migrate_all(layout)
     if topics:
-        asyncio.run(ensure_topics(plan.bootstrap_servers, os.environ.get("KAFKA_TOPIC_PREFIX", "")))
+        asyncio.run(ensure_topics(kafka, os.environ.get("KAFKA_TOPIC_PREFIX", "")))
     return plan
 
 

@@ -3,6 +3,12 @@
 `mvn dependency:copy-dependencies` resolves the broker pinned in deploy/local/kafka/pom.xml
 into .local/kafka/libs once (the copy is keyed by the pom's hash); storage is formatted once;
 the JVM runs detached with its pid in .local/kafka/broker.pid and its log in broker.log.
+
+The broker authenticates every client (SASL/SCRAM-SHA-512) and authorizes it with ACLs
+(KRaft's StandardAuthorizer, nothing allowed without an ACL). The SCRAM users — an admin and
+one per service — are generated once into .local/kafka/credentials.json and written into the
+storage when it is formatted (`kafka-storage format --add-scram`); a principal added later
+is created through the admin API. The ACLs come with the topics (`mpa_cli.stack.topics`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -21,16 +28,27 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mpa_cli.stack.console import StackError, info, run, step
 from mpa_cli.stack.layout import Layout
-from mpa_common.kafka import kafka_metadata_ok
-from mpa_common.settings import LOCAL_KAFKA_PORT
+from mpa_common.kafka import (
+    CREDENTIALS_FILE_NAME,
+    KafkaUser,
+    StackCredentials,
+    kafka_metadata_ok,
+)
+from mpa_common.settings import LOCAL_KAFKA_PORT, SERVICE_PORTS
 
 KAFKA_HOST = "127.0.0.1"
 KAFKA_PORT = LOCAL_KAFKA_PORT
 CONTROLLER_PORT = LOCAL_KAFKA_PORT + 1
 READY_TIMEOUT_SECONDS = 90
+ADMIN = "admin"
+# The admin and one principal per service, each a SCRAM user `mpa-<name>`.
+PRINCIPALS: tuple[str, ...] = (ADMIN, *SERVICE_PORTS)
+# The broker's own user on the controller listener (SASL/PLAIN, only in server.properties).
+CONTROLLER_USER = "mpa-controller"
 # Half a GiB is plenty for one test node on a 2-core, small machine.
 JVM_OPTIONS = [
     "-Xms512m",
@@ -60,6 +78,14 @@ def ensure_java_and_maven() -> None:
         what="apt-get install java and maven",
         env=env,
     )
+
+
+def new_credentials() -> StackCredentials:
+    """Random passwords for every principal (and, under the name `controller`, the
+    broker's controller-listener password)."""
+    users = {name: KafkaUser(f"mpa-{name}", secrets.token_urlsafe(24)) for name in PRINCIPALS}
+    users["controller"] = KafkaUser(CONTROLLER_USER, secrets.token_urlsafe(24))
+    return StackCredentials(users=users)
 
 
 def new_cluster_id() -> str:
@@ -140,13 +166,69 @@ class LocalKafka:
         jars = len(list(libs.glob("*.jar")))
         info(f"{jars} jars in {libs}")
 
-    def configure(self) -> None:
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / CREDENTIALS_FILE_NAME
+
+    def credentials(self) -> StackCredentials:
+        """The stack's SCRAM users, generated on the first call."""
+        if self.credentials_file.exists():
+            known = StackCredentials.load(self.credentials_file)
+            missing = [p for p in (*PRINCIPALS, "controller") if p not in known.users]
+            if not missing:
+                return known
+            fresh = new_credentials().users
+            known = StackCredentials({**known.users, **{p: fresh[p] for p in missing}})
+        else:
+            known = new_credentials()
+        known.save(self.credentials_file)
+        return known
+
+    @property
+    def admin_options(self) -> dict[str, Any]:
+        """aiokafka options of the stack's admin principal."""
+        return self.credentials().options_for(self.bootstrap_servers, ADMIN)
+
+    def service_options(self, service: str) -> dict[str, Any]:
+        return self.credentials().options_for(self.bootstrap_servers, service)
+
+    def service_users(self) -> dict[str, tuple[str, str]]:
+        """Every SCRAM principal (admin and services): (user name, password)."""
+        users = self.credentials().users
+        return {p: (users[p].username, users[p].password) for p in PRINCIPALS}
+
+    def service_environment(self, service: str) -> dict[str, str]:
+        """The `<SERVICE>_KAFKA_*` variables that give a service process its principal on
+        this broker (what a harness's processes run with)."""
+        user = self.credentials().users[service]
+        prefix = "MPA_ADMIN" if service == ADMIN else service.upper()
+        return {
+            f"{prefix}_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            f"{prefix}_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            f"{prefix}_KAFKA_SASL_USERNAME": user.username,
+            f"{prefix}_KAFKA_SASL_PASSWORD": user.password,
+        }
+
+    def configure(self) -> bool:
+        """Renders server.properties (owner-only: it holds passwords); True if it changed."""
         self.layout.kafka_data.mkdir(parents=True, exist_ok=True)
+        users = self.credentials().users
         rendered = self.layout.kafka_properties_template.read_text().format(
-            data_dir=self.layout.kafka_data, port=self.port, controller_port=self.controller_port
+            data_dir=self.layout.kafka_data,
+            port=self.port,
+            controller_port=self.controller_port,
+            admin_username=users[ADMIN].username,
+            admin_password=users[ADMIN].password,
+            controller_username=users["controller"].username,
+            controller_password=users["controller"].password,
         )
-        if not self.properties.exists() or self.properties.read_text() != rendered:
-            self.properties.write_text(rendered)
+        if self.properties.exists() and self.properties.read_text() == rendered:
+            return False
+        descriptor = os.open(self.properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(rendered)
+        self.properties.chmod(0o600)
+        return True
 
     def _java(self, main_class: str, *args: str, jvm: list[str] | None = None) -> list[str]:
         return [
@@ -159,10 +241,29 @@ class LocalKafka:
             *args,
         ]
 
+    @property
+    def _scram_stamp(self) -> Path:
+        # Written after a format that added the SCRAM users: storage without it predates
+        # authentication and cannot take users any more (KRaft adds them only at format).
+        return self.layout.kafka_data / ".mpa-scram"
+
     def format_storage(self) -> None:
-        if (self.layout.kafka_data / "meta.properties").exists():
-            return
-        step("Formatting Kafka's KRaft storage (once)")
+        data = self.layout.kafka_data
+        if (data / "meta.properties").exists():
+            if self._scram_stamp.exists():
+                return
+            step(
+                "Kafka's storage predates authentication (SASL/SCRAM): formatting it anew; "
+                "the local topics start empty"
+            )
+            shutil.rmtree(data)
+            data.mkdir(parents=True)
+        step("Formatting Kafka's KRaft storage with its SCRAM users (once)")
+        users = self.credentials().users
+        scram = [
+            f"SCRAM-SHA-512=[name={users[p].username},password={users[p].password}]"
+            for p in PRINCIPALS
+        ]
         run(
             self._java(
                 "kafka.tools.StorageTool",
@@ -173,9 +274,11 @@ class LocalKafka:
                 new_cluster_id(),
                 "-c",
                 str(self.properties),
+                *(arg for entry in scram for arg in ("--add-scram", entry)),
             ),
             what="kafka storage format",
         )
+        self._scram_stamp.write_text("SCRAM-SHA-512 users added at format\n")
 
     def pid(self) -> int | None:
         try:
@@ -193,9 +296,12 @@ class LocalKafka:
 
     def start(self) -> None:
         if (pid := self.pid()) is not None:
-            info(f"Kafka already running (pid {pid}) on {self.bootstrap_servers}")
-            self.wait_ready()
-            return
+            if not self.configure() and self._scram_stamp.exists():
+                info(f"Kafka already running (pid {pid}) on {self.bootstrap_servers}")
+                self.wait_ready()
+                return
+            info("Kafka's configuration changed: restarting it")
+            self.stop()
         if _port_open(KAFKA_HOST, self.port):
             raise StackError(
                 f"Port {self.port} is taken by a process this checkout did not start. Stop it, "
@@ -229,7 +335,7 @@ class LocalKafka:
                     f"Kafka exited with code {process.returncode}.\n{self._log_tail()}"
                 )
             try:
-                asyncio.run(kafka_metadata_ok(self.bootstrap_servers, timeout=3))
+                asyncio.run(kafka_metadata_ok(self.admin_options, timeout=3))
             except Exception as exc:  # not ready yet: keep polling until the deadline
                 last_error = f"{type(exc).__name__}: {exc}"
                 time.sleep(0.5)

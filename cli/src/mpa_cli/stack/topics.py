@@ -1,22 +1,29 @@
-"""Creates the platform's topics from the contracts' registry (explicit partitions, retention)."""
+"""Creates the platform's topics from the contracts' registry (explicit partitions, retention),
+and the ACLs that let each service use them (`mpa_cli.stack.access`)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from mpa_cli.stack.access import acls_managed, ensure_access, service_usernames
 from mpa_cli.stack.console import info, step
+from mpa_common.kafka import KafkaTarget, options_of
 from mpa_common.messaging.outbox import topic_name
 from mpa_contracts.topics import all_topics
 
 
-async def ensure_topics(bootstrap_servers: str, prefix: str = "") -> list[str]:
-    """Creates missing topics, updates retention of existing ones; returns the names."""
+async def ensure_topics(kafka: KafkaTarget, prefix: str = "") -> list[str]:
+    """Creates missing topics, updates retention of existing ones, grants each service's
+    principal its ACLs on them; returns the names. `kafka`: the admin's client options, or
+    bootstrap servers (reached as the operator: `mpa_common.kafka.operator_options`)."""
 
-    step("Ensuring the platform's topics (from mpa_contracts.topics)")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="mpa-stack")
+    step("Ensuring the platform's topics (from mpa_contracts.topics) and their ACLs")
+    options = options_of(kafka)
+    admin = AIOKafkaAdminClient(**options, client_id="mpa-stack")
     await admin.start()
     try:
         cluster = await admin.describe_cluster()
@@ -55,6 +62,21 @@ async def ensure_topics(bootstrap_servers: str, prefix: str = "") -> list[str]:
             + ", ".join(t.name for t in wanted if not t.name.endswith(".dlq"))
             + " and their .dlq dead-letter topics"
         )
-        return [t.name for t in wanted]
     finally:
         await admin.close()
+    if acls_managed():
+        report = await asyncio.to_thread(
+            ensure_access,
+            options,
+            service_usernames(),
+            [prefix],
+            existing | {t.name for t in wanted},
+        )
+        if report.managed:
+            info(
+                f"ACLs: {report.created} created, {report.present} present, "
+                f"{report.removed} of deleted deployments removed"
+            )
+        else:
+            info("ACLs: the cluster has no authorizer (none managed)")
+    return [t.name for t in wanted]

@@ -18,6 +18,7 @@ from mpa_audit.app.integrity import IntegrityChecker, full_integrity_worker
 from mpa_audit.app.tree_heads import TreeHeads, checkpoint_worker
 from mpa_audit.handlers import log_subscription
 from mpa_audit.settings import AuditSettings
+from mpa_common.kafka import client_options
 from mpa_common.messaging.outbox import topic_name
 from mpa_common.service import ServiceContext, create_service_app, run_service
 from mpa_contracts.topics import MAIN_TOPICS
@@ -53,7 +54,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
     integrity = IntegrityChecker(units_of_work, signer.public, signer.origin, witnesses)
 
     async def ask_kafka(topics: Sequence[str]) -> dict[tuple[str, int], int]:
-        return await end_offsets(settings.kafka_bootstrap_servers, topics)
+        return await end_offsets(client_options(settings), topics)
 
     # The consumer's own transactions: the batch handler appends through the LogStore over
     # the consumer's session; the skip recorder opens units of work of its own.

@@ -209,7 +209,7 @@ def health_router(context: ServiceContext) -> APIRouter:
             _check("database", ping(context.engine), timeout),
             _check(
                 "kafka",
-                kafka_metadata_ok(settings.kafka_bootstrap_servers, timeout=timeout),
+                kafka_metadata_ok(client_options(settings), timeout=timeout),
                 timeout,
             ),
         )

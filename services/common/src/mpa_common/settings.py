@@ -90,6 +90,20 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = Field(
         default="", validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX"), pattern=r"^[a-z0-9._-]*$"
     )
+    # How this service authenticates to Kafka (<SERVICE>_KAFKA_SECURITY_PROTOCOL, ...). Left
+    # empty on the local stack, the service uses its own principal from the stack's
+    # generated credentials (`.local/kafka/credentials.json`); for another cluster set the
+    # protocol, mechanism, user name and password its operator gave this service.
+    kafka_security_protocol: str = Field(
+        default="", pattern=r"^(|PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", pattern=r"^(SCRAM-SHA-512|SCRAM-SHA-256|PLAIN)$"
+    )
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    # CA bundle for SSL / SASL_SSL (empty: the system's trust store).
+    kafka_ssl_cafile: str = ""
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL"))
     host: str = "127.0.0.1"
     port: int = 0
@@ -140,3 +154,12 @@ class ServiceSettings(BaseSettings):
     def event_source(self) -> str:
         """The CloudEvents `source` of every event this service emits."""
         return service_source(self.service_name)
+
+
+class OperatorSettings(ServiceSettings):
+    """The operator's tools (`mpa dlq`, topic and ACL creation, tests): Kafka as the admin
+    principal (`MPA_ADMIN_KAFKA_SASL_USERNAME`, ...; the local stack's admin by default)."""
+
+    service_name: ClassVar[str] = "admin"
+
+    model_config = SettingsConfigDict(env_prefix="MPA_ADMIN_", extra="ignore")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -14,22 +15,22 @@ _UNKNOWN_TOPIC = 3
 
 
 async def end_offsets(
-    bootstrap_servers: str, topics: Sequence[str], *, timeout_seconds: float = 10.0
+    kafka_options: Mapping[str, Any], topics: Sequence[str], *, timeout_seconds: float = 10.0
 ) -> dict[tuple[str, int], int]:
     """Per (topic, partition) of ``topics`` that exist, the offset the next record will get
     (as a read_committed consumer sees it, like the audit consumer). Raises
     DependencyUnavailable when the broker cannot be asked."""
     try:
-        return await _end_offsets(bootstrap_servers, topics, timeout_seconds)
+        return await _end_offsets(kafka_options, topics, timeout_seconds)
     except (KafkaError, OSError, TimeoutError) as error:
         raise DependencyUnavailable("kafka", type(error).__name__) from error
 
 
 async def _end_offsets(
-    bootstrap_servers: str, topics: Sequence[str], timeout_seconds: float
+    kafka_options: Mapping[str, Any], topics: Sequence[str], timeout_seconds: float
 ) -> dict[tuple[str, int], int]:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers,
+        **kafka_options,
         client_id="mpa-audit-coverage",
         request_timeout_ms=int(timeout_seconds * 1000),
     )
@@ -48,7 +49,7 @@ async def _end_offsets(
     if not partitions:
         return {}
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka_options,
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
