@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy import (
@@ -104,9 +105,11 @@ class Playground:
         group: str | None = None,
         *,
         on_skipped: SkipHook | None = None,
+        kafka_options: Mapping[str, Any] | None = None,
         **tuning: object,
     ) -> EventConsumer[UnitOfWork]:
-        """The shared consumer on the playground's case topic, with one handler."""
+        """The shared consumer on the playground's case topic, with one handler (as the
+        admin principal unless `kafka_options` name another)."""
         settings: dict[str, object] = {
             "retry_initial_seconds": 0.05,
             "retry_max_seconds": 0.2,
@@ -120,7 +123,7 @@ class Playground:
             ),
             unit_of_work=self.uow,
             processed=self.processed,
-            kafka_options=operator_options(self.bootstrap_servers),
+            kafka_options=kafka_options or operator_options(self.bootstrap_servers),
             client_id=f"consumer-{self.schema}",
             topic_prefix=self.topic_prefix,
             tuning=ConsumerTuning(**settings),  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ The admin principal (a super user on the local broker) creates topics and ACLs, 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -233,6 +234,9 @@ def ensure_access(
     if missing:
         for future in admin.create_acls(missing, request_timeout=timeout).values():
             future.result()
+        # The controller has them; the broker's authorizer applies them a moment later.
+        # DescribeAcls is answered from the broker's authorizer: wait until it sees them all.
+        _wait_visible(admin, everything, {_key(b) for b in missing}, timeout)
     stale = _stale(current, plan, usernames, set(existing_topics) | _topics_of(prefixes))
     if stale:
         filters = [
@@ -250,6 +254,17 @@ def ensure_access(
         for future in admin.delete_acls(filters, request_timeout=timeout).values():
             future.result()
     return AccessReport(len(missing), len(wanted) - len(missing), len(stale))
+
+
+def _wait_visible(admin: Any, everything: Any, keys: set[tuple[str, ...]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = {_key(b) for b in admin.describe_acls(everything, request_timeout=timeout).result()}
+        if keys <= seen:
+            return
+        if time.monotonic() > deadline:
+            raise AccessNotManaged(f"{len(keys - seen)} new ACLs not applied by the broker")
+        time.sleep(0.05)
 
 
 def _topics_of(prefixes: Sequence[str]) -> set[str]:
