@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mpa_common.settings import SERVICE_PORTS, local_database_url, local_owner_database_url
+from mpa_cli.stack.access import access_plan
+from mpa_common.kafka import operator_options
+from mpa_common.settings import (
+    LOCAL_KAFKA_PORT,
+    SERVICE_PORTS,
+    local_database_url,
+    local_owner_database_url,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +24,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_stack_up_with_external_servers_starts_nothing_and_migrates_them() -> None:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "localhost:9092"}  # same broker, by name
+    # The same broker by another name, so it counts as another cluster: reached with the
+    # credentials given for it (MPA_ADMIN_KAFKA_*), as an operator would pass them.
+    external = f"localhost:{LOCAL_KAFKA_PORT}"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": external}
+    admin = operator_options()
+    env.update(
+        {
+            "MPA_ADMIN_KAFKA_SECURITY_PROTOCOL": admin["security_protocol"],
+            "MPA_ADMIN_KAFKA_SASL_MECHANISM": admin["sasl_mechanism"],
+            "MPA_ADMIN_KAFKA_SASL_USERNAME": admin["sasl_plain_username"],
+            "MPA_ADMIN_KAFKA_SASL_PASSWORD": admin["sasl_plain_password"],
+        }
+    )
     for service in SERVICE_PORTS:
         env[f"{service.upper()}_DATABASE_URL"] = local_database_url(service)
         env[f"{service.upper()}_MIGRATIONS_DATABASE_URL"] = local_owner_database_url(service)
@@ -33,10 +52,12 @@ def test_stack_up_with_external_servers_starts_nothing_and_migrates_them() -> No
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "using the databases named by <SERVICE>_DATABASE_URL" in output
-    assert "Kafka: using localhost:9092" in output
+    assert f"Kafka: using {external}" in output
     assert "Starting PostgreSQL" not in output
     assert "Starting Kafka" not in output
     assert "already running" not in output  # it did not even look at the local ones
     for service in SERVICE_PORTS:
         assert f"Migrating the {service} database" in output
     assert "10 topics" in output
+    # The same broker: the services' ACLs were granted already.
+    assert f"ACLs: 0 created, {len(access_plan())} present" in output

@@ -135,7 +135,9 @@ class Platform:
             env[f"{prefix}_DATABASE_URL"] = stack.database_url(name)
             env[f"{prefix}_MIGRATIONS_DATABASE_URL"] = stack.owner_database_url(name)
             env[f"{prefix}_DATABASE_SCHEMA"] = self.schema
-            env.update(stack.kafka_environment(name))
+        # Its own Kafka principal only: no process holds another service's password.
+        env = {k: v for k, v in env.items() if "_KAFKA_SASL_" not in k}
+        env.update(stack.kafka_environment(service))
         env.update(settings.extra)
         return env
 
