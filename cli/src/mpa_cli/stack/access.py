@@ -219,21 +219,32 @@ def ensure_access(
         AclOperation.ANY,
         AclPermissionType.ANY,
     )
+
+    def refused(error: KafkaException) -> AccessNotManaged:
+        return AccessNotManaged(
+            f"cannot manage the cluster's ACLs as {admin_options.get('sasl_plain_username')}: "
+            f"{error} (set MPA_ADMIN_KAFKA_*, or KAFKA_MANAGE_ACLS=false)"
+        )
+
     try:
         current = admin.describe_acls(everything, request_timeout=timeout).result()
     except KafkaException as error:
-        code = error.args[0].name() if error.args else ""
-        if code in ("SECURITY_DISABLED", "_UNSUPPORTED_FEATURE"):
+        if _security_disabled(error):
             return AccessReport(0, 0, 0, managed=False)
-        raise AccessNotManaged(
-            f"cannot read the cluster's ACLs as {admin_options.get('sasl_plain_username')}: {error}"
-        ) from error
+        raise refused(error) from error
     wanted = _bindings((g.prefixed(p) for p in prefixes for g in plan), usernames)
     have = {_key(b) for b in current}
     missing = [b for b in wanted if _key(b) not in have]
     if missing:
-        for future in admin.create_acls(missing, request_timeout=timeout).values():
-            future.result()
+        try:
+            for future in admin.create_acls(missing, request_timeout=timeout).values():
+                future.result()
+        except KafkaException as error:
+            # Some brokers without an authorizer answer DescribeAcls with nothing and refuse
+            # only the creation.
+            if _security_disabled(error):
+                return AccessReport(0, 0, 0, managed=False)
+            raise refused(error) from error
         # The controller has them; the broker's authorizer applies them a moment later.
         # DescribeAcls is answered from the broker's authorizer: wait until it sees them all.
         _wait_visible(admin, everything, {_key(b) for b in missing}, timeout)
@@ -254,6 +265,11 @@ def ensure_access(
         for future in admin.delete_acls(filters, request_timeout=timeout).values():
             future.result()
     return AccessReport(len(missing), len(wanted) - len(missing), len(stale))
+
+
+def _security_disabled(error: Exception) -> bool:
+    code = error.args[0].name() if error.args and hasattr(error.args[0], "name") else ""
+    return code in ("SECURITY_DISABLED", "_UNSUPPORTED_FEATURE")
 
 
 def _wait_visible(admin: Any, everything: Any, keys: set[tuple[str, ...]], timeout: float) -> None:
