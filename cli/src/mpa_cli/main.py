@@ -71,6 +71,23 @@ def stack_status() -> None:
         typer.echo(f"{name:9} {state}")
 
 
+@stack_app.command("acls")
+def stack_acls(
+    prefix: str = typer.Option("", help="Topic prefix of the deployment (KAFKA_TOPIC_PREFIX)"),
+) -> None:
+    """Print the ACLs each service's Kafka principal needs (derived from the topic registry
+    and the services' subscriptions): what an operator grants on a cluster of their own."""
+    from mpa_cli.stack.access import access_plan, kafka_principal, service_usernames
+
+    users = service_usernames()
+    for grant in access_plan():
+        named = grant.prefixed(prefix)
+        typer.echo(
+            f"ALLOW {kafka_principal(users[named.service]):24} {named.operation.value:5} "
+            f"{named.resource.value:5} LITERAL {named.name}"
+        )
+
+
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply every service's Alembic migrations."""
