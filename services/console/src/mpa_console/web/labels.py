@@ -84,6 +84,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     ConsentScope: {
         ConsentScope.REFERRAL: N_("Being referred to a partner"),
         ConsentScope.DATA_SHARING: N_("Sharing their data with that partner"),
+        ConsentScope.STATISTICAL_REPORTING: N_("Being counted, without identity, in statistics"),
     },
     ConsentGivenBy: {
         ConsentGivenBy.SELF: N_("The person themself"),
@@ -216,6 +217,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     ApprovalSubject: {
         ApprovalSubject.CASE_PLAN: N_("Case plan"),
         ApprovalSubject.CLOSURE: N_("Closure"),
+        ApprovalSubject.BEST_INTERESTS_DETERMINATION: N_("Best-interests determination"),
     },
     ApprovalState: {
         ApprovalState.REQUESTED: N_("Awaiting a decision"),
