@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from mpa_console.messages import N_
 from mpa_console.web.i18n import gettext_
+from mpa_console.web.protection_labels import PROTECTION_LABELS, PROTECTION_VOCABULARIES
 from mpa_contracts.vocabularies import (
     ApprovalState,
     ApprovalSubject,
@@ -271,6 +272,9 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
     "transfer_initiator": TransferInitiator,
     "reopen_reason": CaseReopenReason,
 }
+
+LABELS.update(PROTECTION_LABELS)
+VOCABULARIES.update(PROTECTION_VOCABULARIES)
 
 # Case statuses are intake's own (not a contracts vocabulary).
 CASE_STATUS_LABELS = {"open": N_("Open"), "closed": N_("Closed")}
