@@ -170,3 +170,16 @@ def test_a_form_posts_the_step_and_a_refusal_is_explained(
 def test_operators_do_not_reach_the_protection_screens(client: Any, signed_in: Any) -> None:
     signed_in(client, "operator")
     assert client.get(f"/protection/cases/{CASE}").status_code == 403
+
+
+def test_an_appeals_outcome_is_posted_as_intake_expects(
+    client: Any, signed_in: Any, intake: list[tuple[str, str, Any]]
+) -> None:
+    csrf = signed_in(client, "caseworker")
+    client.post(
+        f"/protection/cases/{CASE}/appeal-decision",
+        data={"csrf_token": csrf, "outcome": "overturned", "decided_at": "2026-05-20T10:00"},
+    )
+    method, path, body = [call for call in intake if call[0] == "POST"][-1]
+    assert (method, path) == ("POST", f"/v1/cases/{CASE}/identification/appeal/decision")
+    assert body == {"outcome": "overturned", "decided_at": "2026-05-20T10:00:00+00:00"}

@@ -73,6 +73,14 @@ def _conclusive_grounds(form: FormData) -> dict[str, Any]:
     )
 
 
+def _appeal(form: FormData) -> dict[str, Any]:
+    return _with_note({"lodged_at": _utc(form.get("lodged_at"))}, form)
+
+
+def _appeal_decision(form: FormData) -> dict[str, Any]:
+    return {"outcome": str(form.get("outcome") or ""), "decided_at": _utc(form.get("decided_at"))}
+
+
 def _extension(form: FormData) -> dict[str, Any]:
     days = str(form.get("extension_days") or "").strip()
     return _with_note(
@@ -149,6 +157,18 @@ STEPS: dict[str, tuple[str, Callable[[FormData], dict[str, Any]], str, str]] = {
         "/identification/conclusive-grounds",
         _conclusive_grounds,
         N_("The conclusive decision was recorded."),
+        "identification",
+    ),
+    "appeal": (
+        "/identification/appeal",
+        _appeal,
+        N_("The appeal was recorded."),
+        "identification",
+    ),
+    "appeal-decision": (
+        "/identification/appeal/decision",
+        _appeal_decision,
+        N_("The appeal's outcome was recorded."),
         "identification",
     ),
     "extension": (
