@@ -48,7 +48,7 @@ def protection_router(intake: IntakeContext) -> APIRouter:
     router = APIRouter(prefix="/v1/cases/{case_id}", tags=["protection"])
     outside = APIRouter(prefix="/v1", tags=["protection"])
 
-    def context() -> IntakeContext:
+    async def context() -> IntakeContext:
         return intake
 
     Context = Annotated[IntakeContext, Depends(context)]
