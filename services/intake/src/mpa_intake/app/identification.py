@@ -309,8 +309,6 @@ async def extend_reflection_period(
             now=now,
         )
         await uow.casework.save(period)
-        await uow.timers.cancel(kind=REFLECTION_REMINDER_TIMER, subject_id=period.record_id)
-        await uow.timers.cancel(kind=REFLECTION_END_TIMER, subject_id=period.record_id)
         await _schedule(uow, period)
         extension_key = note_key(period.record_id, f"extension:{len(period.extensions)}")
         await _keep_notes(ctx, uow, stored, {extension_key: command.note})
@@ -335,11 +333,17 @@ async def extend_reflection_period(
 
 
 async def _running_period(uow: IntakeUnitOfWorkPort, case_id: UUID) -> ReflectionPeriod:
+    """The case's running period, locked, its unfired timers cancelled first: the timer
+    worker takes a timer's row and then the period's, and taking them in the same order
+    here means one waits for the other instead of a deadlock."""
     for period in reversed(await uow.casework.of_case(ReflectionPeriod, case_id)):
         if period.ended_at is None:
+            for kind in (REFLECTION_REMINDER_TIMER, REFLECTION_END_TIMER):
+                await uow.timers.cancel(kind=kind, subject_id=period.record_id)
             locked = await uow.casework.get(ReflectionPeriod, period.record_id, for_update=True)
             assert locked is not None
-            return locked
+            if locked.ended_at is None:
+                return locked
     raise CaseConflict("the case has no running recovery and reflection period")
 
 
