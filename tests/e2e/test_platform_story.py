@@ -3,7 +3,8 @@
 One fictional referral walks through every service (the `mpa demo` walk-through itself, so
 the demo cannot rot): intake registers the case, referral routes it, the partner is told by
 a signed webhook, accepts, reads what the referral needs, completes; the audit log holds the
-story in order. Also: one trace per case story across services.
+story in order. Also: one trace per case story across services; and a separated child's
+return referral, held until intake records an approved best-interests determination (17).
 
 Isolation: a private schema in each service's database and a private topic prefix, so a
 `make run` on the same machine neither sees nor disturbs this run.
@@ -298,3 +299,141 @@ def test_one_trace_follows_a_case_from_intake_into_the_referral_service(
     assert headers, "no referral event for the traced case"
     for record_headers in headers:
         assert record_headers["traceparent"].split("-")[1] == trace_id
+
+
+def _protection_auth(role: Role, subject: str) -> dict[str, str]:
+    token = mint_dev_token(
+        [role], subject=subject, team="ne-niamey-cm", agency="iom-ne", country="NE"
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _protection_ok(response: httpx.Response, status: int = 200) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+def test_a_separated_childs_return_waits_for_the_best_interests_determination(
+    platform: RunningPlatform,
+) -> None:
+    intake, referral = platform.urls["intake"], platform.urls["referral"]
+    caseworker = _protection_auth(Role.CASEWORKER, f"cw-{uuid.uuid4().hex[:6]}")
+    supervisor = _protection_auth(Role.SUPERVISOR, f"sv-{uuid.uuid4().hex[:6]}")
+    client = httpx.Client(timeout=15)
+    registered = _protection_ok(
+        client.post(
+            f"{intake}/v1/cases",
+            headers=caseworker,
+            json={
+                "person": {
+                    "given_name": "Fictive",
+                    "family_name": "Enfant",
+                    "estimated_age": 14,
+                    "sex": "female",
+                    "nationality": "NG",
+                    "languages": ["ha"],
+                },
+                "location": {"country": "NE", "admin_area": "NE-8"},
+                "vulnerabilities": ["separated_child"],
+                "needs": [{"category": "return_assistance", "urgency": "high"}],
+                "consent": {
+                    "given": True,
+                    "details": {
+                        "scopes": ["referral", "data_sharing"],
+                        "given_by": "legal_guardian",
+                        "method": "verbal",
+                        "obtained_at": "2026-01-05T10:00:00Z",
+                    },
+                },
+                "safety": {"do_not_contact": False, "safe_contact_method": "through_caseworker"},
+            },
+        ),
+        201,
+    )
+    case_id, (need_id,) = registered["case_id"], registered["need_ids"]
+
+    def return_referral() -> dict[str, str] | None:
+        page = client.get(
+            f"{referral}/v1/referrals", params={"case_id": case_id}, headers=caseworker
+        ).json()
+        found = [r for r in page["items"] if r["need_id"] == need_id and r["state"] != "requested"]
+        return found[0] if found else None
+
+    def wait_for(state: str, what: str) -> dict[str, str]:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = return_referral()
+            if found is not None and (state == "" or found["state"] == state):
+                return found
+            time.sleep(0.3)
+        pytest.fail(f"timed out waiting for {what}")
+
+    waiting = wait_for("", "the return referral to be decided")
+    assert waiting["state"] == "unroutable"
+    assert waiting["status_reason"] == "best_interests_determination_required"
+    refused = client.post(
+        f"{referral}/v1/referrals",
+        headers=caseworker,
+        json={"case_id": case_id, "need_id": need_id},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["reason"] == "best_interests_determination_required"
+
+    url = f"{intake}/v1/cases/{case_id}"
+    _protection_ok(
+        client.post(
+            f"{url}/child/assent",
+            headers=caseworker,
+            json={"consent_given_by": "legal_guardian", "assent": "given", "views": "Home"},
+        ),
+        201,
+    )
+    assessment = _protection_ok(
+        client.post(
+            f"{url}/child/best-interests/assessments",
+            headers=caseworker,
+            json={
+                "assessed_at": "2026-01-06T10:00:00Z",
+                "risks": ["family_separation"],
+                "recommendation": "return_to_country_of_origin",
+            },
+        ),
+        201,
+    )
+    approval = _protection_ok(
+        client.post(
+            f"{url}/approvals",
+            headers=caseworker,
+            json={"subject": "best_interests_determination", "note": "Panel of three agreed"},
+        ),
+        201,
+    )
+    determination = {
+        "determined_at": "2026-01-07T10:00:00Z",
+        "panel_size": 3,
+        "decision": "return_to_country_of_origin",
+        "assessment_id": assessment["assessment_id"],
+        "approval_id": approval["approval_id"],
+    }
+    # Not approved yet: refused.
+    early = client.post(
+        f"{url}/child/best-interests/determination", headers=caseworker, json=determination
+    )
+    assert early.status_code == 409, early.text
+    _protection_ok(
+        client.post(
+            f"{url}/approvals/{approval['approval_id']}/decision",
+            headers=supervisor,
+            json={"decision": "approved"},
+        )
+    )
+    _protection_ok(
+        client.post(
+            f"{url}/child/best-interests/determination", headers=caseworker, json=determination
+        ),
+        201,
+    )
+
+    routed_referral = wait_for("routed", "the return referral routed after the determination")
+    assert routed_referral["id"] == waiting["id"]

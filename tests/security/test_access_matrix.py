@@ -88,6 +88,18 @@ intake        POST   /v1/cases/{case_id}/reopen                       401  401  
 intake        GET    /v1/approvals                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/transfers                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/reports/casework                             401  401  401  401  401  200  200  200  403  403  200  200
+intake        GET    /v1/cases/{case_id}/protection                   401  401  401  401  401  403  200  200  403  403  403  403
+intake        POST   /v1/cases/{case_id}/identification/indicators    401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/identification/reasonable-grounds 401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/identification/conclusive-grounds 401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/identification/appeal        401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/identification/appeal/decision 401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/reflection-period/extension  401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/child/assent                 401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/child/guardian               401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/child/best-interests/assessments 401  401  401  401  401  403  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/child/best-interests/determination 401  401  401  401  401  403  404  404  403  403  403  403
+intake        GET    /v1/reports/ctdc                                 401  401  401  401  401  403  403  200  403  403  200  403
 notification  DELETE /v1/contacts/{contact_id}                        401  401  401  401  401  404  404  404  404  404  404  404
 notification  DELETE /v1/endpoints/{endpoint_id}                      401  401  401  401  401  403  403  403  404  404  403  404
 notification  GET    /healthz                                         200  200  200  200  200  200  200  200  200  200  200  200
@@ -362,6 +374,32 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
         ("intake", "GET", "/v1/transfers"): ("/v1/transfers", {}),
         ("intake", "GET", "/v1/approvals"): ("/v1/approvals", {}),
         ("intake", "GET", "/v1/reports/casework"): ("/v1/reports/casework", {}),
+        # intake: protection (issue 17)
+        ("intake", "GET", "/v1/cases/{case_id}/protection"): (f"/v1/cases/{x}/protection", {}),
+        **{
+            ("intake", "POST", f"/v1/cases/{{case_id}}/{step}"): (
+                f"/v1/cases/{RANDOM}/{step}", {"json": body})
+            for step, body in {
+                "identification/indicators": {},
+                "identification/reasonable-grounds": {
+                    "decided_at": "2026-03-01T00:00:00Z", "deciding_organisation_type": "competent_authority",
+                    "basis": "indicators_assessment"},
+                "identification/conclusive-grounds": {
+                    "outcome": "identified", "decided_at": "2026-03-01T00:00:00Z",
+                    "deciding_organisation_type": "competent_authority"},
+                "identification/appeal": {"lodged_at": "2026-03-01T00:00:00Z"},
+                "identification/appeal/decision": {"outcome": "upheld", "decided_at": "2026-03-01T00:00:00Z"},
+                "reflection-period/extension": {"extension_days": 10, "reason": "safety"},
+                "child/assent": {"consent_given_by": "parent", "assent": "given"},
+                "child/guardian": {"appointed_at": "2026-03-01T00:00:00Z", "appointing_authority": "court"},
+                "child/best-interests/assessments": {
+                    "assessed_at": "2026-03-01T00:00:00Z", "recommendation": "alternative_care"},
+                "child/best-interests/determination": {
+                    "determined_at": "2026-03-01T00:00:00Z", "panel_size": 3, "decision": "alternative_care",
+                    "assessment_id": RANDOM, "approval_id": RANDOM},
+            }.items()
+        },
+        ("intake", "GET", "/v1/reports/ctdc"): ("/v1/reports/ctdc", {}),
         # referral: directory
         ("referral", "POST", "/v1/partners"): ("/v1/partners", {"json": {
             "code": f"M-{uuid.uuid4().hex[:8].upper()}", "name": "New partner",

@@ -75,6 +75,7 @@ from mpa_contracts.events.referral import (
     RoutingCandidate,
     RoutingExplanation,
 )
+from mpa_contracts.examples_protection import PROTECTION_EXAMPLES
 from mpa_contracts.vocabularies import (
     AccessPurpose,
     ActorRole,
@@ -481,7 +482,7 @@ _EXAMPLES: tuple[EventData, ...] = (
 )
 
 EXAMPLES: Mapping[str, EventData] = MappingProxyType(
-    {example.event_type: example for example in _EXAMPLES}
+    {example.event_type: example for example in (*_EXAMPLES, *PROTECTION_EXAMPLES)}
 )
 
 

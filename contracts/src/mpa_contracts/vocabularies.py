@@ -130,6 +130,8 @@ class ConsentScope(StrEnum):
 
     REFERRAL = "referral"
     DATA_SHARING = "data_sharing"
+    # Counting the case, without identities, in statistics (the CTDC export, issue 17).
+    STATISTICAL_REPORTING = "statistical_reporting"
 
 
 class ConsentGivenBy(StrEnum):
@@ -252,6 +254,9 @@ class UnroutableReason(StrEnum):
     ALL_CANDIDATES_DECLINED = "all_candidates_declined"
     REROUTE_LIMIT_REACHED = "reroute_limit_reached"
     NO_CONSENT = "no_consent"
+    # A return or family-reunification referral of an unaccompanied or separated child
+    # waits for a best-interests determination (vocabularies.BEST_INTERESTS_GATED_NEEDS).
+    BEST_INTERESTS_DETERMINATION_REQUIRED = "best_interests_determination_required"
 
 
 class RoutingExclusionReason(StrEnum):
@@ -431,6 +436,155 @@ class PersonalDataField(StrEnum):
     SAFETY_SAFE_CONTACT_DETAILS = "safety.safe_contact_details"
 
 
+# --- protection workflows (issue 17) -----------------------------------------------------------
+# Trafficking identification after IOM's Human Trafficking Case Data Standard (HTCDS) and the
+# Counter-Trafficking Data Collaborative (CTDC) data dictionary; the recovery and reflection
+# period of the Council of Europe Convention on Action against Trafficking in Human Beings
+# (art. 10 and 13); children's assent and best interests after UNHCR's Best Interests
+# Procedure guidelines (2021).
+
+
+class IdentificationStatus(StrEnum):
+    """Where the identification of a person as a victim of trafficking stands, apart from any
+    referral: `potential` (indicators noted), `presumed` (a reasonable-grounds decision),
+    then `identified` or `not_identified` (the conclusive decision, open to appeal)."""
+
+    POTENTIAL = "potential"
+    PRESUMED = "presumed"
+    IDENTIFIED = "identified"
+    NOT_IDENTIFIED = "not_identified"
+
+
+class ExploitationType(StrEnum):
+    """Type of exploitation (HTCDS; CTDC's `isForcedLabour`, `isSexualExploit`, ...)."""
+
+    FORCED_LABOUR = "forced_labour"
+    SEXUAL_EXPLOITATION = "sexual_exploitation"
+    FORCED_MARRIAGE = "forced_marriage"
+    FORCED_MILITARY = "forced_military"
+    SLAVERY_AND_SIMILAR_PRACTICES = "slavery_and_similar_practices"
+    REMOVAL_OF_ORGANS = "removal_of_organs"
+    FORCED_CRIMINALITY = "forced_criminality"
+    FORCED_BEGGING = "forced_begging"
+    OTHER = "other"
+
+
+class MeansOfControl(StrEnum):
+    """How the person was controlled (HTCDS; CTDC's `meansOfControl*` variables)."""
+
+    DEBT_BONDAGE = "debt_bondage"
+    TAKES_EARNINGS = "takes_earnings"
+    RESTRICTS_FINANCIAL_ACCESS = "restricts_financial_access"
+    THREATS = "threats"
+    PSYCHOLOGICAL_ABUSE = "psychological_abuse"
+    PHYSICAL_ABUSE = "physical_abuse"
+    SEXUAL_ABUSE = "sexual_abuse"
+    FALSE_PROMISES = "false_promises"
+    PSYCHOACTIVE_SUBSTANCES = "psychoactive_substances"
+    RESTRICTS_MOVEMENT = "restricts_movement"
+    RESTRICTS_MEDICAL_CARE = "restricts_medical_care"
+    EXCESSIVE_WORKING_HOURS = "excessive_working_hours"
+    USES_CHILDREN = "uses_children"
+    THREAT_OF_LAW_ENFORCEMENT = "threat_of_law_enforcement"
+    WITHHOLDS_NECESSITIES = "withholds_necessities"
+    WITHHOLDS_DOCUMENTS = "withholds_documents"
+    OTHER = "other"
+
+
+class DecidingOrganisationType(StrEnum):
+    """What kind of organisation took an identification decision."""
+
+    COMPETENT_AUTHORITY = "competent_authority"  # the national identification body
+    LAW_ENFORCEMENT = "law_enforcement"
+    LABOUR_INSPECTORATE = "labour_inspectorate"
+    JUDICIARY = "judiciary"
+    CHILD_PROTECTION_AUTHORITY = "child_protection_authority"
+    CIVIL_SOCIETY_ORGANISATION = "civil_society_organisation"
+    INTERNATIONAL_ORGANISATION = "international_organisation"
+    OTHER = "other"
+
+
+class IdentificationBasis(StrEnum):
+    """On what a reasonable-grounds decision rests."""
+
+    INDICATORS_ASSESSMENT = "indicators_assessment"
+    SELF_IDENTIFICATION = "self_identification"
+    THIRD_PARTY_REFERRAL = "third_party_referral"
+    LAW_ENFORCEMENT_FINDING = "law_enforcement_finding"
+    OTHER = "other"
+
+
+class AppealOutcome(StrEnum):
+    """The outcome of an appeal against a conclusive identification decision."""
+
+    UPHELD = "upheld"  # the decision stands
+    OVERTURNED = "overturned"  # the other conclusion replaces it
+
+
+class ReflectionExtensionReason(StrEnum):
+    """Why a recovery and reflection period was extended."""
+
+    RECOVERY_NEEDS = "recovery_needs"
+    SAFETY = "safety"
+    CHILD_BEST_INTERESTS = "child_best_interests"
+    PENDING_DECISION = "pending_decision"
+    OTHER = "other"
+
+
+# The Convention's floor (art. 13(1)): "at least 30 days". A country may give more, never less.
+MINIMUM_REFLECTION_DAYS: Final = 30
+
+
+class ChildAssent(StrEnum):
+    """The child's own agreement, beside the consent a parent, guardian or caregiver gave."""
+
+    GIVEN = "given"
+    REFUSED = "refused"
+    NOT_CAPABLE = "not_capable"  # too young or unable to form a view
+
+
+class GuardianAppointingAuthority(StrEnum):
+    """Who appointed a child's guardian."""
+
+    COURT = "court"
+    CHILD_PROTECTION_AUTHORITY = "child_protection_authority"
+    OTHER_AUTHORITY = "other_authority"
+
+
+class BestInterestsOption(StrEnum):
+    """What a best-interests assessment recommends, or a determination decides."""
+
+    FAMILY_REUNIFICATION = "family_reunification"
+    RETURN_TO_COUNTRY_OF_ORIGIN = "return_to_country_of_origin"
+    LOCAL_INTEGRATION = "local_integration"
+    THIRD_COUNTRY_SOLUTION = "third_country_solution"
+    ALTERNATIVE_CARE = "alternative_care"
+    REMAIN_IN_CURRENT_CARE = "remain_in_current_care"
+
+
+# Referrals that decide a child's durable solution or family: for an unaccompanied or
+# separated child they wait for a recorded best-interests determination. `family_tracing`
+# is the platform's tracing-and-reunification category (it has no reunification category of
+# its own yet, ROADMAP 4).
+BEST_INTERESTS_GATED_NEEDS: Final[frozenset[NeedCategory]] = frozenset(
+    {NeedCategory.RETURN_ASSISTANCE, NeedCategory.FAMILY_TRACING}
+)
+# The vulnerabilities that make a child unaccompanied or separated.
+UNACCOMPANIED_OR_SEPARATED: Final[frozenset[Vulnerability]] = frozenset(
+    {Vulnerability.UNACCOMPANIED_CHILD, Vulnerability.SEPARATED_CHILD}
+)
+
+
+def needs_best_interests_determination(
+    category: NeedCategory, vulnerabilities: frozenset[Vulnerability] | set[Vulnerability]
+) -> bool:
+    """Whether a referral of `category` for a person with `vulnerabilities` waits for a
+    best-interests determination."""
+    return category in BEST_INTERESTS_GATED_NEEDS and bool(
+        UNACCOMPANIED_OR_SEPARATED & set(vulnerabilities)
+    )
+
+
 # --- case management (issue 16) ----------------------------------------------------------------
 
 
@@ -541,6 +695,8 @@ class ApprovalSubject(StrEnum):
 
     CASE_PLAN = "case_plan"
     CLOSURE = "closure"
+    # A best-interests panel's determination for a child (issue 17).
+    BEST_INTERESTS_DETERMINATION = "best_interests_determination"
 
 
 class ApprovalState(StrEnum):

@@ -474,3 +474,90 @@ async def test_timers_are_scheduled_and_cancelled_in_the_transaction(uow: Factor
         await tx.commit()
     async with uow() as tx:
         assert await tx.timers.cancel(kind="follow_up_overdue", subject_id=subject) == 0
+
+
+async def test_protection_records_round_trip_with_their_steps(uow: Factory) -> None:
+    from mpa_contracts.vocabularies import (
+        BestInterestsOption,
+        DecidingOrganisationType,
+        ExploitationType,
+        IdentificationBasis,
+        IdentificationStatus,
+        MeansOfControl,
+        ProtectionConcern,
+        ReflectionExtensionReason,
+    )
+    from mpa_intake.domain.children import BestInterestsAssessment
+    from mpa_intake.domain.identification import (
+        Identification,
+        ReflectionPeriod,
+        ReflectionPolicy,
+    )
+
+    case = await stored(uow, new_case())
+    identification = Identification(
+        record_id=uuid.uuid4(),
+        case_id=case.case_id,
+        created_at=T0,
+        noted_by="caseworker:cw-1",
+        means_of_control=(MeansOfControl.DEBT_BONDAGE,),
+        updated_at=T0,
+    )
+    identification.presume(
+        decided_at=T0,
+        by=DecidingOrganisationType.COMPETENT_AUTHORITY,
+        basis=IdentificationBasis.INDICATORS_ASSESSMENT,
+        exploitation_types=(ExploitationType.FORCED_LABOUR,),
+        means_of_control=(),
+        now=T0,
+    )
+    policy = ReflectionPolicy()
+    period = ReflectionPeriod.begin(
+        record_id=uuid.uuid4(),
+        case_id=case.case_id,
+        identification_id=identification.record_id,
+        decided_at=T0,
+        country="NE",
+        requested_days=None,
+        non_removal=True,
+        policy=policy,
+        now=T0,
+    )
+    period.extend(
+        days=10,
+        reason=ReflectionExtensionReason.SAFETY,
+        non_removal=None,
+        actor_id="caseworker:cw-1",
+        policy=policy,
+        now=T0,
+    )
+    assessment = BestInterestsAssessment(
+        record_id=uuid.uuid4(),
+        case_id=case.case_id,
+        created_at=T0,
+        assessed_at=T0,
+        assessor_id="caseworker:cw-1",
+        risks=(ProtectionConcern.FAMILY_SEPARATION,),
+        recommendation=BestInterestsOption.ALTERNATIVE_CARE,
+    )
+    async with uow() as tx:
+        await tx.casework.save(identification)
+        await tx.casework.add(period)
+        await tx.casework.add(assessment)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.casework.get(Identification, identification.record_id) == identification
+        loaded = await tx.casework.get(ReflectionPeriod, period.record_id, for_update=True)
+        assert loaded == period
+        assert loaded is not None
+        assert loaded.ends_at == T0 + timedelta(days=40)
+        assert await tx.casework.of_case(BestInterestsAssessment, case.case_id) == [assessment]
+        assert loaded.remind(T0)
+        await tx.casework.save(loaded)
+        await tx.commit()
+    async with uow() as tx:
+        found = await tx.casework.of_cases(Identification, [case.case_id])
+        assert [i.status for i in found] == [IdentificationStatus.PRESUMED]
+        again = await tx.casework.get(ReflectionPeriod, period.record_id)
+        assert again is not None
+        assert again.reminded_at == T0

@@ -270,3 +270,15 @@ async def test_casework_events_older_than_a_week_are_not_news(world: World) -> N
     old = old.model_copy(update={"time": old.time - timedelta(days=8)})
     await handle_casework(world, old)
     assert not world.store.deliveries
+
+
+async def test_a_reflection_period_ending_mails_the_owner_and_the_teams_supervisors(
+    world: World,
+) -> None:
+    own = world.contact(Audience.REFERRER, "caseworker:u-204", "u204@iom.example.org")
+    team = world.contact(Audience.TEAM_SUPERVISORS, "ne-agadez-cm", "sv-agadez@iom.example.org")
+    await handle_casework(world, _casework_event("org.mpa.case.reflection_period_ending.v1"))
+    mails = {(m.audience, m.contact_id) for m in world.store.deliveries.values()}
+    # The caseworker and the supervisors, never the person (a child's case included): the
+    # event names no contact of the person, and no audience reaches one.
+    assert mails == {(Audience.CASE_OWNER, own.id), (Audience.TEAM_SUPERVISORS, team.id)}

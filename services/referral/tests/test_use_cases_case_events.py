@@ -62,7 +62,7 @@ def test_the_handler_table_names_every_case_event() -> None:
     subscription = CaseEventHandlers(MemoryStore().context()).subscription()
     assert subscription.group == "mpa-referral.cases"
     assert subscription.topics == ("mpa.case.v1",)
-    assert len(subscription.event_types) == 7
+    assert len(subscription.event_types) == 8
 
 
 async def test_a_registered_case_gets_each_need_routed_once(

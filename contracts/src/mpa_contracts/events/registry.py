@@ -9,6 +9,7 @@ from mpa_contracts.events.case import CASE_EVENTS
 from mpa_contracts.events.casework import CASEWORK_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
+from mpa_contracts.events.protection import PROTECTION_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
 
 
@@ -29,6 +30,7 @@ def _build_registry(*groups: tuple[type[EventData], ...]) -> Mapping[str, type[E
 EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry(
     CASE_EVENTS,
     CASEWORK_EVENTS,
+    PROTECTION_EVENTS,
     REFERRAL_EVENTS,
     DIRECTORY_EVENTS,
     NOTIFICATION_EVENTS,

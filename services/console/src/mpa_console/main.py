@@ -24,6 +24,7 @@ from mpa_console.web import (
     operator_routes,
     oversight_routes,
     partner_routes,
+    protection_routes,
 )
 from mpa_console.web.deps import Console, install_error_pages
 from mpa_console.web.security import SecurityHeadersMiddleware
@@ -95,6 +96,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         partner_routes.router,
         oversight_routes.router,
         casework_routes.router,
+        protection_routes.router,
     ):
         app.include_router(router)
     # Only static files are compressed: pages carry the CSRF secret next to what users typed,

@@ -14,9 +14,17 @@ from mpa_intake.adapters.tables import outbox, processed_events
 from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
 from mpa_intake.api.casework_routes import casework_router
 from mpa_intake.api.errors import install_intake_error_handler
+from mpa_intake.api.protection_routes import protection_router
 from mpa_intake.api.routes import cases_router
 from mpa_intake.app.casework import FOLLOW_UP_TIMER, on_follow_up_due
 from mpa_intake.app.context import CaseworkPolicy, IntakeContext, ScopePolicy
+from mpa_intake.app.identification import (
+    REFLECTION_END_TIMER,
+    REFLECTION_REMINDER_TIMER,
+    on_reflection_end_due,
+    on_reflection_reminder_due,
+)
+from mpa_intake.domain.identification import ReflectionPolicy
 from mpa_intake.handlers import REFERRAL_ACCESS, REFERRAL_PROGRESS
 from mpa_intake.settings import IntakeSettings
 
@@ -39,10 +47,21 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             sender_keeps_access=settings.transfer_sender_keeps_access,
             report_case_limit=settings.report_case_limit,
         ),
+        reflection=ReflectionPolicy(
+            days_by_country=settings.reflection_days_by_country,
+            default_days=settings.reflection_days,
+            reminder_days=settings.reflection_reminder_days,
+        ),
     )
 
     async def follow_up_due(uow: IntakeUnitOfWork, timer: Timer) -> str:
         return await on_follow_up_due(uow, timer, intake.clock())
+
+    async def reflection_reminder_due(uow: IntakeUnitOfWork, timer: Timer) -> str:
+        return await on_reflection_reminder_due(uow, timer, intake.clock())
+
+    async def reflection_end_due(uow: IntakeUnitOfWork, timer: Timer) -> str:
+        return await on_reflection_end_due(uow, timer, intake.clock())
 
     app = create_service_app(
         service,
@@ -51,7 +70,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             "Registers cases, needs and informed consent. Personal data stays here, "
             "encrypted per case; every read of it is recorded."
         ),
-        routers=[cases_router(settings, intake), casework_router(intake)],
+        routers=[
+            cases_router(settings, intake),
+            casework_router(intake),
+            protection_router(intake),
+        ],
         workers=[
             referrals,
             service.consumer(
@@ -63,7 +86,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             TimerWorker(
                 unit_of_work,
                 TIMER_STORE,
-                {FOLLOW_UP_TIMER: follow_up_due},
+                {
+                    FOLLOW_UP_TIMER: follow_up_due,
+                    REFLECTION_REMINDER_TIMER: reflection_reminder_due,
+                    REFLECTION_END_TIMER: reflection_end_due,
+                },
                 poll_seconds=settings.timer_poll_seconds,
                 monitor=service.monitor,
             ),
@@ -74,6 +101,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 "name": "casework",
                 "description": "Transfers, assessments, case plan, follow-ups, approvals, "
                 "reopening and reports",
+            },
+            {
+                "name": "protection",
+                "description": "Trafficking identification, the recovery and reflection "
+                "period, a child's assent, guardian and best interests; statistics without "
+                "identities",
             },
             {"name": "health", "description": "Liveness and readiness"},
         ],

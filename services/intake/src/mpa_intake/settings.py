@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from mpa_common.settings import ServiceSettings, local_service_url
-from mpa_contracts.vocabularies import ActorRole, CaseScope
+from mpa_contracts.vocabularies import MINIMUM_REFLECTION_DAYS, ActorRole, CaseScope
 
 # Which cases each role reaches beyond its own (see domain.ownership). Configured ones
 # replace these role by role; a role named nowhere reaches only its own cases.
@@ -61,7 +61,26 @@ class IntakeSettings(ServiceSettings):
     # At most this many cases (the newest within the viewer's scope) feed one report.
     report_case_limit: int = 10_000
 
+    # Recovery and reflection periods (issue 17): INTAKE_REFLECTION_DAYS_BY_COUNTRY='{"NE":
+    # 45}' gives a country more than INTAKE_REFLECTION_DAYS; neither may be under the
+    # Convention's 30 days (start-up refuses it). The owner is reminded
+    # INTAKE_REFLECTION_REMINDER_DAYS before the end.
+    reflection_days: int = Field(default=MINIMUM_REFLECTION_DAYS, ge=MINIMUM_REFLECTION_DAYS)
+    reflection_days_by_country: dict[str, int] = {}
+    reflection_reminder_days: int = Field(default=7, ge=0)
+
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    @field_validator("reflection_days_by_country", mode="after")
+    @classmethod
+    def _never_under_the_convention(cls, value: dict[str, int]) -> dict[str, int]:
+        short = sorted(country for country, days in value.items() if days < MINIMUM_REFLECTION_DAYS)
+        if short:
+            raise ValueError(
+                f"{', '.join(short)}: a recovery and reflection period lasts at least "
+                f"{MINIMUM_REFLECTION_DAYS} days (Council of Europe Convention, art. 13)"
+            )
+        return value
 
     @field_validator("case_read_scopes", mode="after")
     @classmethod

@@ -23,6 +23,7 @@ from mpa_contracts.events.case import (
     ConsentRecordedV1,
     ConsentWithdrawnV1,
 )
+from mpa_contracts.events.protection import BestInterestsDeterminedV1
 from mpa_referral.adapters.uow import ReferralUnitOfWork
 from mpa_referral.app import case_events
 from mpa_referral.app.common import ReferralContext
@@ -54,6 +55,7 @@ class CaseEventHandlers:
             handles(ConsentWithdrawnV1, self.on_consent_withdrawn),
             handles(CaseClosedV1, self.on_case_closed),
             handles(CasePersonalDataErasedV1, self.on_personal_data_erased),
+            handles(BestInterestsDeterminedV1, self.on_best_interests_determined),
         )
 
     async def on_case_registered(
@@ -95,6 +97,15 @@ class CaseEventHandlers:
     ) -> None:
         with _rejecting_unknown_cases():
             await case_events.case_closed(uow, data, Cause.of(delivery.envelope), self._clock())
+
+    async def on_best_interests_determined(
+        self, uow: ReferralUnitOfWork, data: BestInterestsDeterminedV1, delivery: Delivery
+    ) -> None:
+        with _rejecting_unknown_cases():
+            cause = Cause.of(delivery.envelope)
+            await case_events.best_interests_determined(
+                uow, self._policy, data, cause, self._clock()
+            )
 
     async def on_personal_data_erased(
         self, uow: ReferralUnitOfWork, data: CasePersonalDataErasedV1, delivery: Delivery

@@ -175,6 +175,7 @@ class MemoryCaseRepository:
                 case,
                 correlation_id=stored.correlation_id,
                 personal_data_erased=stored.personal_data_erased,
+                best_interests_determined_at=stored.best_interests_determined_at,
             )
         self._store.cases[case.case_id] = (case, reference)
         return known is None

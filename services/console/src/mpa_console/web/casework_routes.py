@@ -88,7 +88,12 @@ async def casework_page(
     return console.templates.render(
         request,
         "casework/case.html",
-        {**data, "is_supervisor": user.has("supervisor"), "actor_id": user.actor_id},
+        {
+            **data,
+            "is_supervisor": user.has("supervisor"),
+            "actor_id": user.actor_id,
+            "may_protect": user.has("caseworker", "supervisor"),
+        },
     )
 
 

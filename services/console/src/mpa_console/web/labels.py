@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from mpa_console.messages import N_
 from mpa_console.web.i18n import gettext_
+from mpa_console.web.protection_labels import PROTECTION_LABELS, PROTECTION_VOCABULARIES
 from mpa_contracts.vocabularies import (
     ApprovalState,
     ApprovalSubject,
@@ -84,6 +85,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     ConsentScope: {
         ConsentScope.REFERRAL: N_("Being referred to a partner"),
         ConsentScope.DATA_SHARING: N_("Sharing their data with that partner"),
+        ConsentScope.STATISTICAL_REPORTING: N_("Being counted, without identity, in statistics"),
     },
     ConsentGivenBy: {
         ConsentGivenBy.SELF: N_("The person themself"),
@@ -216,6 +218,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     ApprovalSubject: {
         ApprovalSubject.CASE_PLAN: N_("Case plan"),
         ApprovalSubject.CLOSURE: N_("Closure"),
+        ApprovalSubject.BEST_INTERESTS_DETERMINATION: N_("Best-interests determination"),
     },
     ApprovalState: {
         ApprovalState.REQUESTED: N_("Awaiting a decision"),
@@ -269,6 +272,9 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
     "transfer_initiator": TransferInitiator,
     "reopen_reason": CaseReopenReason,
 }
+
+LABELS.update(PROTECTION_LABELS)
+VOCABULARIES.update(PROTECTION_VOCABULARIES)
 
 # Case statuses are intake's own (not a contracts vocabulary).
 CASE_STATUS_LABELS = {"open": N_("Open"), "closed": N_("Closed")}

@@ -533,6 +533,9 @@ async def record_follow_up_done(
 ) -> FollowUpView:
     async with ctx.unit_of_work() as uow:
         stored = await _load_for_change(ctx, actor, uow.cases, case_id)
+        # The timer's row before the follow-up's, in the timer worker's order (it claims the
+        # timer, then locks the follow-up): the other order deadlocked when both met.
+        await uow.timers.cancel(kind=FOLLOW_UP_TIMER, subject_id=follow_up_id)
         follow_up = await uow.casework.get(FollowUp, follow_up_id, for_update=True)
         if follow_up is None or follow_up.case_id != case_id:
             raise CaseNotFound(f"no follow-up {follow_up_id} of case {case_id}")
@@ -541,7 +544,6 @@ async def record_follow_up_done(
             actor.actor_id, command.done_at or now, command.outcome, now + CLOCK_SKEW
         )
         await uow.casework.save(follow_up)
-        await uow.timers.cancel(kind=FOLLOW_UP_TIMER, subject_id=follow_up_id)
         await _keep_notes(ctx, uow, stored, {decision_note_key(follow_up_id): command.note})
         assert follow_up.done_at is not None
         assert follow_up.outcome is not None

@@ -185,8 +185,9 @@ class ConsentDetails(Command):
     scopes: Annotated[list[ConsentScope], Unique] = Field(
         min_length=1,
         max_length=len(ConsentScope),
-        description="What the person agreed to: being referred, and sharing their data with "
-        "the partner that takes the referral",
+        description="What the person agreed to: being referred, sharing their data with "
+        "the partner that takes the referral, and being counted without identity in "
+        "statistics (`statistical_reporting`)",
         examples=[["referral", "data_sharing"]],
     )
     given_by: ConsentGivenBy = Field(

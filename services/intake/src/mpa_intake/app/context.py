@@ -15,6 +15,7 @@ from uuid import UUID
 
 from mpa_contracts.vocabularies import ActorRole, CaseScope
 from mpa_intake.app.ports import Matcher, ReferralDirectory, UnitOfWorkFactory, Vault
+from mpa_intake.domain.identification import ReflectionPolicy
 from mpa_intake.domain.ownership import Viewer
 
 # The CloudEvents source of every event intake emits (settings.event_source says the same).
@@ -92,3 +93,6 @@ class IntakeContext:
     referrals: ReferralDirectory | None = None
     clock: Callable[[], datetime] = field(default=_utc_now)
     casework: CaseworkPolicy = field(default_factory=CaseworkPolicy)
+    # How long recovery and reflection periods last per country, and when owners are
+    # reminded of their end (issue 17).
+    reflection: ReflectionPolicy = field(default_factory=ReflectionPolicy)

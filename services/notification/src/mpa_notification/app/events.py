@@ -19,6 +19,7 @@ from mpa_contracts.events.directory import (
     PartnerRegisteredV1,
     PartnerUpdatedV1,
 )
+from mpa_contracts.events.protection import ReflectionPeriodEndingV1
 from mpa_contracts.events.referral import REFERRAL_STATE_AFTER, ReferralRequestedV1
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.endpoint_health import disable_partner_endpoints
@@ -117,6 +118,9 @@ async def on_casework_event(
     elif isinstance(data, FollowUpOverdueV1):
         owners[Audience.CASE_OWNER] = data.owner_id
         team = country = None
+    elif isinstance(data, ReflectionPeriodEndingV1):
+        owners[Audience.CASE_OWNER] = data.owner_id
+        team, country = data.owner_team, data.owner_country
     else:
         return
     if team is not None:

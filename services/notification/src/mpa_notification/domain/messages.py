@@ -57,6 +57,11 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
                 "Approval requested for case {case_id}",
                 "{actor_id} asks a supervisor to approve the {subject} of case {case_id}.",
             ),
+            _C + "reflection_period_ending.v1": Wording(
+                "Recovery and reflection period of case {case_id} ends soon",
+                "The recovery and reflection period of case {case_id} ends on {ends_at}. "
+                "Review the person's situation and consider an extension.",
+            ),
             _C + "follow_up_overdue.v1": Wording(
                 "Follow-up overdue on case {case_id}",
                 "A {follow_up_type} follow-up of your case {case_id} was due on {due_at} "
@@ -112,6 +117,11 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
                 "Approbation demandée pour le dossier {case_id}",
                 "{actor_id} demande à un superviseur d'approuver « {subject} » du dossier "
                 "{case_id}.",
+            ),
+            _C + "reflection_period_ending.v1": Wording(
+                "Le délai de rétablissement et de réflexion du dossier {case_id} prend bientôt fin",
+                "Le délai de rétablissement et de réflexion du dossier {case_id} prend fin le "
+                "{ends_at}. Réexaminez la situation de la personne et envisagez une prolongation.",
             ),
             _C + "follow_up_overdue.v1": Wording(
                 "Suivi en retard pour le dossier {case_id}",
@@ -170,6 +180,11 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
                 "Aprobación solicitada para el caso {case_id}",
                 "{actor_id} pide a un supervisor que apruebe «{subject}» del caso {case_id}.",
             ),
+            _C + "reflection_period_ending.v1": Wording(
+                "El período de restablecimiento y reflexión del caso {case_id} termina pronto",
+                "El período de restablecimiento y reflexión del caso {case_id} termina el "
+                "{ends_at}. Revise la situación de la persona y considere una prórroga.",
+            ),
             _C + "follow_up_overdue.v1": Wording(
                 "Seguimiento atrasado en el caso {case_id}",
                 "Un seguimiento «{follow_up_type}» de su caso {case_id} vencía el {due_at} "
@@ -224,6 +239,11 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
             _C + "approval_requested.v1": Wording(
                 "طلب موافقة على الحالة {case_id}",
                 "يطلب {actor_id} من مشرف الموافقة على «{subject}» للحالة {case_id}.",
+            ),
+            _C + "reflection_period_ending.v1": Wording(
+                "فترة التعافي والتفكير للحالة {case_id} تنتهي قريبًا",
+                "تنتهي فترة التعافي والتفكير للحالة {case_id} في {ends_at}. "
+                "يرجى مراجعة وضع الشخص والنظر في تمديدها.",
             ),
             _C + "follow_up_overdue.v1": Wording(
                 "متابعة متأخرة للحالة {case_id}",

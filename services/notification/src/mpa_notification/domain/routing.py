@@ -17,6 +17,7 @@ from mpa_contracts.events.notification import (
     NotificationEndpointDisabledV1,
     NotificationExhaustedV1,
 )
+from mpa_contracts.events.protection import ReflectionPeriodEndingV1
 from mpa_contracts.events.referral import (
     REFERRAL_EVENTS,
     ReferralAcceptedV1,
@@ -83,6 +84,11 @@ EMAIL_AUDIENCES: Mapping[str, frozenset[Audience]] = MappingProxyType(
             {Audience.TEAM_SUPERVISORS, Audience.SUPERVISORS}
         ),
         FollowUpOverdueV1.event_type: frozenset({Audience.CASE_OWNER}),
+        # Protection (issue 17): the case's owner and its team's supervisors — for a child,
+        # too: notices about a child go to the caseworker and supervisors, never the child.
+        ReflectionPeriodEndingV1.event_type: frozenset(
+            {Audience.CASE_OWNER, Audience.TEAM_SUPERVISORS, Audience.SUPERVISORS}
+        ),
     }
 )
 # Event types of the casework subscription (mpa.case.v1 and mpa.access.v1).
@@ -90,6 +96,7 @@ CASEWORK_EMAIL_EVENTS: tuple[type[EventData], ...] = (
     BreakGlassAccessV1,
     CaseApprovalRequestedV1,
     FollowUpOverdueV1,
+    ReflectionPeriodEndingV1,
 )
 
 # Payload fields naming the partner a referral event concerns (re-routed: the one it left).

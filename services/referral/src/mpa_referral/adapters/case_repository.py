@@ -86,6 +86,7 @@ def _profile_of(row: RowMapping) -> CaseProfile:
         status=CaseStatus(row["status"]),
         correlation_id=row["correlation_id"],
         personal_data_erased=row["personal_data_erased"],
+        best_interests_determined_at=row["best_interests_determined_at"],
     )
 
 
@@ -138,6 +139,7 @@ class SqlCaseRepository:
             .values(
                 **_columns(case),
                 personal_data_erased=case.personal_data_erased,
+                best_interests_determined_at=case.best_interests_determined_at,
                 updated_at=func.now(),
             )
         )

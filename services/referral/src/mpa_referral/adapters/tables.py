@@ -128,6 +128,8 @@ cases = Table(
     Column("status", String(10), nullable=False),
     # Intake erased the person's data: the notes about the case are destroyed here too.
     Column("personal_data_erased", Boolean, nullable=False, server_default=text("false")),
+    # When intake recorded a best-interests determination for the child (issue 17).
+    Column("best_interests_determined_at", DateTime(timezone=True), nullable=True),
     *_timestamps(),
 )
 

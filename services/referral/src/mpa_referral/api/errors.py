@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from mpa_common.problems import PROBLEM_TYPE_BASE, problem_response
 from mpa_referral.domain.errors import (
+    BestInterestsDeterminationRequired,
     ChosenServiceRefused,
     Conflict,
     Forbidden,
@@ -27,6 +28,12 @@ _PROBLEMS: tuple[tuple[type[ReferralError], int, str, str | None], ...] = (
     (NotFound, 404, "Not found", None),
     (Forbidden, 403, "Forbidden", None),
     (IllegalTransition, 409, "Illegal transition", None),
+    (
+        BestInterestsDeterminationRequired,
+        409,
+        "Best-interests determination required",
+        "best-interests-determination-required",
+    ),
     (Conflict, 409, "Conflict", None),
     (InvalidRequest, 422, "Invalid request", None),
     (InvalidService, 422, "Invalid service", None),
@@ -39,6 +46,9 @@ def problem_of(error: ReferralError) -> tuple[int, str, str, dict[str, Any]]:
     for kind, status, title, slug in _PROBLEMS:
         if isinstance(error, kind):
             extra: dict[str, Any] = {}
+            if isinstance(error, BestInterestsDeterminationRequired):
+                extra["reason"] = "best_interests_determination_required"
+                extra["category"] = error.category
             if isinstance(error, ChosenServiceRefused):
                 extra["rule"] = error.rule
             if isinstance(error, InvalidDocument):

@@ -29,11 +29,13 @@ from mpa_contracts.events.case import (
     RoutingProfile,
     SafetyFlags,
 )
-from mpa_contracts.vocabularies import CancelReason, ConsentScope
+from mpa_contracts.events.protection import BestInterestsDeterminedV1
+from mpa_contracts.vocabularies import CancelReason, ConsentScope, ReferralState, UnroutableReason
 from mpa_referral.app.cascades import apply_consent, cancel_open_referrals, erase_notes
-from mpa_referral.app.common import ReferralPolicy
+from mpa_referral.app.common import ReferralPolicy, save
 from mpa_referral.app.ports import UnitOfWorkPort
 from mpa_referral.app.request import refer_case_needs, refer_new_case
+from mpa_referral.app.routing import route_referral
 from mpa_referral.domain.actors import Actor
 from mpa_referral.domain.cases import CaseNeed, CaseProfile, CaseStatus, ConsentTerms
 from mpa_referral.domain.errors import UnknownCase
@@ -161,6 +163,34 @@ async def case_closed(uow: UnitOfWorkPort, data: CaseClosedV1, cause: Cause, now
     await cancel_open_referrals(
         uow, data.case_id, CancelReason.CASE_CLOSED, cause, now, keep_statutory=False
     )
+
+
+async def best_interests_determined(
+    uow: UnitOfWorkPort,
+    policy: ReferralPolicy,
+    data: BestInterestsDeterminedV1,
+    cause: Cause,
+    now: datetime,
+) -> None:
+    """A best-interests panel's determination was recorded for the child: the return and
+    family-reunification referrals that waited for it are routed now."""
+    case = await _known(uow, data.case_id)
+    if case.best_interests_determined_at is None:
+        case = dataclasses.replace(case, best_interests_determined_at=data.determined_at)
+        await uow.cases.save(case)
+    waiting = [
+        referral
+        for referral in await uow.referrals.of_case(
+            data.case_id, states=(ReferralState.UNROUTABLE,), for_update=True
+        )
+        if referral.status_reason is UnroutableReason.BEST_INTERESTS_DETERMINATION_REQUIRED
+    ]
+    for referral in waiting:
+        # As a retry: if no service takes it now, it stays unroutable (and is retried
+        # when the directory changes, like any unroutable referral).
+        await route_referral(uow, policy, referral, case, now, retry=True)
+        if referral.is_open:
+            await save(uow, referral, cause, now)
 
 
 async def personal_data_erased(uow: UnitOfWorkPort, data: CasePersonalDataErasedV1) -> None:

@@ -16,7 +16,13 @@ from mpa_referral.app.routing import route_referral
 from mpa_referral.domain.actors import SYSTEM, Actor
 from mpa_referral.domain.cases import CaseNeed, CaseProfile, CaseStatus, referred_already
 from mpa_referral.domain.disclosure import Viewer
-from mpa_referral.domain.errors import ChosenServiceRefused, Conflict, InvalidRequest, NotFound
+from mpa_referral.domain.errors import (
+    BestInterestsDeterminationRequired,
+    ChosenServiceRefused,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+)
 from mpa_referral.domain.lifecycle import OPEN_STATES
 from mpa_referral.domain.mandatory import (
     MandatoryRule,
@@ -172,6 +178,8 @@ async def request_referral(ctx: ReferralContext, command: RequestReferral) -> Re
             raise NotFound("need_id: no such need in this case")
         if case.status is CaseStatus.CLOSED:
             raise Conflict("The case is closed")
+        if case.awaits_best_interests_determination(need.category):
+            raise BestInterestsDeterminationRequired(need.category.value)
         consented = case.allows_referral(now)
         if not (consented or need.statutory or command.consent_override_reason):
             raise Conflict("The case has no consent to referral")

@@ -34,6 +34,8 @@ from mpa_referral.domain.sla import acceptance_due
 
 # Unroutable referrals worth another try when the directory changes.
 RETRYABLE_UNROUTABLE = (
+    # Not BEST_INTERESTS_DETERMINATION_REQUIRED: those wait for the determination, not for
+    # the directory (app.case_events.best_interests_determined routes them).
     UnroutableReason.NO_MATCHING_SERVICE.value,
     UnroutableReason.ALL_CANDIDATES_EXCLUDED.value,
     UnroutableReason.ALL_CANDIDATES_DECLINED.value,
@@ -100,6 +102,15 @@ async def route_referral(
     if not (referral.statutory or referral.consent_override_reason or case.allows_referral(now)):
         if not retry:
             referral.give_up(UnroutableReason.NO_CONSENT, NO_DECISION, now)
+        return NO_DECISION
+    if case.awaits_best_interests_determination(referral.category):
+        # A child's durable solution or family is decided by a best-interests panel
+        # first; the referral waits, unroutable with that reason, and is routed when the
+        # determination is recorded (app.case_events.best_interests_determined).
+        if not retry:
+            referral.give_up(
+                UnroutableReason.BEST_INTERESTS_DETERMINATION_REQUIRED, NO_DECISION, now
+            )
         return NO_DECISION
     decision = await decide(uow, policy, referral, case)
     while (candidate := decision.chosen) is not None:

@@ -23,6 +23,7 @@ from mpa_contracts.vocabularies import (
     Sex,
     Urgency,
     Vulnerability,
+    needs_best_interests_determination,
 )
 from mpa_referral.domain.mandatory import MandatoryRule, is_statutory
 
@@ -76,6 +77,15 @@ class CaseProfile:
     correlation_id: UUID | None = None
     # Intake erased the person's data: notes about the case are gone and no new one is kept.
     personal_data_erased: bool = False
+    # When a best-interests panel's determination for the child was recorded (intake's
+    # `best_interests_determined.v1`); until then no return or family-reunification
+    # referral of an unaccompanied or separated child is made.
+    best_interests_determined_at: datetime | None = None
+
+    def awaits_best_interests_determination(self, category: NeedCategory) -> bool:
+        return self.best_interests_determined_at is None and needs_best_interests_determination(
+            category, self.vulnerabilities
+        )
 
     def allows_referral(self, now: datetime) -> bool:
         return self.consent is not None and self.consent.allows_referral(now)

@@ -44,6 +44,18 @@ class ChosenServiceRefused(Conflict):
         self.rule = rule
 
 
+class BestInterestsDeterminationRequired(Conflict):
+    """A return or family-reunification referral of an unaccompanied or separated child
+    before a best-interests determination was recorded (nothing is stored)."""
+
+    def __init__(self, category: str) -> None:
+        super().__init__(
+            f"need_id: a {category} referral of an unaccompanied or separated child waits for "
+            "a best-interests determination (record it in intake first)"
+        )
+        self.category = category
+
+
 class UnknownCase(ReferralError):
     """An event about a case this service never saw registered."""
 
