@@ -677,7 +677,7 @@ def test_a_separated_childs_protection_steps_then_her_return_is_referred(
     caseworker.select_option("#consent-given_by", "legal_guardian")
     caseworker.select_option("#consent-method", "verbal")
     caseworker.get_by_role("button", name="Register the case").click()
-    expect(caseworker.locator(".flash")).to_contain_text("The case was registered.")
+    expect(caseworker.locator(".flash", has_text="The case was registered.")).to_be_visible()
     case_id = caseworker.url.rsplit("/", 1)[1]
     reload_until(
         caseworker,
