@@ -75,6 +75,7 @@ from mpa_contracts.events.referral import (
     RoutingCandidate,
     RoutingExplanation,
 )
+from mpa_contracts.events.safe_contact import ContactWithheldV1
 from mpa_contracts.examples_protection import PROTECTION_EXAMPLES
 from mpa_contracts.vocabularies import (
     AccessPurpose,
@@ -91,6 +92,8 @@ from mpa_contracts.vocabularies import (
     ConsentMethod,
     ConsentOverrideReason,
     ConsentScope,
+    ContactPath,
+    ContactRefusal,
     DeactivationReason,
     DeliveryFailureReason,
     EndpointDisabledReason,
@@ -478,6 +481,15 @@ _EXAMPLES: tuple[EventData, ...] = (
         owner_team="ne-agadez-cm",
         owner_agency="iom-ne",
         owner_country="NE",
+    ),
+    ContactWithheldV1(
+        **_PARTNER_ACTOR,
+        case_id=CASE_ID,
+        path=ContactPath.PARTNER_DISCLOSURE,
+        reason=ContactRefusal.DO_NOT_CONTACT,
+        withheld_fields=(PersonalDataField.PERSON_PHONE,),
+        referral_id=REFERRAL_ID,
+        actor_partner_id=PARTNER_ID,
     ),
 )
 

@@ -30,6 +30,7 @@ from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.protection import PROTECTION_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
 from mpa_contracts.events.registry import UnknownEventType
+from mpa_contracts.events.safe_contact import SAFE_CONTACT_EVENTS
 
 _DAY_MS: Final = 24 * 60 * 60 * 1000
 RETAIN_FOREVER: Final = -1  # Kafka's retention.ms for "never delete"
@@ -115,8 +116,9 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         key="case_id",
         partitions=PARTITIONS,
         retention_ms=90 * _DAY_MS,
-        event_types=_types(ACCESS_EVENTS),
-        description="Reads of personal data, keyed by the case read",
+        event_types=_types(ACCESS_EVENTS) + _types(SAFE_CONTACT_EVENTS),
+        description="Reads of personal data, and contacts the safety profile refused, keyed "
+        "by the case",
         producer=service_source("intake"),
     ),
 )

@@ -164,6 +164,46 @@ class SafeContactMethod(StrEnum):
     THROUGH_CASEWORKER = "through_caseworker"
 
 
+# --- safe contact (issue 17) ---------------------------------------------------------------
+
+
+class SafeContactTime(StrEnum):
+    """When, in the person's local time, contact is safe; a profile naming none puts no
+    limit on the time (see `SAFE_CONTACT_HOURS`)."""
+
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+    EVENING = "evening"
+    NIGHT = "night"
+
+
+# The local hours each safe time covers: [start, end), on a 24-hour clock; night wraps.
+SAFE_CONTACT_HOURS: Final[Mapping[SafeContactTime, tuple[int, int]]] = MappingProxyType(
+    {
+        SafeContactTime.MORNING: (6, 12),
+        SafeContactTime.AFTERNOON: (12, 18),
+        SafeContactTime.EVENING: (18, 22),
+        SafeContactTime.NIGHT: (22, 6),
+    }
+)
+
+
+class ContactPath(StrEnum):
+    """A way the platform would let someone contact the person, or tell them how."""
+
+    PARTNER_DISCLOSURE = "partner_disclosure"  # a partner reading the person's record
+    CONTACT_CHECK = "contact_check"  # staff asking before they call, write or visit
+
+
+class ContactRefusal(StrEnum):
+    """Why the person's safety profile refused a contact or withheld how to make one."""
+
+    DO_NOT_CONTACT = "do_not_contact"  # the person is not to be contacted at all
+    CHANNEL_NOT_SAFE = "channel_not_safe"  # not the person's safe channel
+    OUTSIDE_SAFE_TIMES = "outside_safe_times"  # not at a time the person said is safe
+    NO_VOICEMAIL = "no_voicemail"  # no message may be left
+
+
 class ReferralState(StrEnum):
     """Lifecycle of a referral, aligned with HL7 FHIR Task.status.
 

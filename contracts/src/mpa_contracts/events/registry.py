@@ -11,6 +11,7 @@ from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.protection import PROTECTION_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
+from mpa_contracts.events.safe_contact import SAFE_CONTACT_EVENTS
 
 
 class UnknownEventType(LookupError):
@@ -35,6 +36,7 @@ EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry(
     DIRECTORY_EVENTS,
     NOTIFICATION_EVENTS,
     ACCESS_EVENTS,
+    SAFE_CONTACT_EVENTS,
 )
 
 
