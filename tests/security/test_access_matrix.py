@@ -85,6 +85,7 @@ intake        POST   /v1/cases/{case_id}/follow-ups/{follow_up_id}/done 401  401
 intake        POST   /v1/cases/{case_id}/approvals                    401  401  401  401  401  404  404  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/approvals/{approval_id}/decision 401  401  401  401  401  403  403  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/reopen                       401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/contact-checks               401  401  401  401  401  404  404  404  403  403  403  403
 intake        GET    /v1/approvals                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/transfers                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/reports/casework                             401  401  401  401  401  200  200  200  403  403  200  200
@@ -371,6 +372,8 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
             f"/v1/cases/{RANDOM}/approvals/{RANDOM}/decision", {"json": {"decision": "approved"}}),
         ("intake", "POST", "/v1/cases/{case_id}/reopen"): (
             f"/v1/cases/{RANDOM}/reopen", {"json": {"reason": "new_need"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/contact-checks"): (
+            f"/v1/cases/{RANDOM}/contact-checks", {"json": {"channel": "sms"}}),
         ("intake", "GET", "/v1/transfers"): ("/v1/transfers", {}),
         ("intake", "GET", "/v1/approvals"): ("/v1/approvals", {}),
         ("intake", "GET", "/v1/reports/casework"): ("/v1/reports/casework", {}),

@@ -16,6 +16,7 @@ from mpa_intake.api.casework_routes import casework_router
 from mpa_intake.api.errors import install_intake_error_handler
 from mpa_intake.api.protection_routes import protection_router
 from mpa_intake.api.routes import cases_router
+from mpa_intake.api.safe_contact_routes import safe_contact_router
 from mpa_intake.app.casework import FOLLOW_UP_TIMER, on_follow_up_due
 from mpa_intake.app.context import CaseworkPolicy, IntakeContext, ScopePolicy
 from mpa_intake.app.identification import (
@@ -74,6 +75,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             cases_router(settings, intake),
             casework_router(intake),
             protection_router(intake),
+            safe_contact_router(intake),
         ],
         workers=[
             referrals,
@@ -107,6 +109,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 "description": "Trafficking identification, the recovery and reflection "
                 "period, a child's assent, guardian and best interests; statistics without "
                 "identities",
+            },
+            {
+                "name": "safe contact",
+                "description": "The person's safety profile, asked before any contact",
             },
             {"name": "health", "description": "Liveness and readiness"},
         ],

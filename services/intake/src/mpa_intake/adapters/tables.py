@@ -51,6 +51,8 @@ cases = Table(
     Column("vulnerabilities", ARRAY(String(CODE)), nullable=False),
     Column("do_not_contact", Boolean, nullable=False),
     Column("safe_contact_method", String(CODE), nullable=False),
+    Column("safe_times", ARRAY(String(CODE)), nullable=False, server_default=text("'{}'")),
+    Column("voicemail_allowed", Boolean, nullable=False, server_default=text("false")),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("registered_by", String(80), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

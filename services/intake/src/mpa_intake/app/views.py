@@ -24,6 +24,7 @@ from mpa_contracts.vocabularies import (
     PersonalDataField,
     RiskLevel,
     SafeContactMethod,
+    SafeContactTime,
     Sex,
     Urgency,
     Vulnerability,
@@ -174,6 +175,10 @@ class SafetyView(View):
     do_not_contact: bool = Field(description="Partners must not contact the person directly")
     safe_contact_method: SafeContactMethod = Field(description="The only way to reach them")
     safe_contact_details: str | None = Field(description="When and how contact is safe")
+    safe_times: list[SafeContactTime] = Field(
+        description="When, in the person's local time, contact is safe; empty: any time"
+    )
+    voicemail_allowed: bool = Field(description="Whether a voicemail or message may be left")
 
 
 class CaseDetail(View):
