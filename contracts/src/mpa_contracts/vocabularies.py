@@ -27,6 +27,9 @@ class NeedCategory(StrEnum):
     CASE_MANAGEMENT = "case_management"
     FOOD = "food"
     CASH = "cash"
+    # GBV case management and response: the gender-based-violence referral pathway
+    # (survivor-centred, usually a GBV-sensitive service).
+    GBV_RESPONSE = "gbv_response"
 
 
 class Urgency(StrEnum):
@@ -204,6 +207,39 @@ class ContactRefusal(StrEnum):
     NO_VOICEMAIL = "no_voicemail"  # no message may be left
 
 
+# --- PSEA: protection from sexual exploitation and abuse (issue 17) --------------------------
+
+
+class PseaAllegationType(StrEnum):
+    """What a PSEA complaint alleges (the IASC definitions)."""
+
+    SEXUAL_EXPLOITATION = "sexual_exploitation"
+    SEXUAL_ABUSE = "sexual_abuse"
+
+
+class PseaStep(StrEnum):
+    """A step of a PSEA complaint that has a deadline."""
+
+    ASSISTANCE = "assistance"  # the survivor offered assistance through the GBV pathway
+    ALLEGATION_REFERRAL = "allegation_referral"  # allegation to the implicated organisation
+    INVESTIGATION = "investigation"  # the investigation's outcome recorded
+
+
+class PseaInvestigationOutcome(StrEnum):
+    """What the implicated organisation's investigation concluded."""
+
+    SUBSTANTIATED = "substantiated"
+    UNSUBSTANTIATED = "unsubstantiated"
+    INCONCLUSIVE = "inconclusive"
+
+
+class PseaAssistanceDecision(StrEnum):
+    """What became of the assistance offered to a survivor."""
+
+    REFERRED = "referred"  # a GBV-pathway need added to the survivor's case, with consent
+    DECLINED = "declined"  # the survivor did not want assistance
+
+
 class ReferralState(StrEnum):
     """Lifecycle of a referral, aligned with HL7 FHIR Task.status.
 
@@ -360,6 +396,9 @@ class ActorRole(StrEnum):
     AUDITOR = "auditor"  # reviews the audit log; never reads personal data
     ADMIN = "admin"  # directory administration, erasure (the data-protection function)
     SERVICE = "service"  # another platform service calling an API
+    # The PSEA focal point: receives and handles complaints of sexual exploitation and abuse,
+    # the only role that sees them (issue 17). A short code: actor ids are `<role>:<subject>`.
+    PSEA_FOCAL_POINT = "psea"
     SYSTEM = "system"  # a service acting on a rule, e.g. cancelling after consent withdrawal
 
 
@@ -474,6 +513,8 @@ class PersonalDataField(StrEnum):
     # reopening comments (kept encrypted with the case's personal data).
     CASEWORK_NOTE = "casework.note"
     SAFETY_SAFE_CONTACT_DETAILS = "safety.safe_contact_details"
+    # The account of a PSEA complaint, in the words it was given (restricted record).
+    PSEA_ACCOUNT = "psea.account"
 
 
 # --- protection workflows (issue 17) -----------------------------------------------------------

@@ -10,6 +10,7 @@ from mpa_contracts.events.casework import CASEWORK_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.protection import PROTECTION_EVENTS
+from mpa_contracts.events.psea import PSEA_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
 from mpa_contracts.events.safe_contact import SAFE_CONTACT_EVENTS
 
@@ -37,6 +38,7 @@ EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry(
     NOTIFICATION_EVENTS,
     ACCESS_EVENTS,
     SAFE_CONTACT_EVENTS,
+    PSEA_EVENTS,
 )
 
 

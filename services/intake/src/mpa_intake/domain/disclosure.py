@@ -49,6 +49,8 @@ FIELDS_BY_NEED: Mapping[NeedCategory, frozenset[PersonalDataField]] = MappingPro
         | {F.PERSON_GENDER_IDENTITY, F.LOCATION_PLACE, F.NEEDS_NOTE},
         NeedCategory.FOOD: frozenset({F.LOCATION_PLACE}),
         NeedCategory.CASH: frozenset({F.NEEDS_NOTE}),
+        # Survivor-centred: no place (the service arranges a safe meeting itself).
+        NeedCategory.GBV_RESPONSE: _AGE | {F.PERSON_GENDER_IDENTITY, F.NEEDS_NOTE},
     }
 )
 
