@@ -460,6 +460,7 @@ class NotificationRecipient(StrEnum):
     SUPERVISORS = "supervisors"  # the supervisors' address of the referral's country
     TEAM_SUPERVISORS = "team_supervisors"  # the supervisors of a case's owning team
     CASE_OWNER = "case_owner"  # the caseworker who owns a case
+    INVESTIGATORS = "investigators"  # a partner's investigation focal point (PSEA)
 
 
 class AccessPurpose(StrEnum):

@@ -22,11 +22,13 @@ from mpa_contracts.vocabularies import (
 )
 
 
-class _PseaEvent(ActorEventData):
+class PseaEvent(ActorEventData):
+    """What every step of a complaint says: which complaint, who acted."""
+
     complaint_id: PseaComplaintId
 
 
-class PseaComplaintReceivedV1(_PseaEvent):
+class PseaComplaintReceivedV1(PseaEvent):
     """A complaint of sexual exploitation or abuse was received; its clocks started."""
 
     event_type = "org.mpa.psea.complaint_received.v1"
@@ -39,7 +41,7 @@ class PseaComplaintReceivedV1(_PseaEvent):
     )
 
 
-class PseaComplaintReadV1(_PseaEvent):
+class PseaComplaintReadV1(PseaEvent):
     """The PSEA focal point read the restricted record (which fields, never their values)."""
 
     event_type = "org.mpa.psea.complaint_read.v1"
@@ -47,7 +49,7 @@ class PseaComplaintReadV1(_PseaEvent):
     fields: UniqueTuple[PersonalDataField] = Field(min_length=1)
 
 
-class PseaAssistanceDecidedV1(_PseaEvent):
+class PseaAssistanceDecidedV1(PseaEvent):
     """The survivor was referred for assistance through the GBV pathway (with consent), or
     declined it."""
 
@@ -57,7 +59,7 @@ class PseaAssistanceDecidedV1(_PseaEvent):
     on_time: bool = Field(description="Whether it was decided by its deadline")
 
 
-class PseaAllegationReferredV1(_PseaEvent):
+class PseaAllegationReferredV1(PseaEvent):
     """The allegation was referred to the implicated organisation's investigation focal
     point; the survivor's identity goes with it only with their consent."""
 
@@ -73,7 +75,7 @@ class PseaAllegationReferredV1(_PseaEvent):
     on_time: bool = Field(description="Whether it was referred by its deadline")
 
 
-class PseaInvestigationConcludedV1(_PseaEvent):
+class PseaInvestigationConcludedV1(PseaEvent):
     """The implicated organisation's investigation concluded; a substantiated allegation
     may suspend the organisation from the directory."""
 
@@ -88,7 +90,7 @@ class PseaInvestigationConcludedV1(_PseaEvent):
     on_time: bool = Field(description="Whether it concluded by its deadline")
 
 
-class PseaDeadlineMissedV1(_PseaEvent):
+class PseaDeadlineMissedV1(PseaEvent):
     """A step of a complaint was not taken by its deadline (announced once)."""
 
     event_type = "org.mpa.psea.deadline_missed.v1"
