@@ -24,12 +24,15 @@ from mpa_contracts.events.case import (
     ConsentWithdrawnV1,
 )
 from mpa_contracts.events.protection import BestInterestsDeterminedV1
+from mpa_contracts.events.psea import PseaInvestigationConcludedV1
 from mpa_referral.adapters.uow import ReferralUnitOfWork
-from mpa_referral.app import case_events
+from mpa_referral.app import case_events, psea
 from mpa_referral.app.common import ReferralContext
-from mpa_referral.domain.errors import UnknownCase
+from mpa_referral.domain.errors import NotFound, UnknownCase
 
 CASE_CONSUMER_GROUP = "mpa-referral.cases"
+# PSEA outcomes (mpa.psea.v1): a group of its own, so the case consumer never reads them.
+PSEA_CONSUMER_GROUP = "mpa-referral.psea"
 
 
 @contextlib.contextmanager
@@ -111,3 +114,25 @@ class CaseEventHandlers:
         self, uow: ReferralUnitOfWork, data: CasePersonalDataErasedV1, delivery: Delivery
     ) -> None:
         await case_events.personal_data_erased(uow, data)
+
+
+class PseaEventHandlers:
+    """A substantiated PSEA allegation that asks for it suspends the partner."""
+
+    def __init__(self, context: ReferralContext) -> None:
+        self._policy = context.policy
+        self._clock = context.clock
+
+    def subscription(self) -> Subscription[ReferralUnitOfWork]:
+        return Subscription(
+            PSEA_CONSUMER_GROUP,
+            handles(PseaInvestigationConcludedV1, self.on_investigation_concluded),
+        )
+
+    async def on_investigation_concluded(
+        self, uow: ReferralUnitOfWork, data: PseaInvestigationConcludedV1, delivery: Delivery
+    ) -> None:
+        try:
+            await psea.investigation_concluded(uow, self._policy, data, self._clock())
+        except NotFound as missing:
+            raise EventRejected("unknown_partner", str(missing)) from None

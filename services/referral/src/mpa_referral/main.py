@@ -25,7 +25,7 @@ from mpa_referral.api.errors import install_referral_error_handler
 from mpa_referral.app.common import ReferralContext, ReferralPolicy
 from mpa_referral.app.timers import TimerWorker, referral_timers
 from mpa_referral.demo import DemoDirectorySeeder
-from mpa_referral.handlers import CaseEventHandlers
+from mpa_referral.handlers import CaseEventHandlers, PseaEventHandlers
 from mpa_referral.settings import ReferralSettings
 
 
@@ -97,6 +97,13 @@ def build_workers(
     workers.append(
         service.consumer(
             CaseEventHandlers(context).subscription(),
+            unit_of_work=composition.units_of_work,
+            processed=processed_events,
+        )
+    )
+    workers.append(
+        service.consumer(
+            PseaEventHandlers(context).subscription(),
             unit_of_work=composition.units_of_work,
             processed=processed_events,
         )
