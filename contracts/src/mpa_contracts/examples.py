@@ -50,6 +50,7 @@ from mpa_contracts.events.directory import (
     ServiceRegisteredV1,
     ServiceUpdatedV1,
 )
+from mpa_contracts.events.feedback import ServiceFeedbackRecordedV1
 from mpa_contracts.events.notification import (
     NotificationAttemptFailedV1,
     NotificationDeliveredV1,
@@ -125,6 +126,8 @@ from mpa_contracts.vocabularies import (
     RiskLevel,
     RoutingExclusionReason,
     SafeContactMethod,
+    ServiceQuality,
+    ServiceReceived,
     ServiceStatus,
     Sex,
     SlaMilestone,
@@ -132,6 +135,7 @@ from mpa_contracts.vocabularies import (
     UnroutableReason,
     Urgency,
     Vulnerability,
+    WaitingTime,
 )
 
 CASE_ID = UUID("6f1c2a3e-8d4b-4c1a-9e2f-0a1b2c3d4e5f")
@@ -494,6 +498,17 @@ _EXAMPLES: tuple[EventData, ...] = (
         owner_team="ne-agadez-cm",
         owner_agency="iom-ne",
         owner_country="NE",
+    ),
+    ServiceFeedbackRecordedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        feedback_id=UUID("7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"),
+        referral_id=REFERRAL_ID,
+        received=ServiceReceived.RECEIVED,
+        quality=ServiceQuality.GOOD,
+        waiting_time=WaitingTime.WITHIN_A_WEEK,
+        felt_safe=True,
+        anonymous_to_provider=True,
     ),
     PseaComplaintReceivedV1(
         actor_id="caseworker:u-204",

@@ -26,6 +26,7 @@ from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import CASE_EVENTS
 from mpa_contracts.events.casework import CASEWORK_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
+from mpa_contracts.events.feedback import FEEDBACK_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.protection import PROTECTION_EVENTS
 from mpa_contracts.events.psea import PSEA_EVENTS
@@ -79,10 +80,14 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         key="case_id",
         partitions=PARTITIONS,
         retention_ms=90 * _DAY_MS,
-        event_types=_types(CASE_EVENTS) + _types(CASEWORK_EVENTS) + _types(PROTECTION_EVENTS),
+        event_types=_types(CASE_EVENTS)
+        + _types(CASEWORK_EVENTS)
+        + _types(PROTECTION_EVENTS)
+        + _types(FEEDBACK_EVENTS),
         description="Case lifecycle, consent, casework (transfers, assessments, plan, "
-        "follow-ups, approvals) and protection (identification, reflection period, "
-        "children's best interests), keyed by case so each case's changes stay in order",
+        "follow-ups, approvals), protection (identification, reflection period, "
+        "children's best interests) and the person's feedback on services, keyed by case so "
+        "each case's changes stay in order",
         producer=service_source("intake"),
     ),
     Topic(

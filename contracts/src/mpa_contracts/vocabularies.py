@@ -207,6 +207,41 @@ class ContactRefusal(StrEnum):
     NO_VOICEMAIL = "no_voicemail"  # no message may be left
 
 
+# --- the person's voice: feedback on a service (issue 17) ------------------------------------
+
+
+class ServiceReceived(StrEnum):
+    """Whether the person got the service they were referred for, in their own view."""
+
+    RECEIVED = "received"
+    PARTLY = "partly"
+    NOT_RECEIVED = "not_received"
+
+
+class ServiceQuality(StrEnum):
+    """How the person rates the service (a five-point scale; see `SERVICE_QUALITY_SCORE`)."""
+
+    VERY_POOR = "very_poor"
+    POOR = "poor"
+    FAIR = "fair"
+    GOOD = "good"
+    VERY_GOOD = "very_good"
+
+
+SERVICE_QUALITY_SCORE: Final[Mapping[ServiceQuality, int]] = MappingProxyType(
+    {quality: score for score, quality in enumerate(ServiceQuality, start=1)}
+)
+
+
+class WaitingTime(StrEnum):
+    """How long the person waited for the service, as they tell it."""
+
+    SAME_DAY = "same_day"
+    WITHIN_A_WEEK = "within_a_week"
+    WITHIN_A_MONTH = "within_a_month"
+    OVER_A_MONTH = "over_a_month"
+
+
 # --- PSEA: protection from sexual exploitation and abuse (issue 17) --------------------------
 
 
