@@ -16,6 +16,7 @@ from mpa_intake.adapters.tables import outbox, processed_events
 from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
 from mpa_intake.api.casework_routes import casework_router
 from mpa_intake.api.errors import install_intake_error_handler
+from mpa_intake.api.feedback_routes import feedback_router
 from mpa_intake.api.protection_routes import protection_router
 from mpa_intake.api.psea_routes import psea_router
 from mpa_intake.api.routes import cases_router
@@ -91,6 +92,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             protection_router(intake),
             safe_contact_router(intake),
             psea_router(intake),
+            feedback_router(intake),
         ],
         workers=[
             referrals,
@@ -130,6 +132,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 "name": "safe contact",
                 "description": "The person's safety profile, asked before any contact",
             },
+            {"name": "feedback", "description": "The person's feedback on their services"},
             {
                 "name": "psea",
                 "description": "Complaints of sexual exploitation and abuse: restricted to "
