@@ -93,6 +93,7 @@ intake        POST   /v1/cases/{case_id}/approvals                    401  401  
 intake        POST   /v1/cases/{case_id}/approvals/{approval_id}/decision 401  401  401  401  401  403  403  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/reopen                       401  401  401  401  401  404  404  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/contact-checks               401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/feedback                     401  401  401  401  401  404  404  404  403  403  403  403
 intake        GET    /v1/approvals                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/transfers                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/reports/casework                             401  401  401  401  401  200  200  200  403  403  200  200
@@ -139,6 +140,7 @@ referral      GET    /v1/directory/hsds                               401  401  
 referral      GET    /v1/partners                                     401  401  401  401  401  200  200  200  200  200  200  200  200
 referral      GET    /v1/partners/{partner_id}                        401  401  401  401  401  200  200  200  200  200  200  200  200
 referral      GET    /v1/partners/{partner_id}/services               401  401  401  401  401  200  200  200  200  200  200  200  200
+referral      GET    /v1/partners/{partner_id}/feedback               401  401  401  401  401  200  200  200  200  404  200  200
 referral      GET    /v1/referrals                                    401  401  401  401  401  200  200  200  200  200  200  200
 referral      GET    /v1/referrals/{referral_id}                      401  401  401  401  401  200  200  200  200  404  200  200
 referral      GET    /v1/referrals/{referral_id}/fhir                 401  401  401  401  401  200  200  200  200  404  200  200
@@ -393,6 +395,9 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
             f"/v1/cases/{RANDOM}/reopen", {"json": {"reason": "new_need"}}),
         ("intake", "POST", "/v1/cases/{case_id}/contact-checks"): (
             f"/v1/cases/{RANDOM}/contact-checks", {"json": {"channel": "sms"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/feedback"): (
+            f"/v1/cases/{RANDOM}/feedback", {"json": {"referral_id": RANDOM,
+                                                     "received": "received"}}),
         ("intake", "GET", "/v1/transfers"): ("/v1/transfers", {}),
         ("intake", "GET", "/v1/approvals"): ("/v1/approvals", {}),
         ("intake", "GET", "/v1/reports/casework"): ("/v1/reports/casework", {}),
@@ -447,6 +452,8 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
             f"/v1/partners/{w.partner_b}/services", {"json": {
                 "name": "Legal aid", "category": "legal_aid", "coverage": [{"country": COUNTRY}],
                 "languages": ["fr"]}}),
+        ("referral", "GET", "/v1/partners/{partner_id}/feedback"): (
+            f"/v1/partners/{w.partner_a}/feedback", {}),
         ("referral", "GET", "/v1/partners/{partner_id}/services"): (
             f"/v1/partners/{w.partner_a}/services", {}),
         ("referral", "PATCH", "/v1/partners/{partner_id}/services/{service_id}"): (

@@ -23,16 +23,19 @@ from mpa_contracts.events.case import (
     ConsentRecordedV1,
     ConsentWithdrawnV1,
 )
+from mpa_contracts.events.feedback import ServiceFeedbackRecordedV1
 from mpa_contracts.events.protection import BestInterestsDeterminedV1
 from mpa_contracts.events.psea import PseaInvestigationConcludedV1
 from mpa_referral.adapters.uow import ReferralUnitOfWork
-from mpa_referral.app import case_events, psea
+from mpa_referral.app import case_events, feedback, psea
 from mpa_referral.app.common import ReferralContext
 from mpa_referral.domain.errors import NotFound, UnknownCase
 
 CASE_CONSUMER_GROUP = "mpa-referral.cases"
 # PSEA outcomes (mpa.psea.v1): a group of its own, so the case consumer never reads them.
 PSEA_CONSUMER_GROUP = "mpa-referral.psea"
+# The person's feedback on services (mpa.case.v1), in a group of its own.
+FEEDBACK_CONSUMER_GROUP = "mpa-referral.feedback"
 
 
 @contextlib.contextmanager
@@ -136,3 +139,21 @@ class PseaEventHandlers:
             await psea.investigation_concluded(uow, self._policy, data, self._clock())
         except NotFound as missing:
             raise EventRejected("unknown_partner", str(missing)) from None
+
+
+class FeedbackEventHandlers:
+    """The person's feedback on a referral's service, kept for its partner's figures."""
+
+    def subscription(self) -> Subscription[ReferralUnitOfWork]:
+        return Subscription(
+            FEEDBACK_CONSUMER_GROUP,
+            handles(ServiceFeedbackRecordedV1, self.on_feedback_recorded),
+        )
+
+    async def on_feedback_recorded(
+        self, uow: ReferralUnitOfWork, data: ServiceFeedbackRecordedV1, delivery: Delivery
+    ) -> None:
+        try:
+            await feedback.feedback_recorded(uow, data, delivery.envelope.time)
+        except feedback.UnknownReferral as unknown:
+            raise EventRejected("unknown_referral", str(unknown)) from None

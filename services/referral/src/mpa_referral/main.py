@@ -18,6 +18,7 @@ from mpa_referral.adapters.notes import NoteCipher
 from mpa_referral.adapters.tables import processed_events
 from mpa_referral.adapters.uow import ReferralUnitOfWork
 from mpa_referral.api import directory as directory_api
+from mpa_referral.api import feedback as feedback_api
 from mpa_referral.api import hsds as hsds_api
 from mpa_referral.api import referrals as referrals_api
 from mpa_referral.api import reports as reports_api
@@ -25,7 +26,7 @@ from mpa_referral.api.errors import install_referral_error_handler
 from mpa_referral.app.common import ReferralContext, ReferralPolicy
 from mpa_referral.app.timers import TimerWorker, referral_timers
 from mpa_referral.demo import DemoDirectorySeeder
-from mpa_referral.handlers import CaseEventHandlers, PseaEventHandlers
+from mpa_referral.handlers import CaseEventHandlers, FeedbackEventHandlers, PseaEventHandlers
 from mpa_referral.settings import ReferralSettings
 
 
@@ -103,6 +104,13 @@ def build_workers(
     )
     workers.append(
         service.consumer(
+            FeedbackEventHandlers().subscription(),
+            unit_of_work=composition.units_of_work,
+            processed=processed_events,
+        )
+    )
+    workers.append(
+        service.consumer(
             PseaEventHandlers(context).subscription(),
             unit_of_work=composition.units_of_work,
             processed=processed_events,
@@ -136,6 +144,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
             hsds_api.router,
             referrals_api.router,
             reports_api.router,
+            feedback_api.router,
         ],
         workers=build_workers(service, settings, composition),
     )
