@@ -29,7 +29,7 @@ from mpa_contracts.vocabularies import (
     PseaInvestigationOutcome,
     PseaStep,
 )
-from mpa_intake.app import cases, psea
+from mpa_intake.app import cases, keys, psea
 from mpa_intake.app.commands import RegisterCase
 from mpa_intake.app.context import Actor
 from mpa_intake.app.psea import (
@@ -40,7 +40,7 @@ from mpa_intake.app.psea import (
     ReferAllegation,
 )
 from mpa_intake.domain.errors import AccessDenied, ComplaintConflict, ComplaintNotFound
-from mpa_intake.testing import FakeIntake, FakeIntakeUnitOfWork, fake_intake
+from mpa_intake.testing import FakeIntake, FakeIntakeUnitOfWork, fake_intake, vault_for_tests
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NIAMEY = {"team": "ne-niamey-cm", "agency": "iom-ne", "country": "NE"}
@@ -252,3 +252,16 @@ async def test_a_step_not_taken_by_its_deadline_is_announced_once(
     (summary,) = (await psea.list_complaints(intake.context, FOCAL_POINT)).items
     assert summary.overdue_steps == [PseaStep.ALLEGATION_REFERRAL]
     assert summary.missed_steps == [PseaStep.ALLEGATION_REFERRAL]
+
+
+async def test_master_key_rotation_rewraps_complaints_too() -> None:
+    vault = vault_for_tests("old", "new", active="old")
+    before = fake_intake(vault=vault)
+    complaint_id = await filed(before)
+    keyring_new = type(vault.keyring)(vault.keyring._keys, "new")  # same keys, new active
+    rotating = fake_intake(vault=type(vault)(keyring_new), memory=before.memory)
+    report = await keys.rewrap_data_keys(rotating.context, batch_size=1)
+    assert (report.complaints_rewrapped, report.complaints_by_master_key) == (1, {"new": 1})
+    assert before.memory.complaints[complaint_id].sealed.master_key_id == "new"
+    detail = await psea.read_complaint(rotating.context, FOCAL_POINT, complaint_id)
+    assert detail.account == ACCOUNT

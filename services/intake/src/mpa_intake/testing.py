@@ -403,6 +403,27 @@ class FakePseaComplaintRepository:
             copy.deepcopy(complaint), stored.sealed
         )
 
+    async def lock_wrapped_by(
+        self, key_ids: Sequence[str], limit: int
+    ) -> list[tuple[UUID, SealedPersonalData]]:
+        found = sorted(
+            (complaint_id, stored.sealed)
+            for complaint_id, stored in self._memory.complaints.items()
+            if stored.sealed.master_key_id in key_ids
+        )
+        return found[:limit]
+
+    async def store_sealed(self, complaint_id: UUID, sealed: SealedPersonalData) -> None:
+        stored = self._memory.complaints[complaint_id]
+        self._memory.complaints[complaint_id] = StoredComplaint(stored.complaint, sealed)
+
+    async def count_by_master_key(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for stored in self._memory.complaints.values():
+            key = stored.sealed.master_key_id
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     async def recent(self, limit: int) -> list[PseaComplaint]:
         newest = sorted(
             self._memory.complaints.values(), key=lambda s: s.complaint.received_at, reverse=True

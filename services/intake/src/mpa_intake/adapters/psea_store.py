@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -61,6 +62,47 @@ class SqlPseaComplaintRepository:
             .where(psea_complaints.c.complaint_id == complaint.complaint_id)
             .values(record=complaint_record(complaint), updated_at=func.now())
         )
+
+    async def lock_wrapped_by(
+        self, key_ids: Sequence[str], limit: int
+    ) -> list[tuple[UUID, SealedPersonalData]]:
+        query = (
+            select(
+                psea_complaints.c.complaint_id,
+                psea_complaints.c.master_key_id,
+                psea_complaints.c.wrapped_data_key,
+                psea_complaints.c.personal_data,
+            )
+            .where(psea_complaints.c.master_key_id.in_(key_ids))
+            .order_by(psea_complaints.c.complaint_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            (
+                row.complaint_id,
+                SealedPersonalData(row.master_key_id, row.wrapped_data_key, row.personal_data),
+            )
+            for row in await self._session.execute(query)
+        ]
+
+    async def store_sealed(self, complaint_id: UUID, sealed: SealedPersonalData) -> None:
+        await self._session.execute(
+            update(psea_complaints)
+            .where(psea_complaints.c.complaint_id == complaint_id)
+            .values(
+                master_key_id=sealed.master_key_id,
+                wrapped_data_key=sealed.wrapped_data_key,
+                personal_data=sealed.ciphertext,
+                updated_at=func.now(),
+            )
+        )
+
+    async def count_by_master_key(self) -> dict[str, int]:
+        query = select(psea_complaints.c.master_key_id, func.count()).group_by(
+            psea_complaints.c.master_key_id
+        )
+        return {row[0]: int(row[1]) for row in await self._session.execute(query)}
 
     async def recent(self, limit: int) -> list[PseaComplaint]:
         rows = await self._session.execute(

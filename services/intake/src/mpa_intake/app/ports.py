@@ -265,6 +265,17 @@ class PseaComplaintRepository(Protocol):
         """The newest complaints first."""
         ...
 
+    async def lock_wrapped_by(
+        self, key_ids: Sequence[str], limit: int
+    ) -> list[tuple[UUID, SealedPersonalData]]:
+        """Up to `limit` complaints whose data key one of `key_ids` wraps, locked (rows
+        another transaction holds are skipped), for master key rotation."""
+        ...
+
+    async def store_sealed(self, complaint_id: UUID, sealed: SealedPersonalData) -> None: ...
+
+    async def count_by_master_key(self) -> dict[str, int]: ...
+
 
 class IntakeUnitOfWorkPort(Protocol):
     """One transaction: the repositories, the events it will publish, and its commit.

@@ -236,6 +236,12 @@ class RewrapReport(View):
     rewrapped: int = Field(description="Cases whose data key now uses the active master key")
     active_master_key: str = Field(description="Id of the active master key")
     cases_by_master_key: dict[str, int] = Field(description="Cases per master key id, after")
+    complaints_rewrapped: int = Field(
+        default=0, description="PSEA complaints whose data key now uses the active master key"
+    )
+    complaints_by_master_key: dict[str, int] = Field(
+        default={}, description="PSEA complaints per master key id, after"
+    )
 
 
 def case_summary(case: Case) -> CaseSummary:
