@@ -25,7 +25,7 @@ from mpa_referral.app.common import ReferralContext
 from mpa_referral.app.feedback import PartnerFeedbackQuery, partner_feedback
 from mpa_referral.domain.errors import NotFound
 from mpa_referral.domain.feedback import ANONYMITY_FLOOR, Feedback, figures_of, providers_view
-from mpa_referral.handlers import FeedbackEventHandlers
+from mpa_referral.handlers import CaseEventHandlers
 from mpa_referral.testing import MemoryStore, add_partner, delivery_of, registered
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -77,7 +77,7 @@ async def test_feedback_lands_with_the_referrals_partner_and_feeds_its_figures(
     (referral,) = store.referrals.values()
     assert referral.partner_id == partner
     example = example_event(ServiceFeedbackRecordedV1.event_type)
-    handler = FeedbackEventHandlers().subscription().entry_for(example.event_type)
+    handler = CaseEventHandlers(context).subscription().entry_for(example.event_type)
     assert handler is not None
     for anonymous in (False, True):
         data = example.model_copy(update={

@@ -14,7 +14,7 @@ from mpa_contracts.events.psea import PseaInvestigationConcludedV1
 from mpa_contracts.examples import example_event
 from mpa_contracts.vocabularies import ActorRole, DeactivationReason, NeedCategory
 from mpa_referral.app.common import ReferralContext
-from mpa_referral.handlers import PseaEventHandlers
+from mpa_referral.handlers import CaseEventHandlers
 from mpa_referral.testing import MemoryStore, add_partner, delivery_of
 
 
@@ -26,7 +26,7 @@ def concluded(partner_id: uuid.UUID, *, suspend: bool) -> PseaInvestigationConcl
 
 
 async def handle(context: ReferralContext, data: PseaInvestigationConcludedV1) -> None:
-    entry = PseaEventHandlers(context).subscription().entry_for(data.event_type)
+    entry = CaseEventHandlers(context).subscription().entry_for(data.event_type)
     assert entry is not None
     async with context.units_of_work() as uow:
         await entry.handler(uow, data, delivery_of(data))

@@ -1,4 +1,5 @@
-"""What the referral service does with each case event (consumer group `mpa-referral.cases`).
+"""What the referral service does with each case event (consumer group `mpa-referral.cases`),
+the person's feedback on services and PSEA outcomes included (issue 17).
 
 One handler per event type, each calling its use case (app/case_events.py) inside the
 consumer's unit of work, which also records the event id: each event's effects happen
@@ -12,7 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 from mpa_common.failures import EventRejected
-from mpa_common.messaging.subscriptions import Delivery, Subscription, handles
+from mpa_common.messaging.subscriptions import Delivery, HandlerEntry, Subscription, handles
 from mpa_common.uow import Cause
 from mpa_contracts.events.case import (
     CaseClosedV1,
@@ -32,10 +33,6 @@ from mpa_referral.app.common import ReferralContext
 from mpa_referral.domain.errors import NotFound, UnknownCase
 
 CASE_CONSUMER_GROUP = "mpa-referral.cases"
-# PSEA outcomes (mpa.psea.v1): a group of its own, so the case consumer never reads them.
-PSEA_CONSUMER_GROUP = "mpa-referral.psea"
-# The person's feedback on services (mpa.case.v1), in a group of its own.
-FEEDBACK_CONSUMER_GROUP = "mpa-referral.feedback"
 
 
 @contextlib.contextmanager
@@ -48,6 +45,7 @@ def _rejecting_unknown_cases() -> Iterator[None]:
 
 class CaseEventHandlers:
     def __init__(self, context: ReferralContext) -> None:
+        self._context = context
         self._policy = context.policy
         self._clock = context.clock
 
@@ -62,6 +60,10 @@ class CaseEventHandlers:
             handles(CaseClosedV1, self.on_case_closed),
             handles(CasePersonalDataErasedV1, self.on_personal_data_erased),
             handles(BestInterestsDeterminedV1, self.on_best_interests_determined),
+            # Issue 17, in this group rather than groups of their own (each group is one
+            # more rebalance for every replica): the person's feedback, PSEA outcomes.
+            *FeedbackEventHandlers().entries(),
+            *PseaEventHandlers(self._context).entries(),
         )
 
     async def on_case_registered(
@@ -126,11 +128,8 @@ class PseaEventHandlers:
         self._policy = context.policy
         self._clock = context.clock
 
-    def subscription(self) -> Subscription[ReferralUnitOfWork]:
-        return Subscription(
-            PSEA_CONSUMER_GROUP,
-            handles(PseaInvestigationConcludedV1, self.on_investigation_concluded),
-        )
+    def entries(self) -> tuple[HandlerEntry[ReferralUnitOfWork], ...]:
+        return (handles(PseaInvestigationConcludedV1, self.on_investigation_concluded),)
 
     async def on_investigation_concluded(
         self, uow: ReferralUnitOfWork, data: PseaInvestigationConcludedV1, delivery: Delivery
@@ -144,11 +143,8 @@ class PseaEventHandlers:
 class FeedbackEventHandlers:
     """The person's feedback on a referral's service, kept for its partner's figures."""
 
-    def subscription(self) -> Subscription[ReferralUnitOfWork]:
-        return Subscription(
-            FEEDBACK_CONSUMER_GROUP,
-            handles(ServiceFeedbackRecordedV1, self.on_feedback_recorded),
-        )
+    def entries(self) -> tuple[HandlerEntry[ReferralUnitOfWork], ...]:
+        return (handles(ServiceFeedbackRecordedV1, self.on_feedback_recorded),)
 
     async def on_feedback_recorded(
         self, uow: ReferralUnitOfWork, data: ServiceFeedbackRecordedV1, delivery: Delivery

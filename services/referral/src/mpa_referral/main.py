@@ -26,7 +26,7 @@ from mpa_referral.api.errors import install_referral_error_handler
 from mpa_referral.app.common import ReferralContext, ReferralPolicy
 from mpa_referral.app.timers import TimerWorker, referral_timers
 from mpa_referral.demo import DemoDirectorySeeder
-from mpa_referral.handlers import CaseEventHandlers, FeedbackEventHandlers, PseaEventHandlers
+from mpa_referral.handlers import CaseEventHandlers
 from mpa_referral.settings import ReferralSettings
 
 
@@ -98,20 +98,6 @@ def build_workers(
     workers.append(
         service.consumer(
             CaseEventHandlers(context).subscription(),
-            unit_of_work=composition.units_of_work,
-            processed=processed_events,
-        )
-    )
-    workers.append(
-        service.consumer(
-            FeedbackEventHandlers().subscription(),
-            unit_of_work=composition.units_of_work,
-            processed=processed_events,
-        )
-    )
-    workers.append(
-        service.consumer(
-            PseaEventHandlers(context).subscription(),
             unit_of_work=composition.units_of_work,
             processed=processed_events,
         )
