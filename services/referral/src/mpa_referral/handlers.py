@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 from mpa_common.failures import EventRejected
-from mpa_common.messaging.subscriptions import Delivery, HandlerEntry, Subscription, handles
+from mpa_common.messaging.subscriptions import Delivery, Subscription, handles
 from mpa_common.uow import Cause
 from mpa_contracts.events.case import (
     CaseClosedV1,
@@ -45,7 +45,6 @@ def _rejecting_unknown_cases() -> Iterator[None]:
 
 class CaseEventHandlers:
     def __init__(self, context: ReferralContext) -> None:
-        self._context = context
         self._policy = context.policy
         self._clock = context.clock
 
@@ -62,8 +61,8 @@ class CaseEventHandlers:
             handles(BestInterestsDeterminedV1, self.on_best_interests_determined),
             # Issue 17, in this group rather than groups of their own (each group is one
             # more rebalance for every replica): the person's feedback, PSEA outcomes.
-            *FeedbackEventHandlers().entries(),
-            *PseaEventHandlers(self._context).entries(),
+            handles(ServiceFeedbackRecordedV1, self.on_feedback_recorded),
+            handles(PseaInvestigationConcludedV1, self.on_investigation_concluded),
         )
 
     async def on_case_registered(
@@ -120,36 +119,20 @@ class CaseEventHandlers:
     ) -> None:
         await case_events.personal_data_erased(uow, data)
 
-
-class PseaEventHandlers:
-    """A substantiated PSEA allegation that asks for it suspends the partner."""
-
-    def __init__(self, context: ReferralContext) -> None:
-        self._policy = context.policy
-        self._clock = context.clock
-
-    def entries(self) -> tuple[HandlerEntry[ReferralUnitOfWork], ...]:
-        return (handles(PseaInvestigationConcludedV1, self.on_investigation_concluded),)
-
-    async def on_investigation_concluded(
-        self, uow: ReferralUnitOfWork, data: PseaInvestigationConcludedV1, delivery: Delivery
-    ) -> None:
-        try:
-            await psea.investigation_concluded(uow, self._policy, data, self._clock())
-        except NotFound as missing:
-            raise EventRejected("unknown_partner", str(missing)) from None
-
-
-class FeedbackEventHandlers:
-    """The person's feedback on a referral's service, kept for its partner's figures."""
-
-    def entries(self) -> tuple[HandlerEntry[ReferralUnitOfWork], ...]:
-        return (handles(ServiceFeedbackRecordedV1, self.on_feedback_recorded),)
-
     async def on_feedback_recorded(
         self, uow: ReferralUnitOfWork, data: ServiceFeedbackRecordedV1, delivery: Delivery
     ) -> None:
+        """The person's feedback on a referral's service, kept for its partner's figures."""
         try:
             await feedback.feedback_recorded(uow, data, delivery.envelope.time)
         except feedback.UnknownReferral as unknown:
             raise EventRejected("unknown_referral", str(unknown)) from None
+
+    async def on_investigation_concluded(
+        self, uow: ReferralUnitOfWork, data: PseaInvestigationConcludedV1, delivery: Delivery
+    ) -> None:
+        """A substantiated PSEA allegation that asks for it suspends the partner."""
+        try:
+            await psea.investigation_concluded(uow, self._policy, data, self._clock())
+        except NotFound as missing:
+            raise EventRejected("unknown_partner", str(missing)) from None
