@@ -16,13 +16,16 @@ from mpa_cli.stack.access import (
 )
 
 
-def test_the_referral_service_writes_its_topics_and_reads_only_the_case_topic() -> None:
+def test_the_referral_service_writes_its_topics_and_reads_only_the_case_topics() -> None:
     referral = {g for g in access_plan() if g.service == "referral"}
     assert referral == {
         Grant("referral", Operation.WRITE, Resource.TOPIC, "mpa.referral.v1"),
         Grant("referral", Operation.WRITE, Resource.TOPIC, "mpa.directory.v1"),
         Grant("referral", Operation.READ, Resource.TOPIC, "mpa.case.v1"),
         Grant("referral", Operation.WRITE, Resource.TOPIC, "mpa.case.v1.dlq"),
+        # PSEA outcomes (issue 17): a substantiated allegation may suspend a partner.
+        Grant("referral", Operation.READ, Resource.TOPIC, "mpa.psea.v1"),
+        Grant("referral", Operation.WRITE, Resource.TOPIC, "mpa.psea.v1.dlq"),
         Grant("referral", Operation.READ, Resource.GROUP, "mpa-referral.cases"),
     }
 
@@ -33,6 +36,7 @@ def test_a_service_without_subscriptions_gets_only_its_own_topics() -> None:
     assert intake == {
         (Operation.WRITE, Resource.TOPIC, "mpa.case.v1"),
         (Operation.WRITE, Resource.TOPIC, "mpa.access.v1"),
+        (Operation.WRITE, Resource.TOPIC, "mpa.psea.v1"),
     }
 
 
@@ -41,6 +45,7 @@ def test_no_service_may_write_a_main_topic_it_does_not_produce() -> None:
     assert {name: s for name, s in writers.items() if not name.endswith(".dlq")} == {
         "mpa.case.v1": "intake",
         "mpa.access.v1": "intake",
+        "mpa.psea.v1": "intake",
         "mpa.referral.v1": "referral",
         "mpa.directory.v1": "referral",
         "mpa.notification.v1": "notification",

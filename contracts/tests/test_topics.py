@@ -24,6 +24,7 @@ EXPECTED_MAIN_TOPICS = [
     "mpa.directory.v1",
     "mpa.notification.v1",
     "mpa.access.v1",
+    "mpa.psea.v1",
 ]
 
 
@@ -59,6 +60,7 @@ def test_keys_follow_the_aggregate_that_must_stay_ordered() -> None:
         "mpa.directory.v1": "partner_id",
         "mpa.notification.v1": "partner_id",
         "mpa.access.v1": "case_id",
+        "mpa.psea.v1": "complaint_id",
     }
 
 

@@ -43,7 +43,7 @@ from mpa_common.settings import LOCAL_POSTGRES_HOST, LOCAL_POSTGRES_PORT, RUNTIM
 from mpa_contracts.envelope import Envelope, new_envelope, to_kafka_record
 from mpa_contracts.events.base import EventData
 from mpa_contracts.examples import EXAMPLES
-from mpa_contracts.topics import topic_for_event_type
+from mpa_contracts.topics import MAIN_TOPICS, topic_for_event_type
 from tests.conftest import service_database_url, service_owner_database_url
 from tests.support import eventually as eventually  # re-exported
 
@@ -194,13 +194,8 @@ async def all_events(client: httpx.AsyncClient, **filters: Any) -> list[dict[str
 
 # --- a scenario: every event type of the contracts, fresh ids -----------------------
 
-SOURCES = {
-    "mpa.case.v1": "urn:mpa:service:intake",
-    "mpa.access.v1": "urn:mpa:service:intake",
-    "mpa.referral.v1": "urn:mpa:service:referral",
-    "mpa.directory.v1": "urn:mpa:service:referral",
-    "mpa.notification.v1": "urn:mpa:service:notification",
-}
+# Each topic's one producer, from the registry (a new topic needs no edit here).
+SOURCES = {topic.name: topic.producer for topic in MAIN_TOPICS if topic.producer is not None}
 
 
 def _fresh(example: EventData, new_ids: dict[str, str]) -> EventData:

@@ -27,7 +27,7 @@ from mpa_audit_verify.note import parse_verifier_key
 from mpa_cli.stack.topics import ensure_topics
 from mpa_common.messaging.consumer import EventConsumer
 from mpa_contracts.envelope import Envelope
-from mpa_contracts.topics import topic_for_event_type
+from mpa_contracts.topics import MAIN_TOPICS, topic_for_event_type
 from tests.integration.audit_support import (
     all_events,
     append,
@@ -134,7 +134,7 @@ async def test_coverage_accounts_for_every_offset(logged: Scenario) -> None:
     coverage = response.json()
     assert response.status_code == 200, coverage
     partitions = coverage["partitions"]
-    assert len(partitions) == 5 * 6
+    assert len(partitions) == len(MAIN_TOPICS) * 6
     assert coverage["complete"] is True
     assert sum(p["logged"] for p in partitions) == len(logged.envelopes)
     assert sum(p["duplicates"] for p in partitions) == 3

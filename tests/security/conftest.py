@@ -12,7 +12,8 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from mpa_cli.stack.topics import ensure_topics
 from mpa_common.kafka import operator_options
 from mpa_common.settings import SERVICE_PORTS
 from tests.conftest import service_owner_database_url
+from tests.integration.notification_support import smtp_server
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,8 @@ class Platform:
     pids: dict[str, int]
     logs: Path
     receiver_url: str
+    # Every e-mail the notification service sent (a local SMTP sink).
+    mails: list[EmailMessage] = field(default_factory=list)
 
     def log(self, service: str) -> str:
         return (self.logs / f"{service}.log").read_text(errors="replace")
@@ -69,13 +73,15 @@ def platform(
     topics = asyncio.run(ensure_topics(bootstrap_servers, prefix))
     ports = {service: free_port() for service in SERVICE_PORTS}
     receiver_port = free_port()  # nobody listens: deliveries just retry
+    smtp = smtp_server()
+    smtp_port, mails = smtp.__enter__()
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "KAFKA_TOPIC_PREFIX": prefix,
         "REFERRAL_DEMO_DIRECTORY": "false",
         "NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
-        "NOTIFICATION_SMTP_PORT": str(free_port()),
+        "NOTIFICATION_SMTP_PORT": str(smtp_port),
         "NOTIFICATION_REFERRAL_API_BASE_URL": f"http://127.0.0.1:{ports['referral']}",
         "AUDIT_CHECKPOINT_INTERVAL_SECONDS": "1",
         "LOG_LEVEL": "WARNING",
@@ -131,8 +137,10 @@ def platform(
             {s: p.pid for s, p in processes.items()},
             logs,
             f"http://127.0.0.1:{receiver_port}/hooks",
+            mails,
         )
     finally:
+        smtp.__exit__(None, None, None)
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
         for process in processes.values():

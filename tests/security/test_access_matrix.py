@@ -6,7 +6,8 @@ services' own OpenAPI documents both ways: a new route without a row fails, and 
 row for a route that no longer exists. Columns: no token, an expired token, a token of
 another issuer, one signed by another key, one whose header names another algorithm
 (`RS256` with the platform's Ed25519 key), then the roles (operator, caseworker, supervisor,
-partner A, partner B, auditor, admin).
+partner A, partner B, auditor, admin, PSEA focal point — whose cell a row may leave out when
+the focal point is granted nothing there).
 
 Changes are made on ids nothing else depends on (a random id answers 404 to a caller the
 route lets through, and 403 to one it does not), so the cells do not depend on their order.
@@ -35,7 +36,12 @@ from tests.security.openapi_walk import operations
 
 pytestmark = pytest.mark.e2e
 
-CALLERS = ("none", "expired", "issuer", "key", "alg", "op", "cw", "sv", "pa", "pb", "au", "ad")
+CALLERS = (
+    "none", "expired", "issuer", "key", "alg", "op", "cw", "sv", "pa", "pb", "au", "ad", "pf",
+)  # fmt: skip
+# The PSEA focal point's column ("pf") may be left out of a row: it then expects what a
+# role that is granted nothing gets (200 on public routes, 403 elsewhere).
+OPTIONAL_CALLERS = ("pf",)
 ROLE_OF = {
     "op": Role.OPERATOR,
     "cw": Role.CASEWORKER,
@@ -44,11 +50,12 @@ ROLE_OF = {
     "pb": Role.PARTNER,
     "au": Role.AUDITOR,
     "ad": Role.ADMIN,
+    "pf": Role.PSEA_FOCAL_POINT,
 }
 COUNTRY = "XB"  # user-assigned ISO 3166 code: no real directory entry matches it
 
 MATRIX = """
-service       method route                                            none exp  iss  key  alg  op   cw   sv   pa   pb   au   ad
+service       method route                                            none exp  iss  key  alg  op   cw   sv   pa   pb   au   ad   pf
 audit         GET    /healthz                                         200  200  200  200  200  200  200  200  200  200  200  200
 audit         GET    /readyz                                          200  200  200  200  200  200  200  200  200  200  200  200
 audit         GET    /v1/audit/cases/{case_id}/timeline               401  401  401  401  401  403  403  403  403  403  200  200
@@ -85,6 +92,8 @@ intake        POST   /v1/cases/{case_id}/follow-ups/{follow_up_id}/done 401  401
 intake        POST   /v1/cases/{case_id}/approvals                    401  401  401  401  401  404  404  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/approvals/{approval_id}/decision 401  401  401  401  401  403  403  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/reopen                       401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/contact-checks               401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/feedback                     401  401  401  401  401  404  404  404  403  403  403  403
 intake        GET    /v1/approvals                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/transfers                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/reports/casework                             401  401  401  401  401  200  200  200  403  403  200  200
@@ -100,17 +109,23 @@ intake        POST   /v1/cases/{case_id}/child/guardian               401  401  
 intake        POST   /v1/cases/{case_id}/child/best-interests/assessments 401  401  401  401  401  403  404  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/child/best-interests/determination 401  401  401  401  401  403  404  404  403  403  403  403
 intake        GET    /v1/reports/ctdc                                 401  401  401  401  401  403  403  200  403  403  200  403
-notification  DELETE /v1/contacts/{contact_id}                        401  401  401  401  401  404  404  404  404  404  404  404
+intake        POST   /v1/psea/complaints                              401  401  401  401  401  201  201  201  201  201  403  403  201
+intake        GET    /v1/psea/complaints                              401  401  401  401  401  403  403  403  403  403  403  403  200
+intake        GET    /v1/psea/complaints/{complaint_id}               401  401  401  401  401  403  403  403  403  403  403  403  200
+intake        POST   /v1/psea/complaints/{complaint_id}/assistance    401  401  401  401  401  403  403  403  403  403  403  403  404
+intake        POST   /v1/psea/complaints/{complaint_id}/allegation-referral 401  401  401  401  401  403  403  403  403  403  403  403  404
+intake        POST   /v1/psea/complaints/{complaint_id}/outcome       401  401  401  401  401  403  403  403  403  403  403  403  404
+notification  DELETE /v1/contacts/{contact_id}                        401  401  401  401  401  404  404  404  404  404  404  404  404
 notification  DELETE /v1/endpoints/{endpoint_id}                      401  401  401  401  401  403  403  403  404  404  403  404
 notification  GET    /healthz                                         200  200  200  200  200  200  200  200  200  200  200  200
 notification  GET    /readyz                                          200  200  200  200  200  200  200  200  200  200  200  200
-notification  GET    /v1/contacts                                     401  401  401  401  401  200  200  200  200  200  200  200
+notification  GET    /v1/contacts                                     401  401  401  401  401  200  200  200  200  200  200  200  200
 notification  GET    /v1/deliveries                                   401  401  401  401  401  403  403  403  200  200  403  200
 notification  GET    /v1/deliveries/{delivery_id}                     401  401  401  401  401  403  403  403  404  404  403  404
 notification  GET    /v1/endpoints                                    401  401  401  401  401  403  403  403  200  200  403  200
 notification  GET    /v1/endpoints/{endpoint_id}                      401  401  401  401  401  403  403  403  200  404  403  200
-notification  GET    /v1/event-types                                  401  401  401  401  401  200  200  200  200  200  200  200
-notification  PATCH  /v1/contacts/{contact_id}                        401  401  401  401  401  404  404  404  200  404  404  200
+notification  GET    /v1/event-types                                  401  401  401  401  401  200  200  200  200  200  200  200  200
+notification  PATCH  /v1/contacts/{contact_id}                        401  401  401  401  401  404  404  404  200  404  404  200  404
 notification  PATCH  /v1/endpoints/{endpoint_id}                      401  401  401  401  401  403  403  403  200  404  403  200
 notification  POST   /v1/contacts                                     401  401  401  401  401  201  201  201  403  403  403  201
 notification  POST   /v1/deliveries/{delivery_id}/retry               401  401  401  401  401  403  403  403  404  404  403  404
@@ -121,15 +136,16 @@ notification  POST   /v1/endpoints/{endpoint_id}/test                 401  401  
 referral      GET    /healthz                                         200  200  200  200  200  200  200  200  200  200  200  200
 referral      GET    /readyz                                          200  200  200  200  200  200  200  200  200  200  200  200
 referral      GET    /v1/cases/{case_id}/candidates                   401  401  401  401  401  200  200  200  403  403  403  200
-referral      GET    /v1/directory/hsds                               401  401  401  401  401  200  200  200  200  200  200  200
-referral      GET    /v1/partners                                     401  401  401  401  401  200  200  200  200  200  200  200
-referral      GET    /v1/partners/{partner_id}                        401  401  401  401  401  200  200  200  200  200  200  200
-referral      GET    /v1/partners/{partner_id}/services               401  401  401  401  401  200  200  200  200  200  200  200
+referral      GET    /v1/directory/hsds                               401  401  401  401  401  200  200  200  200  200  200  200  200
+referral      GET    /v1/partners                                     401  401  401  401  401  200  200  200  200  200  200  200  200
+referral      GET    /v1/partners/{partner_id}                        401  401  401  401  401  200  200  200  200  200  200  200  200
+referral      GET    /v1/partners/{partner_id}/services               401  401  401  401  401  200  200  200  200  200  200  200  200
+referral      GET    /v1/partners/{partner_id}/feedback               401  401  401  401  401  200  200  200  200  404  200  200
 referral      GET    /v1/referrals                                    401  401  401  401  401  200  200  200  200  200  200  200
 referral      GET    /v1/referrals/{referral_id}                      401  401  401  401  401  200  200  200  200  404  200  200
 referral      GET    /v1/referrals/{referral_id}/fhir                 401  401  401  401  401  200  200  200  200  404  200  200
 referral      GET    /v1/reports/referrals                            401  401  401  401  401  403  403  200  403  403  200  200
-referral      GET    /v1/services                                     401  401  401  401  401  200  200  200  200  200  200  200
+referral      GET    /v1/services                                     401  401  401  401  401  200  200  200  200  200  200  200  200
 referral      PATCH  /v1/partners/{partner_id}                        401  401  401  401  401  403  403  403  403  403  403  200
 referral      PATCH  /v1/partners/{partner_id}/services/{service_id}  401  401  401  401  401  403  403  403  200  404  403  200
 referral      POST   /v1/directory/hsds                               401  401  401  401  401  403  403  403  403  403  403  200
@@ -181,6 +197,7 @@ class World:
     referral_a: str = ""
     endpoint_a: str = ""
     contact_a: str = ""
+    complaint: str = ""
     free_text: dict[str, Any] = field(default_factory=dict)
 
     def headers(self, caller: str) -> dict[str, str]:
@@ -245,7 +262,7 @@ def world(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> World
     tokens = _bad_tokens(tmp_path_factory.mktemp("keys"))
     partners = []
     world = World(platform, tokens)
-    for name in ("op", "cw", "sv", "au", "ad"):
+    for name in ("op", "cw", "sv", "au", "ad", "pf"):
         # One country office and one team: every case here is within their scopes (the
         # scopes themselves are proven by tests/integration/test_intake_scopes.py).
         tokens[name] = mint_dev_token(
@@ -284,6 +301,11 @@ def world(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> World
     world.contact_a = world.ok("notification", "POST", "/v1/contacts", "pa", json={
         "kind": "partner", "partner_id": world.partner_a, "email": "a@partner.example",
         "language": "en"})["id"]  # fmt: skip
+    # A PSEA complaint (filed by a caseworker, the focal point's alone from then on).
+    world.complaint = world.ok("intake", "POST", "/v1/psea/complaints", "cw", json={
+        "allegation_type": "sexual_abuse", "account": "MATRIX-ACCOUNT-do-not-leak",
+        "implicated_partner_id": world.partner_b, "assistance_consent": False,
+        "identity_consent": False})["complaint_id"]  # fmt: skip
     # Free text: a second case, declined with a note by its first partner, re-routed.
     case_y = world.ok("intake", "POST", "/v1/cases", "cw", json=a_case())["case_id"]
     first = eventually(lambda: _referrals_of(world, case_y), "case Y routed")[0]
@@ -371,6 +393,11 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
             f"/v1/cases/{RANDOM}/approvals/{RANDOM}/decision", {"json": {"decision": "approved"}}),
         ("intake", "POST", "/v1/cases/{case_id}/reopen"): (
             f"/v1/cases/{RANDOM}/reopen", {"json": {"reason": "new_need"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/contact-checks"): (
+            f"/v1/cases/{RANDOM}/contact-checks", {"json": {"channel": "sms"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/feedback"): (
+            f"/v1/cases/{RANDOM}/feedback", {"json": {"referral_id": RANDOM,
+                                                     "received": "received"}}),
         ("intake", "GET", "/v1/transfers"): ("/v1/transfers", {}),
         ("intake", "GET", "/v1/approvals"): ("/v1/approvals", {}),
         ("intake", "GET", "/v1/reports/casework"): ("/v1/reports/casework", {}),
@@ -400,6 +427,19 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
             }.items()
         },
         ("intake", "GET", "/v1/reports/ctdc"): ("/v1/reports/ctdc", {}),
+        # intake: PSEA (steps on a random complaint; the record itself for reads)
+        ("intake", "POST", "/v1/psea/complaints"): ("/v1/psea/complaints", {"json": {
+            "allegation_type": "sexual_exploitation", "account": "matrix",
+            "assistance_consent": False, "identity_consent": False}}),
+        ("intake", "GET", "/v1/psea/complaints"): ("/v1/psea/complaints", {}),
+        ("intake", "GET", "/v1/psea/complaints/{complaint_id}"): (
+            f"/v1/psea/complaints/{w.complaint}", {}),
+        ("intake", "POST", "/v1/psea/complaints/{complaint_id}/assistance"): (
+            f"/v1/psea/complaints/{RANDOM}/assistance", {"json": {"decision": "declined"}}),
+        ("intake", "POST", "/v1/psea/complaints/{complaint_id}/allegation-referral"): (
+            f"/v1/psea/complaints/{RANDOM}/allegation-referral", {"json": {}}),
+        ("intake", "POST", "/v1/psea/complaints/{complaint_id}/outcome"): (
+            f"/v1/psea/complaints/{RANDOM}/outcome", {"json": {"outcome": "unsubstantiated"}}),
         # referral: directory
         ("referral", "POST", "/v1/partners"): ("/v1/partners", {"json": {
             "code": f"M-{uuid.uuid4().hex[:8].upper()}", "name": "New partner",
@@ -412,6 +452,8 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
             f"/v1/partners/{w.partner_b}/services", {"json": {
                 "name": "Legal aid", "category": "legal_aid", "coverage": [{"country": COUNTRY}],
                 "languages": ["fr"]}}),
+        ("referral", "GET", "/v1/partners/{partner_id}/feedback"): (
+            f"/v1/partners/{w.partner_a}/feedback", {}),
         ("referral", "GET", "/v1/partners/{partner_id}/services"): (
             f"/v1/partners/{w.partner_a}/services", {}),
         ("referral", "PATCH", "/v1/partners/{partner_id}/services/{service_id}"): (
@@ -492,8 +534,14 @@ def parse_matrix(text: str) -> dict[tuple[str, str, str], dict[str, int]]:
     lines = [line.split() for line in text.strip().splitlines()]
     for cells in lines[1:]:
         service, method, route, *statuses = cells
-        assert len(statuses) == len(CALLERS), f"{method} {route}: {len(statuses)} cells"
-        rows[(service, method, route)] = dict(zip(CALLERS, map(int, statuses), strict=True))
+        given = len(statuses)
+        assert len(CALLERS) - len(OPTIONAL_CALLERS) <= given <= len(CALLERS), (
+            f"{method} {route}: {given} cells"
+        )
+        row = dict(zip(CALLERS, map(int, statuses), strict=False))
+        for caller in CALLERS[given:]:
+            row[caller] = 200 if row["none"] == 200 else 403
+        rows[(service, method, route)] = row
     return rows
 
 

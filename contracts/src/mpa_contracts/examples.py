@@ -50,11 +50,20 @@ from mpa_contracts.events.directory import (
     ServiceRegisteredV1,
     ServiceUpdatedV1,
 )
+from mpa_contracts.events.feedback import ServiceFeedbackRecordedV1
 from mpa_contracts.events.notification import (
     NotificationAttemptFailedV1,
     NotificationDeliveredV1,
     NotificationEndpointDisabledV1,
     NotificationExhaustedV1,
+)
+from mpa_contracts.events.psea import (
+    PseaAllegationReferredV1,
+    PseaAssistanceDecidedV1,
+    PseaComplaintReadV1,
+    PseaComplaintReceivedV1,
+    PseaDeadlineMissedV1,
+    PseaInvestigationConcludedV1,
 )
 from mpa_contracts.events.referral import (
     ExclusionCount,
@@ -75,6 +84,7 @@ from mpa_contracts.events.referral import (
     RoutingCandidate,
     RoutingExplanation,
 )
+from mpa_contracts.events.safe_contact import ContactWithheldV1
 from mpa_contracts.examples_protection import PROTECTION_EXAMPLES
 from mpa_contracts.vocabularies import (
     AccessPurpose,
@@ -91,6 +101,8 @@ from mpa_contracts.vocabularies import (
     ConsentMethod,
     ConsentOverrideReason,
     ConsentScope,
+    ContactPath,
+    ContactRefusal,
     DeactivationReason,
     DeliveryFailureReason,
     EndpointDisabledReason,
@@ -105,11 +117,17 @@ from mpa_contracts.vocabularies import (
     PartnerType,
     PersonalDataField,
     ProtectionConcern,
+    PseaAllegationType,
+    PseaAssistanceDecision,
+    PseaInvestigationOutcome,
+    PseaStep,
     ReferralStatusReason,
     RerouteCause,
     RiskLevel,
     RoutingExclusionReason,
     SafeContactMethod,
+    ServiceQuality,
+    ServiceReceived,
     ServiceStatus,
     Sex,
     SlaMilestone,
@@ -117,6 +135,7 @@ from mpa_contracts.vocabularies import (
     UnroutableReason,
     Urgency,
     Vulnerability,
+    WaitingTime,
 )
 
 CASE_ID = UUID("6f1c2a3e-8d4b-4c1a-9e2f-0a1b2c3d4e5f")
@@ -124,6 +143,7 @@ NEED_ID = UUID("a3d5e7f9-1b2c-4d3e-8f4a-5b6c7d8e9f01")
 CONSENT_ID = UUID("c0a8e1b2-3d4f-4a5b-8c6d-7e8f9a0b1c2d")
 REFERRAL_ID = UUID("1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6")
 PARTNER_ID = UUID("0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e")
+COMPLAINT_ID = UUID("5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716")
 SERVICE_ID = UUID("5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f")
 OTHER_PARTNER_ID = UUID("2f3a4b5c-6d7e-4f80-9a1b-2c3d4e5f6a7b")
 OTHER_SERVICE_ID = UUID("7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d")
@@ -478,6 +498,72 @@ _EXAMPLES: tuple[EventData, ...] = (
         owner_team="ne-agadez-cm",
         owner_agency="iom-ne",
         owner_country="NE",
+    ),
+    ServiceFeedbackRecordedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        feedback_id=UUID("7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"),
+        referral_id=REFERRAL_ID,
+        received=ServiceReceived.RECEIVED,
+        quality=ServiceQuality.GOOD,
+        waiting_time=WaitingTime.WITHIN_A_WEEK,
+        felt_safe=True,
+        anonymous_to_provider=True,
+    ),
+    PseaComplaintReceivedV1(
+        actor_id="caseworker:u-204",
+        actor_role=ActorRole.CASEWORKER,
+        complaint_id=COMPLAINT_ID,
+        assistance_due_at=datetime(2026, 3, 3, 9, 30, tzinfo=UTC),
+        allegation_referral_due_at=datetime(2026, 3, 3, 9, 30, tzinfo=UTC),
+    ),
+    PseaComplaintReadV1(
+        actor_id="psea:u-301",
+        actor_role=ActorRole.PSEA_FOCAL_POINT,
+        complaint_id=COMPLAINT_ID,
+        fields=(PersonalDataField.PSEA_ACCOUNT,),
+    ),
+    PseaAssistanceDecidedV1(
+        actor_id="psea:u-301",
+        actor_role=ActorRole.PSEA_FOCAL_POINT,
+        complaint_id=COMPLAINT_ID,
+        decision=PseaAssistanceDecision.REFERRED,
+        on_time=True,
+    ),
+    PseaAllegationReferredV1(
+        actor_id="psea:u-301",
+        actor_role=ActorRole.PSEA_FOCAL_POINT,
+        complaint_id=COMPLAINT_ID,
+        implicated_partner_id=PARTNER_ID,
+        allegation_type=PseaAllegationType.SEXUAL_EXPLOITATION,
+        survivor_identity_shared=False,
+        investigation_due_at=datetime(2026, 6, 1, tzinfo=UTC),
+        on_time=True,
+    ),
+    PseaInvestigationConcludedV1(
+        actor_id="psea:u-301",
+        actor_role=ActorRole.PSEA_FOCAL_POINT,
+        complaint_id=COMPLAINT_ID,
+        implicated_partner_id=PARTNER_ID,
+        outcome=PseaInvestigationOutcome.SUBSTANTIATED,
+        suspend_partner=True,
+        on_time=True,
+    ),
+    PseaDeadlineMissedV1(
+        actor_id="system:intake",
+        actor_role=ActorRole.SYSTEM,
+        complaint_id=COMPLAINT_ID,
+        step=PseaStep.ALLEGATION_REFERRAL,
+        due_at=datetime(2026, 3, 3, 9, 30, tzinfo=UTC),
+    ),
+    ContactWithheldV1(
+        **_PARTNER_ACTOR,
+        case_id=CASE_ID,
+        path=ContactPath.PARTNER_DISCLOSURE,
+        reason=ContactRefusal.DO_NOT_CONTACT,
+        withheld_fields=(PersonalDataField.PERSON_PHONE,),
+        referral_id=REFERRAL_ID,
+        actor_partner_id=PARTNER_ID,
     ),
 )
 

@@ -5,7 +5,7 @@ copy of every event. A topic keeps events long enough for a consumer to recover 
 long outage or to rebuild its state by replay, and no longer, because case, referral and
 access events, although pseudonymous, still describe vulnerable people:
 
-* case, referral, access: 90 days. Covers a quarter of outages and replays; bounded as
+* case, referral, access, psea: 90 days. Covers a quarter of outages and replays; bounded as
   data minimisation (pseudonymised data is still personal data under the GDPR).
 * directory: kept forever. It holds no personal data, it is small, and a new referral
   instance must replay all of it to know every partner and service.
@@ -26,10 +26,13 @@ from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import CASE_EVENTS
 from mpa_contracts.events.casework import CASEWORK_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
+from mpa_contracts.events.feedback import FEEDBACK_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.protection import PROTECTION_EVENTS
+from mpa_contracts.events.psea import PSEA_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
 from mpa_contracts.events.registry import UnknownEventType
+from mpa_contracts.events.safe_contact import SAFE_CONTACT_EVENTS
 
 _DAY_MS: Final = 24 * 60 * 60 * 1000
 RETAIN_FOREVER: Final = -1  # Kafka's retention.ms for "never delete"
@@ -77,10 +80,14 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         key="case_id",
         partitions=PARTITIONS,
         retention_ms=90 * _DAY_MS,
-        event_types=_types(CASE_EVENTS) + _types(CASEWORK_EVENTS) + _types(PROTECTION_EVENTS),
+        event_types=_types(CASE_EVENTS)
+        + _types(CASEWORK_EVENTS)
+        + _types(PROTECTION_EVENTS)
+        + _types(FEEDBACK_EVENTS),
         description="Case lifecycle, consent, casework (transfers, assessments, plan, "
-        "follow-ups, approvals) and protection (identification, reflection period, "
-        "children's best interests), keyed by case so each case's changes stay in order",
+        "follow-ups, approvals), protection (identification, reflection period, "
+        "children's best interests) and the person's feedback on services, keyed by case so "
+        "each case's changes stay in order",
         producer=service_source("intake"),
     ),
     Topic(
@@ -115,8 +122,19 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         key="case_id",
         partitions=PARTITIONS,
         retention_ms=90 * _DAY_MS,
-        event_types=_types(ACCESS_EVENTS),
-        description="Reads of personal data, keyed by the case read",
+        event_types=_types(ACCESS_EVENTS) + _types(SAFE_CONTACT_EVENTS),
+        description="Reads of personal data, and contacts the safety profile refused, keyed "
+        "by the case",
+        producer=service_source("intake"),
+    ),
+    Topic(
+        name="mpa.psea.v1",
+        key="complaint_id",
+        partitions=PARTITIONS,
+        retention_ms=90 * _DAY_MS,
+        event_types=_types(PSEA_EVENTS),
+        description="Steps and deadlines of PSEA complaints (restricted records), keyed by "
+        "complaint; no account, survivor or case id",
         producer=service_source("intake"),
     ),
 )

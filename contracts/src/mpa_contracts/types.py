@@ -75,6 +75,8 @@ AssessmentId = Annotated[UUID, Field(description="Id of an assessment of a case"
 InterventionId = Annotated[UUID, Field(description="Id of an intervention of a case plan")]
 FollowUpId = Annotated[UUID, Field(description="Id of a follow-up of a case")]
 ApprovalId = Annotated[UUID, Field(description="Id of a request for a supervisor's approval")]
+FeedbackId = Annotated[UUID, Field(description="Id of a person's feedback on a service")]
+PseaComplaintId = Annotated[UUID, Field(description="Id of a PSEA complaint (restricted)")]
 PartnerId = Annotated[UUID, Field(description="Id of a partner organisation")]
 ServiceId = Annotated[UUID, Field(description="Id of a partner's service")]
 NotificationId = Annotated[UUID, Field(description="Id of one notification to one recipient")]

@@ -27,6 +27,9 @@ class NeedCategory(StrEnum):
     CASE_MANAGEMENT = "case_management"
     FOOD = "food"
     CASH = "cash"
+    # GBV case management and response: the gender-based-violence referral pathway
+    # (survivor-centred, usually a GBV-sensitive service).
+    GBV_RESPONSE = "gbv_response"
 
 
 class Urgency(StrEnum):
@@ -162,6 +165,114 @@ class SafeContactMethod(StrEnum):
     EMAIL = "email"
     IN_PERSON = "in_person"
     THROUGH_CASEWORKER = "through_caseworker"
+
+
+# --- safe contact (issue 17) ---------------------------------------------------------------
+
+
+class SafeContactTime(StrEnum):
+    """When, in the person's local time, contact is safe; a profile naming none puts no
+    limit on the time (see `SAFE_CONTACT_HOURS`)."""
+
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+    EVENING = "evening"
+    NIGHT = "night"
+
+
+# The local hours each safe time covers: [start, end), on a 24-hour clock; night wraps.
+SAFE_CONTACT_HOURS: Final[Mapping[SafeContactTime, tuple[int, int]]] = MappingProxyType(
+    {
+        SafeContactTime.MORNING: (6, 12),
+        SafeContactTime.AFTERNOON: (12, 18),
+        SafeContactTime.EVENING: (18, 22),
+        SafeContactTime.NIGHT: (22, 6),
+    }
+)
+
+
+class ContactPath(StrEnum):
+    """A way the platform would let someone contact the person, or tell them how."""
+
+    PARTNER_DISCLOSURE = "partner_disclosure"  # a partner reading the person's record
+    CONTACT_CHECK = "contact_check"  # staff asking before they call, write or visit
+
+
+class ContactRefusal(StrEnum):
+    """Why the person's safety profile refused a contact or withheld how to make one."""
+
+    DO_NOT_CONTACT = "do_not_contact"  # the person is not to be contacted at all
+    CHANNEL_NOT_SAFE = "channel_not_safe"  # not the person's safe channel
+    OUTSIDE_SAFE_TIMES = "outside_safe_times"  # not at a time the person said is safe
+    NO_VOICEMAIL = "no_voicemail"  # no message may be left
+
+
+# --- the person's voice: feedback on a service (issue 17) ------------------------------------
+
+
+class ServiceReceived(StrEnum):
+    """Whether the person got the service they were referred for, in their own view."""
+
+    RECEIVED = "received"
+    PARTLY = "partly"
+    NOT_RECEIVED = "not_received"
+
+
+class ServiceQuality(StrEnum):
+    """How the person rates the service (a five-point scale; see `SERVICE_QUALITY_SCORE`)."""
+
+    VERY_POOR = "very_poor"
+    POOR = "poor"
+    FAIR = "fair"
+    GOOD = "good"
+    VERY_GOOD = "very_good"
+
+
+SERVICE_QUALITY_SCORE: Final[Mapping[ServiceQuality, int]] = MappingProxyType(
+    {quality: score for score, quality in enumerate(ServiceQuality, start=1)}
+)
+
+
+class WaitingTime(StrEnum):
+    """How long the person waited for the service, as they tell it."""
+
+    SAME_DAY = "same_day"
+    WITHIN_A_WEEK = "within_a_week"
+    WITHIN_A_MONTH = "within_a_month"
+    OVER_A_MONTH = "over_a_month"
+
+
+# --- PSEA: protection from sexual exploitation and abuse (issue 17) --------------------------
+
+
+class PseaAllegationType(StrEnum):
+    """What a PSEA complaint alleges (the IASC definitions)."""
+
+    SEXUAL_EXPLOITATION = "sexual_exploitation"
+    SEXUAL_ABUSE = "sexual_abuse"
+
+
+class PseaStep(StrEnum):
+    """A step of a PSEA complaint that has a deadline."""
+
+    ASSISTANCE = "assistance"  # the survivor offered assistance through the GBV pathway
+    ALLEGATION_REFERRAL = "allegation_referral"  # allegation to the implicated organisation
+    INVESTIGATION = "investigation"  # the investigation's outcome recorded
+
+
+class PseaInvestigationOutcome(StrEnum):
+    """What the implicated organisation's investigation concluded."""
+
+    SUBSTANTIATED = "substantiated"
+    UNSUBSTANTIATED = "unsubstantiated"
+    INCONCLUSIVE = "inconclusive"
+
+
+class PseaAssistanceDecision(StrEnum):
+    """What became of the assistance offered to a survivor."""
+
+    REFERRED = "referred"  # a GBV-pathway need added to the survivor's case, with consent
+    DECLINED = "declined"  # the survivor did not want assistance
 
 
 class ReferralState(StrEnum):
@@ -320,6 +431,9 @@ class ActorRole(StrEnum):
     AUDITOR = "auditor"  # reviews the audit log; never reads personal data
     ADMIN = "admin"  # directory administration, erasure (the data-protection function)
     SERVICE = "service"  # another platform service calling an API
+    # The PSEA focal point: receives and handles complaints of sexual exploitation and abuse,
+    # the only role that sees them (issue 17). A short code: actor ids are `<role>:<subject>`.
+    PSEA_FOCAL_POINT = "psea"
     SYSTEM = "system"  # a service acting on a rule, e.g. cancelling after consent withdrawal
 
 
@@ -381,6 +495,7 @@ class NotificationRecipient(StrEnum):
     SUPERVISORS = "supervisors"  # the supervisors' address of the referral's country
     TEAM_SUPERVISORS = "team_supervisors"  # the supervisors of a case's owning team
     CASE_OWNER = "case_owner"  # the caseworker who owns a case
+    INVESTIGATORS = "investigators"  # a partner's investigation focal point (PSEA)
 
 
 class AccessPurpose(StrEnum):
@@ -434,6 +549,8 @@ class PersonalDataField(StrEnum):
     # reopening comments (kept encrypted with the case's personal data).
     CASEWORK_NOTE = "casework.note"
     SAFETY_SAFE_CONTACT_DETAILS = "safety.safe_contact_details"
+    # The account of a PSEA complaint, in the words it was given (restricted record).
+    PSEA_ACCOUNT = "psea.account"
 
 
 # --- protection workflows (issue 17) -----------------------------------------------------------

@@ -89,12 +89,8 @@ def test_partners_get_the_phone_only_when_it_is_the_safe_channel() -> None:
     assert F.PERSON_EMAIL not in shelter
     hidden = SafetyFlags(do_not_contact=True, safe_contact_method=SafeContactMethod.NONE)
     food = partner_fields([NeedCategory.FOOD], hidden)
-    assert food == {
-        F.PERSON_GIVEN_NAME,
-        F.PERSON_FAMILY_NAME,
-        F.SAFETY_SAFE_CONTACT_DETAILS,
-        F.LOCATION_PLACE,
-    }
+    # "No contact": not even the safe-contact details; the partner goes through the caseworker.
+    assert food == {F.PERSON_GIVEN_NAME, F.PERSON_FAMILY_NAME, F.LOCATION_PLACE}
     email = SafetyFlags(do_not_contact=False, safe_contact_method=SafeContactMethod.EMAIL)
     assert F.PERSON_EMAIL in partner_fields([NeedCategory.CASH], email)
 

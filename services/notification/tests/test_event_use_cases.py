@@ -282,3 +282,19 @@ async def test_a_reflection_period_ending_mails_the_owner_and_the_teams_supervis
     # The caseworker and the supervisors, never the person (a child's case included): the
     # event names no contact of the person, and no audience reaches one.
     assert mails == {(Audience.CASE_OWNER, own.id), (Audience.TEAM_SUPERVISORS, team.id)}
+
+
+async def test_a_psea_allegation_mails_the_implicated_partners_investigators_only(
+    world: World,
+) -> None:
+    """The allegation goes to the organisation's investigation focal point, not to its
+    referral desk nor to another partner's investigators; the mail names ids and codes."""
+    referred = _casework_event("org.mpa.psea.allegation_referred.v1")
+    partner = str(referred.data.implicated_partner_id)  # type: ignore[attr-defined]
+    investigators = world.contact(Audience.INVESTIGATORS, partner, "ifp@ngo.example.org")
+    world.contact(Audience.PARTNER, partner, "desk@ngo.example.org")
+    world.contact(Audience.INVESTIGATORS, str(uuid.uuid4()), "ifp@other.example.org")
+    await handle_casework(world, referred)
+    (mail,) = world.store.deliveries.values()
+    assert (mail.audience, mail.contact_id) == (Audience.INVESTIGATORS, investigators.id)
+    assert mail.case_id is None

@@ -34,6 +34,7 @@ from mpa_contracts.vocabularies import (
     PartnerType,
     PersonalDataField,
     SafeContactMethod,
+    SafeContactTime,
     Sex,
     Urgency,
     Vulnerability,
@@ -89,6 +90,15 @@ class SafetyFlags(ContractModel):
 
     do_not_contact: bool = Field(description="Partners must not contact the person directly")
     safe_contact_method: SafeContactMethod
+    safe_times: UniqueTuple[SafeContactTime] = Field(
+        default=(),
+        description="When, in the person's local time, contact is safe; empty: any time",
+    )
+    voicemail_allowed: bool = Field(
+        default=False,
+        description="Whether a voicemail or message may be left when the person does not "
+        "answer (absent: no)",
+    )
 
     @model_validator(mode="after")
     def _no_direct_channel_when_do_not_contact(self) -> Self:
@@ -100,6 +110,8 @@ class SafetyFlags(ContractModel):
             raise ValueError(
                 "do_not_contact allows safe_contact_method none or through_caseworker only"
             )
+        if self.do_not_contact and (self.safe_times or self.voicemail_allowed):
+            raise ValueError("do_not_contact allows neither safe_times nor voicemail_allowed")
         return self
 
 

@@ -8,9 +8,12 @@ from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import CASE_EVENTS
 from mpa_contracts.events.casework import CASEWORK_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
+from mpa_contracts.events.feedback import FEEDBACK_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.protection import PROTECTION_EVENTS
+from mpa_contracts.events.psea import PSEA_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
+from mpa_contracts.events.safe_contact import SAFE_CONTACT_EVENTS
 
 
 class UnknownEventType(LookupError):
@@ -31,10 +34,13 @@ EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry(
     CASE_EVENTS,
     CASEWORK_EVENTS,
     PROTECTION_EVENTS,
+    FEEDBACK_EVENTS,
     REFERRAL_EVENTS,
     DIRECTORY_EVENTS,
     NOTIFICATION_EVENTS,
     ACCESS_EVENTS,
+    SAFE_CONTACT_EVENTS,
+    PSEA_EVENTS,
 )
 
 

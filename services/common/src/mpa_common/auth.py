@@ -92,8 +92,8 @@ class Principal(BaseModel):
     @property
     def primary_role(self) -> Role:
         # The most privileged role names the actor in events; order is deliberate.
-        for role in (Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.CASEWORKER,
-                     Role.OPERATOR, Role.PARTNER, Role.SERVICE):  # fmt: skip
+        for role in (Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.PSEA_FOCAL_POINT,
+                     Role.CASEWORKER, Role.OPERATOR, Role.PARTNER, Role.SERVICE):  # fmt: skip
             if role in self.roles:
                 return role
         raise ValueError("principal without roles")

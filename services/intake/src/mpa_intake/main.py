@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from mpa_common.service import ServiceContext, create_service_app, run_service
@@ -14,16 +16,20 @@ from mpa_intake.adapters.tables import outbox, processed_events
 from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
 from mpa_intake.api.casework_routes import casework_router
 from mpa_intake.api.errors import install_intake_error_handler
+from mpa_intake.api.feedback_routes import feedback_router
 from mpa_intake.api.protection_routes import protection_router
+from mpa_intake.api.psea_routes import psea_router
 from mpa_intake.api.routes import cases_router
+from mpa_intake.api.safe_contact_routes import safe_contact_router
 from mpa_intake.app.casework import FOLLOW_UP_TIMER, on_follow_up_due
-from mpa_intake.app.context import CaseworkPolicy, IntakeContext, ScopePolicy
+from mpa_intake.app.context import CaseworkPolicy, IntakeContext, PseaPolicy, ScopePolicy
 from mpa_intake.app.identification import (
     REFLECTION_END_TIMER,
     REFLECTION_REMINDER_TIMER,
     on_reflection_end_due,
     on_reflection_reminder_due,
 )
+from mpa_intake.app.psea import PSEA_TIMERS, on_psea_deadline
 from mpa_intake.domain.identification import ReflectionPolicy
 from mpa_intake.handlers import REFERRAL_ACCESS, REFERRAL_PROGRESS
 from mpa_intake.settings import IntakeSettings
@@ -52,6 +58,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             default_days=settings.reflection_days,
             reminder_days=settings.reflection_reminder_days,
         ),
+        psea=PseaPolicy(
+            assistance_due=timedelta(seconds=settings.psea_assistance_due_seconds),
+            allegation_referral_due=timedelta(
+                seconds=settings.psea_allegation_referral_due_seconds
+            ),
+            investigation_due=timedelta(seconds=settings.psea_investigation_due_seconds),
+        ),
     )
 
     async def follow_up_due(uow: IntakeUnitOfWork, timer: Timer) -> str:
@@ -62,6 +75,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     async def reflection_end_due(uow: IntakeUnitOfWork, timer: Timer) -> str:
         return await on_reflection_end_due(uow, timer, intake.clock())
+
+    async def psea_deadline(uow: IntakeUnitOfWork, timer: Timer) -> str:
+        return await on_psea_deadline(uow, timer, intake.clock())
 
     app = create_service_app(
         service,
@@ -74,6 +90,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             cases_router(settings, intake),
             casework_router(intake),
             protection_router(intake),
+            safe_contact_router(intake),
+            psea_router(intake),
+            feedback_router(intake),
         ],
         workers=[
             referrals,
@@ -90,6 +109,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                     FOLLOW_UP_TIMER: follow_up_due,
                     REFLECTION_REMINDER_TIMER: reflection_reminder_due,
                     REFLECTION_END_TIMER: reflection_end_due,
+                    **dict.fromkeys(PSEA_TIMERS, psea_deadline),
                 },
                 poll_seconds=settings.timer_poll_seconds,
                 monitor=service.monitor,
@@ -107,6 +127,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 "description": "Trafficking identification, the recovery and reflection "
                 "period, a child's assent, guardian and best interests; statistics without "
                 "identities",
+            },
+            {
+                "name": "safe contact",
+                "description": "The person's safety profile, asked before any contact",
+            },
+            {"name": "feedback", "description": "The person's feedback on their services"},
+            {
+                "name": "psea",
+                "description": "Complaints of sexual exploitation and abuse: restricted to "
+                "the PSEA focal point",
             },
             {"name": "health", "description": "Liveness and readiness"},
         ],

@@ -60,6 +60,11 @@ class IntakeSettings(ServiceSettings):
     timer_poll_seconds: float = 1.0
     # At most this many cases (the newest within the viewer's scope) feed one report.
     report_case_limit: int = 10_000
+    # PSEA complaints (issue 17): from receipt, the survivor offered assistance and the
+    # allegation referred to the implicated organisation; from referral, its investigation.
+    psea_assistance_due_seconds: int = Field(default=24 * 3600, gt=0)
+    psea_allegation_referral_due_seconds: int = Field(default=24 * 3600, gt=0)
+    psea_investigation_due_seconds: int = Field(default=90 * 24 * 3600, gt=0)
 
     # Recovery and reflection periods (issue 17): INTAKE_REFLECTION_DAYS_BY_COUNTRY='{"NE":
     # 45}' gives a country more than INTAKE_REFLECTION_DAYS; neither may be under the

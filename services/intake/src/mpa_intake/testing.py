@@ -40,6 +40,7 @@ from mpa_intake.app.ports import (
     ReferralStatus,
     SealedPersonalData,
     StoredCase,
+    StoredComplaint,
     StoredResponse,
 )
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry
@@ -47,6 +48,7 @@ from mpa_intake.domain.casework import REQUESTED, CaseworkRecord, R
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
 from mpa_intake.domain.ownership import Ownership, within
+from mpa_intake.domain.psea import PseaComplaint
 from mpa_intake.settings import DEFAULT_READ_SCOPES, DEFAULT_WRITE_SCOPES
 
 
@@ -96,6 +98,7 @@ class IntakeMemory:
     grants: dict[UUID, _GrantRow] = field(default_factory=dict)
     records: dict[UUID, _RecordRow] = field(default_factory=dict)
     timers: list[FakeTimer] = field(default_factory=list)
+    complaints: dict[UUID, StoredComplaint] = field(default_factory=dict)
     events: list[Envelope] = field(default_factory=list)
     commits: int = 0
 
@@ -381,6 +384,53 @@ class FakeTimerRepository:
         return cancelled
 
 
+class FakePseaComplaintRepository:
+    def __init__(self, memory: IntakeMemory) -> None:
+        self._memory = memory
+
+    async def add(self, complaint: PseaComplaint, sealed: SealedPersonalData) -> None:
+        self._memory.complaints[complaint.complaint_id] = StoredComplaint(
+            copy.deepcopy(complaint), sealed
+        )
+
+    async def get(self, complaint_id: UUID, *, for_update: bool = False) -> StoredComplaint | None:
+        stored = self._memory.complaints.get(complaint_id)
+        return None if stored is None else copy.deepcopy(stored)
+
+    async def save(self, complaint: PseaComplaint) -> None:
+        stored = self._memory.complaints[complaint.complaint_id]
+        self._memory.complaints[complaint.complaint_id] = StoredComplaint(
+            copy.deepcopy(complaint), stored.sealed
+        )
+
+    async def lock_wrapped_by(
+        self, key_ids: Sequence[str], limit: int
+    ) -> list[tuple[UUID, SealedPersonalData]]:
+        found = sorted(
+            (complaint_id, stored.sealed)
+            for complaint_id, stored in self._memory.complaints.items()
+            if stored.sealed.master_key_id in key_ids
+        )
+        return found[:limit]
+
+    async def store_sealed(self, complaint_id: UUID, sealed: SealedPersonalData) -> None:
+        stored = self._memory.complaints[complaint_id]
+        self._memory.complaints[complaint_id] = StoredComplaint(stored.complaint, sealed)
+
+    async def count_by_master_key(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for stored in self._memory.complaints.values():
+            key = stored.sealed.master_key_id
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    async def recent(self, limit: int) -> list[PseaComplaint]:
+        newest = sorted(
+            self._memory.complaints.values(), key=lambda s: s.complaint.received_at, reverse=True
+        )
+        return [copy.deepcopy(s.complaint) for s in newest[:limit]]
+
+
 class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
     """`ports.IntakeUnitOfWorkPort` over an `IntakeMemory` shared by every unit of work of
     one test; a block left without commit restores what it found."""
@@ -394,6 +444,7 @@ class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
         self.grants = FakeGrantRepository(memory)
         self.casework = FakeCaseworkRepository(memory)
         self.timers = FakeTimerRepository(memory)
+        self.psea = FakePseaComplaintRepository(memory)
         self._snapshot: IntakeMemory | None = None
 
     def _bind(self) -> None:

@@ -131,6 +131,13 @@ def _country(
                     focus=(Vulnerability.GBV_SURVIVOR,),
                 ),
                 DemoService("Psychosocial support", C.MHPSS, capacity=30),
+                DemoService(
+                    "GBV case management",
+                    C.GBV_RESPONSE,
+                    areas=(hub,),
+                    capacity=10,
+                    gbv_sensitive=True,
+                ),
                 DemoService("Hot meals and food parcels", C.FOOD, areas=(hub, border)),
                 DemoService(
                     "Primary health care", C.MEDICAL, areas=(hub, border), capacity=40, hotline=True

@@ -1,4 +1,5 @@
-"""What the referral service does with each case event (consumer group `mpa-referral.cases`).
+"""What the referral service does with each case event (consumer group `mpa-referral.cases`),
+the person's feedback on services and PSEA outcomes included (issue 17).
 
 One handler per event type, each calling its use case (app/case_events.py) inside the
 consumer's unit of work, which also records the event id: each event's effects happen
@@ -23,11 +24,13 @@ from mpa_contracts.events.case import (
     ConsentRecordedV1,
     ConsentWithdrawnV1,
 )
+from mpa_contracts.events.feedback import ServiceFeedbackRecordedV1
 from mpa_contracts.events.protection import BestInterestsDeterminedV1
+from mpa_contracts.events.psea import PseaInvestigationConcludedV1
 from mpa_referral.adapters.uow import ReferralUnitOfWork
-from mpa_referral.app import case_events
+from mpa_referral.app import case_events, feedback, psea
 from mpa_referral.app.common import ReferralContext
-from mpa_referral.domain.errors import UnknownCase
+from mpa_referral.domain.errors import NotFound, UnknownCase
 
 CASE_CONSUMER_GROUP = "mpa-referral.cases"
 
@@ -56,6 +59,10 @@ class CaseEventHandlers:
             handles(CaseClosedV1, self.on_case_closed),
             handles(CasePersonalDataErasedV1, self.on_personal_data_erased),
             handles(BestInterestsDeterminedV1, self.on_best_interests_determined),
+            # Issue 17, in this group rather than groups of their own (each group is one
+            # more rebalance for every replica): the person's feedback, PSEA outcomes.
+            handles(ServiceFeedbackRecordedV1, self.on_feedback_recorded),
+            handles(PseaInvestigationConcludedV1, self.on_investigation_concluded),
         )
 
     async def on_case_registered(
@@ -111,3 +118,21 @@ class CaseEventHandlers:
         self, uow: ReferralUnitOfWork, data: CasePersonalDataErasedV1, delivery: Delivery
     ) -> None:
         await case_events.personal_data_erased(uow, data)
+
+    async def on_feedback_recorded(
+        self, uow: ReferralUnitOfWork, data: ServiceFeedbackRecordedV1, delivery: Delivery
+    ) -> None:
+        """The person's feedback on a referral's service, kept for its partner's figures."""
+        try:
+            await feedback.feedback_recorded(uow, data, delivery.envelope.time)
+        except feedback.UnknownReferral as unknown:
+            raise EventRejected("unknown_referral", str(unknown)) from None
+
+    async def on_investigation_concluded(
+        self, uow: ReferralUnitOfWork, data: PseaInvestigationConcludedV1, delivery: Delivery
+    ) -> None:
+        """A substantiated PSEA allegation that asks for it suspends the partner."""
+        try:
+            await psea.investigation_concluded(uow, self._policy, data, self._clock())
+        except NotFound as missing:
+            raise EventRejected("unknown_partner", str(missing)) from None

@@ -18,6 +18,7 @@ from mpa_referral.adapters.notes import NoteCipher
 from mpa_referral.adapters.tables import processed_events
 from mpa_referral.adapters.uow import ReferralUnitOfWork
 from mpa_referral.api import directory as directory_api
+from mpa_referral.api import feedback as feedback_api
 from mpa_referral.api import hsds as hsds_api
 from mpa_referral.api import referrals as referrals_api
 from mpa_referral.api import reports as reports_api
@@ -129,6 +130,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
             hsds_api.router,
             referrals_api.router,
             reports_api.router,
+            feedback_api.router,
         ],
         workers=build_workers(service, settings, composition),
     )

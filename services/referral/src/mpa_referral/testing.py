@@ -74,6 +74,7 @@ from mpa_referral.domain.directory import (
     ServiceListing,
     listing_of,
 )
+from mpa_referral.domain.feedback import Feedback
 from mpa_referral.domain.lifecycle import DECIDED_RESPONSES, TURNED_DOWN, AttemptResponse
 from mpa_referral.domain.referral import HistoryEntry, Referral, RoutingAttempt
 from mpa_referral.domain.routing import PartnerRecord
@@ -100,6 +101,7 @@ class MemoryStore:
     partners: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     services: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     timers: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    feedback: dict[uuid.UUID, Feedback] = field(default_factory=dict)
     events: list[Envelope] = field(default_factory=list)  # every committed event, in order
     _tick: int = 0
 
@@ -146,6 +148,7 @@ class MemoryStore:
             "partners": copy.deepcopy(self.partners),
             "services": copy.deepcopy(self.services),
             "timers": {k: dict(v) for k, v in self.timers.items()},
+            "feedback": dict(self.feedback),
         }
 
     def restore(self, saved: dict[str, Any]) -> None:
@@ -687,12 +690,33 @@ def _per_partner(
     return counts
 
 
+class MemoryFeedbackRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def add(self, feedback: Feedback) -> None:
+        self._store.feedback.setdefault(feedback.feedback_id, feedback)
+
+    async def of_partner(
+        self, partner_id: uuid.UUID, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[Feedback]:
+        found = [
+            f
+            for f in self._store.feedback.values()
+            if f.partner_id == partner_id
+            and (since is None or f.recorded_at >= since)
+            and (until is None or f.recorded_at < until)
+        ]
+        return sorted(found, key=lambda f: f.recorded_at, reverse=True)[:limit]
+
+
 class MemoryUnitOfWork(InMemoryUnitOfWork):
     cases: MemoryCaseRepository
     referrals: MemoryReferralRepository
     directory: MemoryDirectoryRepository
     timers: MemoryTimerRepository
     reports: MemoryReportRepository
+    feedback: MemoryFeedbackRepository
 
     def __init__(self, store: MemoryStore) -> None:
         super().__init__(source=SOURCE)
@@ -706,6 +730,7 @@ class MemoryUnitOfWork(InMemoryUnitOfWork):
         self.directory = MemoryDirectoryRepository(self.store)
         self.timers = MemoryTimerRepository(self.store)
         self.reports = MemoryReportRepository(self.store)
+        self.feedback = MemoryFeedbackRepository(self.store)
 
     def _rollback(self) -> None:
         self.store.restore(self._saved)

@@ -56,6 +56,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         NeedCategory.CASE_MANAGEMENT: N_("Case management"),
         NeedCategory.FOOD: N_("Food"),
         NeedCategory.CASH: N_("Cash assistance"),
+        NeedCategory.GBV_RESPONSE: N_("Gender-based violence response"),
     },
     Urgency: {
         Urgency.CRITICAL: N_("Critical"),

@@ -39,6 +39,7 @@ from mpa_contracts.vocabularies import (
     PartnerType,
     RiskLevel,
     SafeContactMethod,
+    SafeContactTime,
     Urgency,
     Vulnerability,
 )
@@ -378,6 +379,8 @@ def _case_state(case: Case) -> dict[str, Any]:
         "vulnerabilities": [v.value for v in profile.vulnerabilities],
         "do_not_contact": case.safety.do_not_contact,
         "safe_contact_method": case.safety.safe_contact_method.value,
+        "safe_times": [t.value for t in case.safety.safe_times],
+        "voicemail_allowed": case.safety.voicemail_allowed,
         "updated_at": case.updated_at,
         "closed_at": case.closed_at,
         "closure_reason": case.closure_reason.value if case.closure_reason else None,
@@ -405,6 +408,8 @@ def _case(row: RowMapping, needs: list[NeedEntry], consent: ConsentRecord | None
         safety=SafetyFlags(
             do_not_contact=row["do_not_contact"],
             safe_contact_method=SafeContactMethod(row["safe_contact_method"]),
+            safe_times=tuple(SafeContactTime(t) for t in row["safe_times"]),
+            voicemail_allowed=row["voicemail_allowed"],
         ),
         needs=needs,
         consent=consent,

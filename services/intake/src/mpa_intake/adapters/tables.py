@@ -51,6 +51,8 @@ cases = Table(
     Column("vulnerabilities", ARRAY(String(CODE)), nullable=False),
     Column("do_not_contact", Boolean, nullable=False),
     Column("safe_contact_method", String(CODE), nullable=False),
+    Column("safe_times", ARRAY(String(CODE)), nullable=False, server_default=text("'{}'")),
+    Column("voicemail_allowed", Boolean, nullable=False, server_default=text("false")),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("registered_by", String(80), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -177,4 +179,20 @@ casework_records = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_casework_records_case", "case_id", "kind", "created_at"),
     Index("ix_casework_records_state", "kind", "state", "created_at"),
+)
+
+# PSEA complaints (domain.psea): restricted records outside any case. The record's fields
+# as JSON (ids, codes, dates, flags); the account and whatever identifies the survivor only
+# in `personal_data`, encrypted as a case's is, under a data key of the complaint's own.
+psea_complaints = Table(
+    "psea_complaints",
+    metadata,
+    Column("complaint_id", UUID(as_uuid=True), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("record", JSONB, nullable=False),
+    Column("master_key_id", String(64), nullable=False),
+    Column("wrapped_data_key", LargeBinary, nullable=False),
+    Column("personal_data", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_psea_complaints_received", "received_at"),
 )

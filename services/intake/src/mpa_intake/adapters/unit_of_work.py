@@ -13,6 +13,7 @@ from mpa_intake.adapters.case_store import SqlCaseRepository
 from mpa_intake.adapters.casework_store import SqlCaseworkRepository, SqlTimerRepository
 from mpa_intake.adapters.grant_store import SqlGrantRepository
 from mpa_intake.adapters.idempotency_store import SqlIdempotencyRepository
+from mpa_intake.adapters.psea_store import SqlPseaComplaintRepository
 from mpa_intake.adapters.reference_counter import SqlReferenceCounter
 from mpa_intake.adapters.tables import outbox
 from mpa_intake.app.context import EVENT_SOURCE
@@ -27,6 +28,7 @@ class IntakeUnitOfWork(UnitOfWork):
     grants: SqlGrantRepository
     casework: SqlCaseworkRepository
     timers: SqlTimerRepository
+    psea: SqlPseaComplaintRepository
 
     def __init__(
         self,
@@ -52,6 +54,7 @@ class IntakeUnitOfWork(UnitOfWork):
         self.grants = SqlGrantRepository(session)
         self.casework = SqlCaseworkRepository(session)
         self.timers = SqlTimerRepository(session)
+        self.psea = SqlPseaComplaintRepository(session)
 
 
 def unit_of_work_factory(

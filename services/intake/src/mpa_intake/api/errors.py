@@ -12,6 +12,8 @@ from mpa_intake.domain.errors import (
     AccessDenied,
     CaseConflict,
     CaseNotFound,
+    ComplaintConflict,
+    ComplaintNotFound,
     IdempotencyConflict,
     IntakeError,
     InvalidCase,
@@ -25,6 +27,8 @@ _STATUS_AND_TITLE: dict[type[IntakeError], tuple[int, str, str]] = {
     OutsideScope: (403, "Outside your scope", "outside-scope"),
     CaseNotFound: (404, "Not found", "case-not-found"),
     CaseConflict: (409, "Conflict with the case's state", "case-conflict"),
+    ComplaintNotFound: (404, "Not found", "complaint-not-found"),
+    ComplaintConflict: (409, "Conflict with the complaint's state", "complaint-conflict"),
     IdempotencyConflict: (409, "Idempotency-Key reused", "idempotency-key-reused"),
     PersonalDataErased: (410, "Personal data erased", "personal-data-erased"),
 }

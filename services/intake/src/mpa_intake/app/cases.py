@@ -19,7 +19,6 @@ from mpa_contracts.events.case import (
     ConsentRecordedV1,
     ConsentWithdrawnV1,
     RoutingProfile,
-    SafetyFlags,
 )
 from mpa_contracts.vocabularies import ErasureBasis, PersonalDataField
 from mpa_intake.app.commands import (
@@ -219,10 +218,7 @@ def _prepare_registration(ctx: IntakeContext, actor: Actor, command: RegisterCas
         status=CaseStatus.OPEN,
         correlation_id=uuid4(),  # the registration event's id: it starts the case's story
         profile=profile,
-        safety=SafetyFlags(
-            do_not_contact=command.safety.do_not_contact,
-            safe_contact_method=command.safety.safe_contact_method,
-        ),
+        safety=command.safety.flags(),
         needs=needs,
         consent=consent,
         registered_at=now,
@@ -258,14 +254,7 @@ async def update_case(
         ]
         if errors:
             raise InvalidCase(errors)
-        safety = (
-            SafetyFlags(
-                do_not_contact=command.safety.do_not_contact,
-                safe_contact_method=command.safety.safe_contact_method,
-            )
-            if command.safety is not None
-            else case.safety
-        )
+        safety = command.safety.flags() if command.safety is not None else case.safety
         case.update_profile(profile, safety, now)
         await repository.update(case)
         await repository.store_personal_data(

@@ -31,6 +31,7 @@ from mpa_contracts.vocabularies import (
     NeedCategory,
     PartnerType,
     SafeContactMethod,
+    SafeContactTime,
     Sex,
     Urgency,
     Vulnerability,
@@ -262,17 +263,34 @@ class SafetyInput(Command):
         description="When and how contact is safe: personal data, stored encrypted",
         examples=["Text only, after 18:00; never mention the centre"],
     )
+    safe_times: Annotated[list[SafeContactTime], Unique] = Field(
+        default=[],
+        max_length=len(SafeContactTime),
+        description="When, in the person's local time, contact is safe; empty: any time",
+        examples=[["evening"]],
+    )
+    voicemail_allowed: StrictBool = Field(
+        default=False,
+        description="Whether a voicemail or message may be left when the person does not answer",
+        examples=[False],
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        _contract_rule(
-            SafetyFlags,
-            {
-                "do_not_contact": self.do_not_contact,
-                "safe_contact_method": self.safe_contact_method,
-            },
-        )
+        _contract_rule(SafetyFlags, self.flags_values())
         return self
+
+    def flags_values(self) -> dict[str, Any]:
+        return {
+            "do_not_contact": self.do_not_contact,
+            "safe_contact_method": self.safe_contact_method,
+            "safe_times": tuple(self.safe_times),
+            "voicemail_allowed": self.voicemail_allowed,
+        }
+
+    def flags(self) -> SafetyFlags:
+        """The safety profile this input describes (the contract's rules checked)."""
+        return SafetyFlags.model_validate(self.flags_values())
 
 
 class RegisterCase(Command):

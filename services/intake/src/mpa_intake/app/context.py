@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from mpa_contracts.vocabularies import ActorRole, CaseScope
@@ -81,6 +81,15 @@ class CaseworkPolicy:
 
 
 @dataclass(frozen=True)
+class PseaPolicy:
+    """The deadlines of a PSEA complaint's steps (configured)."""
+
+    assistance_due: timedelta = timedelta(hours=24)
+    allegation_referral_due: timedelta = timedelta(hours=24)
+    investigation_due: timedelta = timedelta(days=90)
+
+
+@dataclass(frozen=True)
 class IntakeContext:
     unit_of_work: UnitOfWorkFactory
     vault: Vault
@@ -96,3 +105,4 @@ class IntakeContext:
     # How long recovery and reflection periods last per country, and when owners are
     # reminded of their end (issue 17).
     reflection: ReflectionPolicy = field(default_factory=ReflectionPolicy)
+    psea: PseaPolicy = field(default_factory=PseaPolicy)

@@ -27,6 +27,7 @@ from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
 from mpa_intake.domain.ownership import Ownership, Viewer
 from mpa_intake.domain.personal_data import PersonalData
+from mpa_intake.domain.psea import PseaComplaint
 
 MAX_REFERENCE_NUMBER = 999_999
 
@@ -243,6 +244,39 @@ class TimerRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class StoredComplaint:
+    complaint: PseaComplaint
+    sealed: SealedPersonalData  # the account and the survivor, encrypted
+
+
+class PseaComplaintRepository(Protocol):
+    """PSEA complaints: restricted records of their own, outside any case."""
+
+    async def add(self, complaint: PseaComplaint, sealed: SealedPersonalData) -> None: ...
+
+    async def get(
+        self, complaint_id: UUID, *, for_update: bool = False
+    ) -> StoredComplaint | None: ...
+
+    async def save(self, complaint: PseaComplaint) -> None: ...
+
+    async def recent(self, limit: int) -> list[PseaComplaint]:
+        """The newest complaints first."""
+        ...
+
+    async def lock_wrapped_by(
+        self, key_ids: Sequence[str], limit: int
+    ) -> list[tuple[UUID, SealedPersonalData]]:
+        """Up to `limit` complaints whose data key one of `key_ids` wraps, locked (rows
+        another transaction holds are skipped), for master key rotation."""
+        ...
+
+    async def store_sealed(self, complaint_id: UUID, sealed: SealedPersonalData) -> None: ...
+
+    async def count_by_master_key(self) -> dict[str, int]: ...
+
+
 class IntakeUnitOfWorkPort(Protocol):
     """One transaction: the repositories, the events it will publish, and its commit.
 
@@ -265,6 +299,9 @@ class IntakeUnitOfWorkPort(Protocol):
 
     @property
     def timers(self) -> TimerRepository: ...
+
+    @property
+    def psea(self) -> PseaComplaintRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

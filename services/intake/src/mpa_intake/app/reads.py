@@ -22,11 +22,13 @@ from uuid import UUID, uuid4
 from mpa_common.failures import DependencyUnavailable
 from mpa_common.uow import Cause
 from mpa_contracts.events.access import BreakGlassAccessV1, PersonalDataAccessedV1
+from mpa_contracts.events.safe_contact import ContactWithheldV1
 from mpa_contracts.vocabularies import (
     AccessPurpose,
     ActorRole,
     BreakGlassReason,
     CaseScope,
+    ContactPath,
     PersonalDataField,
     ReferralState,
 )
@@ -57,6 +59,7 @@ from mpa_intake.domain.errors import (
 from mpa_intake.domain.matching import match_material
 from mpa_intake.domain.ownership import within
 from mpa_intake.domain.personal_data import PersonalData
+from mpa_intake.domain.safe_contact import CONTACT_FIELDS, withholding_reason
 
 FULL_READERS = frozenset({ActorRole.OPERATOR, ActorRole.CASEWORKER})
 # Accepted or in progress (on hold is a pause of in progress): the states in which the
@@ -114,8 +117,26 @@ async def read_case(
             )
         case.ensure_not_erased()
         assert stored.sealed is not None
-        person = ctx.vault.open(case_id, stored.sealed).restricted_to(allowed, need_ids)
+        record = ctx.vault.open(case_id, stored.sealed)
+        person = record.restricted_to(allowed, need_ids)
         disclosed = sorted(person.present_fields())
+        withheld = sorted((record.present_fields() & CONTACT_FIELDS) - allowed)
+        if partner_id is not None and withheld:
+            # The safety profile held back how to reach the person: recorded, never shown.
+            uow.emit(
+                ContactWithheldV1(
+                    actor_id=actor.actor_id,
+                    actor_role=actor.role,
+                    case_id=case_id,
+                    path=ContactPath.PARTNER_DISCLOSURE,
+                    reason=withholding_reason(case.safety),
+                    withheld_fields=tuple(withheld),
+                    referral_id=referral_id,
+                    actor_partner_id=partner_id,
+                ),
+                subject=f"case/{case_id}",
+                cause=Cause.story(case.correlation_id),
+            )
         uow.emit(
             PersonalDataAccessedV1(
                 actor_id=actor.actor_id,
@@ -292,6 +313,8 @@ def _detail(
             do_not_contact=case.safety.do_not_contact,
             safe_contact_method=case.safety.safe_contact_method,
             safe_contact_details=person.safe_contact_details,
+            safe_times=list(case.safety.safe_times),
+            voicemail_allowed=case.safety.voicemail_allowed,
         ),
         registered_at=case.registered_at,
         updated_at=case.updated_at,

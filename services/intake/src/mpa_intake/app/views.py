@@ -24,6 +24,7 @@ from mpa_contracts.vocabularies import (
     PersonalDataField,
     RiskLevel,
     SafeContactMethod,
+    SafeContactTime,
     Sex,
     Urgency,
     Vulnerability,
@@ -174,6 +175,10 @@ class SafetyView(View):
     do_not_contact: bool = Field(description="Partners must not contact the person directly")
     safe_contact_method: SafeContactMethod = Field(description="The only way to reach them")
     safe_contact_details: str | None = Field(description="When and how contact is safe")
+    safe_times: list[SafeContactTime] = Field(
+        description="When, in the person's local time, contact is safe; empty: any time"
+    )
+    voicemail_allowed: bool = Field(description="Whether a voicemail or message may be left")
 
 
 class CaseDetail(View):
@@ -231,6 +236,12 @@ class RewrapReport(View):
     rewrapped: int = Field(description="Cases whose data key now uses the active master key")
     active_master_key: str = Field(description="Id of the active master key")
     cases_by_master_key: dict[str, int] = Field(description="Cases per master key id, after")
+    complaints_rewrapped: int = Field(
+        default=0, description="PSEA complaints whose data key now uses the active master key"
+    )
+    complaints_by_master_key: dict[str, int] = Field(
+        default={}, description="PSEA complaints per master key id, after"
+    )
 
 
 def case_summary(case: Case) -> CaseSummary:

@@ -4,10 +4,11 @@ Hotline operators and caseworkers manage the case and see all of it. A partner s
 only while it holds an accepted referral for it and the person's consent to data sharing
 covers it; it then sees the fields its referrals' needs call for, nothing more:
 
-* every need: the names (to recognise the person at the door) and the safe-contact details;
+* every need: the names (to recognise the person at the door);
 * the fields in `FIELDS_BY_NEED` for the categories it was referred;
-* a phone number or e-mail address only where the person's safe contact method is that
-  channel and direct contact is not prohibited;
+* how to reach the person only as their safety profile allows (`domain.safe_contact`): the
+  safe-contact details, and a phone number or e-mail address only where the person's safe
+  channel is that channel; nothing of it when the person is not to be contacted;
 * the notes of the needs it was referred, not those of other needs.
 """
 
@@ -22,14 +23,12 @@ from mpa_contracts.vocabularies import (
     ActorRole,
     NeedCategory,
     PersonalDataField,
-    SafeContactMethod,
 )
+from mpa_intake.domain.safe_contact import CONTACT_FIELDS, contact_fields_for_partners
 
 F = PersonalDataField
 
-ALWAYS_SHARED_WITH_PARTNERS = frozenset(
-    {F.PERSON_GIVEN_NAME, F.PERSON_FAMILY_NAME, F.SAFETY_SAFE_CONTACT_DETAILS}
-)
+ALWAYS_SHARED_WITH_PARTNERS = frozenset({F.PERSON_GIVEN_NAME, F.PERSON_FAMILY_NAME})
 _AGE = frozenset({F.PERSON_DATE_OF_BIRTH, F.PERSON_ESTIMATED_AGE})
 
 FIELDS_BY_NEED: Mapping[NeedCategory, frozenset[PersonalDataField]] = MappingProxyType(
@@ -50,11 +49,9 @@ FIELDS_BY_NEED: Mapping[NeedCategory, frozenset[PersonalDataField]] = MappingPro
         | {F.PERSON_GENDER_IDENTITY, F.LOCATION_PLACE, F.NEEDS_NOTE},
         NeedCategory.FOOD: frozenset({F.LOCATION_PLACE}),
         NeedCategory.CASH: frozenset({F.NEEDS_NOTE}),
+        # Survivor-centred: no place (the service arranges a safe meeting itself).
+        NeedCategory.GBV_RESPONSE: _AGE | {F.PERSON_GENDER_IDENTITY, F.NEEDS_NOTE},
     }
-)
-
-_PHONE_CHANNELS = frozenset(
-    {SafeContactMethod.PHONE_CALL, SafeContactMethod.SMS, SafeContactMethod.MESSAGING_APP}
 )
 
 
@@ -65,12 +62,8 @@ def partner_fields(
     fields = set(ALWAYS_SHARED_WITH_PARTNERS)
     for category in categories:
         fields |= FIELDS_BY_NEED[category]
-    if not safety.do_not_contact:
-        if safety.safe_contact_method in _PHONE_CHANNELS:
-            fields.add(F.PERSON_PHONE)
-        elif safety.safe_contact_method is SafeContactMethod.EMAIL:
-            fields.add(F.PERSON_EMAIL)
-    return frozenset(fields)
+    # The categories' fields hold no contact field; the safety profile alone decides those.
+    return frozenset(fields - CONTACT_FIELDS) | contact_fields_for_partners(safety)
 
 
 # Why each kind of reader may read, and what is recorded when it does not say.

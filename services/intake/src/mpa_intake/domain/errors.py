@@ -51,3 +51,11 @@ class AccessDenied(IntakeError):
 class OutsideScope(AccessDenied):
     """The case lies outside the caller's scope (see domain.ownership); a read may still
     break the glass, with a reason."""
+
+
+class ComplaintNotFound(IntakeError):
+    """No PSEA complaint with this id is visible to the caller (or exists)."""
+
+
+class ComplaintConflict(IntakeError):
+    """The step conflicts with the PSEA complaint's state (taken already, no consent, ...)."""

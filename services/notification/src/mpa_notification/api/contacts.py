@@ -26,7 +26,9 @@ E-mail recipients. Events carry only pseudonymous ids; these entries map them to
 completed, failed, SLA breached, unroutable, undeliverable; and, as a case's owner, its
 overdue follow-ups), `supervisors` (a country: SLA breached, unroutable, undeliverable;
 break-glass reads and approval requests of cases without a team) and `team_supervisors`
-(a team code: break-glass reads of the team's cases and its approval requests).
+(a team code: break-glass reads of the team's cases and its approval requests) and
+`investigators` (a partner id: its investigation focal point, told of PSEA allegations
+against the organisation — ids, the allegation's type and deadline, never the account).
 Administrators manage all; a partner its own; a supervisor its country's and its team's; a
 referring user their own.
 """
@@ -38,6 +40,7 @@ def _owner(body: ContactCreate, principal_actor_id: str) -> str:
         Audience.REFERRER: body.actor_id or principal_actor_id,
         Audience.SUPERVISORS: body.country,
         Audience.TEAM_SUPERVISORS: body.team,
+        Audience.INVESTIGATORS: str(body.partner_id) if body.partner_id else None,
     }.get(body.kind)
     if body.kind not in REGISTRY_KINDS:
         raise Problem(
@@ -50,6 +53,7 @@ def _owner(body: ContactCreate, principal_actor_id: str) -> str:
         Audience.PARTNER: "partner_id",
         Audience.SUPERVISORS: "country",
         Audience.TEAM_SUPERVISORS: "team",
+        Audience.INVESTIGATORS: "partner_id",
     }.get(body.kind)
     if named is None:
         raise Problem(

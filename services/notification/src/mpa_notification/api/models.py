@@ -234,10 +234,13 @@ class ContactCreate(Body):
         description="partner: a partner's address; referrer: a referring user's, by actor "
         "id (also where they hear about the cases they own); supervisors: a country's "
         "supervisors' address (escalations); team_supervisors: a team's supervisors' "
-        "address (break-glass reads of its cases, approval requests). case_owner is not "
-        "registered: it is reached at the referrer entry"
+        "address (break-glass reads of its cases, approval requests); investigators: a "
+        "partner's investigation focal point (PSEA allegations against it). case_owner is "
+        "not registered: it is reached at the referrer entry"
     )
-    partner_id: uuid.UUID | None = Field(default=None, description="For kind=partner")
+    partner_id: uuid.UUID | None = Field(
+        default=None, description="For kind=partner and kind=investigators"
+    )
     actor_id: ActorId | None = Field(
         default=None,
         description="For kind=referrer: the actor id found in events (default: yours)",
@@ -275,7 +278,11 @@ class ContactView(BaseModel):
         return cls(
             id=contact.id,
             kind=contact.kind,
-            partner_id=uuid.UUID(contact.owner) if contact.kind is Audience.PARTNER else None,
+            partner_id=(
+                uuid.UUID(contact.owner)
+                if contact.kind in (Audience.PARTNER, Audience.INVESTIGATORS)
+                else None
+            ),
             actor_id=contact.owner if contact.kind is Audience.REFERRER else None,
             country=contact.owner if contact.kind is Audience.SUPERVISORS else None,
             team=contact.owner if contact.kind is Audience.TEAM_SUPERVISORS else None,

@@ -26,7 +26,7 @@ _REFERRER_ROLES = (Role.OPERATOR, Role.CASEWORKER, Role.SUPERVISOR)
 def may_manage(principal: Principal, kind: Audience, owner: str) -> bool:
     if principal.has(Role.ADMIN):
         return True
-    if kind is Audience.PARTNER:
+    if kind in (Audience.PARTNER, Audience.INVESTIGATORS):
         return principal.has(Role.PARTNER) and str(principal.partner_id) == owner
     if kind is Audience.SUPERVISORS:
         return principal.has(Role.SUPERVISOR) and principal.country == owner

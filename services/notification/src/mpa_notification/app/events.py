@@ -20,6 +20,7 @@ from mpa_contracts.events.directory import (
     PartnerUpdatedV1,
 )
 from mpa_contracts.events.protection import ReflectionPeriodEndingV1
+from mpa_contracts.events.psea import PseaAllegationReferredV1
 from mpa_contracts.events.referral import REFERRAL_STATE_AFTER, ReferralRequestedV1
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.endpoint_health import disable_partner_endpoints
@@ -121,6 +122,11 @@ async def on_casework_event(
     elif isinstance(data, ReflectionPeriodEndingV1):
         owners[Audience.CASE_OWNER] = data.owner_id
         team, country = data.owner_team, data.owner_country
+    elif isinstance(data, PseaAllegationReferredV1):
+        # Ids, the allegation's type and deadline only: the account and the survivor stay
+        # in the PSEA focal point's restricted record.
+        owners[Audience.INVESTIGATORS] = str(data.implicated_partner_id)
+        team = country = None
     else:
         return
     if team is not None:

@@ -44,10 +44,19 @@ _R = "org.mpa.referral."
 _N = "org.mpa.notification."
 _C = "org.mpa.case."
 _A = "org.mpa.access."
+_P = "org.mpa.psea."
 
 WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
     {
         Language.ENGLISH: {
+            _P + "allegation_referred.v1": Wording(
+                "PSEA allegation {complaint_id} referred to your organisation",
+                "The PSEA focal point referred an allegation of {allegation_type} concerning "
+                "your organisation for investigation (reference {complaint_id}); its outcome "
+                "is due by {investigation_due_at}. The survivor agreed to their identity "
+                "being shared: {survivor_identity_shared}. The focal point will give you the "
+                "account through a secure channel; it is never sent by e-mail.",
+            ),
             _A + "break_glass_used.v1": Wording(
                 "Break-glass read of a case of your team",
                 "{actor_id} read case {case_id} outside their scope (reason: {reason}). "
@@ -108,6 +117,15 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
             ),
         },
         Language.FRENCH: {
+            _P + "allegation_referred.v1": Wording(
+                "Allégation PSEA {complaint_id} transmise à votre organisation",
+                "Le point focal PSEA a transmis pour enquête une allégation de "
+                "{allegation_type} concernant votre organisation (référence {complaint_id}) ; "
+                "ses conclusions sont attendues au plus tard le {investigation_due_at}. La "
+                "personne survivante accepte que son identité soit communiquée : "
+                "{survivor_identity_shared}. Le point focal vous remettra le récit par un "
+                "canal sécurisé ; il n'est jamais envoyé par courriel.",
+            ),
             _A + "break_glass_used.v1": Wording(
                 "Accès d'urgence à un dossier de votre équipe",
                 "{actor_id} a consulté le dossier {case_id} hors de son périmètre "
@@ -171,6 +189,15 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
             ),
         },
         Language.SPANISH: {
+            _P + "allegation_referred.v1": Wording(
+                "Denuncia PSEA {complaint_id} remitida a su organización",
+                "El punto focal PSEA remitió para investigación una denuncia de "
+                "{allegation_type} que concierne a su organización (referencia "
+                "{complaint_id}); el resultado se espera antes del {investigation_due_at}. La "
+                "persona sobreviviente acepta que se comparta su identidad: "
+                "{survivor_identity_shared}. El punto focal le dará el relato por un canal "
+                "seguro; nunca se envía por correo electrónico.",
+            ),
             _A + "break_glass_used.v1": Wording(
                 "Acceso de emergencia a un caso de su equipo",
                 "{actor_id} consultó el caso {case_id} fuera de su ámbito (motivo: {reason}). "
@@ -231,6 +258,14 @@ WORDING: Mapping[Language, Mapping[str, Wording]] = MappingProxyType(
             ),
         },
         Language.ARABIC: {
+            _P + "allegation_referred.v1": Wording(
+                "إحالة ادعاء الحماية من الاستغلال والانتهاك الجنسيين {complaint_id} إلى منظمتكم",
+                "أحال منسق الحماية من الاستغلال والانتهاك الجنسيين ادعاءً من نوع "
+                "{allegation_type} يخص منظمتكم للتحقيق (المرجع {complaint_id})؛ وينتظر صدور "
+                "النتيجة قبل {investigation_due_at}. وافق الناجي أو الناجية على مشاركة هويته: "
+                "{survivor_identity_shared}. سيسلمكم المنسق الرواية عبر قناة آمنة، ولا تُرسل "
+                "أبداً بالبريد الإلكتروني.",
+            ),
             _A + "break_glass_used.v1": Wording(
                 "وصول طارئ إلى حالة تابعة لفريقك",
                 "اطّلع {actor_id} على الحالة {case_id} خارج نطاقه (السبب: {reason}). "

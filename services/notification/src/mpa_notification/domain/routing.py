@@ -18,6 +18,7 @@ from mpa_contracts.events.notification import (
     NotificationExhaustedV1,
 )
 from mpa_contracts.events.protection import ReflectionPeriodEndingV1
+from mpa_contracts.events.psea import PseaAllegationReferredV1
 from mpa_contracts.events.referral import (
     REFERRAL_EVENTS,
     ReferralAcceptedV1,
@@ -43,6 +44,9 @@ class Audience(StrEnum):
     TEAM_SUPERVISORS = "team_supervisors"  # the supervisors of a team (owner: the team code)
     # A case's owning caseworker: reached at their own (`referrer`) address, by actor id.
     CASE_OWNER = "case_owner"
+    # A partner's investigation focal point (owner: the partner id): PSEA allegations
+    # against the organisation, for its investigation.
+    INVESTIGATORS = "investigators"
 
 
 # How outcome events name each audience (the contracts' vocabulary).
@@ -53,6 +57,7 @@ RECIPIENT_KIND: Mapping[Audience, NotificationRecipient] = MappingProxyType(
         Audience.SUPERVISORS: NotificationRecipient.SUPERVISORS,
         Audience.TEAM_SUPERVISORS: NotificationRecipient.TEAM_SUPERVISORS,
         Audience.CASE_OWNER: NotificationRecipient.CASE_OWNER,
+        Audience.INVESTIGATORS: NotificationRecipient.INVESTIGATORS,
     }
 )
 
@@ -89,6 +94,8 @@ EMAIL_AUDIENCES: Mapping[str, frozenset[Audience]] = MappingProxyType(
         ReflectionPeriodEndingV1.event_type: frozenset(
             {Audience.CASE_OWNER, Audience.TEAM_SUPERVISORS, Audience.SUPERVISORS}
         ),
+        # PSEA: the allegation, to the implicated organisation's investigation focal point.
+        PseaAllegationReferredV1.event_type: frozenset({Audience.INVESTIGATORS}),
     }
 )
 # Event types of the casework subscription (mpa.case.v1 and mpa.access.v1).
@@ -97,6 +104,7 @@ CASEWORK_EMAIL_EVENTS: tuple[type[EventData], ...] = (
     CaseApprovalRequestedV1,
     FollowUpOverdueV1,
     ReflectionPeriodEndingV1,
+    PseaAllegationReferredV1,
 )
 
 # Payload fields naming the partner a referral event concerns (re-routed: the one it left).

@@ -250,3 +250,22 @@ timers = Table(
     Index("ix_timers_due", "due_at", postgresql_where=text("fired_at IS NULL")),
     Index("ix_timers_subject", "kind", "subject_id"),
 )
+
+# The person's feedback on a referral's service (issue 17), learnt from intake's events: the
+# partner that delivered it, codes only; `anonymous` says the partner sees it only within
+# its figures.
+service_feedback = Table(
+    "service_feedback",
+    metadata,
+    Column("feedback_id", UUID(as_uuid=True), primary_key=True),
+    Column("referral_id", UUID(as_uuid=True), nullable=False),
+    Column("partner_id", UUID(as_uuid=True), nullable=False),
+    Column("service_id", UUID(as_uuid=True), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("received", String(40), nullable=False),
+    Column("quality", String(40), nullable=True),
+    Column("waiting_time", String(40), nullable=True),
+    Column("felt_safe", Boolean, nullable=True),
+    Column("anonymous", Boolean, nullable=False),
+    Index("ix_service_feedback_partner", "partner_id", "recorded_at"),
+)

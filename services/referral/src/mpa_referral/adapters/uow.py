@@ -9,6 +9,7 @@ from mpa_common.uow import UnitOfWork
 from mpa_referral.adapters.case_repository import SqlCaseRepository
 from mpa_referral.adapters.directory_repository import SqlDirectoryRepository
 from mpa_referral.adapters.directory_snapshot import DirectorySnapshot, DirectoryView
+from mpa_referral.adapters.feedback_repository import SqlFeedbackRepository
 from mpa_referral.adapters.notes import NoteCipher
 from mpa_referral.adapters.referral_repository import SqlReferralRepository
 from mpa_referral.adapters.report_repository import SqlReportRepository
@@ -23,6 +24,7 @@ class ReferralUnitOfWork(UnitOfWork):
     directory: SqlDirectoryRepository
     timers: SqlTimerRepository
     reports: SqlReportRepository
+    feedback: SqlFeedbackRepository
 
     def __init__(
         self,
@@ -47,6 +49,7 @@ class ReferralUnitOfWork(UnitOfWork):
         self.directory = SqlDirectoryRepository(session, view)
         self.timers = SqlTimerRepository(session, buffer)
         self.reports = SqlReportRepository(session, buffer)
+        self.feedback = SqlFeedbackRepository(session)
         # The snapshot takes what this transaction alone knows only once it is durable.
         self.after_commit(view.committed)
 

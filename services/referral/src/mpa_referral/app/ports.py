@@ -28,6 +28,7 @@ from mpa_contracts.vocabularies import (
 )
 from mpa_referral.domain.cases import CaseNeed, CaseProfile
 from mpa_referral.domain.directory import DesignationRole, ServiceListing
+from mpa_referral.domain.feedback import Feedback
 from mpa_referral.domain.lifecycle import AttemptResponse
 from mpa_referral.domain.referral import HistoryEntry, Referral, RoutingAttempt
 from mpa_referral.domain.routing import PartnerRecord
@@ -294,6 +295,18 @@ class ReportRepository(Protocol):
     ) -> ReferralFigures: ...
 
 
+class FeedbackRepository(Protocol):
+    """The person's feedback on services, per partner."""
+
+    async def add(self, feedback: Feedback) -> None:
+        """Keeps it once (the same feedback id again changes nothing)."""
+        ...
+
+    async def of_partner(
+        self, partner_id: uuid.UUID, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[Feedback]: ...
+
+
 class UnitOfWorkPort(Protocol):
     """One transaction over the referral service's repositories and outbox."""
 
@@ -311,6 +324,9 @@ class UnitOfWorkPort(Protocol):
 
     @property
     def reports(self) -> ReportRepository: ...
+
+    @property
+    def feedback(self) -> FeedbackRepository: ...
 
     def emit(
         self,
