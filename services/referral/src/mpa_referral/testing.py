@@ -554,6 +554,9 @@ class MemoryDirectoryRepository:
         service = self._store.services.get(service_id)
         if service is None or service["status"] != ServiceStatus.ACTIVE.value:
             return None
+        partner = self._store.partners.get(service["partner_id"])
+        if partner is None or not partner.get("active", True):
+            return None  # never a place at a partner that has left (or is suspended)
         available = service["capacity_available"]
         if available is None:
             return False

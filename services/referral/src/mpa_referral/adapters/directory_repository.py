@@ -20,11 +20,29 @@ from mpa_referral.app.ports import PartnerRow, ServiceFilter, ServiceRow
 from mpa_referral.domain.directory import DesignationRole, ServiceListing
 from mpa_referral.domain.routing import PartnerRecord
 
+# The service's partner, if it is active, share-locked: a place is never taken at a partner
+# that a concurrent transaction is deactivating (or suspending). The lock waits for that
+# transaction and re-reads the row, so routing from a snapshot read just before the
+# deactivation committed still cannot route to it; a deactivation that comes second sees
+# the referral this routing committed, and re-routes it.
+_ACTIVE_PARTNER = (
+    select(partners.c.id)
+    .where(
+        partners.c.id
+        == select(services.c.partner_id)
+        .where(services.c.id == bindparam("service_id"))
+        .scalar_subquery()
+    )
+    .where(partners.c.active)
+    .with_for_update(read=True)
+    .cte("active_partner")
+)
 # Built once (the hot path of routing): only the service id changes between calls.
 _RESERVE = (
     update(services)
     .where(services.c.id == bindparam("service_id"))
     .where(services.c.status == ServiceStatus.ACTIVE.value)
+    .where(services.c.partner_id.in_(select(_ACTIVE_PARTNER.c.id)))
     .where(or_(services.c.capacity_available.is_(None), services.c.capacity_available > 0))
     .values(
         capacity_available=services.c.capacity_available - 1,
