@@ -7,7 +7,8 @@ records a substantiated outcome that suspends it; a caseworker sees no PSEA area
 refused it. A caseworker records a person's feedback on an accepted referral, and it shows
 in the partner's feedback figures (and, anonymous, only as a number withheld in the
 partner's own view). A "no contact" case shows its safety profile, and a contact check is
-refused with its reason. axe-core checks each new screen. Screenshots:
+refused with its reason; a person reachable by text in the evening only is refused in the
+morning and cleared in the evening, with no voicemail. axe-core checks each new screen. Screenshots:
 `.local/screenshots/console/<test>/`.
 """
 
@@ -82,12 +83,15 @@ def people(browser: Browser, console: RunningConsole, steps: Steps) -> Iterator[
     crowd.close()
 
 
-def register_case(page: Page, *, no_contact: bool = False) -> str:
+def register_case(page: Page, *, no_contact: bool = False, evening_sms: bool = False) -> str:
     """A case with a shelter need (routed to the shelter network), through the intake form."""
     page.goto("/operator/cases/new")
     fill_person(page)
     if no_contact:
         page.check("#safety-do_not_contact")
+    if evening_sms:
+        page.select_option("#safety-safe_contact_method", "sms")
+        page.check("#safety-safe_times-evening")
     page.select_option("#needs-0-category", "shelter")
     page.select_option("#needs-0-urgency", "high")
     give_consent(page)
@@ -298,7 +302,7 @@ def test_the_persons_feedback_shows_in_the_partners_figures(
     assert other.status == 404
 
 
-def test_a_no_contact_case_refuses_a_contact_check(
+def test_a_no_contact_case_refuses_a_contact_check_and_safe_times_hold(
     console: RunningConsole, people: People, steps: Steps
 ) -> None:
     caseworker = people.page()
@@ -345,3 +349,25 @@ def test_a_no_contact_case_refuses_a_contact_check(
             break
         assert time.monotonic() < deadline, "the refused contacts were not audited"
         time.sleep(0.5)
+
+    # --- A person reachable by text in the evening only, no voicemail -----------------------
+    caseworker.select_option("#language-choice", "en")
+    caseworker.locator("form[action='/language'] button").click()
+    expect(caseworker.locator("html")).to_have_attribute("dir", "ltr")
+    evening = register_case(caseworker, evening_sms=True)
+    assert evening != case_id
+    expect(profile).to_contain_text("Text message")
+    expect(profile).to_contain_text("Evening (18:00 to 22:00)")
+    expect(profile).to_contain_text("Never leave one")
+    caseworker.select_option("#check-channel", "sms")
+    caseworker.fill("#check-time", "10:00")
+    caseworker.get_by_role("button", name="Check the contact").click()
+    expect(
+        caseworker.locator(".flash", has_text="This is not a time the person said is safe.")
+    ).to_be_visible()
+    caseworker.select_option("#check-channel", "sms")
+    caseworker.fill("#check-time", "19:30")
+    caseworker.get_by_role("button", name="Check the contact").click()
+    expect(caseworker.locator(".flash", has_text="Contact allowed")).to_be_visible()
+    expect(caseworker.locator(".flash", has_text="Leave no voicemail")).to_be_visible()
+    steps.shot(caseworker, "evening-text-allowed")

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from starlette.datastructures import FormData
 
 from mpa_console.adapters.platform import Service, UpstreamError
+from mpa_console.domain.intake_form import read_form, to_request
 from mpa_console.domain.psea import timeliness
 
 CASE = str(uuid.uuid4())
@@ -508,3 +510,52 @@ def test_a_contact_check_shows_its_answer(
     )
     assert invalid.status_code == 200
     assert "Some fields are missing or not valid." in invalid.text
+
+
+# --- The intake form's safety profile ---------------------------------------------------------
+
+
+def _intake_form(**safety: str | list[str]) -> Any:
+    values: list[tuple[str, str]] = [
+        ("idempotency_key", "k-1"),
+        ("person.given_name", "Fictive"),
+        ("person.family_name", "Personne"),
+        ("person.estimated_age", "30"),
+        ("person.sex", "female"),
+        ("person.languages", "ha"),
+        ("location.country", "NE"),
+        ("needs.0.category", "shelter"),
+        ("needs.0.urgency", "high"),
+        ("consent.given", "no"),
+    ]
+    for name, value in safety.items():
+        for one in [value] if isinstance(value, str) else value:
+            values.append((f"safety.{name}", one))
+    form = read_form(FormData(values))
+    return form, to_request(form, today=NOW.date())
+
+
+def test_the_intake_form_takes_safe_times_and_the_voicemail_choice() -> None:
+    form, body = _intake_form(
+        safe_contact_method="sms", safe_times=["evening", "morning"], voicemail_allowed="yes"
+    )
+    assert form.errors == {}
+    assert body["safety"] == {
+        "do_not_contact": False,
+        "safe_contact_method": "sms",
+        "safe_times": ["evening", "morning"],
+        "voicemail_allowed": True,
+    }
+    _, plain = _intake_form(safe_contact_method="sms")
+    assert plain["safety"] == {"do_not_contact": False, "safe_contact_method": "sms"}
+
+
+def test_no_contact_takes_no_safe_times_nor_voicemail() -> None:
+    form, body = _intake_form(
+        do_not_contact="yes", safe_contact_method="through_caseworker", safe_times="evening"
+    )
+    assert body is None
+    assert form.errors["safety.safe_times"].startswith("With no direct contact")
+    form, body = _intake_form(safe_contact_method="sms", safe_times="teatime")
+    assert body is None
+    assert form.errors["safety.safe_times"] == "This value is not valid."
