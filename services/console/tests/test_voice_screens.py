@@ -125,7 +125,15 @@ def platform(client: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     call the console makes is recorded in `calls`."""
     state: dict[str, Any] = {"calls": [], "answers": {}}
     partners = [
-        {"id": PARTNER, "name": "Demo Hope Shelter", "code": "DEMO-HOPE", "countries": ["NE"]}
+        {
+            "id": PARTNER,
+            "name": "Demo Hope Shelter",
+            "code": "DEMO-HOPE",
+            "countries": ["NE"],
+            "partner_type": "civil_society_organisation",
+            "active": True,
+            "is_demo": True,
+        }
     ]
     defaults = {
         ("GET", "/v1/psea/complaints"): {"items": [_complaint()]},
@@ -426,6 +434,7 @@ def test_a_partners_feedback_figures(client: Any, signed_in: Any, platform: dict
     signed_in(client, "supervisor")
     listed = client.get("/feedback")
     assert f"/feedback/partners/{PARTNER}" in listed.text
+    assert f"/feedback/partners/{PARTNER}" in client.get("/directory").text
     page = client.get(f"/feedback/partners/{PARTNER}?days=7")
     assert page.status_code == 200, page.text
     assert 'id="kpi-responses">3<' in page.text
