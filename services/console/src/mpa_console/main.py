@@ -25,6 +25,8 @@ from mpa_console.web import (
     oversight_routes,
     partner_routes,
     protection_routes,
+    psea_routes,
+    voice_routes,
 )
 from mpa_console.web.deps import Console, install_error_pages
 from mpa_console.web.security import SecurityHeadersMiddleware
@@ -97,6 +99,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         oversight_routes.router,
         casework_routes.router,
         protection_routes.router,
+        psea_routes.router,
+        voice_routes.router,
     ):
         app.include_router(router)
     # Only static files are compressed: pages carry the CSRF secret next to what users typed,

@@ -124,7 +124,15 @@ async def case_page(platform: Platform, user: User, case_id: str) -> dict[str, A
         partner_names(platform, user),
         service_names(platform, user, case["location"]["country"]),
     )
-    return {"case": case, "referrals": referrals, "partners": partners, "services": services}
+    # The referrals a partner accepted: those whose service the person can speak of.
+    rateable = [r for r in referrals if r.get("accepted_at")]
+    return {
+        "case": case,
+        "referrals": referrals,
+        "rateable": rateable,
+        "partners": partners,
+        "services": services,
+    }
 
 
 async def referrals_panel(platform: Platform, user: User, case_id: str) -> dict[str, Any]:

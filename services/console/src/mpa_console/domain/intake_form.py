@@ -21,6 +21,7 @@ from mpa_contracts.vocabularies import (
     ConsentScope,
     NeedCategory,
     SafeContactMethod,
+    SafeContactTime,
     Sex,
     Urgency,
     Vulnerability,
@@ -51,6 +52,7 @@ CHILD_CONSENT = N_("For a child, consent is given by a parent, guardian or careg
 ONE_AGE = N_("Give either the date of birth or an estimated age.")
 ONE_NEED = N_("Record at least one need, with its urgency.")
 NO_CONTACT_METHOD = N_("With no direct contact, choose no contact or through the caseworker.")
+NO_CONTACT_TIMES = N_("With no direct contact, give no safe times and allow no voicemail.")
 
 
 @dataclass
@@ -96,8 +98,9 @@ _TEXT_FIELDS = (
     "safety.do_not_contact",
     "safety.safe_contact_method",
     "safety.safe_contact_details",
+    "safety.voicemail_allowed",
 )
-_LIST_FIELDS = ("vulnerabilities", "consent.scopes")
+_LIST_FIELDS = ("vulnerabilities", "consent.scopes", "safety.safe_times")
 _NEED_FIELDS = ("category", "urgency", "note")
 
 
@@ -243,6 +246,17 @@ def to_request(form: IntakeForm, *, today: date | None = None) -> dict[str, Any]
         errors["safety.safe_contact_method"] = NO_CONTACT_METHOD
     if details := form.value("safety.safe_contact_details"):
         safety["safe_contact_details"] = details
+    safe_times = form.chosen("safety.safe_times")
+    if any(t not in {member.value for member in SafeContactTime} for t in safe_times):
+        errors["safety.safe_times"] = INVALID
+    voicemail = form.value("safety.voicemail_allowed") == "yes"
+    if safety["do_not_contact"] and (safe_times or voicemail):
+        # The contract's rule: "no contact" leaves nothing to time or to leave a message on.
+        errors["safety.safe_times"] = NO_CONTACT_TIMES
+    if safe_times:
+        safety["safe_times"] = safe_times
+    if voicemail:
+        safety["voicemail_allowed"] = True
     if not form.idempotency_key:
         errors["idempotency_key"] = REQUIRED
     if errors:

@@ -6,7 +6,7 @@ with the same figures as a table beside it for screen readers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,3 +40,9 @@ def period(days: int | None, now: datetime | None = None) -> Period:
     chosen = days if days in PERIODS_DAYS else DEFAULT_PERIOD_DAYS
     end = (now or datetime.now(UTC)).replace(microsecond=0) + timedelta(seconds=1)
     return Period(end - timedelta(days=chosen), end, chosen)
+
+
+def scale(values: Mapping[str, float], order: Sequence[str]) -> list[Bar]:
+    """One bar per code of a scale, in the scale's order (absent codes count 0)."""
+    top = max(values.values(), default=0) or 1
+    return [Bar(code, values.get(code, 0), values.get(code, 0) / top) for code in order]

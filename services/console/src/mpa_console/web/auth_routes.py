@@ -35,6 +35,7 @@ DEV_ROLES = (
     Role.AUDITOR,
     Role.SUPERVISOR,
     Role.ADMIN,
+    Role.PSEA_FOCAL_POINT,
 )
 DEV_COUNTRIES = ("NE", "ML")
 # Fictional teams to sign in with (case scopes: a caseworker reaches the team's cases).
@@ -48,6 +49,7 @@ def home_of(session: Session) -> str:
         (("partner",), "/partner/inbox"),
         (("supervisor", "admin"), "/supervisor/dashboard"),
         (("auditor",), "/auditor/events"),
+        (("psea",), "/psea/complaints"),
     ):
         if session.has(*roles):
             return path

@@ -12,6 +12,7 @@ from enum import StrEnum
 from mpa_console.messages import N_
 from mpa_console.web.i18n import gettext_
 from mpa_console.web.protection_labels import PROTECTION_LABELS, PROTECTION_VOCABULARIES
+from mpa_console.web.voice_labels import VOICE_LABELS, VOICE_VOCABULARIES
 from mpa_contracts.vocabularies import (
     ApprovalState,
     ApprovalSubject,
@@ -275,7 +276,9 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
 }
 
 LABELS.update(PROTECTION_LABELS)
+LABELS.update(VOICE_LABELS)
 VOCABULARIES.update(PROTECTION_VOCABULARIES)
+VOCABULARIES.update(VOICE_VOCABULARIES)
 
 # Case statuses are intake's own (not a contracts vocabulary).
 CASE_STATUS_LABELS = {"open": N_("Open"), "closed": N_("Closed")}
@@ -305,6 +308,7 @@ ROLE_NAMES = {
     "auditor": N_("Auditor"),
     "supervisor": N_("Supervisor"),
     "admin": N_("Administrator"),
+    "psea": N_("PSEA focal point"),
 }
 
 ACTION_NAMES = {

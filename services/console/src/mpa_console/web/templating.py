@@ -59,6 +59,15 @@ def _navigation(session: Session) -> list[tuple[str, str]]:
             ("/supervisor/dashboard", N_("Dashboard")),
             ("/supervisor/unroutable", N_("Unroutable referrals")),
         ]
+    if session.has("operator", "caseworker", "supervisor", "admin", "auditor", "partner"):
+        items.append(("/feedback", N_("Feedback on services")))
+    # Complaints of sexual exploitation and abuse: the focal point's alone, not even listed
+    # for anyone else.
+    if session.has("psea"):
+        items += [
+            ("/psea/complaints", N_("PSEA complaints")),
+            ("/psea/complaints/new", N_("Record a complaint")),
+        ]
     if session.signed_in:
         items.append(("/directory", N_("Directory")))
     return items
