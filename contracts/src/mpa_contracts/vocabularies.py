@@ -211,6 +211,12 @@ class ContactRefusal(StrEnum):
     NO_GUARDIAN_OR_CASEWORKER = "no_guardian_or_caseworker"
 
 
+class StatisticsReport(StrEnum):
+    """A statistics export without identities."""
+
+    CTDC = "ctdc"  # the Counter-Trafficking Data Collaborative's variables, k-anonymous
+
+
 class ChildContactRoute(StrEnum):
     """Whom a notice about a child goes to instead of the child's own contact."""
 
