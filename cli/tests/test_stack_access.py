@@ -37,6 +37,7 @@ def test_a_service_without_subscriptions_gets_only_its_own_topics() -> None:
         (Operation.WRITE, Resource.TOPIC, "mpa.case.v1"),
         (Operation.WRITE, Resource.TOPIC, "mpa.access.v1"),
         (Operation.WRITE, Resource.TOPIC, "mpa.psea.v1"),
+        (Operation.WRITE, Resource.TOPIC, "mpa.report.v1"),
     }
 
 
@@ -46,6 +47,7 @@ def test_no_service_may_write_a_main_topic_it_does_not_produce() -> None:
         "mpa.case.v1": "intake",
         "mpa.access.v1": "intake",
         "mpa.psea.v1": "intake",
+        "mpa.report.v1": "intake",
         "mpa.referral.v1": "referral",
         "mpa.directory.v1": "referral",
         "mpa.notification.v1": "notification",

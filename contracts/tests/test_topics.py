@@ -25,6 +25,7 @@ EXPECTED_MAIN_TOPICS = [
     "mpa.notification.v1",
     "mpa.access.v1",
     "mpa.psea.v1",
+    "mpa.report.v1",
 ]
 
 
@@ -61,6 +62,7 @@ def test_keys_follow_the_aggregate_that_must_stay_ordered() -> None:
         "mpa.notification.v1": "partner_id",
         "mpa.access.v1": "case_id",
         "mpa.psea.v1": "complaint_id",
+        "mpa.report.v1": "export_id",
     }
 
 

@@ -23,10 +23,12 @@ from mpa_cli.stack.topics import ensure_topics
 from mpa_common.auth import Role, mint_dev_token
 from mpa_contracts.envelope import from_kafka_record
 from mpa_contracts.events.protection import BestInterestsDeterminedV1
+from mpa_contracts.events.report import StatisticsExportedV1
 from mpa_contracts.vocabularies import (
     ActorRole,
     AgeBand,
     BestInterestsOption,
+    CaseScope,
     NeedCategory,
     Urgency,
     Vulnerability,
@@ -59,6 +61,7 @@ from tests.integration.referral_support import (
 
 pytestmark = pytest.mark.integration
 ENDING = "org.mpa.case.reflection_period_ending.v1"
+REPORT_TOPIC = "mpa.report.v1"
 STARTED = "org.mpa.case.reflection_period_started.v1"
 
 
@@ -349,3 +352,25 @@ async def test_the_statistics_export_of_a_seeded_population_has_no_group_smaller
     )
     assert supervisor.status_code == 200
     assert min(c["victims"] for c in supervisor.json()["cells"]) >= 11
+    # Each download is an event on the report topic (the audit log keeps every event):
+    # who, when, which filters, how many cells and suppressed cases; no personal data.
+    for download, role in ((export, "auditor"), (supervisor.json(), "supervisor")):
+        (record,) = await intake.records(
+            REPORT_TOPIC,
+            key=uuid.UUID(download["export_id"]),
+            expected=1,
+            event_type="org.mpa.report.statistics_exported.v1",
+        )
+        event = from_kafka_record(record.key, record.value, record.headers or [])
+        assert isinstance(event.data, StatisticsExportedV1)
+        assert event.data.actor_role.value == role
+        assert event.data.registered_from == since
+        assert event.data.rows == len(download["cells"])
+        assert event.data.cases_included == download["cases_included"]
+        assert event.data.cases_suppressed == download["cases_suppressed"]
+        for body in population:
+            assert body["person"]["given_name"] not in record.value.decode()
+    (audited,) = await intake.records(REPORT_TOPIC, key=uuid.UUID(export["export_id"]), expected=1)
+    assert from_kafka_record(audited.key, audited.value, audited.headers or []).data.scope == (
+        CaseScope.ALL
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,10 +24,13 @@ from mpa_contracts.vocabularies import (
     PartnerType,
     ReferralState,
     SafeContactMethod,
+    ServiceQuality,
+    ServiceReceived,
     ServiceStatus,
     Sex,
     UnroutableReason,
     Urgency,
+    WaitingTime,
 )
 from mpa_referral.adapters.directory_snapshot import DirectorySnapshot
 from mpa_referral.adapters.notes import NoteCipher
@@ -34,6 +38,7 @@ from mpa_referral.adapters.uow import ReferralUnitOfWork
 from mpa_referral.app.ports import ReferralFilter, ServiceFilter, UnitOfWorkPort
 from mpa_referral.domain.cases import CaseNeed, CaseProfile, CaseStatus, ConsentTerms
 from mpa_referral.domain.directory import DesignationRole
+from mpa_referral.domain.feedback import Feedback
 from mpa_referral.domain.lifecycle import OPEN_STATES, AttemptResponse
 from mpa_referral.domain.mandatory import MandatoryRule
 from mpa_referral.domain.referral import HistoryEntry, Referral, RoutingAttempt
@@ -545,3 +550,75 @@ def _service_row(
         "gbv_sensitive": gbv,
         "is_demo": False,
     }
+
+
+# --- the person's feedback on services (issue 17) --------------------------------------------
+
+
+def a_feedback(partner_id: uuid.UUID, at: datetime, **changes: Any) -> Feedback:
+    fields: dict[str, Any] = {
+        "feedback_id": uuid.uuid4(),
+        "referral_id": uuid.uuid4(),
+        "partner_id": partner_id,
+        "service_id": uuid.uuid4(),
+        "recorded_at": at,
+        "received": ServiceReceived.RECEIVED,
+        "quality": ServiceQuality.GOOD,
+        "waiting_time": WaitingTime.WITHIN_A_WEEK,
+        "felt_safe": True,
+        "anonymous": False,
+        **changes,
+    }
+    return Feedback(**fields)
+
+
+async def test_feedback_is_kept_once_with_every_field_and_read_per_partner(
+    units_of_work: UnitsOfWork,
+) -> None:
+    partner, other = uuid.uuid4(), uuid.uuid4()
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    full = a_feedback(partner, t0)
+    # What a person may leave unsaid stays unsaid.
+    sparse = a_feedback(partner, t0 + timedelta(days=1), service_id=None, quality=None,
+                        waiting_time=None, felt_safe=None, anonymous=True,
+                        received=ServiceReceived.NOT_RECEIVED)  # fmt: skip
+    elsewhere = a_feedback(other, t0 + timedelta(days=2))
+    async with units_of_work() as uow:
+        for feedback in (full, sparse, elsewhere):
+            await uow.feedback.add(feedback)
+        await uow.commit()
+    async with units_of_work() as uow:
+        # The same feedback again (a replayed event) changes nothing.
+        await uow.feedback.add(replace(full, quality=ServiceQuality.VERY_POOR))
+        await uow.commit()
+    async with units_of_work() as uow:
+        assert await uow.feedback.of_partner(partner, None, None, 10) == [sparse, full]
+        assert await uow.feedback.of_partner(other, None, None, 10) == [elsewhere]
+        assert await uow.feedback.of_partner(uuid.uuid4(), None, None, 10) == []
+
+
+async def test_feedback_periods_are_half_open_newest_first_and_limited(
+    units_of_work: UnitsOfWork,
+) -> None:
+    partner = uuid.uuid4()
+    t0 = datetime(2026, 4, 1, tzinfo=UTC)
+    days = [a_feedback(partner, t0 + timedelta(days=d)) for d in range(5)]
+    async with units_of_work() as uow:
+        for feedback in days:
+            await uow.feedback.add(feedback)
+        await uow.commit()
+    async with units_of_work() as uow:
+        since, until = t0 + timedelta(days=1), t0 + timedelta(days=3)
+        # From `since` included to `until` excluded.
+        assert await uow.feedback.of_partner(partner, since, until, 10) == [days[2], days[1]]
+        assert await uow.feedback.of_partner(partner, since, None, 10) == days[:0:-1]
+        assert await uow.feedback.of_partner(partner, None, until, 10) == days[2::-1]
+        assert await uow.feedback.of_partner(partner, None, None, 2) == [days[4], days[3]]
+
+
+async def test_uncommitted_feedback_is_not_kept(units_of_work: UnitsOfWork) -> None:
+    partner = uuid.uuid4()
+    async with units_of_work() as uow:
+        await uow.feedback.add(a_feedback(partner, datetime(2026, 5, 1, tzinfo=UTC)))
+    async with units_of_work() as uow:
+        assert await uow.feedback.of_partner(partner, None, None, 10) == []

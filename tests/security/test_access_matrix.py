@@ -428,9 +428,10 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
         },
         ("intake", "GET", "/v1/reports/ctdc"): ("/v1/reports/ctdc", {}),
         # intake: PSEA (steps on a random complaint; the record itself for reads)
+        # The receiving country office named: partner staff's tokens name none.
         ("intake", "POST", "/v1/psea/complaints"): ("/v1/psea/complaints", {"json": {
             "allegation_type": "sexual_exploitation", "account": "matrix",
-            "assistance_consent": False, "identity_consent": False}}),
+            "assistance_consent": False, "identity_consent": False, "country": COUNTRY}}),
         ("intake", "GET", "/v1/psea/complaints"): ("/v1/psea/complaints", {}),
         ("intake", "GET", "/v1/psea/complaints/{complaint_id}"): (
             f"/v1/psea/complaints/{w.complaint}", {}),

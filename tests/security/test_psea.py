@@ -8,6 +8,10 @@ e-mailed to the implicated organisation's investigation focal point, without the
 the substantiated outcome suspending that organisation, which its staff cannot lift. The
 audit log holds each step, and no event, e-mail or case story holds the account or ties the
 survivor's case to the complaint.
+
+A focal point reaches their own country office's complaints only: one of another office
+does not see it listed and is answered 404 on its record and every step, exactly as for a
+complaint that does not exist (its existence is not disclosed).
 """
 
 from __future__ import annotations
@@ -127,7 +131,9 @@ def test_a_psea_complaint_is_seen_by_the_focal_point_alone_and_both_flows_run(
         "au": _bearer([Role.AUDITOR], subject="psea-au"),
         "ad": admin,
     }
-    focal = _bearer([Role.PSEA_FOCAL_POINT], subject=f"psea-fp-{tag}")
+    focal = _bearer([Role.PSEA_FOCAL_POINT], subject=f"psea-fp-{tag}", country=COUNTRY)
+    # A focal point of another country office.
+    elsewhere = _bearer([Role.PSEA_FOCAL_POINT], subject=f"psea-fp9-{tag}", country="XE")
 
     # Filed by whoever received it; the filer gets its id back and nothing more.
     filed = httpx.post(f"{urls['intake']}/v1/psea/complaints", headers=cw, json={
@@ -151,6 +157,31 @@ def test_a_psea_complaint_is_seen_by_the_focal_point_alone_and_both_flows_run(
     detail = _ok(httpx.get(f"{urls['intake']}/v1/psea/complaints/{complaint_id}", headers=focal))
     assert detail["account"] == account
     assert detail["survivor"]["given_name"] == f"Named-{tag}"
+    assert detail["country"] == COUNTRY  # the filer's office
+
+    # Another country office's focal point: not listed, and 404 on the record and every
+    # step, the same answer as for a complaint that does not exist.
+    other = _ok(httpx.get(f"{urls['intake']}/v1/psea/complaints", headers=elsewhere))
+    assert complaint_id not in {c["complaint_id"] for c in other["items"]}
+    base = f"{urls['intake']}/v1/psea/complaints"
+    for target in (complaint_id, str(uuid.uuid4())):
+        answers = [
+            httpx.get(f"{base}/{target}", headers=elsewhere),
+            httpx.post(f"{base}/{target}/assistance", headers=elsewhere,
+                       json={"decision": "declined"}),
+            httpx.post(f"{base}/{target}/allegation-referral", headers=elsewhere, json={}),
+            httpx.post(f"{base}/{target}/outcome", headers=elsewhere,
+                       json={"outcome": "unsubstantiated"}),
+        ]  # fmt: skip
+        for answer in answers:
+            assert answer.status_code == 404, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            assert account not in answer.text
+        if target == complaint_id:
+            hidden = [(a.json()["type"], a.json()["title"]) for a in answers]
+        else:
+            assert [(a.json()["type"], a.json()["title"]) for a in answers] == hidden
+    # The steps refused elsewhere were not taken: the flows below still run.
 
     # Flow 1: assistance through the GBV pathway, with consent: routed to the GBV service.
     _ok(httpx.post(f"{urls['intake']}/v1/psea/complaints/{complaint_id}/assistance",

@@ -23,10 +23,12 @@ from mpa_contracts.events.protection import (
     ReflectionPeriodStartedV1,
     TraffickingIndicatorsNotedV1,
 )
+from mpa_contracts.events.report import StatisticsExportedV1
 from mpa_contracts.vocabularies import (
     ActorRole,
     AppealOutcome,
     BestInterestsOption,
+    CaseScope,
     ChildAssent,
     ConsentGivenBy,
     DecidingOrganisationType,
@@ -37,6 +39,7 @@ from mpa_contracts.vocabularies import (
     MeansOfControl,
     ProtectionConcern,
     ReflectionExtensionReason,
+    StatisticsReport,
 )
 
 CASE_ID = UUID("6f1c2a3e-8d4b-4c1a-9e2f-0a1b2c3d4e5f")  # the case of examples.py
@@ -162,5 +165,21 @@ PROTECTION_EXAMPLES: tuple[EventData, ...] = (
         decision=BestInterestsOption.FAMILY_REUNIFICATION,
         approval_id=APPROVAL_ID,
         approved_by="supervisor:u-301",
+    ),
+    StatisticsExportedV1(
+        actor_id="supervisor:u-301",
+        actor_role=ActorRole.SUPERVISOR,
+        export_id=UUID("a7b8c9d0-e1f2-4a3b-8c4d-6e7f8091a2b3"),
+        report=StatisticsReport.CTDC,
+        generated_at=_DECIDED + timedelta(days=90),
+        scope=CaseScope.COUNTRY,
+        scope_country="NE",
+        registered_from=datetime(2026, 1, 1, tzinfo=UTC),
+        registered_before=datetime(2027, 1, 1, tzinfo=UTC),
+        k=11,
+        rows=4,
+        cases_included=57,
+        cases_generalised=12,
+        cases_suppressed=3,
     ),
 )

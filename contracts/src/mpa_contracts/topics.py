@@ -5,7 +5,7 @@ copy of every event. A topic keeps events long enough for a consumer to recover 
 long outage or to rebuild its state by replay, and no longer, because case, referral and
 access events, although pseudonymous, still describe vulnerable people:
 
-* case, referral, access, psea: 90 days. Covers a quarter of outages and replays; bounded as
+* case, referral, access, psea, report: 90 days. Covers a quarter of outages and replays; bounded as
   data minimisation (pseudonymised data is still personal data under the GDPR).
 * directory: kept forever. It holds no personal data, it is small, and a new referral
   instance must replay all of it to know every partner and service.
@@ -32,6 +32,7 @@ from mpa_contracts.events.protection import PROTECTION_EVENTS
 from mpa_contracts.events.psea import PSEA_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
 from mpa_contracts.events.registry import UnknownEventType
+from mpa_contracts.events.report import REPORT_EVENTS
 from mpa_contracts.events.safe_contact import SAFE_CONTACT_EVENTS
 
 _DAY_MS: Final = 24 * 60 * 60 * 1000
@@ -135,6 +136,16 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         event_types=_types(PSEA_EVENTS),
         description="Steps and deadlines of PSEA complaints (restricted records), keyed by "
         "complaint; no account, survivor or case id",
+        producer=service_source("intake"),
+    ),
+    Topic(
+        name="mpa.report.v1",
+        key="export_id",
+        partitions=PARTITIONS,
+        retention_ms=90 * _DAY_MS,
+        event_types=_types(REPORT_EVENTS),
+        description="Statistics exports downloaded (who, when, which filters, how many "
+        "cells), keyed by export; no personal data",
         producer=service_source("intake"),
     ),
 )

@@ -205,6 +205,23 @@ class ContactRefusal(StrEnum):
     CHANNEL_NOT_SAFE = "channel_not_safe"  # not the person's safe channel
     OUTSIDE_SAFE_TIMES = "outside_safe_times"  # not at a time the person said is safe
     NO_VOICEMAIL = "no_voicemail"  # no message may be left
+    # A child is not contacted on their own contact: the guardian or the caseworker is.
+    CHILD = "child"
+    # A child with neither a guardian to reach nor a caseworker: nobody is contacted.
+    NO_GUARDIAN_OR_CASEWORKER = "no_guardian_or_caseworker"
+
+
+class StatisticsReport(StrEnum):
+    """A statistics export without identities."""
+
+    CTDC = "ctdc"  # the Counter-Trafficking Data Collaborative's variables, k-anonymous
+
+
+class ChildContactRoute(StrEnum):
+    """Whom a notice about a child goes to instead of the child's own contact."""
+
+    GUARDIAN = "guardian"  # the appointed guardian, at the contact recorded with them
+    CASEWORKER = "caseworker"  # the caseworker who owns the case
 
 
 # --- the person's voice: feedback on a service (issue 17) ------------------------------------

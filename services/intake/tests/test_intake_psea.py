@@ -23,6 +23,7 @@ from mpa_contracts.events.psea import (
 )
 from mpa_contracts.vocabularies import (
     ActorRole,
+    CaseScope,
     NeedCategory,
     PersonalDataField,
     PseaAssistanceDecision,
@@ -31,7 +32,7 @@ from mpa_contracts.vocabularies import (
 )
 from mpa_intake.app import cases, keys, psea
 from mpa_intake.app.commands import RegisterCase
-from mpa_intake.app.context import Actor
+from mpa_intake.app.context import Actor, ScopePolicy
 from mpa_intake.app.psea import (
     TIMER_OF_STEP,
     DecideAssistance,
@@ -39,13 +40,20 @@ from mpa_intake.app.psea import (
     RecordOutcome,
     ReferAllegation,
 )
-from mpa_intake.domain.errors import AccessDenied, ComplaintConflict, ComplaintNotFound
+from mpa_intake.domain.errors import (
+    AccessDenied,
+    ComplaintConflict,
+    ComplaintNotFound,
+    InvalidCase,
+)
 from mpa_intake.testing import FakeIntake, FakeIntakeUnitOfWork, fake_intake, vault_for_tests
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NIAMEY = {"team": "ne-niamey-cm", "agency": "iom-ne", "country": "NE"}
 CASEWORKER = Actor(subject="cw-1", actor_id="caseworker:cw-1", role=ActorRole.CASEWORKER, **NIAMEY)
-FOCAL_POINT = Actor(subject="fp-1", actor_id="psea:fp-1", role=ActorRole.PSEA_FOCAL_POINT)
+FOCAL_POINT = Actor(
+    subject="fp-1", actor_id="psea:fp-1", role=ActorRole.PSEA_FOCAL_POINT, country="NE"
+)
 OTHERS = [
     CASEWORKER,
     Actor(subject="ad-1", actor_id="admin:ad-1", role=ActorRole.ADMIN),
@@ -265,3 +273,78 @@ async def test_master_key_rotation_rewraps_complaints_too() -> None:
     assert before.memory.complaints[complaint_id].sealed.master_key_id == "new"
     detail = await psea.read_complaint(rotating.context, FOCAL_POINT, complaint_id)
     assert detail.account == ACCOUNT
+
+
+# --- the focal point's country scope ---------------------------------------------------------
+
+ELSEWHERE = Actor(
+    subject="fp-9", actor_id="psea:fp-9", role=ActorRole.PSEA_FOCAL_POINT, country="ML"
+)
+
+
+async def test_a_focal_point_reaches_only_their_country_offices_complaints(
+    intake: FakeIntake,
+) -> None:
+    niger = await filed(intake)  # the caseworker's office: NE
+    mali = (
+        await psea.file_complaint(
+            intake.context, CASEWORKER, complaint(country="ML", survivor=None)
+        )
+    ).complaint_id
+    assert intake.memory.complaints[niger].complaint.country == "NE"
+    listed = await psea.list_complaints(intake.context, FOCAL_POINT)
+    assert [c.complaint_id for c in listed.items] == [niger]
+    assert listed.items[0].country == "NE"
+    assert [
+        c.complaint_id for c in (await psea.list_complaints(intake.context, ELSEWHERE)).items
+    ] == [mali]
+    events = len(intake.memory.events)
+    # Another office's complaint is answered as one that does not exist, read or step.
+    with pytest.raises(ComplaintNotFound):
+        await psea.read_complaint(intake.context, ELSEWHERE, niger)
+    with pytest.raises(ComplaintNotFound):
+        await psea.refer_allegation(intake.context, ELSEWHERE, niger, ReferAllegation())
+    with pytest.raises(ComplaintNotFound):
+        await psea.decide_assistance(
+            intake.context,
+            ELSEWHERE,
+            niger,
+            DecideAssistance(decision=PseaAssistanceDecision.DECLINED),
+        )
+    with pytest.raises(ComplaintNotFound):
+        await psea.record_outcome(
+            intake.context, ELSEWHERE, niger,
+            RecordOutcome(outcome=PseaInvestigationOutcome.UNSUBSTANTIATED),
+        )  # fmt: skip
+    assert len(intake.memory.events) == events  # no read announced, no step taken
+    assert intake.memory.complaints[niger].complaint.assistance is None
+    # A focal point without a country office in their token reaches none.
+    nowhere = Actor(subject="fp-0", actor_id="psea:fp-0", role=ActorRole.PSEA_FOCAL_POINT)
+    assert (await psea.list_complaints(intake.context, nowhere)).items == []
+    with pytest.raises(ComplaintNotFound):
+        await psea.read_complaint(intake.context, nowhere, niger)
+
+
+async def test_a_focal_point_configured_to_reach_all_sees_every_office(clock: Clock) -> None:
+    intake = fake_intake(
+        clock=clock,
+        scopes=ScopePolicy(
+            read={ActorRole.PSEA_FOCAL_POINT: CaseScope.ALL},
+            write={ActorRole.PSEA_FOCAL_POINT: CaseScope.ALL},
+        ),
+    )
+    niger = await filed(intake)
+    listed = await psea.list_complaints(intake.context, ELSEWHERE)
+    assert [c.complaint_id for c in listed.items] == [niger]
+    await psea.refer_allegation(intake.context, ELSEWHERE, niger, ReferAllegation())
+
+
+async def test_a_complaint_needs_a_receiving_country_office() -> None:
+    intake = fake_intake()
+    partner_staff = Actor(subject="p-1", actor_id="partner:p-1", role=ActorRole.PARTNER,
+                          partner_id=PARTNER)  # fmt: skip
+    with pytest.raises(InvalidCase) as refused:
+        await psea.file_complaint(intake.context, partner_staff, complaint())
+    assert refused.value.errors[0].field == "body.country"
+    receipt = await psea.file_complaint(intake.context, partner_staff, complaint(country="NE"))
+    assert intake.memory.complaints[receipt.complaint_id].complaint.country == "NE"

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,6 +30,9 @@ from mpa_contracts.vocabularies import (
     ConsentScope,
     FollowUpType,
     NeedCategory,
+    PseaAllegationType,
+    PseaAssistanceDecision,
+    PseaStep,
     RiskLevel,
     SafeContactMethod,
     Sex,
@@ -52,6 +55,7 @@ from mpa_intake.domain.casework import FollowUp, Transfer
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
 from mpa_intake.domain.ownership import Ownership, Viewer
+from mpa_intake.domain.psea import PseaComplaint
 from mpa_intake.testing import FakeIntakeUnitOfWork, IntakeMemory
 
 Factory = Callable[[], IntakeUnitOfWorkPort]
@@ -561,3 +565,109 @@ async def test_protection_records_round_trip_with_their_steps(uow: Factory) -> N
         again = await tx.casework.get(ReflectionPeriod, period.record_id)
         assert again is not None
         assert again.reminded_at == T0
+
+
+# --- PSEA complaints (issue 17) ---------------------------------------------------------------
+
+
+def new_complaint(at: datetime = T0, country: str | None = "NE") -> PseaComplaint:
+    return PseaComplaint(
+        complaint_id=uuid.uuid4(),
+        received_at=at,
+        received_by="caseworker:cw-1",
+        allegation_type=PseaAllegationType.SEXUAL_EXPLOITATION,
+        implicated_partner_id=uuid.uuid4(),
+        survivor_case_id=None,
+        assistance_consent=True,
+        identity_consent=False,
+        assistance_due_at=at + timedelta(hours=24),
+        allegation_referral_due_at=at + timedelta(hours=24),
+        incident_date=date(2026, 2, 27),
+        country=country,
+    )
+
+
+async def test_a_complaint_round_trips_with_its_steps_and_sealed_record(uow: Factory) -> None:
+    complaint = new_complaint()
+    seal = sealed()
+    async with uow() as tx:
+        await tx.psea.add(complaint, seal)
+        await tx.commit()
+    async with uow() as tx:
+        loaded = await tx.psea.get(complaint.complaint_id, for_update=True)
+        assert loaded is not None
+        assert loaded.complaint == complaint
+        assert loaded.sealed == seal
+        step = loaded.complaint
+        need_id = uuid.uuid4()
+        assert step.decide_assistance(
+            PseaAssistanceDecision.REFERRED, T0, survivor_case_id=uuid.uuid4(), need_id=need_id
+        )
+        step.miss(PseaStep.ALLEGATION_REFERRAL, T0 + timedelta(days=2))
+        await tx.psea.save(step)
+        await tx.commit()
+    async with uow() as tx:
+        again = await tx.psea.get(complaint.complaint_id)
+        assert again is not None
+        assert again.complaint == step
+        assert again.complaint.missed_steps == {PseaStep.ALLEGATION_REFERRAL}
+        assert again.complaint.assistance_need_id == need_id
+        assert again.sealed == seal  # saving the record leaves the sealed part alone
+        assert await tx.psea.get(uuid.uuid4()) is None
+
+
+async def test_an_uncommitted_complaint_is_not_kept(uow: Factory) -> None:
+    complaint = new_complaint()
+    async with uow() as tx:
+        await tx.psea.add(complaint, sealed())
+    async with uow() as tx:
+        assert await tx.psea.get(complaint.complaint_id) is None
+        assert await tx.psea.recent(10) == []
+
+
+async def test_recent_complaints_are_newest_first_and_by_country_office(uow: Factory) -> None:
+    niger = [new_complaint(T0 + timedelta(hours=h)) for h in range(3)]
+    mali = new_complaint(T0 + timedelta(hours=5), country="ML")
+    before = new_complaint(T0 - timedelta(days=1), country=None)  # recorded before offices
+    async with uow() as tx:
+        for complaint in (*niger, mali, before):
+            await tx.psea.add(complaint, sealed())
+        await tx.commit()
+    async with uow() as tx:
+        everyone = [c.complaint_id for c in await tx.psea.recent(10)]
+        assert everyone == [mali.complaint_id, *(c.complaint_id for c in reversed(niger)),
+                            before.complaint_id]  # fmt: skip
+        assert [c.complaint_id for c in await tx.psea.recent(2)] == everyone[:2]
+        ne = await tx.psea.recent(10, country="NE")
+        assert [c.complaint_id for c in ne] == [c.complaint_id for c in reversed(niger)]
+        assert [c.complaint_id for c in await tx.psea.recent(10, country="ML")] == [
+            mali.complaint_id
+        ]
+        assert await tx.psea.recent(10, country="BF") == []
+        # The column and the record say the same office.
+        assert {c.country for c in ne} == {"NE"}
+
+
+async def test_complaint_key_rotation_queries(uow: Factory) -> None:
+    old = [new_complaint() for _ in range(3)]
+    current = new_complaint()
+    async with uow() as tx:
+        for complaint in old:
+            await tx.psea.add(complaint, sealed("k-old"))
+        await tx.psea.add(current, sealed("k-new"))
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.psea.count_by_master_key() == {"k-old": 3, "k-new": 1}
+        locked = await tx.psea.lock_wrapped_by(["k-old"], 2)
+        assert [complaint_id for complaint_id, _ in locked] == sorted(c.complaint_id for c in old)[
+            :2
+        ]
+        rewrapped = SealedPersonalData("k-new", b"\x01rewrapped", locked[0][1].ciphertext)
+        await tx.psea.store_sealed(locked[0][0], rewrapped)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.psea.count_by_master_key() == {"k-old": 2, "k-new": 2}
+        moved = await tx.psea.get(locked[0][0])
+        assert moved is not None
+        assert moved.sealed == rewrapped
+        assert len(await tx.psea.lock_wrapped_by(["k-old"], 10)) == 2

@@ -18,20 +18,32 @@ from mpa_contracts.events.referral import ReferralAcceptedV1
 from mpa_contracts.events.safe_contact import ContactWithheldV1
 from mpa_contracts.vocabularies import (
     ActorRole,
+    AgeBand,
+    ChildContactRoute,
     ContactPath,
     ContactRefusal,
     PersonalDataField,
     ReferralState,
     SafeContactMethod,
     SafeContactTime,
+    Vulnerability,
 )
 from mpa_intake import handlers
-from mpa_intake.app import cases, reads, safe_contact
+from mpa_intake.app import cases, children, reads, safe_contact
 from mpa_intake.app.commands import RegisterCase
 from mpa_intake.app.context import Actor
+from mpa_intake.app.protection_commands import AppointGuardian
 from mpa_intake.app.safe_contact import ContactCheck
 from mpa_intake.domain.errors import CaseNotFound, OutsideScope
-from mpa_intake.domain.safe_contact import ContactRequest, in_safe_time, refusal_of
+from mpa_intake.domain.safe_contact import (
+    ContactRequest,
+    GuardianContact,
+    about_a_child,
+    child_contact,
+    child_refusal,
+    in_safe_time,
+    refusal_of,
+)
 from mpa_intake.testing import FakeIntake, FakeIntakeUnitOfWork, fake_intake
 
 F = PersonalDataField
@@ -44,14 +56,15 @@ ELSEWHERE = Actor(
 PHONE, EMAIL, DETAILS = "+227 90 00 00 01", "a.exemple@example.org", "Only through the imam"
 
 
-def _body(safety: dict[str, Any]) -> dict[str, Any]:
+def _body(safety: dict[str, Any], age: int = 30) -> dict[str, Any]:
     return {
-        "person": {"given_name": "Aïcha", "family_name": "Exemple", "estimated_age": 30,
+        "person": {"given_name": "Aïcha", "family_name": "Exemple", "estimated_age": age,
                    "sex": "female", "languages": ["ha"], "phone": PHONE, "email": EMAIL},
         "location": {"country": "NE"},
         "needs": [{"category": "shelter", "urgency": "high"}],
         "consent": {"given": True, "details": {
-            "scopes": ["referral", "data_sharing"], "given_by": "self", "method": "verbal",
+            "scopes": ["referral", "data_sharing"], "given_by": "self" if age >= 18 else
+            "legal_guardian", "method": "verbal",
             "obtained_at": "2026-01-05T10:00:00Z"}},
         "safety": {**safety, "safe_contact_details": DETAILS},
     }  # fmt: skip
@@ -69,8 +82,8 @@ def intake() -> FakeIntake:
     return fake_intake()
 
 
-async def _registered(intake: FakeIntake, safety: dict[str, Any]) -> uuid.UUID:
-    command = RegisterCase.model_validate(_body(safety))
+async def _registered(intake: FakeIntake, safety: dict[str, Any], age: int = 30) -> uuid.UUID:
+    command = RegisterCase.model_validate(_body(safety, age))
     return (await cases.register_case(intake.context, CASEWORKER, command)).case_id
 
 
@@ -225,3 +238,117 @@ async def test_a_contact_check_stays_within_scope(intake: FakeIntake) -> None:
         await safe_contact.check_contact(intake.context, ELSEWHERE, case_id, check)
     with pytest.raises(CaseNotFound):
         await safe_contact.check_contact(intake.context, CASEWORKER, uuid.uuid4(), check)
+
+
+# --- a child: the guardian or the caseworker, never the child's own contact ------------------
+
+GUARDIAN_NOTE = "Maître Fictif, +227 90 00 00 09"
+
+
+async def _guardian(intake: FakeIntake, case_id: uuid.UUID, note: str | None) -> uuid.UUID:
+    body: dict[str, Any] = {"appointed_at": "2026-01-06T10:00:00Z", "appointing_authority": "court"}
+    if note is not None:
+        body["note"] = note
+    view = await children.appoint_guardian(
+        intake.context, CASEWORKER, case_id, AppointGuardian.model_validate(body)
+    )
+    return view.guardian_appointment_id
+
+
+def test_a_childs_notices_go_to_the_latest_reachable_guardian_else_the_caseworker() -> None:
+    assert about_a_child(AgeBand.AGE_9_17, ())
+    assert about_a_child(AgeBand.AGE_18_20, (Vulnerability.UNACCOMPANIED_CHILD,))
+    assert not about_a_child(AgeBand.AGE_27_29, ())
+    sms = SafetyFlags.model_validate(SMS_EVENINGS)
+    old, new, silent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    guardians = [
+        GuardianContact(old, at, True),
+        GuardianContact(new, at + timedelta(days=2), True),
+        GuardianContact(silent, at + timedelta(days=3), False),  # no contact recorded
+    ]
+    via = child_contact(sms, guardians, "caseworker:cw-1")
+    assert via is not None
+    assert via.route is ChildContactRoute.GUARDIAN
+    assert via.guardian_appointment_id == new
+    assert child_refusal(via) is ContactRefusal.CHILD
+    # A child not to be contacted: only through the caseworker, never the guardian.
+    hidden = child_contact(SafetyFlags.model_validate(NO_CONTACT), guardians, "caseworker:cw-1")
+    assert hidden is not None
+    assert hidden.route is ChildContactRoute.CASEWORKER
+    assert hidden.caseworker_id == "caseworker:cw-1"
+    # Neither a guardian to reach nor a caseworker: nobody, and the refusal says so.
+    nobody = child_contact(sms, guardians[2:], None)
+    assert nobody is None
+    assert child_refusal(nobody) is ContactRefusal.NO_GUARDIAN_OR_CASEWORKER
+
+
+async def test_a_partner_reading_a_childs_case_gets_the_guardians_contact_not_the_childs(
+    intake: FakeIntake,
+) -> None:
+    case_id = await _registered(intake, SMS_EVENINGS, age=15)
+    partner = await _accepted_by(intake, case_id)
+    before = await reads.read_case(intake.context, partner, case_id)
+    # No guardian yet: the caseworker who owns the case.
+    assert before.person.phone is None
+    assert before.person.email is None
+    assert before.safety.safe_contact_details is None
+    assert before.contact_via is not None
+    assert before.contact_via.route is ChildContactRoute.CASEWORKER
+    assert before.contact_via.caseworker_id == CASEWORKER.actor_id
+    appointment_id = await _guardian(intake, case_id, GUARDIAN_NOTE)
+    detail = await reads.read_case(intake.context, partner, case_id)
+    assert detail.person.phone is None
+    assert detail.person.email is None
+    assert detail.contact_via is not None
+    assert detail.contact_via.route is ChildContactRoute.GUARDIAN
+    assert detail.contact_via.guardian_appointment_id == appointment_id
+    assert detail.contact_via.guardian_contact == GUARDIAN_NOTE
+    assert F.CASEWORK_NOTE in detail.disclosed_fields
+    assert not {F.PERSON_PHONE, F.PERSON_EMAIL, F.SAFETY_SAFE_CONTACT_DETAILS} & set(
+        detail.disclosed_fields
+    )
+    withheld = [e.data for e in intake.memory.events_of(ContactWithheldV1)]
+    assert len(withheld) == 2
+    for data in withheld:
+        assert isinstance(data, ContactWithheldV1)
+        assert data.reason is ContactRefusal.CHILD
+        assert set(data.withheld_fields) == {F.PERSON_PHONE, F.PERSON_EMAIL,
+                                             F.SAFETY_SAFE_CONTACT_DETAILS}  # fmt: skip
+    for event in intake.memory.events:
+        for secret in (PHONE, EMAIL, DETAILS, GUARDIAN_NOTE):
+            assert secret not in event.model_dump_json()
+    # The case's own staff still read the child's record.
+    full = await reads.read_case(intake.context, CASEWORKER, case_id)
+    assert full.person.phone == PHONE
+    assert full.contact_via is None
+
+
+async def test_a_contact_check_on_a_child_is_refused_on_every_channel_and_names_whom_to_contact(
+    intake: FakeIntake,
+) -> None:
+    case_id = await _registered(intake, SMS_EVENINGS, age=15)
+    await _guardian(intake, case_id, None)  # a guardian with no contact recorded
+    for channel in SafeContactMethod:
+        result = await safe_contact.check_contact(
+            intake.context, CASEWORKER, case_id, ContactCheck(channel=channel)
+        )
+        assert not result.allowed
+        assert result.refusal is ContactRefusal.CHILD
+        assert result.contact_via is not None
+        assert result.contact_via.route is ChildContactRoute.CASEWORKER
+        assert result.contact_via.guardian_contact is None
+    appointment_id = await _guardian(intake, case_id, GUARDIAN_NOTE)
+    result = await safe_contact.check_contact(
+        intake.context, CASEWORKER, case_id,
+        ContactCheck.model_validate({"channel": "sms", "local_time": "19:30"}),
+    )  # fmt: skip
+    assert result.refusal is ContactRefusal.CHILD
+    assert result.contact_via is not None
+    assert result.contact_via.route is ChildContactRoute.GUARDIAN
+    assert result.contact_via.guardian_appointment_id == appointment_id
+    # The check names the guardian's appointment; its details stay in the protection view.
+    assert result.contact_via.guardian_contact is None
+    events = intake.memory.events_of(ContactWithheldV1)
+    assert len(events) == len(SafeContactMethod) + 1
+    assert {e.data.reason for e in events} == {ContactRefusal.CHILD}  # type: ignore[attr-defined]

@@ -9,13 +9,16 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mpa_contracts.events.report import StatisticsExportedV1
 from mpa_contracts.vocabularies import (
     ActorRole,
     AgeBand,
+    CaseScope,
     ExploitationType,
     IdentificationStatus,
     MeansOfControl,
     Sex,
+    StatisticsReport,
 )
 from mpa_intake.app import cases, identification, statistics
 from mpa_intake.app.commands import RegisterCase
@@ -159,3 +162,42 @@ async def test_only_cases_consenting_to_reporting_are_counted_and_only_by_some_r
     assert "Ama" not in export.model_dump_json()
     with pytest.raises(AccessDenied):
         await statistics.ctdc_export(intake.context, CASEWORKER, None, None)
+
+
+async def test_each_download_is_an_event_of_who_when_which_filters_and_how_much() -> None:
+    intake = fake_intake(clock=lambda: NOW)
+    for number in range(13):
+        await cases.register_case(intake.context, CASEWORKER, register(number < 12))
+    supervisor = Actor(
+        subject="sv-1", actor_id="supervisor:sv-1", role=ActorRole.SUPERVISOR,
+        team="ne-niamey-cm", agency="iom-ne", country="NE",
+    )  # fmt: skip
+    since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    commits = intake.memory.commits
+    export = await statistics.ctdc_export(intake.context, supervisor, since, until)
+    assert intake.memory.commits == commits + 1  # announced before the figures are answered
+    (event,) = intake.memory.events_of(StatisticsExportedV1)
+    data = event.data
+    assert isinstance(data, StatisticsExportedV1)
+    assert (data.actor_id, data.actor_role) == ("supervisor:sv-1", ActorRole.SUPERVISOR)
+    assert data.report is StatisticsReport.CTDC
+    assert data.generated_at == NOW
+    assert data.export_id == export.export_id
+    assert data.scope is CaseScope.COUNTRY  # supervisors read their country office
+    assert (data.scope_country, data.scope_team, data.scope_agency) == ("NE", None, None)
+    assert (data.registered_from, data.registered_before) == (since, until)
+    assert data.k == 11
+    assert data.rows == len(export.cells) == 1
+    assert data.cases_included == export.cases_included == 12
+    assert data.cases_suppressed == export.cases_suppressed
+    assert "Ama" not in event.model_dump_json()
+    # An auditor's export covers every case; a refused download is no event.
+    await statistics.ctdc_export(intake.context, AUDITOR, None, None)
+    with pytest.raises(AccessDenied):
+        await statistics.ctdc_export(intake.context, CASEWORKER, None, None)
+    events = [e.data for e in intake.memory.events_of(StatisticsExportedV1)]
+    assert len(events) == 2
+    assert isinstance(events[1], StatisticsExportedV1)
+    assert events[1].scope is CaseScope.ALL
+    assert events[1].scope_country is None
+    assert events[1].registered_from is None

@@ -13,6 +13,7 @@ from mpa_contracts.events.notification import NOTIFICATION_EVENTS
 from mpa_contracts.events.protection import PROTECTION_EVENTS
 from mpa_contracts.events.psea import PSEA_EVENTS
 from mpa_contracts.events.referral import REFERRAL_EVENTS
+from mpa_contracts.events.report import REPORT_EVENTS
 from mpa_contracts.events.safe_contact import SAFE_CONTACT_EVENTS
 
 
@@ -41,6 +42,7 @@ EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry(
     ACCESS_EVENTS,
     SAFE_CONTACT_EVENTS,
     PSEA_EVENTS,
+    REPORT_EVENTS,
 )
 
 

@@ -19,12 +19,15 @@ DEFAULT_READ_SCOPES: dict[ActorRole, CaseScope] = {
     ActorRole.SUPERVISOR: CaseScope.COUNTRY,
     ActorRole.AUDITOR: CaseScope.ALL,  # lists only: auditors never read personal data
     ActorRole.ADMIN: CaseScope.ALL,
+    # PSEA complaints (the psea role reads no case): their own country office's.
+    ActorRole.PSEA_FOCAL_POINT: CaseScope.COUNTRY,
 }
 DEFAULT_WRITE_SCOPES: dict[ActorRole, CaseScope] = {
     ActorRole.OPERATOR: CaseScope.TEAM,
     ActorRole.CASEWORKER: CaseScope.TEAM,
     ActorRole.SUPERVISOR: CaseScope.TEAM,
     ActorRole.ADMIN: CaseScope.ALL,  # erasure
+    ActorRole.PSEA_FOCAL_POINT: CaseScope.COUNTRY,  # the steps of PSEA complaints
 }
 
 

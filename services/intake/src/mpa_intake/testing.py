@@ -424,9 +424,15 @@ class FakePseaComplaintRepository:
             counts[key] = counts.get(key, 0) + 1
         return counts
 
-    async def recent(self, limit: int) -> list[PseaComplaint]:
+    async def recent(self, limit: int, *, country: str | None = None) -> list[PseaComplaint]:
         newest = sorted(
-            self._memory.complaints.values(), key=lambda s: s.complaint.received_at, reverse=True
+            (
+                s
+                for s in self._memory.complaints.values()
+                if country is None or s.complaint.country == country
+            ),
+            key=lambda s: s.complaint.received_at,
+            reverse=True,
         )
         return [copy.deepcopy(s.complaint) for s in newest[:limit]]
 

@@ -37,6 +37,7 @@ class SqlPseaComplaintRepository:
             insert(psea_complaints).values(
                 complaint_id=complaint.complaint_id,
                 received_at=complaint.received_at,
+                country=complaint.country,
                 record=complaint_record(complaint),
                 master_key_id=sealed.master_key_id,
                 wrapped_data_key=sealed.wrapped_data_key,
@@ -104,10 +105,13 @@ class SqlPseaComplaintRepository:
         )
         return {row[0]: int(row[1]) for row in await self._session.execute(query)}
 
-    async def recent(self, limit: int) -> list[PseaComplaint]:
+    async def recent(self, limit: int, *, country: str | None = None) -> list[PseaComplaint]:
+        query = select(psea_complaints.c.record)
+        if country is not None:
+            query = query.where(psea_complaints.c.country == country)
         rows = await self._session.execute(
-            select(psea_complaints.c.record)
-            .order_by(psea_complaints.c.received_at.desc(), psea_complaints.c.complaint_id)
-            .limit(limit)
+            query.order_by(
+                psea_complaints.c.received_at.desc(), psea_complaints.c.complaint_id
+            ).limit(limit)
         )
         return [complaint_of(record) for record in rows.scalars()]

@@ -194,5 +194,8 @@ psea_complaints = Table(
     Column("wrapped_data_key", LargeBinary, nullable=False),
     Column("personal_data", LargeBinary, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The receiving country office (the focal points' scope); null before it was recorded.
+    Column("country", String(2), nullable=True),
     Index("ix_psea_complaints_received", "received_at"),
+    Index("ix_psea_complaints_country", "country", "received_at"),
 )

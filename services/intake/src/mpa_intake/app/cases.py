@@ -3,6 +3,7 @@ apply the domain rules, save, emit events through the outbox, commit once."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID, uuid4
@@ -466,6 +467,24 @@ async def _load_for_change(
     if not within(scope, stored.case.ownership, actor.viewer):
         raise OutsideScope(f"this case is outside the {scope} scope this role may change")
     return stored
+
+
+async def _load_for_read(
+    ctx: IntakeContext, actor: Actor, uow: IntakeUnitOfWorkPort, case_id: UUID
+) -> tuple[StoredCase, Mapping[UUID, str]]:
+    """The case, locked for this transaction, if it lies within the actor's read scope;
+    with its casework notes opened (none once erased). Whoever shows the notes announces
+    the read."""
+    stored = await uow.cases.get(case_id, for_update=True)
+    if stored is None:
+        raise CaseNotFound(f"no case {case_id}")
+    scope = ctx.scopes.read_scope(actor.role)
+    if not within(scope, stored.case.ownership, actor.viewer):
+        raise OutsideScope(f"this case is outside the {scope} scope this role reads")
+    notes: Mapping[UUID, str] = {}
+    if stored.sealed is not None and not stored.case.is_erased:
+        notes = ctx.vault.open(case_id, stored.sealed).casework_notes
+    return stored, notes
 
 
 def _sealed(stored: StoredCase) -> SealedPersonalData:

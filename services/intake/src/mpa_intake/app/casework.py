@@ -45,7 +45,7 @@ from mpa_contracts.vocabularies import (
     TransferInitiator,
     TransferState,
 )
-from mpa_intake.app.cases import _emit, _load_for_change
+from mpa_intake.app.cases import _emit, _load_for_change, _load_for_read
 from mpa_intake.app.casework_commands import (
     ChangeIntervention,
     DecideApproval,
@@ -93,7 +93,6 @@ from mpa_intake.domain.errors import (
     CaseNotFound,
     FieldError,
     InvalidCase,
-    OutsideScope,
 )
 from mpa_intake.domain.ownership import Ownership, within
 
@@ -715,20 +714,14 @@ async def read_casework(ctx: IntakeContext, actor: Actor, case_id: UUID) -> Case
     if actor.role not in CASEWORK_READERS:
         raise AccessDenied("this role may not read the casework")
     async with ctx.unit_of_work() as uow:
-        stored = await _load(uow, case_id)
+        stored, notes = await _load_for_read(ctx, actor, uow, case_id)
         case = stored.case
-        scope = ctx.scopes.read_scope(actor.role)
-        if not within(scope, case.ownership, actor.viewer):
-            raise OutsideScope(f"this case is outside the {scope} scope this role reads")
         transfers = await uow.casework.of_case(Transfer, case_id)
         assessments = await uow.casework.of_case(Assessment, case_id)
         interventions = await uow.casework.of_case(Intervention, case_id)
         follow_ups = await uow.casework.of_case(FollowUp, case_id)
         approvals = await uow.casework.of_case(Approval, case_id)
         referrals = await uow.casework.of_case(ReferralProgress, case_id)
-        notes: Mapping[UUID, str] = {}
-        if stored.sealed is not None and not case.is_erased:
-            notes = ctx.vault.open(case_id, stored.sealed).casework_notes
         if notes:
             uow.emit(
                 PersonalDataAccessedV1(

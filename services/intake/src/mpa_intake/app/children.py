@@ -10,7 +10,6 @@ child may now be made.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from uuid import UUID, uuid4
 
 from mpa_common.uow import Cause
@@ -22,8 +21,8 @@ from mpa_contracts.events.protection import (
     GuardianAppointedV1,
 )
 from mpa_contracts.vocabularies import AccessPurpose, PersonalDataField, is_child
-from mpa_intake.app.cases import _emit, _load_for_change
-from mpa_intake.app.casework import CASEWORK_READERS, _keep_notes, _load
+from mpa_intake.app.cases import _emit, _load_for_change, _load_for_read
+from mpa_intake.app.casework import CASEWORK_READERS, _keep_notes
 from mpa_intake.app.context import Actor, IntakeContext
 from mpa_intake.app.identification import _not_future
 from mpa_intake.app.protection_commands import (
@@ -51,9 +50,8 @@ from mpa_intake.domain.children import (
     ensure_not_self_recorded,
     use_determination_approval,
 )
-from mpa_intake.domain.errors import AccessDenied, FieldError, InvalidCase, OutsideScope
+from mpa_intake.domain.errors import AccessDenied, FieldError, InvalidCase
 from mpa_intake.domain.identification import Identification, ReflectionPeriod
-from mpa_intake.domain.ownership import within
 
 
 async def record_assent(
@@ -233,20 +231,14 @@ async def read_protection(ctx: IntakeContext, actor: Actor, case_id: UUID) -> Pr
     if actor.role not in CASEWORK_READERS:
         raise AccessDenied("this role may not read the protection steps")
     async with ctx.unit_of_work() as uow:
-        stored = await _load(uow, case_id)
+        stored, notes = await _load_for_read(ctx, actor, uow, case_id)
         case = stored.case
-        scope = ctx.scopes.read_scope(actor.role)
-        if not within(scope, case.ownership, actor.viewer):
-            raise OutsideScope(f"this case is outside the {scope} scope this role reads")
         identifications = await uow.casework.of_case(Identification, case_id)
         periods = await uow.casework.of_case(ReflectionPeriod, case_id)
         assents = await uow.casework.of_case(AssentRecord, case_id)
         guardians = await uow.casework.of_case(GuardianAppointment, case_id)
         assessments = await uow.casework.of_case(BestInterestsAssessment, case_id)
         determinations = await uow.casework.of_case(BestInterestsDetermination, case_id)
-        notes: Mapping[UUID, str] = {}
-        if stored.sealed is not None and not case.is_erased:
-            notes = ctx.vault.open(case_id, stored.sealed).casework_notes
         record_ids = {
             r.record_id
             for group in (identifications, assents, guardians, assessments, determinations)

@@ -261,8 +261,8 @@ class PseaComplaintRepository(Protocol):
 
     async def save(self, complaint: PseaComplaint) -> None: ...
 
-    async def recent(self, limit: int) -> list[PseaComplaint]:
-        """The newest complaints first."""
+    async def recent(self, limit: int, *, country: str | None = None) -> list[PseaComplaint]:
+        """The newest complaints first; those a country office received, when given."""
         ...
 
     async def lock_wrapped_by(

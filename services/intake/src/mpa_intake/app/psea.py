@@ -6,6 +6,12 @@ filer gets its id back and nothing more. The account and whatever identifies the
 are sealed like a case's personal data (`Vault`, a data key per complaint); events carry
 the complaint's id, its steps and deadlines, and never the survivor's case.
 
+A complaint belongs to the country office that received it (`country`, else the filer's
+own); the focal point lists, reads and acts on those within the `psea` role's scope (read
+scope for the list and the record, write scope for the steps; their country office by
+default). Another office's complaint is answered as one that does not exist (404): a
+focal point elsewhere does not even learn that it was made.
+
 Each step is one unit of work. Deadlines are durable timers (`mpa_common.timers`, the
 follow-ups' design): a step not taken by its deadline is announced once,
 `org.mpa.psea.deadline_missed.v1`.
@@ -36,8 +42,10 @@ from mpa_contracts.events.psea import (
     PseaEvent,
     PseaInvestigationConcludedV1,
 )
+from mpa_contracts.types import CountryCode
 from mpa_contracts.vocabularies import (
     ActorRole,
+    CaseScope,
     NeedCategory,
     PersonalDataField,
     PseaAllegationType,
@@ -52,9 +60,15 @@ from mpa_intake.app.context import Actor, IntakeContext
 from mpa_intake.app.ports import IntakeUnitOfWorkPort
 from mpa_intake.app.views import View
 from mpa_intake.domain.case import NeedEntry
-from mpa_intake.domain.errors import AccessDenied, CaseNotFound, ComplaintNotFound
+from mpa_intake.domain.errors import (
+    AccessDenied,
+    CaseNotFound,
+    ComplaintNotFound,
+    FieldError,
+    InvalidCase,
+)
 from mpa_intake.domain.personal_data import PersonalData
-from mpa_intake.domain.psea import PseaComplaint
+from mpa_intake.domain.psea import PseaComplaint, complaint_within
 
 # One timer kind per step; the subject is the complaint.
 PSEA_TIMERS: dict[str, PseaStep] = {f"psea_{step.value}_due": step for step in PseaStep}
@@ -127,6 +141,12 @@ class FileComplaint(Command):
         "implicated organisation's investigation",
         examples=[False],
     )
+    country: CountryCode | None = Field(
+        default=None,
+        description="The country office that received it, whose focal point handles it; "
+        "absent: the filer's own (required when their token names none)",
+        examples=["NE"],
+    )
 
 
 class ComplaintReceipt(View):
@@ -182,6 +202,7 @@ class ComplaintSummary(View):
     complaint_id: UUID
     received_at: datetime
     received_by: str
+    country: str | None = Field(description="The country office that received it")
     allegation_type: PseaAllegationType
     implicated_partner_id: UUID | None
     incident_date: date | None = None
@@ -226,10 +247,16 @@ async def file_complaint(
     now = ctx.clock()
     complaint_id = uuid4()
     policy = ctx.psea
+    country = command.country or actor.country
+    if country is None:
+        raise InvalidCase(
+            [FieldError("body.country", "the receiving country office: your token names none")]
+        )
     complaint = PseaComplaint(
         complaint_id=complaint_id,
         received_at=now,
         received_by=actor.actor_id,
+        country=country,
         allegation_type=command.allegation_type,
         implicated_partner_id=command.implicated_partner_id,
         survivor_case_id=command.survivor_case_id,
@@ -274,9 +301,15 @@ async def file_complaint(
 async def list_complaints(ctx: IntakeContext, actor: Actor) -> ComplaintList:
     _focal_point(actor)
     now = ctx.clock()
+    scope = ctx.scopes.read_scope(actor.role)
+    # Narrowed in the query to the focal point's country office (unless they reach all),
+    # then by the scope's own rule.
+    country = None if scope is CaseScope.ALL else (actor.country or "")
     async with ctx.unit_of_work() as uow:
-        complaints = await uow.psea.recent(LISTED)
-    return ComplaintList(items=[_summary(c, now) for c in complaints])
+        complaints = await uow.psea.recent(LISTED, country=country)
+    return ComplaintList(
+        items=[_summary(c, now) for c in complaints if complaint_within(scope, c, actor.viewer)]
+    )
 
 
 async def read_complaint(ctx: IntakeContext, actor: Actor, complaint_id: UUID) -> ComplaintDetail:
@@ -284,7 +317,8 @@ async def read_complaint(ctx: IntakeContext, actor: Actor, complaint_id: UUID) -
     _focal_point(actor)
     async with ctx.unit_of_work() as uow:
         stored = await uow.psea.get(complaint_id)
-        if stored is None:
+        scope = ctx.scopes.read_scope(actor.role)
+        if stored is None or not complaint_within(scope, stored.complaint, actor.viewer):
             raise ComplaintNotFound(f"no complaint {complaint_id}")
         record = ctx.vault.open(complaint_id, stored.sealed)
         identity = sorted(record.present_fields() - {PersonalDataField.CASEWORK_NOTE})
@@ -321,7 +355,7 @@ async def decide_assistance(
     _focal_point(actor)
     now = ctx.clock()
     async with ctx.unit_of_work() as uow:
-        complaint = await _load(uow, complaint_id)
+        complaint = await _load(ctx, actor, uow, complaint_id)
         if command.decision is PseaAssistanceDecision.REFERRED:
             case_id = command.survivor_case_id or complaint.survivor_case_id
             need = NeedEntry(uuid4(), NeedCategory.GBV_RESPONSE, command.urgency, None, now)
@@ -357,7 +391,7 @@ async def refer_allegation(
     _focal_point(actor)
     now = ctx.clock()
     async with ctx.unit_of_work() as uow:
-        complaint = await _load(uow, complaint_id)
+        complaint = await _load(ctx, actor, uow, complaint_id)
         due = now + ctx.psea.investigation_due
         on_time = complaint.refer_allegation(command.implicated_partner_id, now, due)
         assert complaint.implicated_partner_id is not None
@@ -393,7 +427,7 @@ async def record_outcome(
     _focal_point(actor)
     now = ctx.clock()
     async with ctx.unit_of_work() as uow:
-        complaint = await _load(uow, complaint_id)
+        complaint = await _load(ctx, actor, uow, complaint_id)
         on_time = complaint.conclude(command.outcome, command.suspend_partner, now)
         assert complaint.implicated_partner_id is not None
         await uow.psea.save(complaint)
@@ -443,9 +477,14 @@ async def on_psea_deadline(uow: IntakeUnitOfWorkPort, timer: Timer, now: datetim
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def _load(uow: IntakeUnitOfWorkPort, complaint_id: UUID) -> PseaComplaint:
+async def _load(
+    ctx: IntakeContext, actor: Actor, uow: IntakeUnitOfWorkPort, complaint_id: UUID
+) -> PseaComplaint:
+    """The complaint, locked, when it lies within the focal point's write scope; otherwise
+    as if there were none (its existence is not disclosed)."""
     stored = await uow.psea.get(complaint_id, for_update=True)
-    if stored is None:
+    scope = ctx.scopes.write_scope(actor.role)
+    if stored is None or not complaint_within(scope, stored.complaint, actor.viewer):
         raise ComplaintNotFound(f"no complaint {complaint_id}")
     return stored.complaint
 
@@ -486,6 +525,7 @@ def _summary(complaint: PseaComplaint, now: datetime) -> ComplaintSummary:
         complaint_id=complaint.complaint_id,
         received_at=complaint.received_at,
         received_by=complaint.received_by,
+        country=complaint.country,
         allegation_type=complaint.allegation_type,
         implicated_partner_id=complaint.implicated_partner_id,
         incident_date=complaint.incident_date,

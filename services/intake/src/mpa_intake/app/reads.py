@@ -9,6 +9,11 @@ able to refuse on its own: the grants that referral events feed, and — at the 
 read — the referral service itself, asked with the partner's own credentials. So one lost
 or late event (a cancellation, a completion) cannot leave access open; and a referral
 service that cannot answer means 503, never access. A closed case is not read by partners.
+
+A partner reading a child's case learns none of the child's own contact (withheld, reason
+`child`): it learns whom to contact instead, the appointed guardian with the contact recorded
+with the appointment (disclosed as `casework.note`), or the caseworker; with neither, the
+withholding says `no_guardian_or_caseworker`.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from mpa_contracts.vocabularies import (
 from mpa_intake.app.commands import DuplicateCheck
 from mpa_intake.app.context import Actor, IntakeContext
 from mpa_intake.app.ports import CaseFilter, Grant, PageCursor, ReferralStatus, ScopeFilter
+from mpa_intake.app.safe_contact import child_contact_view, contact_about_child
 from mpa_intake.app.views import (
     CaseDetail,
     CasePage,
+    ChildContactView,
     ConsentView,
     DuplicateHints,
     LocationView,
@@ -59,7 +66,12 @@ from mpa_intake.domain.errors import (
 from mpa_intake.domain.matching import match_material
 from mpa_intake.domain.ownership import within
 from mpa_intake.domain.personal_data import PersonalData
-from mpa_intake.domain.safe_contact import CONTACT_FIELDS, withholding_reason
+from mpa_intake.domain.safe_contact import (
+    CONTACT_FIELDS,
+    about_a_child,
+    child_refusal,
+    withholding_reason,
+)
 
 FULL_READERS = frozenset({ActorRole.OPERATOR, ActorRole.CASEWORKER})
 # Accepted or in progress (on hold is a pause of in progress): the states in which the
@@ -118,18 +130,37 @@ async def read_case(
         case.ensure_not_erased()
         assert stored.sealed is not None
         record = ctx.vault.open(case_id, stored.sealed)
+        reason = withholding_reason(case.safety)
+        contact_via: ChildContactView | None = None
+        child = partner_id is not None and about_a_child(
+            case.profile.age_band, case.profile.vulnerabilities
+        )
+        if child:
+            # Never the child's own contact: the guardian's, or the caseworker.
+            allowed -= CONTACT_FIELDS
+            via = await contact_about_child(ctx, uow, stored, record.casework_notes)
+            reason = child_refusal(via)
+            guardian_note = (
+                record.casework_notes.get(via.guardian_appointment_id)
+                if via is not None and via.guardian_appointment_id is not None
+                else None
+            )
+            contact_via = child_contact_view(via, guardian_note)
         person = record.restricted_to(allowed, need_ids)
         disclosed = sorted(person.present_fields())
+        if contact_via is not None and contact_via.guardian_contact:
+            disclosed = sorted({*disclosed, PersonalDataField.CASEWORK_NOTE})
         withheld = sorted((record.present_fields() & CONTACT_FIELDS) - allowed)
-        if partner_id is not None and withheld:
-            # The safety profile held back how to reach the person: recorded, never shown.
+        if partner_id is not None and (withheld or (child and contact_via is None)):
+            # The safety profile (or the child rule) held back how to reach the person:
+            # recorded, never shown.
             uow.emit(
                 ContactWithheldV1(
                     actor_id=actor.actor_id,
                     actor_role=actor.role,
                     case_id=case_id,
                     path=ContactPath.PARTNER_DISCLOSURE,
-                    reason=withholding_reason(case.safety),
+                    reason=reason,
                     withheld_fields=tuple(withheld),
                     referral_id=referral_id,
                     actor_partner_id=partner_id,
@@ -157,7 +188,8 @@ async def read_case(
                 cause=Cause.story(case.correlation_id),
             )
         await uow.commit()
-    return _detail(case, person, need_ids, disclosed, purpose, show_consent=need_ids is None)
+    detail = _detail(case, person, need_ids, disclosed, purpose, show_consent=need_ids is None)
+    return detail.model_copy(update={"contact_via": contact_via}) if contact_via else detail
 
 
 async def list_cases(

@@ -4,10 +4,15 @@ The person's safety profile answers; a refusal is announced as
 `org.mpa.access.contact_withheld.v1` (path `contact_check`, the channel and the reason),
 so the audit log shows the profile held. A cleared contact is not an event: nothing was
 disclosed, and the caller already reads the case.
+
+A child's own contact is refused on every channel (reason `child`): the answer names whom to
+contact instead, the appointed guardian (whose details the protection view shows) or the
+caseworker; with neither, the reason is `no_guardian_or_caseworker`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
 
 from pydantic import Field
@@ -23,10 +28,20 @@ from mpa_contracts.vocabularies import (
 )
 from mpa_intake.app.commands import Command
 from mpa_intake.app.context import Actor, IntakeContext
-from mpa_intake.app.views import View
+from mpa_intake.app.ports import IntakeUnitOfWorkPort, StoredCase
+from mpa_intake.app.views import ChildContactView, View
+from mpa_intake.domain.children import GuardianAppointment
 from mpa_intake.domain.errors import CaseNotFound, OutsideScope
 from mpa_intake.domain.ownership import within
-from mpa_intake.domain.safe_contact import ContactRequest, refusal_of
+from mpa_intake.domain.safe_contact import (
+    ChildContact,
+    ContactRequest,
+    GuardianContact,
+    about_a_child,
+    child_contact,
+    child_refusal,
+    refusal_of,
+)
 
 
 class ContactCheck(Command):
@@ -57,6 +72,11 @@ class ContactCheckResult(View):
     safe_contact_method: SafeContactMethod = Field(description="The person's safe channel")
     safe_times: list[SafeContactTime] = Field(description="When contact is safe; empty: any")
     voicemail_allowed: bool = Field(description="Whether a message may be left")
+    contact_via: ChildContactView | None = Field(
+        default=None,
+        description="A child: whom to contact instead (the guardian or the caseworker); "
+        "null for an adult, or for a child nobody may be contacted about",
+    )
 
 
 async def check_contact(
@@ -71,9 +91,14 @@ async def check_contact(
         if not within(scope, case.ownership, actor.viewer):
             raise OutsideScope(f"this case is outside the {scope} scope this role reads")
         safety = case.safety
-        refusal = refusal_of(
-            safety, ContactRequest(command.channel, command.local_time, command.leave_message)
-        )
+        via: ChildContact | None = None
+        if about_a_child(case.profile.age_band, case.profile.vulnerabilities):
+            via = await contact_about_child(ctx, uow, stored)
+            refusal: ContactRefusal | None = child_refusal(via)
+        else:
+            refusal = refusal_of(
+                safety, ContactRequest(command.channel, command.local_time, command.leave_message)
+            )
         if refusal is not None:
             uow.emit(
                 ContactWithheldV1(
@@ -95,4 +120,38 @@ async def check_contact(
         safe_contact_method=safety.safe_contact_method,
         safe_times=list(safety.safe_times),
         voicemail_allowed=safety.voicemail_allowed,
+        contact_via=child_contact_view(via),
+    )
+
+
+async def contact_about_child(
+    ctx: IntakeContext,
+    uow: IntakeUnitOfWorkPort,
+    stored: StoredCase,
+    notes: Mapping[UUID, str] | None = None,
+) -> ChildContact | None:
+    """Whom a notice about the child of `stored` goes to: a guardian counts when a contact
+    was recorded with the appointment (its sealed note; `notes` when already opened)."""
+    case = stored.case
+    if notes is None:
+        notes = {}
+        if stored.sealed is not None and not case.is_erased:
+            notes = ctx.vault.open(case.case_id, stored.sealed).casework_notes
+    guardians = [
+        GuardianContact(g.record_id, g.appointed_at, bool(notes.get(g.record_id)))
+        for g in await uow.casework.of_case(GuardianAppointment, case.case_id)
+    ]
+    return child_contact(case.safety, guardians, case.ownership.owner_id)
+
+
+def child_contact_view(
+    via: ChildContact | None, guardian_contact: str | None = None
+) -> ChildContactView | None:
+    if via is None:
+        return None
+    return ChildContactView(
+        route=via.route,
+        guardian_appointment_id=via.guardian_appointment_id,
+        guardian_contact=guardian_contact,
+        caseworker_id=via.caseworker_id,
     )

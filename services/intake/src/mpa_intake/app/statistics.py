@@ -5,16 +5,28 @@ not erased, within the viewer's read scope.
 
 Who may download it: supervisors (their read scope: their country office by default) and
 auditors (oversight and donors: every case). It holds no personal data — no id, name,
-date or free text — so it is not an announced read; no other role may download it.
+date or free text — so it is not an announced read of personal data; no other role may
+download it. Each download is announced all the same, as
+`org.mpa.report.statistics_exported.v1` (who, when, the scope and filters, how many cells
+and cases, how many suppressed), written in the transaction that read the figures, so the
+audit log records every set of figures that left the platform.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID, uuid4
 
 from pydantic import Field
 
-from mpa_contracts.vocabularies import ActorRole, CaseScope, ConsentScope, ReferralState
+from mpa_contracts.events.report import StatisticsExportedV1
+from mpa_contracts.vocabularies import (
+    ActorRole,
+    CaseScope,
+    ConsentScope,
+    ReferralState,
+    StatisticsReport,
+)
 from mpa_intake.app.context import Actor, IntakeContext
 from mpa_intake.app.ports import CaseFilter, PageCursor, ScopeFilter
 from mpa_intake.app.views import View
@@ -69,6 +81,9 @@ class StatisticsCell(View):
 
 
 class StatisticsExport(View):
+    export_id: UUID = Field(
+        description="This download, as the audit log records it (statistics_exported)"
+    )
     k: int = Field(description="Every cell counts at least k people")
     generated_at: datetime
     method: str
@@ -78,8 +93,9 @@ class StatisticsExport(View):
     cells: list[StatisticsCell]
 
     @classmethod
-    def of(cls, figures: AnonymisedStatistics, now: datetime) -> StatisticsExport:
+    def of(cls, figures: AnonymisedStatistics, now: datetime, export_id: UUID) -> StatisticsExport:
         return cls(
+            export_id=export_id,
             k=figures.k,
             generated_at=now,
             method="k-anonymity by local generalisation (citizenship, then age band to "
@@ -119,14 +135,49 @@ async def ctdc_export(
         ids = [case.case_id for case in cases]
         identifications = {i.case_id: i for i in await uow.casework.of_cases(Identification, ids)}
         referrals = await uow.casework.of_cases(ReferralProgress, ids)
-    referred: dict[object, list[ReferralProgress]] = {}
-    for referral in referrals:
-        referred.setdefault(referral.case_id, []).append(referral)
-    records = [
-        _record(case, identifications.get(case.case_id), referred.get(case.case_id, []))
-        for case in cases
-    ]
-    return StatisticsExport.of(anonymise(records, K_ANONYMITY), now)
+        referred: dict[object, list[ReferralProgress]] = {}
+        for referral in referrals:
+            referred.setdefault(referral.case_id, []).append(referral)
+        records = [
+            _record(case, identifications.get(case.case_id), referred.get(case.case_id, []))
+            for case in cases
+        ]
+        figures = anonymise(records, K_ANONYMITY)
+        exported = _exported(actor, scope, registered_from, registered_before, figures, now)
+        uow.emit(exported, subject=f"report/{exported.export_id}")
+        # Committed before the figures are answered, as an announced read is.
+        await uow.commit()
+    return StatisticsExport.of(figures, now, exported.export_id)
+
+
+def _exported(
+    actor: Actor,
+    scope: CaseScope,
+    registered_from: datetime | None,
+    registered_before: datetime | None,
+    figures: AnonymisedStatistics,
+    now: datetime,
+) -> StatisticsExportedV1:
+    viewer = actor.viewer
+    return StatisticsExportedV1(
+        actor_id=actor.actor_id,
+        actor_role=actor.role,
+        export_id=uuid4(),
+        report=StatisticsReport.CTDC,
+        generated_at=now,
+        scope=scope,
+        # The unit the scope stopped at (own: the actor alone, already named).
+        scope_team=viewer.team if scope is CaseScope.TEAM else None,
+        scope_agency=viewer.agency if scope is CaseScope.AGENCY else None,
+        scope_country=viewer.country if scope is CaseScope.COUNTRY else None,
+        registered_from=registered_from,
+        registered_before=registered_before,
+        k=figures.k,
+        rows=len(figures.cells),
+        cases_included=figures.included,
+        cases_generalised=figures.generalised,
+        cases_suppressed=figures.suppressed,
+    )
 
 
 def _reportable(case: Case, now: datetime) -> bool:

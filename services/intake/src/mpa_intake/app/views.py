@@ -15,6 +15,7 @@ from mpa_contracts.vocabularies import (
     AccessPurpose,
     AgeBand,
     CaseClosureReason,
+    ChildContactRoute,
     ConsentGivenBy,
     ConsentMethod,
     ConsentScope,
@@ -181,6 +182,23 @@ class SafetyView(View):
     voicemail_allowed: bool = Field(description="Whether a voicemail or message may be left")
 
 
+class ChildContactView(View):
+    """Whom to contact about a child instead of the child: never the child's own contact."""
+
+    route: ChildContactRoute = Field(description="The guardian or the caseworker")
+    guardian_appointment_id: UUID | None = Field(
+        default=None, description="The guardian's appointment (route guardian)"
+    )
+    guardian_contact: str | None = Field(
+        default=None,
+        description="Who the guardian is and how to reach them, as recorded with the "
+        "appointment (a partner's read, route guardian; announced as casework.note)",
+    )
+    caseworker_id: str | None = Field(
+        default=None, description="Actor id of the caseworker who owns the case (route caseworker)"
+    )
+
+
 class CaseDetail(View):
     """A case with the personal data the reader may see. Fields outside `disclosed_fields`
     are null: a partner sees only what its referrals need."""
@@ -205,6 +223,11 @@ class CaseDetail(View):
     )
     access_purpose: AccessPurpose = Field(
         description="The purpose recorded for this read", examples=["case_management"]
+    )
+    contact_via: ChildContactView | None = Field(
+        default=None,
+        description="A child's case read by a partner: whom to contact instead of the child "
+        "(whose own contact is never disclosed); null otherwise, or when nobody may be",
     )
 
 

@@ -10,6 +10,11 @@ It has two flows, each with a deadline:
   substantiated, may suspend the organisation from the directory.
 
 Each step is taken once; the record says whether it was on time. Pure rules, no I/O.
+
+A complaint belongs to the country office that received it. The focal point's scope (the
+`psea` role's, configured like every role's) reaches the complaints of their own country
+office (`country`, the default), or all of them (`all`, a regional or global focal point);
+a complaint has no team or agency, so a narrower scope reaches those they received only.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from datetime import date, datetime
 from uuid import UUID
 
 from mpa_contracts.vocabularies import (
+    CaseScope,
     PseaAllegationType,
     PseaAssistanceDecision,
     PseaInvestigationOutcome,
     PseaStep,
 )
 from mpa_intake.domain.errors import ComplaintConflict
+from mpa_intake.domain.ownership import Ownership, Viewer, within
 
 
 @dataclass
@@ -41,6 +48,9 @@ class PseaComplaint:
     assistance_due_at: datetime
     allegation_referral_due_at: datetime
     incident_date: date | None = None
+    # The country office that received it (None: recorded before complaints had one; only
+    # an `all` scope reaches those).
+    country: str | None = None
     assistance: PseaAssistanceDecision | None = None
     assistance_decided_at: datetime | None = None
     assistance_need_id: UUID | None = None
@@ -137,3 +147,13 @@ class PseaComplaint:
             for step in PseaStep
             if not self.done(step) and (due := self.due_at(step)) is not None and now >= due
         ]
+
+
+def complaint_within(scope: CaseScope, complaint: PseaComplaint, viewer: Viewer) -> bool:
+    """Whether `complaint` lies within a focal point's `scope` (the case scopes' rule, over
+    the country office that received it and whoever received it)."""
+    if complaint.country is None:
+        return scope is CaseScope.ALL
+    received = Ownership(owner_id=complaint.received_by, team=None, agency=None,
+                         country=complaint.country)  # fmt: skip
+    return within(scope, received, viewer)

@@ -6,23 +6,35 @@ Pure rules over the contract's `SafetyFlags`. "No contact" is absolute: nobody o
 case's own staff learns a channel, and no channel is cleared. Otherwise only the person's
 safe channel is cleared, at the safe times they gave, with a message left only if they said
 one may be.
+
+A child (issue 17) is never contacted on their own contact, on any path: a notice about the
+child goes to the appointed guardian, at the contact recorded with the appointment, or else
+to the caseworker who owns the case (always the caseworker when the child is not to be
+contacted: nobody outside the case's staff learns the guardian either). With neither, the
+contact is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from types import MappingProxyType
+from uuid import UUID
 
 from mpa_contracts.events.case import SafetyFlags
 from mpa_contracts.vocabularies import (
     SAFE_CONTACT_HOURS,
+    AgeBand,
+    ChildContactRoute,
     ContactRefusal,
     PersonalDataField,
     SafeContactMethod,
     SafeContactTime,
+    Vulnerability,
+    is_child,
 )
+from mpa_intake.domain.case import CHILD_VULNERABILITIES
 
 F = PersonalDataField
 
@@ -103,3 +115,51 @@ def refusal_of(safety: SafetyFlags, request: ContactRequest) -> ContactRefusal |
     ):
         return ContactRefusal.NO_VOICEMAIL
     return None
+
+
+# --- a child: the guardian or the caseworker, never the child's own contact ---------------
+
+
+def about_a_child(band: AgeBand, vulnerabilities: Sequence[Vulnerability]) -> bool:
+    """Whether the person is a child: under 18 by age band, or unaccompanied or separated."""
+    return is_child(band) or bool(CHILD_VULNERABILITIES & set(vulnerabilities))
+
+
+@dataclass(frozen=True)
+class GuardianContact:
+    """A guardian appointment of the case, and whether a contact was recorded with it."""
+
+    appointment_id: UUID
+    appointed_at: datetime
+    has_contact: bool
+
+
+@dataclass(frozen=True)
+class ChildContact:
+    """Whom a notice about the child goes to."""
+
+    route: ChildContactRoute
+    guardian_appointment_id: UUID | None = None
+    caseworker_id: str | None = None
+
+
+def child_contact(
+    safety: SafetyFlags, guardians: Sequence[GuardianContact], caseworker_id: str | None
+) -> ChildContact | None:
+    """The latest appointed guardian with a contact; else the caseworker; else nobody
+    (None). A child not to be contacted is reached through the caseworker only."""
+    if not safety.do_not_contact:
+        reachable = [g for g in guardians if g.has_contact]
+        if reachable:
+            latest = max(reachable, key=lambda g: g.appointed_at)
+            return ChildContact(
+                ChildContactRoute.GUARDIAN, guardian_appointment_id=latest.appointment_id
+            )
+    if caseworker_id:
+        return ChildContact(ChildContactRoute.CASEWORKER, caseworker_id=caseworker_id)
+    return None
+
+
+def child_refusal(contact: ChildContact | None) -> ContactRefusal:
+    """Why the child's own contact is refused: it goes to someone else, or to nobody."""
+    return ContactRefusal.CHILD if contact is not None else ContactRefusal.NO_GUARDIAN_OR_CASEWORKER
