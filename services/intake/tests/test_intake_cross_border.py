@@ -18,6 +18,7 @@ from mpa_contracts.events.casework import CaseTransferAcceptedV1, CaseTransferRe
 from mpa_contracts.events.cross_border import (
     HandoffAcceptedV1,
     HandoffArrivedV1,
+    HandoffCancelledV1,
     HandoffDeclinedV1,
     HandoffDepartedV1,
     HandoffRequestedV1,
@@ -27,6 +28,7 @@ from mpa_contracts.events.cross_border import (
 from mpa_contracts.events.referral import ReferralAcceptedV1
 from mpa_contracts.vocabularies import (
     ActorRole,
+    CaseClosureReason,
     HandoffCancelReason,
     HandoffDeclineReason,
     HandoffState,
@@ -36,7 +38,7 @@ from mpa_contracts.vocabularies import (
 from mpa_intake import handlers
 from mpa_intake.app import cases, casework, cross_border, reads
 from mpa_intake.app.casework_commands import RequestTransfer
-from mpa_intake.app.commands import RegisterCase
+from mpa_intake.app.commands import CloseCase, RegisterCase
 from mpa_intake.app.context import Actor
 from mpa_intake.app.cross_border import (
     CancelHandoff,
@@ -475,3 +477,44 @@ async def test_a_declined_or_cancelled_handoff_changes_nothing_and_frees_the_cas
     assert {h.state for h in shown.handoffs} == {HandoffState.DECLINED, HandoffState.CANCELLED}
     with pytest.raises(OutsideScope):
         await cross_border.read_cross_border(intake.context, SENEGAL, case_id)
+
+
+async def test_withdrawing_the_consent_stops_a_handoff_not_yet_travelled_and_holds_an_arrival(
+    intake: FakeIntake,
+) -> None:
+    case_id = await a_case(intake)
+    consent_id = await consented(intake, case_id, "ML")
+    first = await cross_border.request_handoff(intake.context, CASEWORKER, case_id, travel(0))
+    await cross_border.accept_handoff(intake.context, MALI, case_id, first.handoff_id)
+    # Not closed while the receiving office holds it.
+    with pytest.raises(CaseConflict, match="hand-off"):
+        await cases.close_case(
+            intake.context, CASEWORKER, case_id, CloseCase(reason=CaseClosureReason.OTHER)
+        )
+    await cross_border.withdraw_transfer_consent(
+        intake.context, CASEWORKER, case_id, consent_id, WithdrawTransferConsent()
+    )
+    (cancelled,) = events(intake, HandoffCancelledV1)
+    assert cancelled.handoff_id == first.handoff_id
+    assert cancelled.reason is HandoffCancelReason.TRANSFER_CONSENT_WITHDRAWN
+    # Under way when it is withdrawn: the arrival waits for a new consent.
+    consent_id = await consented(intake, case_id, "ML")
+    second = await cross_border.request_handoff(intake.context, CASEWORKER, case_id, travel(0))
+    await cross_border.accept_handoff(intake.context, MALI, case_id, second.handoff_id)
+    await cross_border.record_departure(
+        intake.context, CASEWORKER, case_id, second.handoff_id, RecordDeparture(departed_at=NOW)
+    )
+    await cross_border.withdraw_transfer_consent(
+        intake.context, CASEWORKER, case_id, consent_id, WithdrawTransferConsent()
+    )
+    assert len(events(intake, HandoffCancelledV1)) == 1  # the person is travelling
+    with pytest.raises(CaseConflict, match="consents again"):
+        await cross_border.record_arrival(
+            intake.context, MALI, case_id, second.handoff_id, RecordArrival(arrived_at=NOW)
+        )
+    assert intake.memory.cases[case_id].case.ownership.country == "NE"
+    await consented(intake, case_id, "ML")
+    arrived = await cross_border.record_arrival(
+        intake.context, MALI, case_id, second.handoff_id, RecordArrival(arrived_at=NOW)
+    )
+    assert arrived.state is HandoffState.ARRIVED

@@ -175,14 +175,14 @@ async def test_withdrawing_the_transfer_consent_stops_disclosure_there_and_a_new
     assert now_routed.id == waiting.id
 
 
-async def test_once_the_person_is_in_the_assistance_country_the_need_is_no_longer_transnational(
+async def test_once_the_person_is_in_the_assistance_country_the_waiting_referral_is_routed(
     context: ReferralContext, deliver: Deliver
 ) -> None:
+    _, (mali_service,) = await add_partner(context, "ML", NeedCategory.REINTEGRATION)
     case = transnational("NE", "ML")
     await deliver(case)
     now = datetime.now(UTC)
-    before = await case_profile(context, case.case_id)
-    assert not before.allows_transfer_to("ML", now)
+    assert not (await case_profile(context, case.case_id)).allows_transfer_to("ML", now)
     # The person arrived in Mali (intake moves the case's location on the hand-off).
     moved = case.profile.model_copy(update={"location": Location(country="ML")})
     await deliver(
@@ -197,6 +197,8 @@ async def test_once_the_person_is_in_the_assistance_country_the_need_is_no_longe
     after = await case_profile(context, case.case_id)
     assert after.allows_transfer_to("ML", now)
     assert not after.allows_transfer_to("NE", now)  # home is abroad now
+    (routed,) = of_category(await referrals_of(context, case.case_id), NeedCategory.REINTEGRATION)
+    assert (routed.state, routed.service_id) == (ReferralState.ROUTED, mali_service)
 
 
 async def case_profile(context: ReferralContext, case_id: uuid.UUID) -> CaseProfile:

@@ -303,7 +303,8 @@ async def withdraw_transfer_consent(
         consent = await uow.casework.get(TransferConsent, consent_id, for_update=True)
         if consent is None or consent.case_id != case_id:
             raise CaseNotFound(f"no transfer consent {consent_id} of case {case_id}")
-        withdrawn = consent.withdraw(command.countries, actor.actor_id, ctx.clock())
+        now = ctx.clock()
+        withdrawn = consent.withdraw(command.countries, actor.actor_id, now)
         await uow.casework.save(consent)
         _emit(
             uow,
@@ -318,6 +319,29 @@ async def withdraw_transfer_consent(
             case_id,
             correlation_id=stored.case.correlation_id,
         )
+        # A hand-off discloses the case to the receiving office: one not yet travelled to a
+        # country no consent in force names any more stops (one under way waits for a new
+        # consent before arrival can be recorded).
+        consents = await uow.casework.of_case(TransferConsent, case_id)
+        for handoff in await uow.casework.of_case(Handoff, case_id):
+            if handoff.status not in (HandoffState.REQUESTED, HandoffState.ACCEPTED):
+                continue
+            if covered(consents, handoff.to_country, now):
+                continue
+            handoff.cancel(HandoffCancelReason.TRANSFER_CONSENT_WITHDRAWN)
+            await uow.casework.save(handoff)
+            _emit(
+                uow,
+                HandoffCancelledV1(
+                    actor_id=actor.actor_id,
+                    actor_role=actor.role,
+                    case_id=case_id,
+                    handoff_id=handoff.record_id,
+                    reason=HandoffCancelReason.TRANSFER_CONSENT_WITHDRAWN,
+                ),
+                case_id,
+                correlation_id=stored.case.correlation_id,
+            )
         await uow.commit()
     return TransferConsentView.of(consent)
 
@@ -534,6 +558,13 @@ async def record_arrival(
         case.ensure_open()
         now = ctx.clock()
         handoff.arrive(actor.viewer, command.arrived_at, now + CLOCK_SKEW)
+        if not covered(
+            await uow.casework.of_case(TransferConsent, case_id), handoff.to_country, now
+        ):
+            raise CaseConflict(
+                f"no transfer consent in force names {handoff.to_country} any more: the case "
+                "moves there once the person consents again"
+            )
         if any(
             t.status is TransferState.REQUESTED
             for t in await uow.casework.of_case(Transfer, case_id)

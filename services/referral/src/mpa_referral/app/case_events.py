@@ -139,8 +139,14 @@ async def case_registered(
 async def case_updated(
     uow: UnitOfWorkPort, policy: ReferralPolicy, data: CaseUpdatedV1, cause: Cause, now: datetime
 ) -> None:
-    case = await _known(uow, data.case_id)
-    await uow.cases.save(dataclasses.replace(case, **_routing_fields(data.profile, data.safety)))
+    case = dataclasses.replace(
+        await _known(uow, data.case_id), **_routing_fields(data.profile, data.safety)
+    )
+    await uow.cases.save(case)
+    if case.status is CaseStatus.OPEN:
+        # The person may have moved (a cross-border hand-off's arrival): a referral that
+        # waited for a transfer consent may be at home now.
+        await _route_waiting(uow, policy, case, cause, now)
     await refer_case_needs(uow, policy, data.case_id, _actor(data), cause, now)
 
 
