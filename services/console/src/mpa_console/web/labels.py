@@ -147,6 +147,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     },
     CancelReason: {
         CancelReason.CONSENT_WITHDRAWN: N_("Consent withdrawn"),
+        CancelReason.TRANSFER_CONSENT_WITHDRAWN: N_("Consent to the transfer abroad withdrawn"),
         CancelReason.CASE_CLOSED: N_("Case closed"),
         CancelReason.REFERRER_CANCELLED: N_("Cancelled by the referrer"),
         CancelReason.DUPLICATE: N_("Duplicate"),
