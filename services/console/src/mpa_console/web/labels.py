@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from mpa_console.messages import N_
+from mpa_console.web.cross_border_labels import CROSS_BORDER_LABELS, CROSS_BORDER_VOCABULARIES
 from mpa_console.web.i18n import gettext_
 from mpa_console.web.protection_labels import PROTECTION_LABELS, PROTECTION_VOCABULARIES
 from mpa_contracts.vocabularies import (
@@ -277,6 +278,8 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
 
 LABELS.update(PROTECTION_LABELS)
 VOCABULARIES.update(PROTECTION_VOCABULARIES)
+LABELS.update(CROSS_BORDER_LABELS)
+VOCABULARIES.update(CROSS_BORDER_VOCABULARIES)
 
 # Case statuses are intake's own (not a contracts vocabulary).
 CASE_STATUS_LABELS = {"open": N_("Open"), "closed": N_("Closed")}
