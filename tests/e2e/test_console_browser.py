@@ -9,8 +9,9 @@ proof. The negative paths: a partner cannot open another partner's referral, an 
 no personal data, the consent section cannot be skipped, a double submit registers once, an
 Arabic page is right to left. axe-core checks each screen (no serious or critical
 violation). The protection screens (issue 17): a separated child's identification, reflection
-period, assent, best-interests assessment and approved determination. Screenshots of every
-step: `.local/screenshots/console/<test>/`.
+period, assent, best-interests assessment and approved determination; a cross-border
+hand-off accepted by the receiving country office before travel and closed on arrival.
+Screenshots of every step: `.local/screenshots/console/<test>/`.
 """
 
 from __future__ import annotations
@@ -751,3 +752,75 @@ def test_a_separated_childs_protection_steps_then_her_return_is_referred(
         "the return referral routed after the determination",
     )
     assert all("mother" not in url for url in steps.urls)
+
+
+def test_a_cross_border_hand_off_is_accepted_before_travel_and_closed_on_arrival(
+    console: RunningConsole, people: People, steps: Steps
+) -> None:
+    """Issue 17's cross-border hand-off in the browser: a Niger caseworker records the
+    person's consent to their data going to Mali and asks Mali's office to take
+    responsibility; travel cannot be recorded yet; a Mali operator finds the hand-off in the
+    office's inbox and accepts; Niger records the departure, Mali the arrival, and the case
+    is Mali's."""
+    sender = people.page()
+    sign_in(sender, "caseworker", team="ne-niamey-cm", country="NE")
+    sender.goto("/operator/cases/new")
+    fill_person(sender)
+    sender.select_option("#needs-0-category", "shelter")
+    sender.select_option("#needs-0-urgency", "high")
+    give_consent(sender)
+    sender.get_by_role("button", name="Register the case").click()
+    expect(sender.locator(".flash", has_text="The case was registered.")).to_be_visible()
+    case_id = sender.url.rsplit("/", 1)[1]
+    sender.goto(f"/casework/cases/{case_id}")
+    sender.locator("#cross-border-link").click()
+    expect(sender.locator("h1")).to_contain_text("Cross-border")
+
+    # Without the person's consent to a transfer to Mali, no hand-off there.
+    sender.fill("#handoff-country", "ML")
+    sender.fill(
+        "#handoff-travel", (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    )
+    sender.get_by_role("button", name="Ask for the hand-off").click()
+    expect(sender.locator(".flash")).to_contain_text("cannot be done in the current state")
+    sender.fill("#consent-countries", "ML")
+    sender.select_option("#consent-given-by", "self")
+    sender.select_option("#consent-method", "written")
+    sender.get_by_role("button", name="Record the consent").click()
+    expect(sender.locator(".flash")).to_contain_text("transfer abroad was recorded")
+    expect(sender.locator("#transfer-consents")).to_contain_text("ML")
+    sender.fill("#handoff-country", "ML")
+    sender.fill(
+        "#handoff-travel", (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    )
+    sender.get_by_role("button", name="Ask for the hand-off").click()
+    expect(sender.locator(".flash")).to_contain_text("asked to take responsibility")
+    expect(sender.locator("#handoff-list")).to_contain_text("Awaiting the receiving office")
+    expect(sender.locator("#handoff-waiting")).to_be_visible()  # no travel yet
+    expect(sender.locator("#handoff-departure")).to_have_count(0)
+    accessible(sender, "the cross-border page")
+    steps.shot(sender, "handoff-requested")
+
+    receiver = people.page()
+    sign_in(receiver, "operator", team="ml-bamako-cm", country="ML")
+    receiver.goto("/cross-border/handoffs")
+    row = receiver.locator("#inbox-handoffs tr", has_text=case_id[:8])
+    expect(row).to_have_count(1)
+    accessible(receiver, "the hand-offs inbox")
+    row.get_by_role("button", name="Accept responsibility").click()
+    expect(receiver.locator(".flash")).to_contain_text("You accepted responsibility.")
+
+    sender.reload()
+    expect(sender.locator("#handoff-list")).to_contain_text("Accepted by the receiving office")
+    sender.get_by_role("button", name="Record the departure").click()
+    expect(sender.locator(".flash")).to_contain_text("The departure was recorded.")
+    expect(sender.locator("#handoff-list")).to_contain_text("Travelling")
+
+    receiver.goto(f"/cross-border/cases/{case_id}")
+    receiver.get_by_role("button", name="Record the arrival").click()
+    expect(receiver.locator(".flash")).to_contain_text("the case is now the receiving office's")
+    expect(receiver.locator("#owner-country")).to_contain_text("ML")
+    expect(receiver.locator("#case-country")).to_contain_text("ML")
+    expect(receiver.locator("#handoff-list")).to_contain_text("Arrived")
+    steps.shot(receiver, "arrived")
+    assert all(GIVEN not in url and FAMILY not in url for url in steps.urls)

@@ -98,6 +98,16 @@ intake        GET    /v1/approvals                                    401  401  
 intake        GET    /v1/transfers                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/reports/casework                             401  401  401  401  401  200  200  200  403  403  200  200
 intake        GET    /v1/cases/{case_id}/protection                   401  401  401  401  401  403  200  200  403  403  403  403
+intake        GET    /v1/cases/{case_id}/cross-border                 401  401  401  401  401  200  200  200  403  403  403  403
+intake        POST   /v1/cases/{case_id}/transfer-consents            401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/transfer-consents/{transfer_consent_id}/withdraw 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/handoffs                     401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/handoffs/{handoff_id}/accept 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/handoffs/{handoff_id}/decline 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/handoffs/{handoff_id}/cancel 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/handoffs/{handoff_id}/departure 401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/handoffs/{handoff_id}/arrival 401  401  401  401  401  404  404  404  403  403  403  403
+intake        GET    /v1/handoffs                                     401  401  401  401  401  200  200  200  403  403  403  403
 intake        POST   /v1/cases/{case_id}/identification/indicators    401  401  401  401  401  403  404  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/identification/reasonable-grounds 401  401  401  401  401  403  404  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/identification/conclusive-grounds 401  401  401  401  401  403  404  404  403  403  403  403
@@ -401,6 +411,29 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
         ("intake", "GET", "/v1/transfers"): ("/v1/transfers", {}),
         ("intake", "GET", "/v1/approvals"): ("/v1/approvals", {}),
         ("intake", "GET", "/v1/reports/casework"): ("/v1/reports/casework", {}),
+        # intake: cross-border work (issue 17)
+        ("intake", "GET", "/v1/cases/{case_id}/cross-border"): (f"/v1/cases/{x}/cross-border", {}),
+        ("intake", "POST", "/v1/cases/{case_id}/transfer-consents"): (
+            f"/v1/cases/{RANDOM}/transfer-consents", {"json": {
+                "destination_countries": ["ML"], "given_by": "self", "method": "written",
+                "obtained_at": "2026-03-01T00:00:00Z"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/transfer-consents/{transfer_consent_id}/withdraw"): (
+            f"/v1/cases/{RANDOM}/transfer-consents/{RANDOM}/withdraw", {"json": {}}),
+        ("intake", "POST", "/v1/cases/{case_id}/handoffs"): (
+            f"/v1/cases/{RANDOM}/handoffs", {"json": {
+                "to_country": "ML", "planned_travel_at": "2099-01-01T00:00:00Z"}}),
+        **{
+            ("intake", "POST", f"/v1/cases/{{case_id}}/handoffs/{{handoff_id}}/{step}"): (
+                f"/v1/cases/{RANDOM}/handoffs/{RANDOM}/{step}", {"json": body})
+            for step, body in {
+                "accept": None,
+                "decline": {"reason": "no_capacity"},
+                "cancel": {"reason": "travel_cancelled"},
+                "departure": {"departed_at": "2026-03-01T00:00:00Z"},
+                "arrival": {"arrived_at": "2026-03-01T00:00:00Z"},
+            }.items()
+        },
+        ("intake", "GET", "/v1/handoffs"): ("/v1/handoffs", {}),
         # intake: protection (issue 17)
         ("intake", "GET", "/v1/cases/{case_id}/protection"): (f"/v1/cases/{x}/protection", {}),
         **{

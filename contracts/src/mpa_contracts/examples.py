@@ -85,6 +85,7 @@ from mpa_contracts.events.referral import (
     RoutingExplanation,
 )
 from mpa_contracts.events.safe_contact import ContactWithheldV1
+from mpa_contracts.examples_cross_border import CROSS_BORDER_EXAMPLES
 from mpa_contracts.examples_protection import PROTECTION_EXAMPLES
 from mpa_contracts.vocabularies import (
     AccessPurpose,
@@ -568,7 +569,10 @@ _EXAMPLES: tuple[EventData, ...] = (
 )
 
 EXAMPLES: Mapping[str, EventData] = MappingProxyType(
-    {example.event_type: example for example in (*_EXAMPLES, *PROTECTION_EXAMPLES)}
+    {
+        example.event_type: example
+        for example in (*_EXAMPLES, *PROTECTION_EXAMPLES, *CROSS_BORDER_EXAMPLES)
+    }
 )
 
 

@@ -25,6 +25,7 @@ from mpa_contracts.events.access import ACCESS_EVENTS
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import CASE_EVENTS
 from mpa_contracts.events.casework import CASEWORK_EVENTS
+from mpa_contracts.events.cross_border import CROSS_BORDER_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.feedback import FEEDBACK_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
@@ -84,11 +85,13 @@ MAIN_TOPICS: Final[tuple[Topic, ...]] = (
         event_types=_types(CASE_EVENTS)
         + _types(CASEWORK_EVENTS)
         + _types(PROTECTION_EVENTS)
+        + _types(CROSS_BORDER_EVENTS)
         + _types(FEEDBACK_EVENTS),
         description="Case lifecycle, consent, casework (transfers, assessments, plan, "
         "follow-ups, approvals), protection (identification, reflection period, "
-        "children's best interests) and the person's feedback on services, keyed by case so "
-        "each case's changes stay in order",
+        "children's best interests), cross-border work (transfer consents, hand-offs) and "
+        "the person's feedback on services, keyed by case so each case's changes stay in "
+        "order",
         producer=service_source("intake"),
     ),
     Topic(

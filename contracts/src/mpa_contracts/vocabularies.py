@@ -332,6 +332,9 @@ class CancelReason(StrEnum):
     """Why the referring side cancelled a referral."""
 
     CONSENT_WITHDRAWN = "consent_withdrawn"
+    # The person withdrew their consent to the transfer of their data to the referral's
+    # (assistance) country; the need may be referred again under a new transfer consent.
+    TRANSFER_CONSENT_WITHDRAWN = "transfer_consent_withdrawn"
     CASE_CLOSED = "case_closed"
     REFERRER_CANCELLED = "referrer_cancelled"
     DUPLICATE = "duplicate"
@@ -385,6 +388,9 @@ class UnroutableReason(StrEnum):
     # A return or family-reunification referral of an unaccompanied or separated child
     # waits for a best-interests determination (vocabularies.BEST_INTERESTS_GATED_NEEDS).
     BEST_INTERESTS_DETERMINATION_REQUIRED = "best_interests_determination_required"
+    # A transnational referral (its assistance country is not the country the person is
+    # in) waits for the person's consent to the transfer of their data to that country.
+    AWAITING_TRANSFER_CONSENT = "awaiting_transfer_consent"
 
 
 class RoutingExclusionReason(StrEnum):
@@ -847,4 +853,38 @@ class CaseReopenReason(StrEnum):
     NEW_NEED = "new_need"
     SITUATION_CHANGED = "situation_changed"
     CLOSED_IN_ERROR = "closed_in_error"
+    OTHER = "other"
+
+
+# --- cross-border hand-off (issue 17) ----------------------------------------------------------
+
+
+class HandoffState(StrEnum):
+    """Where a cross-border hand-off stands: the receiving country office accepts
+    responsibility before the person travels, and the loop closes on arrival."""
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"  # the sending office withdrew it (the person does not travel)
+    DEPARTED = "departed"
+    ARRIVED = "arrived"
+
+
+class HandoffDeclineReason(StrEnum):
+    """Why a receiving country office declined a hand-off."""
+
+    NO_CAPACITY = "no_capacity"
+    OUTSIDE_MANDATE = "outside_mandate"
+    INSUFFICIENT_INFORMATION = "insufficient_information"
+    TRAVEL_NOT_FEASIBLE = "travel_not_feasible"
+    OTHER = "other"
+
+
+class HandoffCancelReason(StrEnum):
+    """Why the sending office withdrew a hand-off."""
+
+    TRAVEL_CANCELLED = "travel_cancelled"
+    PERSON_CHANGED_MIND = "person_changed_mind"
+    TRANSFER_CONSENT_WITHDRAWN = "transfer_consent_withdrawn"
     OTHER = "other"

@@ -61,10 +61,10 @@ async def referrals_of(context: ReferralContext, case_id: uuid.UUID) -> list[Ref
 def test_the_handler_table_names_every_case_event() -> None:
     subscription = CaseEventHandlers(MemoryStore().context()).subscription()
     assert subscription.group == "mpa-referral.cases"
-    # The case events (the best-interests determination among them), the person's feedback
-    # and PSEA outcomes (mpa.psea.v1), issue 17.
+    # The case events (the best-interests determination and transfer consents among them),
+    # the person's feedback and PSEA outcomes (mpa.psea.v1), issue 17.
     assert subscription.topics == ("mpa.case.v1", "mpa.psea.v1")
-    assert len(subscription.event_types) == 8 + 2
+    assert len(subscription.event_types) == 10 + 2
 
 
 async def test_a_registered_case_gets_each_need_routed_once(

@@ -7,6 +7,7 @@ from mpa_contracts.events.access import ACCESS_EVENTS
 from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import CASE_EVENTS
 from mpa_contracts.events.casework import CASEWORK_EVENTS
+from mpa_contracts.events.cross_border import CROSS_BORDER_EVENTS
 from mpa_contracts.events.directory import DIRECTORY_EVENTS
 from mpa_contracts.events.feedback import FEEDBACK_EVENTS
 from mpa_contracts.events.notification import NOTIFICATION_EVENTS
@@ -35,6 +36,7 @@ EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry(
     CASE_EVENTS,
     CASEWORK_EVENTS,
     PROTECTION_EVENTS,
+    CROSS_BORDER_EVENTS,
     FEEDBACK_EVENTS,
     REFERRAL_EVENTS,
     DIRECTORY_EVENTS,

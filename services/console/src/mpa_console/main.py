@@ -20,6 +20,7 @@ from mpa_console.settings import ConsoleSettings
 from mpa_console.web import (
     auth_routes,
     casework_routes,
+    cross_border_routes,
     i18n,
     operator_routes,
     oversight_routes,
@@ -101,6 +102,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         protection_routes.router,
         psea_routes.router,
         voice_routes.router,
+        cross_border_routes.router,
     ):
         app.include_router(router)
     # Only static files are compressed: pages carry the CSRF secret next to what users typed,

@@ -15,6 +15,7 @@ from mpa_intake.adapters.referral_client import HttpReferralDirectory
 from mpa_intake.adapters.tables import outbox, processed_events
 from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
 from mpa_intake.api.casework_routes import casework_router
+from mpa_intake.api.cross_border_routes import cross_border_router
 from mpa_intake.api.errors import install_intake_error_handler
 from mpa_intake.api.feedback_routes import feedback_router
 from mpa_intake.api.protection_routes import protection_router
@@ -89,6 +90,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         routers=[
             cases_router(settings, intake),
             casework_router(intake),
+            cross_border_router(intake),
             protection_router(intake),
             safe_contact_router(intake),
             psea_router(intake),

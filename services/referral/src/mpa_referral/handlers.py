@@ -24,6 +24,10 @@ from mpa_contracts.events.case import (
     ConsentRecordedV1,
     ConsentWithdrawnV1,
 )
+from mpa_contracts.events.cross_border import (
+    TransferConsentRecordedV1,
+    TransferConsentWithdrawnV1,
+)
 from mpa_contracts.events.feedback import ServiceFeedbackRecordedV1
 from mpa_contracts.events.protection import BestInterestsDeterminedV1
 from mpa_contracts.events.psea import PseaInvestigationConcludedV1
@@ -59,6 +63,9 @@ class CaseEventHandlers:
             handles(CaseClosedV1, self.on_case_closed),
             handles(CasePersonalDataErasedV1, self.on_personal_data_erased),
             handles(BestInterestsDeterminedV1, self.on_best_interests_determined),
+            # Cross-border work (issue 17): transnational referrals wait for these.
+            handles(TransferConsentRecordedV1, self.on_transfer_consent_recorded),
+            handles(TransferConsentWithdrawnV1, self.on_transfer_consent_withdrawn),
             # Issue 17, in this group rather than groups of their own (each group is one
             # more rebalance for every replica): the person's feedback, PSEA outcomes.
             handles(ServiceFeedbackRecordedV1, self.on_feedback_recorded),
@@ -113,6 +120,22 @@ class CaseEventHandlers:
             await case_events.best_interests_determined(
                 uow, self._policy, data, cause, self._clock()
             )
+
+    async def on_transfer_consent_recorded(
+        self, uow: ReferralUnitOfWork, data: TransferConsentRecordedV1, delivery: Delivery
+    ) -> None:
+        with _rejecting_unknown_cases():
+            cause = Cause.of(delivery.envelope)
+            await case_events.transfer_consent_recorded(
+                uow, self._policy, data, cause, self._clock()
+            )
+
+    async def on_transfer_consent_withdrawn(
+        self, uow: ReferralUnitOfWork, data: TransferConsentWithdrawnV1, delivery: Delivery
+    ) -> None:
+        with _rejecting_unknown_cases():
+            cause = Cause.of(delivery.envelope)
+            await case_events.transfer_consent_withdrawn(uow, data, cause, self._clock())
 
     async def on_personal_data_erased(
         self, uow: ReferralUnitOfWork, data: CasePersonalDataErasedV1, delivery: Delivery

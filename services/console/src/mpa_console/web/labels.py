@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from mpa_console.messages import N_
+from mpa_console.web.cross_border_labels import CROSS_BORDER_LABELS, CROSS_BORDER_VOCABULARIES
 from mpa_console.web.i18n import gettext_
 from mpa_console.web.protection_labels import PROTECTION_LABELS, PROTECTION_VOCABULARIES
 from mpa_console.web.voice_labels import VOICE_LABELS, VOICE_VOCABULARIES
@@ -148,6 +149,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     },
     CancelReason: {
         CancelReason.CONSENT_WITHDRAWN: N_("Consent withdrawn"),
+        CancelReason.TRANSFER_CONSENT_WITHDRAWN: N_("Consent to the transfer abroad withdrawn"),
         CancelReason.CASE_CLOSED: N_("Case closed"),
         CancelReason.REFERRER_CANCELLED: N_("Cancelled by the referrer"),
         CancelReason.DUPLICATE: N_("Duplicate"),
@@ -279,6 +281,8 @@ LABELS.update(PROTECTION_LABELS)
 LABELS.update(VOICE_LABELS)
 VOCABULARIES.update(PROTECTION_VOCABULARIES)
 VOCABULARIES.update(VOICE_VOCABULARIES)
+LABELS.update(CROSS_BORDER_LABELS)
+VOCABULARIES.update(CROSS_BORDER_VOCABULARIES)
 
 # Case statuses are intake's own (not a contracts vocabulary).
 CASE_STATUS_LABELS = {"open": N_("Open"), "closed": N_("Closed")}

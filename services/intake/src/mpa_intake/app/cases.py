@@ -59,6 +59,7 @@ from mpa_intake.domain.case import (
 )
 from mpa_intake.domain.casework import Approval, ReferralProgress
 from mpa_intake.domain.consent import ConsentRecord, consent_rule_errors
+from mpa_intake.domain.cross_border import Handoff
 from mpa_intake.domain.errors import (
     CaseConflict,
     CaseNotFound,
@@ -373,6 +374,10 @@ async def close_case(
         case = (await _load_for_change(ctx, actor, repository, case_id)).case
         case.ensure_open()
         now = ctx.clock()
+        if any(h.is_open for h in await uow.casework.of_case(Handoff, case_id)):
+            # The receiving office accepted (or is asked to accept) responsibility: the
+            # hand-off ends first, by arrival or by being cancelled.
+            raise CaseConflict("a cross-border hand-off of the case is under way")
         if command.approval_id is not None:
             approval = await uow.casework.get(Approval, command.approval_id, for_update=True)
             if approval is None or approval.case_id != case_id:

@@ -87,6 +87,7 @@ from mpa_intake.domain.casework import (
     Transfer,
     latest_assessment,
 )
+from mpa_intake.domain.cross_border import Handoff
 from mpa_intake.domain.errors import (
     AccessDenied,
     CaseConflict,
@@ -127,6 +128,11 @@ async def request_transfer(
             for t in await uow.casework.of_case(Transfer, case_id)
         ):
             raise CaseConflict("a transfer of this case awaits a decision already")
+        if any(h.is_open for h in await uow.casework.of_case(Handoff, case_id)):
+            raise CaseConflict(
+                "a cross-border hand-off of this case is under way: responsibility moves "
+                "when the person arrives"
+            )
         now = ctx.clock()
         owner = case.ownership
         if command.initiator is TransferInitiator.SENDER:
@@ -166,29 +172,37 @@ async def request_transfer(
         )
         await uow.casework.add(transfer)
         await _keep_notes(ctx, uow, stored, {transfer.record_id: command.note})
-        _emit(
-            uow,
-            CaseTransferRequestedV1(
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
-                case_id=case_id,
-                transfer_id=transfer.record_id,
-                initiator=transfer.initiator,
-                from_owner_id=owner.owner_id,
-                from_team=owner.team,
-                from_agency=owner.agency,
-                from_country=owner.country,
-                to_owner_id=transfer.to_owner_id,
-                to_team=transfer.to_team,
-                to_agency=transfer.to_agency,
-                to_country=transfer.to_country,
-                sender_keeps_access=transfer.sender_keeps_access,
-            ),
-            case_id,
-            correlation_id=case.correlation_id,
-        )
+        announce_transfer_requested(uow, actor, case, transfer)
         await uow.commit()
         return TransferView.of(transfer)
+
+
+def announce_transfer_requested(
+    uow: IntakeUnitOfWorkPort, actor: Actor, case: Case, transfer: Transfer
+) -> None:
+    """`transfer_requested.v1` of a transfer just added (also asked by a hand-off's arrival)."""
+    owner = transfer.source
+    _emit(
+        uow,
+        CaseTransferRequestedV1(
+            actor_id=actor.actor_id,
+            actor_role=actor.role,
+            case_id=case.case_id,
+            transfer_id=transfer.record_id,
+            initiator=transfer.initiator,
+            from_owner_id=owner.owner_id,
+            from_team=owner.team,
+            from_agency=owner.agency,
+            from_country=owner.country,
+            to_owner_id=transfer.to_owner_id,
+            to_team=transfer.to_team,
+            to_agency=transfer.to_agency,
+            to_country=transfer.to_country,
+            sender_keeps_access=transfer.sender_keeps_access,
+        ),
+        case.case_id,
+        correlation_id=case.correlation_id,
+    )
 
 
 async def accept_transfer(
@@ -201,44 +215,51 @@ async def accept_transfer(
         case = stored.case
         _ensure_decides(ctx, actor, transfer, case.ownership)
         case.ensure_open()
-        now = ctx.clock()
-        transfer.accept(actor.actor_id, now)
-        previous = case.ownership
-        moved = transfer.new_owner(actor.viewer)
-        shared = [a for a in previous.shared_with if a not in (moved.owner_id, previous.owner_id)]
-        if transfer.sender_keeps_access and previous.owner_id != moved.owner_id:
-            shared.append(previous.owner_id)
-        case.ownership = Ownership(
-            owner_id=moved.owner_id,
-            team=moved.team,
-            agency=moved.agency,
-            country=moved.country,
-            shared_with=tuple(shared),
-        )
-        case.updated_at = now
-        await uow.cases.set_ownership(case_id, case.ownership)
-        await uow.cases.update(case)
-        await uow.casework.save(transfer)
+        await complete_transfer(uow, actor, case, transfer, ctx.clock())
         await _keep_notes(ctx, uow, stored, {decision_note_key(transfer_id): step.note})
-        _emit(
-            uow,
-            CaseTransferAcceptedV1(
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
-                case_id=case_id,
-                transfer_id=transfer_id,
-                previous_owner_id=previous.owner_id,
-                owner_id=case.ownership.owner_id,
-                owner_team=case.ownership.team,
-                owner_agency=case.ownership.agency,
-                owner_country=case.ownership.country,
-                sender_keeps_access=transfer.sender_keeps_access,
-            ),
-            case_id,
-            correlation_id=case.correlation_id,
-        )
         await uow.commit()
         return TransferView.of(transfer)
+
+
+async def complete_transfer(
+    uow: IntakeUnitOfWorkPort, actor: Actor, case: Case, transfer: Transfer, now: datetime
+) -> None:
+    """Accepts `transfer` as `actor`, moves the case's ownership and announces it (also the
+    last step of a cross-border hand-off, on arrival). The caller commits."""
+    transfer.accept(actor.actor_id, now)
+    previous = case.ownership
+    moved = transfer.new_owner(actor.viewer)
+    shared = [a for a in previous.shared_with if a not in (moved.owner_id, previous.owner_id)]
+    if transfer.sender_keeps_access and previous.owner_id != moved.owner_id:
+        shared.append(previous.owner_id)
+    case.ownership = Ownership(
+        owner_id=moved.owner_id,
+        team=moved.team,
+        agency=moved.agency,
+        country=moved.country,
+        shared_with=tuple(shared),
+    )
+    case.updated_at = now
+    await uow.cases.set_ownership(case.case_id, case.ownership)
+    await uow.cases.update(case)
+    await uow.casework.save(transfer)
+    _emit(
+        uow,
+        CaseTransferAcceptedV1(
+            actor_id=actor.actor_id,
+            actor_role=actor.role,
+            case_id=case.case_id,
+            transfer_id=transfer.record_id,
+            previous_owner_id=previous.owner_id,
+            owner_id=case.ownership.owner_id,
+            owner_team=case.ownership.team,
+            owner_agency=case.ownership.agency,
+            owner_country=case.ownership.country,
+            sender_keeps_access=transfer.sender_keeps_access,
+        ),
+        case.case_id,
+        correlation_id=case.correlation_id,
+    )
 
 
 async def reject_transfer(

@@ -39,7 +39,14 @@ from mpa_contracts.vocabularies import (
 )
 from mpa_intake.app.commands import DuplicateCheck
 from mpa_intake.app.context import Actor, IntakeContext
-from mpa_intake.app.ports import CaseFilter, Grant, PageCursor, ReferralStatus, ScopeFilter
+from mpa_intake.app.ports import (
+    CaseFilter,
+    Grant,
+    IntakeUnitOfWorkPort,
+    PageCursor,
+    ReferralStatus,
+    ScopeFilter,
+)
 from mpa_intake.app.safe_contact import child_contact_view, contact_about_child
 from mpa_intake.app.views import (
     CaseDetail,
@@ -55,6 +62,7 @@ from mpa_intake.app.views import (
     case_summary,
 )
 from mpa_intake.domain.case import Case, CaseStatus
+from mpa_intake.domain.cross_border import TransferConsent, covered
 from mpa_intake.domain.disclosure import DEFAULT_PURPOSE, PURPOSES_BY_ROLE, partner_fields
 from mpa_intake.domain.errors import (
     AccessDenied,
@@ -79,6 +87,27 @@ FULL_READERS = frozenset({ActorRole.OPERATOR, ActorRole.CASEWORKER})
 LIVE_REFERRAL_STATES = frozenset(
     {ReferralState.ACCEPTED, ReferralState.IN_PROGRESS, ReferralState.ON_HOLD}
 )
+
+
+async def _transfer_consented(
+    uow: IntakeUnitOfWorkPort, case: Case, grants: list[Grant], now: datetime
+) -> list[Grant]:
+    """The grants whose need is helped where the person is, or in a country a transfer
+    consent in force names (a transnational referral discloses nothing without it)."""
+    here = case.profile.location.country
+    abroad = {
+        need.need_id: need.assistance_country
+        for need in case.needs
+        if need.assistance_country is not None and need.assistance_country != here
+    }
+    if not any(grant.need_id in abroad for grant in grants):
+        return grants
+    consents = await uow.casework.of_case(TransferConsent, case.case_id)
+    return [
+        grant
+        for grant in grants
+        if grant.need_id not in abroad or covered(consents, abroad[grant.need_id], now)
+    ]
 
 
 async def read_case(
@@ -122,6 +151,12 @@ async def read_case(
             consent = case.consent
             if consent is None or not consent.allows_sharing_with(partner_id, ctx.clock()):
                 raise AccessDenied("the person's consent does not allow sharing with this partner")
+            grants = await _transfer_consented(uow, case, grants, ctx.clock())
+            if not grants:
+                raise AccessDenied(
+                    "the person has not consented to the transfer of their data to the "
+                    "country of this partner's referral"
+                )
             referral_id = grants[0].referral_id
             need_ids = {grant.need_id for grant in grants}
             allowed = partner_fields(

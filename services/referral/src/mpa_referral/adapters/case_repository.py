@@ -24,7 +24,13 @@ from mpa_contracts.vocabularies import (
 )
 from mpa_referral.adapters.tables import case_needs, cases
 from mpa_referral.adapters.write_buffer import WriteBuffer
-from mpa_referral.domain.cases import CaseNeed, CaseProfile, CaseStatus, ConsentTerms
+from mpa_referral.domain.cases import (
+    CaseNeed,
+    CaseProfile,
+    CaseStatus,
+    ConsentTerms,
+    TransferConsentTerms,
+)
 from mpa_referral.domain.mandatory import MandatoryRule
 
 
@@ -53,6 +59,30 @@ def _consent_of(document: Mapping[str, Any] | None) -> ConsentTerms | None:
     )
 
 
+def _transfer_consents_document(case: CaseProfile) -> list[dict[str, Any]]:
+    return [
+        {
+            "transfer_consent_id": str(c.transfer_consent_id),
+            "countries": sorted(c.countries),
+            "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+        }
+        for c in case.transfer_consents
+    ]
+
+
+def _transfer_consents_of(
+    document: Sequence[Mapping[str, Any]],
+) -> tuple[TransferConsentTerms, ...]:
+    return tuple(
+        TransferConsentTerms(
+            transfer_consent_id=uuid.UUID(c["transfer_consent_id"]),
+            countries=frozenset(c["countries"]),
+            expires_at=datetime.fromisoformat(c["expires_at"]) if c["expires_at"] else None,
+        )
+        for c in document
+    )
+
+
 def _columns(case: CaseProfile) -> dict[str, Any]:
     """What a registration or a change stores (the case's id and story never change)."""
     return {
@@ -64,6 +94,7 @@ def _columns(case: CaseProfile) -> dict[str, Any]:
         "admin_area": case.admin_area,
         "vulnerabilities": sorted(v.value for v in case.vulnerabilities),
         "consent": _consent_document(case.consent),
+        "transfer_consents": _transfer_consents_document(case),
         "do_not_contact": case.do_not_contact,
         "safe_contact_method": case.safe_contact_method.value,
         "status": case.status.value,
@@ -87,6 +118,7 @@ def _profile_of(row: RowMapping) -> CaseProfile:
         correlation_id=row["correlation_id"],
         personal_data_erased=row["personal_data_erased"],
         best_interests_determined_at=row["best_interests_determined_at"],
+        transfer_consents=_transfer_consents_of(row["transfer_consents"]),
     )
 
 

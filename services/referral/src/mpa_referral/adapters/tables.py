@@ -130,6 +130,9 @@ cases = Table(
     Column("personal_data_erased", Boolean, nullable=False, server_default=text("false")),
     # When intake recorded a best-interests determination for the child (issue 17).
     Column("best_interests_determined_at", DateTime(timezone=True), nullable=True),
+    # The person's consents to transfers of their data abroad (issue 17):
+    # [{"transfer_consent_id", "countries", "expires_at"}]
+    Column("transfer_consents", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     *_timestamps(),
 )
 

@@ -29,6 +29,10 @@ from mpa_contracts.events.case import (
     RoutingProfile,
     SafetyFlags,
 )
+from mpa_contracts.events.cross_border import (
+    TransferConsentRecordedV1,
+    TransferConsentWithdrawnV1,
+)
 from mpa_contracts.events.protection import BestInterestsDeterminedV1
 from mpa_contracts.vocabularies import CancelReason, ConsentScope, ReferralState, UnroutableReason
 from mpa_referral.app.cascades import apply_consent, cancel_open_referrals, erase_notes
@@ -36,9 +40,16 @@ from mpa_referral.app.common import ReferralPolicy, save
 from mpa_referral.app.ports import UnitOfWorkPort
 from mpa_referral.app.request import refer_case_needs, refer_new_case
 from mpa_referral.app.routing import route_referral
-from mpa_referral.domain.actors import Actor
-from mpa_referral.domain.cases import CaseNeed, CaseProfile, CaseStatus, ConsentTerms
+from mpa_referral.domain.actors import SYSTEM, Actor
+from mpa_referral.domain.cases import (
+    CaseNeed,
+    CaseProfile,
+    CaseStatus,
+    ConsentTerms,
+    TransferConsentTerms,
+)
 from mpa_referral.domain.errors import UnknownCase
+from mpa_referral.domain.lifecycle import OPEN_OR_WAITING
 
 
 def consent_terms(consent: Consent | None) -> ConsentTerms | None:
@@ -81,7 +92,24 @@ async def _known(uow: UnitOfWorkPort, case_id: UUID) -> CaseProfile:
     return case
 
 
-def _actor(data: CaseRegisteredV1 | CaseUpdatedV1 | CaseNeedsAddedV1 | ConsentRecordedV1) -> Actor:
+# Unroutable referrals that wait for a step rather than for the directory. A referral may
+# wait for both (a child's transnational return): whichever step comes second routes it, so
+# each step tries both kinds and the other gate holds what it still must.
+WAITING_FOR_A_STEP = frozenset(
+    {
+        UnroutableReason.BEST_INTERESTS_DETERMINATION_REQUIRED,
+        UnroutableReason.AWAITING_TRANSFER_CONSENT,
+    }
+)
+
+
+def _actor(
+    data: CaseRegisteredV1
+    | CaseUpdatedV1
+    | CaseNeedsAddedV1
+    | ConsentRecordedV1
+    | TransferConsentRecordedV1,
+) -> Actor:
     return Actor(data.actor_id, data.actor_role)
 
 
@@ -111,8 +139,14 @@ async def case_registered(
 async def case_updated(
     uow: UnitOfWorkPort, policy: ReferralPolicy, data: CaseUpdatedV1, cause: Cause, now: datetime
 ) -> None:
-    case = await _known(uow, data.case_id)
-    await uow.cases.save(dataclasses.replace(case, **_routing_fields(data.profile, data.safety)))
+    case = dataclasses.replace(
+        await _known(uow, data.case_id), **_routing_fields(data.profile, data.safety)
+    )
+    await uow.cases.save(case)
+    if case.status is CaseStatus.OPEN:
+        # The person may have moved (a cross-border hand-off's arrival): a referral that
+        # waited for a transfer consent may be at home now.
+        await _route_waiting(uow, policy, case, cause, now)
     await refer_case_needs(uow, policy, data.case_id, _actor(data), cause, now)
 
 
@@ -178,12 +212,26 @@ async def best_interests_determined(
     if case.best_interests_determined_at is None:
         case = dataclasses.replace(case, best_interests_determined_at=data.determined_at)
         await uow.cases.save(case)
+    await _route_waiting(uow, policy, case, cause, now)
+
+
+async def _route_waiting(
+    uow: UnitOfWorkPort,
+    policy: ReferralPolicy,
+    case: CaseProfile,
+    cause: Cause,
+    now: datetime,
+    *,
+    countries: frozenset[str] | None = None,
+) -> None:
+    """Routes the case's referrals that waited for a step (in `countries`, when given)."""
     waiting = [
         referral
         for referral in await uow.referrals.of_case(
-            data.case_id, states=(ReferralState.UNROUTABLE,), for_update=True
+            case.case_id, states=(ReferralState.UNROUTABLE,), for_update=True
         )
-        if referral.status_reason is UnroutableReason.BEST_INTERESTS_DETERMINATION_REQUIRED
+        if referral.status_reason in WAITING_FOR_A_STEP
+        and (countries is None or referral.country in countries)
     ]
     for referral in waiting:
         # As a retry: if no service takes it now, it stays unroutable (and is retried
@@ -191,6 +239,52 @@ async def best_interests_determined(
         await route_referral(uow, policy, referral, case, now, retry=True)
         if referral.is_open:
             await save(uow, referral, cause, now)
+
+
+async def transfer_consent_recorded(
+    uow: UnitOfWorkPort,
+    policy: ReferralPolicy,
+    data: TransferConsentRecordedV1,
+    cause: Cause,
+    now: datetime,
+) -> None:
+    """The person consented to their data going to the named countries: the transnational
+    referrals there that waited for it are routed, and needs whose referrals ended when an
+    earlier transfer consent was withdrawn are referred afresh."""
+    terms = TransferConsentTerms(
+        transfer_consent_id=data.transfer_consent_id,
+        countries=frozenset(data.destination_countries),
+        expires_at=data.expires_at,
+    )
+    case = (await _known(uow, data.case_id)).with_transfer_consent(terms)
+    await uow.cases.save(case)
+    if case.status is CaseStatus.CLOSED:
+        return
+    await _route_waiting(uow, policy, case, cause, now, countries=terms.countries)
+    await refer_case_needs(uow, policy, data.case_id, _actor(data), cause, now)
+
+
+async def transfer_consent_withdrawn(
+    uow: UnitOfWorkPort, data: TransferConsentWithdrawnV1, cause: Cause, now: datetime
+) -> None:
+    """No further disclosure to the withdrawn countries: every open or waiting referral
+    there that no other transfer consent still covers is cancelled (its partner loses
+    access at once), statutory or not — a national duty does not reach abroad."""
+    case = (await _known(uow, data.case_id)).without_transfer_countries(
+        data.transfer_consent_id, data.withdrawn_countries
+    )
+    await uow.cases.save(case)
+    for referral in await uow.referrals.of_case(
+        data.case_id, states=OPEN_OR_WAITING, for_update=True
+    ):
+        if referral.country not in data.withdrawn_countries:
+            continue
+        if case.allows_transfer_to(referral.country, now):
+            continue  # another transfer consent still covers it
+        if referral.consent_override_reason is not None:
+            continue  # referred without any consent, where a life was at risk
+        referral.cancel(SYSTEM, CancelReason.TRANSFER_CONSENT_WITHDRAWN, now=now)
+        await save(uow, referral, cause, now)
 
 
 async def personal_data_erased(uow: UnitOfWorkPort, data: CasePersonalDataErasedV1) -> None:

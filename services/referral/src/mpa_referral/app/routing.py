@@ -103,6 +103,15 @@ async def route_referral(
         if not retry:
             referral.give_up(UnroutableReason.NO_CONSENT, NO_DECISION, now)
         return NO_DECISION
+    if not (referral.consent_override_reason or case.allows_transfer_to(referral.country, now)):
+        # A transnational referral (help wanted in another country than the person's) sends
+        # their data abroad: it waits, unroutable with that reason, for a transfer consent
+        # naming the country (app.case_events.transfer_consent_recorded routes it). Only a
+        # supervisor's override where a life is at risk goes without (vital interests, GDPR
+        # art. 49(1)(f)); a statutory duty is national and does not.
+        if not retry:
+            referral.give_up(UnroutableReason.AWAITING_TRANSFER_CONSENT, NO_DECISION, now)
+        return NO_DECISION
     if case.awaits_best_interests_determination(referral.category):
         # A child's durable solution or family is decided by a best-interests panel
         # first; the referral waits, unroutable with that reason, and is routed when the

@@ -60,6 +60,18 @@ class ConsentTerms:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferConsentTerms:
+    """A consent to the transfer of the person's data to the named countries (issue 17)."""
+
+    transfer_consent_id: UUID
+    countries: frozenset[str]
+    expires_at: datetime | None
+
+    def covers(self, country: str, now: datetime) -> bool:
+        return country in self.countries and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
 class CaseProfile:
     case_id: UUID
     age_band: AgeBand
@@ -81,6 +93,43 @@ class CaseProfile:
     # `best_interests_determined.v1`); until then no return or family-reunification
     # referral of an unaccompanied or separated child is made.
     best_interests_determined_at: datetime | None = None
+    # The person's consents to transfers of their data abroad (intake's
+    # `transfer_consent_recorded.v1`, narrowed by `transfer_consent_withdrawn.v1`).
+    transfer_consents: tuple[TransferConsentTerms, ...] = ()
+
+    def is_transnational(self, country: str) -> bool:
+        """Whether help in `country` means sending the person's data abroad."""
+        return country != self.country
+
+    def allows_transfer_to(self, country: str, now: datetime) -> bool:
+        """Whether the person's data may go to `country`: it is where they are, or a
+        transfer consent in force names it."""
+        return not self.is_transnational(country) or any(
+            consent.covers(country, now) for consent in self.transfer_consents
+        )
+
+    def with_transfer_consent(self, consent: TransferConsentTerms) -> CaseProfile:
+        kept = tuple(
+            c
+            for c in self.transfer_consents
+            if c.transfer_consent_id != consent.transfer_consent_id
+        )
+        return dataclasses.replace(self, transfer_consents=(*kept, consent))
+
+    def without_transfer_countries(
+        self, transfer_consent_id: UUID, countries: Collection[str]
+    ) -> CaseProfile:
+        """The case once a transfer consent no longer names `countries` (a consent left
+        naming none is dropped)."""
+        kept: list[TransferConsentTerms] = []
+        for consent in self.transfer_consents:
+            if consent.transfer_consent_id == transfer_consent_id:
+                consent = dataclasses.replace(
+                    consent, countries=consent.countries - frozenset(countries)
+                )
+            if consent.countries:
+                kept.append(consent)
+        return dataclasses.replace(self, transfer_consents=tuple(kept))
 
     def awaits_best_interests_determination(self, category: NeedCategory) -> bool:
         return self.best_interests_determined_at is None and needs_best_interests_determination(
@@ -107,9 +156,15 @@ class CaseNeed:
 
 def referred_already(outcomes: Collection[tuple[ReferralState, str | None]]) -> bool:
     """Whether a need's earlier referrals (state, status reason) rule out a new one: any
-    referral at all does, except one only ever cancelled because consent was withdrawn (the
-    need is referred afresh under the new consent)."""
+    referral at all does, except one only ever cancelled because consent (or the consent to
+    transfer the person's data abroad) was withdrawn (the need is referred afresh under the
+    new consent)."""
     return any(
-        state is not ReferralState.CANCELLED or reason != CancelReason.CONSENT_WITHDRAWN.value
+        state is not ReferralState.CANCELLED or reason not in _REFERRED_AFRESH
         for state, reason in outcomes
     )
+
+
+_REFERRED_AFRESH = frozenset(
+    {CancelReason.CONSENT_WITHDRAWN.value, CancelReason.TRANSFER_CONSENT_WITHDRAWN.value}
+)
