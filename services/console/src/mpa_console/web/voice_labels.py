@@ -67,6 +67,12 @@ VOICE_LABELS: dict[type[StrEnum], dict[str, str]] = {
         ContactRefusal.CHANNEL_NOT_SAFE: N_("This is not the person's safe channel."),
         ContactRefusal.OUTSIDE_SAFE_TIMES: N_("This is not a time the person said is safe."),
         ContactRefusal.NO_VOICEMAIL: N_("No voicemail or message may be left."),
+        ContactRefusal.CHILD: N_(
+            "A child is not contacted directly: contact the guardian or the caseworker."
+        ),
+        ContactRefusal.NO_GUARDIAN_OR_CASEWORKER: N_(
+            "A child with no guardian to reach and no caseworker: nobody is contacted."
+        ),
     },
 }
 
