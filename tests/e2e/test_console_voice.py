@@ -130,7 +130,8 @@ def test_the_focal_point_works_a_complaint_that_a_caseworker_never_sees(
 
     # --- The focal point lands on the complaints and records one ---------------------------
     focal = people.page()
-    sign_in(focal, "psea")
+    # A focal point works for a country office: the complaint is that office's.
+    sign_in(focal, "psea", country="NE")
     expect(focal.locator("h1")).to_have_text("PSEA complaints")
     nav = focal.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="PSEA complaints")).to_be_visible()
