@@ -105,10 +105,17 @@ RETURNING deliveries.*
 """
 
 # Ended attempts' lanes: their leases end early, if they are still this dispatcher's.
+# SKIP LOCKED: a row locked now is being recorded (which ends its lease anyway); waiting for
+# it would take row locks in another order than the recorder's and deadlock with it.
 _RELEASE_SQL = """
 UPDATE deliveries d SET leased_until = NULL
-FROM unnest($1::uuid[], $2::timestamptz[]) AS e(id, leased_until)
-WHERE d.id = e.id AND d.leased_until = e.leased_until
+FROM (
+    SELECT l.id FROM deliveries l
+    JOIN unnest($1::uuid[], $2::timestamptz[]) AS e(id, leased_until)
+      ON l.id = e.id AND l.leased_until = e.leased_until
+    FOR UPDATE OF l SKIP LOCKED
+) AS free
+WHERE d.id = free.id
 """
 
 _ADD_ATTEMPTS_SQL = """
