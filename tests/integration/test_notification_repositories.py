@@ -414,6 +414,33 @@ async def test_a_claim_takes_no_more_per_second_than_an_endpoint_s_rate_limit(
     assert await claim(backend, ended=ended) == []  # in flight or not, two this second
 
 
+async def next_due_in(backend: Backend) -> float | None:
+    async with backend.uow() as uow:
+        return await uow.queue.next_due_in()
+
+
+async def test_the_next_due_delivery_is_the_earliest_pending_one_a_claim_could_take(
+    backend: Backend,
+) -> None:
+    assert await next_due_in(backend) is None  # nothing pending: the dispatcher may idle
+    live = an_endpoint()
+    off = an_endpoint(enabled=False, disabled_reason=DisabledReason.PARTNER_REQUEST)
+    await add_endpoints(backend, live, off)
+    await add_deliveries(
+        backend,
+        a_delivery(off, due=timedelta(seconds=-60)),  # never claimed while disabled
+        a_delivery(live, due=timedelta(minutes=10)),
+        a_delivery(due=timedelta(minutes=3)),  # e-mail
+    )
+    due_in = await next_due_in(backend)
+    assert due_in is not None
+    assert 170 < due_in <= 180
+    await add_deliveries(backend, a_delivery(live, due=timedelta(seconds=-5)))
+    due_in = await next_due_in(backend)
+    assert due_in is not None
+    assert due_in <= -5  # due already (its lane may be full)
+
+
 async def test_recorded_attempts_end_their_leases_and_set_each_delivery_s_state(
     backend: Backend,
 ) -> None:

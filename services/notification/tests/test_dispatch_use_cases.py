@@ -367,3 +367,43 @@ async def test_results_ended_during_an_outage_are_recorded_when_it_is_over(
     assert {world.store.deliveries[i].state for i in ids} == {DeliveryState.DELIVERED}
     assert sorted(slow.messages) == sorted(world.store.deliveries[i].message_id for i in ids)
     assert not [r for r in caplog.records if r.exc_info]
+
+
+# --- the dispatcher at idle -------------------------------------------------------------------
+
+
+async def test_an_idle_dispatcher_claims_once_and_then_waits_for_a_wake_up() -> None:
+    # An idle interval far beyond the test: it only delivers if woken.
+    world = make_world(dispatch_poll_seconds=0.01, dispatch_idle_seconds=3600)
+    target = world.endpoint(max_in_flight=64)
+    receiver = Receiver()
+    dispatcher = Dispatcher(world.context, world.uow, receiver, receiver)  # type: ignore[arg-type]
+    await dispatcher.start()
+    try:
+        await until(lambda: dispatcher.claims >= 1)
+        await asyncio.sleep(0.3)  # thirty poll intervals
+        assert dispatcher.claims == 1  # nothing pending: no claim per poll
+        await world.queue(3, to=target)
+        dispatcher.wake()  # what the fan-out's commit does
+        await until(lambda: len(world.store.events_of(NotificationDeliveredV1)) == 3)
+    finally:
+        await dispatcher.stop()
+    assert len(set(receiver.messages)) == 3
+
+
+async def test_an_idle_dispatcher_wakes_itself_when_the_next_delivery_falls_due() -> None:
+    world = make_world(dispatch_poll_seconds=0.01, dispatch_idle_seconds=3600)
+    target = world.endpoint(max_in_flight=64)
+    (later,) = await world.queue(1, to=target)
+    pending = world.store.deliveries[later]
+    due = world.store.clock() + timedelta(seconds=0.3)  # a retry's time, say
+    world.store.deliveries[later] = replace(pending, next_attempt_at=due)
+    receiver = Receiver()
+    dispatcher = Dispatcher(world.context, world.uow, receiver, receiver)  # type: ignore[arg-type]
+    await dispatcher.start()
+    try:
+        await until(lambda: len(world.store.events_of(NotificationDeliveredV1)) == 1)
+    finally:
+        await dispatcher.stop()
+    assert receiver.messages == [pending.message_id]
+    assert dispatcher.claims >= 2  # the first found nothing due

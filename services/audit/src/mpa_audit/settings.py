@@ -41,6 +41,10 @@ class AuditSettings(ServiceSettings):
     # How often the full integrity recomputation runs in the background (the endpoint's
     # default check is incremental).
     full_integrity_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Records appended per transaction (AUDIT_CONSUMER_BATCH_MAX_RECORDS): larger than the
+    # platform's default, as each batch pays a lock, a few round trips and an offset commit
+    # whatever its size, and a backlog replay is all batches.
+    consumer_batch_max_records: int = Field(default=1000, ge=1, le=10_000)
 
     model_config = SettingsConfigDict(env_prefix="AUDIT_", extra="ignore")
 

@@ -34,7 +34,7 @@ from mpa_common.health import DependencyMonitor
 from mpa_contracts.vocabularies import DeliveryFailureReason, NotificationChannel
 from mpa_notification.adapters.email import EmailSender
 from mpa_notification.adapters.webhooks import WebhookSender
-from mpa_notification.app.attempts import AttemptMade, claim_due, record_attempts
+from mpa_notification.app.attempts import AttemptMade, claim_due, next_due_in, record_attempts
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.endpoints import signing_secrets
 from mpa_notification.app.ports import UowFactory
@@ -90,6 +90,7 @@ class Dispatcher:
         settings = context.settings
         self._capacity = settings.dispatch_concurrency
         self._poll = settings.dispatch_poll_seconds
+        self._idle = max(settings.dispatch_idle_seconds, self._poll)
         self._record_batch = settings.dispatch_record_batch_max
         self._tasks: set[asyncio.Task[None]] = set()
         self._ended: list[AttemptMade] = []  # attempts made, not recorded yet
@@ -181,9 +182,27 @@ class Dispatcher:
                 started = len(claimed)
             if started and started == free:
                 continue  # more may be due: claim again at once
+            wait = self._poll
+            if not started and free > 0 and not self._recorder_failing:
+                wait = await self._idle_wait()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                await asyncio.wait_for(self._wake.wait(), wait)
             await asyncio.sleep(CLAIM_COALESCE_SECONDS)
+
+    async def _idle_wait(self) -> float:
+        """How long a claim that found nothing may wait for a wake-up: until the next
+        delivery is due (a retry, a lease that ends), at most the idle interval; the poll
+        interval when one is due already but its lane is full (room comes back with time).
+        New work wakes the dispatcher (after the commit that wrote it); another replica's
+        is found within the idle interval."""
+        try:
+            due_in = await next_due_in(self._uow)
+        except Exception as error:
+            self._failed(self.name, "reading the next due delivery failed", error)
+            return self._poll
+        if due_in is None:
+            return self._idle
+        return self._poll if due_in <= 0 else min(due_in, self._idle)
 
     def _failed(self, worker: str, what: str, error: BaseException) -> None:
         """A transient failure is the monitor's to report (once per outage); anything else

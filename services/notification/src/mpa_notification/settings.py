@@ -61,6 +61,9 @@ class NotificationSettings(ServiceSettings):
     endpoint_max_in_flight: int = Field(default=4, ge=1)
     email_max_in_flight: int = Field(default=4, ge=1)
     dispatch_poll_seconds: float = Field(default=0.5, gt=0)
+    # With nothing due, the dispatcher sleeps until the next delivery is due, at most this
+    # long: new work wakes it at once (its own replica's), so idling costs no claim per poll.
+    dispatch_idle_seconds: float = Field(default=5.0, gt=0)
     # A claimed attempt's lease: its timeout plus this margin (recording the result, clock
     # skew). An attempt cut off by a crash is made again once its lease ends.
     dispatch_lease_margin_seconds: float = Field(default=30.0, gt=0)

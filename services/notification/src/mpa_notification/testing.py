@@ -429,6 +429,24 @@ class MemoryDeliveryQueue:
             Claimed(d, store.endpoints[d.endpoint_id] if d.endpoint_id else None) for d in taken
         ]
 
+    async def next_due_in(self) -> float | None:
+        store = self._store
+        due = [
+            d.next_attempt_at
+            for d in store.deliveries.values()
+            if d.state is DeliveryState.PENDING
+            and d.next_attempt_at is not None
+            and (
+                d.channel is NotificationChannel.EMAIL
+                or (
+                    d.endpoint_id is not None
+                    and (e := store._live(d.endpoint_id)) is not None
+                    and e.enabled
+                )
+            )
+        ]
+        return (min(due) - store.clock()).total_seconds() if due else None
+
     async def lock(self, delivery_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
         found = {i: self._store.deliveries.get(i) for i in delivery_ids}
         return {i: d for i, d in found.items() if d is not None}

@@ -4,9 +4,10 @@ cosignatures, the source partitions' accounts, integrity checks.
 Level-0 nodes are the leaves' hashes in `log_entries`; higher levels live in `merkle_nodes`.
 Rows are only ever inserted (the accounts aside): a committed tree size always has all of
 its nodes, because a batch's leaves, the nodes they complete and so the new size are written
-in one transaction. The append path talks to asyncpg directly (COPY for leaves and nodes,
-one statement for the tree's right edge): it runs for every event of the platform, and
-SQLAlchemy's statement building is what its profile showed.
+in one transaction. The append path talks to asyncpg directly (after the lock, one
+statement reads the tree's right edge and the accounts, one writes the whole batch): it runs
+for every event of the platform, and SQLAlchemy's statement building, then a round trip per
+table, is what its profiles showed.
 """
 
 from __future__ import annotations
@@ -59,33 +60,38 @@ _APPEND_LOCK = text(
 )
 
 # The tree's size and right edge (one node per set bit of the size: level L has index
-# (size >> L) - 1, level 0 being the last leaf's hash), and which of the batch's event ids
-# are logged: one round trip. Taken after the lock, so it sees every committed append.
+# (size >> L) - 1, level 0 being the last leaf's hash), which of the batch's event ids are
+# logged, and the latest account of each of the batch's partitions: one round trip (a row
+# per account, the tree's columns on each; one row without an account when there is none).
+# Taken after the lock, so it sees every committed append.
 _APPEND_STATE = """
 WITH size AS (SELECT coalesce(max(seq) + 1, 0) AS n FROM log_entries),
 peaks AS (
     SELECT level, (size.n >> level) - 1 AS node_index
     FROM size, generate_series(0, 62) AS level
     WHERE (size.n >> level) & 1 = 1
+),
+tree AS (
+    SELECT (SELECT n FROM size) AS tree_size,
+           ARRAY(
+               SELECT CASE WHEN p.level = 0 THEN e.leaf_hash ELSE m.hash END
+               FROM peaks p
+               LEFT JOIN merkle_nodes m ON p.level > 0 AND m.level = p.level
+                                       AND m.node_index = p.node_index
+               LEFT JOIN log_entries e ON p.level = 0 AND e.seq = p.node_index
+               ORDER BY p.level DESC
+           ) AS peaks,
+           ARRAY(SELECT event_id FROM log_entries WHERE event_id = ANY($1::uuid[]))
+               AS logged_ids
+),
+accounts AS (
+    SELECT DISTINCT ON (a.source_topic, a.source_partition) a.*
+    FROM coverage_accounts a
+    JOIN unnest($2::text[], $3::int[]) AS p(topic, partition)
+      ON a.source_topic = p.topic AND a.source_partition = p.partition
+    ORDER BY a.source_topic, a.source_partition, a.source_epoch DESC
 )
-SELECT (SELECT n FROM size) AS size,
-       ARRAY(
-           SELECT CASE WHEN p.level = 0 THEN e.leaf_hash ELSE m.hash END
-           FROM peaks p
-           LEFT JOIN merkle_nodes m ON p.level > 0 AND m.level = p.level
-                                   AND m.node_index = p.node_index
-           LEFT JOIN log_entries e ON p.level = 0 AND e.seq = p.node_index
-           ORDER BY p.level DESC
-       ) AS peaks,
-       ARRAY(SELECT event_id FROM log_entries WHERE event_id = ANY($1::uuid[])) AS logged
-"""
-
-_ACCOUNTS_OF = """
-SELECT DISTINCT ON (a.source_topic, a.source_partition) a.*
-FROM coverage_accounts a
-JOIN unnest($1::text[], $2::int[]) AS p(topic, partition)
-  ON a.source_topic = p.topic AND a.source_partition = p.partition
-ORDER BY a.source_topic, a.source_partition, a.source_epoch DESC
+SELECT tree.*, accounts.* FROM tree LEFT JOIN accounts ON true
 """
 
 _RECORDS_AT = """
@@ -102,26 +108,49 @@ JOIN skipped_offsets s ON s.source_topic = r.topic AND s.source_partition = r.pa
  AND s.source_epoch = r.epoch AND s.source_offset BETWEEN r.first AND r.last
 """
 
-_SAVE_ACCOUNTS = """
+# A batch's whole write in one statement: its leaves, the nodes they complete, the offsets
+# it skipped, the gaps it opened and its partitions' new accounts, each from arrays (one
+# per column; empty ones insert nothing). One round trip per batch whatever its size: under
+# live traffic a batch is an event or two, and a statement per table was most of its cost.
+_WRITE_BATCH = """
+WITH leaves AS (
+    INSERT INTO log_entries (seq, leaf, leaf_hash, event_id, event_type, event_time,
+        correlation_id, case_id, actor_id, source_topic, source_partition, source_offset,
+        source_epoch)
+    SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::uuid[], $5::text[],
+        $6::timestamptz[], $7::uuid[], $8::uuid[], $9::text[], $10::text[], $11::int[],
+        $12::bigint[], $13::int[])
+),
+nodes AS (
+    INSERT INTO merkle_nodes (level, node_index, hash)
+    SELECT * FROM unnest($14::smallint[], $15::bigint[], $16::bytea[])
+),
+skipped AS (
+    INSERT INTO skipped_offsets (source_topic, source_partition, source_offset, source_epoch,
+        event_id, reason)
+    SELECT * FROM unnest($17::text[], $18::int[], $19::bigint[], $20::int[], $21::uuid[],
+        $22::text[])
+),
+gaps AS (
+    INSERT INTO coverage_gaps (source_topic, source_partition, source_epoch, first_offset,
+        last_offset)
+    SELECT * FROM unnest($23::text[], $24::int[], $25::int[], $26::bigint[], $27::bigint[])
+)
 INSERT INTO coverage_accounts AS a (source_topic, source_partition, source_epoch,
     next_offset, seen, logged, duplicates, replays, dead_lettered, updated_at)
-SELECT *, now() FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::bigint[],
-    $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+SELECT *, now() FROM unnest($28::text[], $29::int[], $30::int[], $31::bigint[],
+    $32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[], $36::bigint[])
 ON CONFLICT (source_topic, source_partition, source_epoch) DO UPDATE SET
     next_offset = EXCLUDED.next_offset, seen = EXCLUDED.seen, logged = EXCLUDED.logged,
     duplicates = EXCLUDED.duplicates, replays = EXCLUDED.replays,
     dead_lettered = EXCLUDED.dead_lettered, updated_at = EXCLUDED.updated_at
 """
 
-_LEAF_COLUMNS = (
-    "seq", "leaf", "leaf_hash", "event_id", "event_type", "event_time", "correlation_id",
-    "case_id", "actor_id", "source_topic", "source_partition", "source_offset", "source_epoch",
-)  # fmt: skip
-_NODE_COLUMNS = ("level", "node_index", "hash")
-_SKIPPED_COLUMNS = (
-    "source_topic", "source_partition", "source_offset", "source_epoch", "event_id", "reason",
-)  # fmt: skip
-_GAP_COLUMNS = ("source_topic", "source_partition", "source_epoch", "first_offset", "last_offset")
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column (``width`` empty lists for no rows)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
+
 
 _ENTRY_COLUMNS = (
     log_entries.c.seq,
@@ -178,19 +207,19 @@ class LogStore:
         self, event_ids: Sequence[UUID], partitions: Sequence[PartitionKey]
     ) -> AppendState:
         driver = await self._driver()
-        row = await driver.fetchrow(_APPEND_STATE, list(event_ids))
-        assert row is not None
-        size = int(row["size"])
+        topics, numbers = _columns(partitions, 2)
+        rows = await driver.fetch(_APPEND_STATE, list(event_ids), topics, numbers)
+        row = rows[0]
+        size = int(row["tree_size"])
         peaks = tuple(bytes(p) if p is not None else b"" for p in row["peaks"])
         if any(len(p) != HASH_SIZE for p in peaks):
             raise MissingNodeError(f"node store lacks nodes of the right edge at size {size}")
         accounts: dict[PartitionKey, PartitionAccount] = {}
-        if partitions:
-            topics, numbers = zip(*partitions, strict=True)
-            for account_row in await driver.fetch(_ACCOUNTS_OF, list(topics), list(numbers)):
+        for account_row in rows:
+            if account_row["source_topic"] is not None:
                 account = _account(account_row)
                 accounts[account.key] = account
-        return AppendState(size, peaks, frozenset(row["logged"]), accounts, {})
+        return AppendState(size, peaks, frozenset(row["logged_ids"]), accounts, {})
 
     async def records_at(
         self, ranges: Sequence[tuple[str, int, int, int, int]]
@@ -210,72 +239,45 @@ class LogStore:
 
     async def write_batch(self, write: BatchWrite) -> None:
         driver = await self._driver()
-        if write.leaves:
-            await driver.copy_records_to_table(
-                "log_entries",
-                columns=_LEAF_COLUMNS,
-                records=[
-                    (
-                        leaf.seq,
-                        leaf.leaf,
-                        leaf.leaf_hash,
-                        s.event_id,
-                        s.event_type,
-                        s.event_time,
-                        s.correlation_id,
-                        s.case_id,
-                        s.actor_id,
-                        s.origin.topic,
-                        s.origin.partition,
-                        s.origin.offset,
-                        leaf.epoch,
-                    )
-                    for leaf in write.leaves
-                    for s in (leaf.summary,)
-                ],
+        leaves = [
+            (
+                leaf.seq,
+                leaf.leaf,
+                leaf.leaf_hash,
+                s.event_id,
+                s.event_type,
+                s.event_time,
+                s.correlation_id,
+                s.case_id,
+                s.actor_id,
+                s.origin.topic,
+                s.origin.partition,
+                s.origin.offset,
+                leaf.epoch,
             )
-        if write.nodes:
-            await driver.copy_records_to_table(
-                "merkle_nodes",
-                columns=_NODE_COLUMNS,
-                records=[(n.level, n.index, n.hash) for n in write.nodes],
-            )
-        if write.skipped:
-            await driver.copy_records_to_table(
-                "skipped_offsets",
-                columns=_SKIPPED_COLUMNS,
-                records=[
-                    (
-                        s.origin.topic,
-                        s.origin.partition,
-                        s.origin.offset,
-                        s.epoch,
-                        s.event_id,
-                        s.outcome.value,
-                    )
-                    for s in write.skipped
-                ],
-            )
-        if write.gaps:
-            await driver.copy_records_to_table(
-                "coverage_gaps",
-                columns=_GAP_COLUMNS,
-                records=[(g.topic, g.partition, g.epoch, g.first, g.last) for g in write.gaps],
-            )
-        if write.partitions:
-            accounts = write.partitions
-            await driver.execute(
-                _SAVE_ACCOUNTS,
-                [a.topic for a in accounts],
-                [a.partition for a in accounts],
-                [a.epoch for a in accounts],
-                [a.next_offset for a in accounts],
-                [a.seen for a in accounts],
-                [a.logged for a in accounts],
-                [a.duplicates for a in accounts],
-                [a.replays for a in accounts],
-                [a.dead_lettered for a in accounts],
-            )
+            for leaf in write.leaves
+            for s in (leaf.summary,)
+        ]
+        nodes = [(n.level, n.index, n.hash) for n in write.nodes]
+        skipped = [
+            (s.origin.topic, s.origin.partition, s.origin.offset, s.epoch, s.event_id,
+             s.outcome.value)
+            for s in write.skipped
+        ]  # fmt: skip
+        gaps = [(g.topic, g.partition, g.epoch, g.first, g.last) for g in write.gaps]
+        accounts = [
+            (a.topic, a.partition, a.epoch, a.next_offset, a.seen, a.logged, a.duplicates,
+             a.replays, a.dead_lettered)
+            for a in write.partitions
+        ]  # fmt: skip
+        await driver.execute(
+            _WRITE_BATCH,
+            *_columns(leaves, 13),
+            *_columns(nodes, 3),
+            *_columns(skipped, 6),
+            *_columns(gaps, 5),
+            *_columns(accounts, 9),
+        )
 
     # --- reading the tree -------------------------------------------------------------
 

@@ -105,10 +105,26 @@ RETURNING deliveries.*
 """
 
 # Ended attempts' lanes: their leases end early, if they are still this dispatcher's.
+# SKIP LOCKED: a row locked now is being recorded (which ends its lease anyway); waiting for
+# it would take row locks in another order than the recorder's and deadlock with it.
 _RELEASE_SQL = """
 UPDATE deliveries d SET leased_until = NULL
-FROM unnest($1::uuid[], $2::timestamptz[]) AS e(id, leased_until)
-WHERE d.id = e.id AND d.leased_until = e.leased_until
+FROM (
+    SELECT l.id FROM deliveries l
+    JOIN unnest($1::uuid[], $2::timestamptz[]) AS e(id, leased_until)
+      ON l.id = e.id AND l.leased_until = e.leased_until
+    FOR UPDATE OF l SKIP LOCKED
+) AS free
+WHERE d.id = free.id
+"""
+
+# When the dispatcher may next find work: the earliest pending delivery a claim could take
+# (the claim's own filter on endpoints), in the database's clock as the claim compares it.
+_NEXT_DUE_SQL = """
+SELECT extract(epoch FROM min(d.next_attempt_at) - statement_timestamp())::float8
+FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id
+WHERE d.state = 'pending'
+  AND (d.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL))
 """
 
 _ADD_ATTEMPTS_SQL = """
@@ -197,6 +213,11 @@ class SqlDeliveryQueue:
         if not driver.is_in_transaction():
             await self._session.execute(text("SELECT 1"))  # begins it
         return driver
+
+    async def next_due_in(self) -> float | None:
+        driver = await self._driver()
+        seconds = await driver.fetchval(_NEXT_DUE_SQL)
+        return None if seconds is None else float(seconds)
 
     async def lock(self, delivery_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
         if not delivery_ids:

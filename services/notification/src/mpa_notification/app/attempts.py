@@ -79,6 +79,13 @@ async def claim_due(
     return claimed
 
 
+async def next_due_in(uow: UowFactory) -> float | None:
+    """Seconds until the earliest claimable pending delivery is due (<= 0: due now, its lane
+    full), None when nothing is pending: how long an idle dispatcher may sleep."""
+    async with uow() as work:
+        return await work.queue.next_due_in()
+
+
 async def record_attempts(
     attempts: Sequence[AttemptMade], uow: UowFactory, context: NotificationContext
 ) -> None:

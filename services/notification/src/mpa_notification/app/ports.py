@@ -159,6 +159,11 @@ class DeliveryQueue(Protocol):
         stay due only after the lease, should their results never be recorded)."""
         ...
 
+    async def next_due_in(self) -> float | None:
+        """Seconds until the earliest pending delivery a claim could take is due (<= 0:
+        due now, its lane full), or None when nothing is pending."""
+        ...
+
     async def lock(self, delivery_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Delivery]: ...
 
     async def record(
