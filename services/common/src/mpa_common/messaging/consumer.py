@@ -91,10 +91,12 @@ class ConsumerTuning:
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 10.0
     unexpected_attempts: int = 5
-    # How long the broker holds a fetch that finds nothing new. It answers as soon as a
-    # record arrives, so this costs no latency; it is what an idle consumer costs the
-    # broker (aiokafka's 500 ms is two fetches a second per consumer, forever).
-    fetch_max_wait_ms: int = 5000
+    # How long the broker holds a fetch that finds nothing new: what an idle consumer
+    # costs the broker (aiokafka's 500 ms is two fetches a second per consumer, forever).
+    # Not free for latency: while a fetch is out, a partition whose records were just
+    # handed over is not in it (aiokafka fetches a partition again only once its records
+    # are consumed), so at a low rate its next record can wait up to this long.
+    fetch_max_wait_ms: int = 1000
     # Offsets are committed at most this often, every partition's in one request, instead
     # of one request per batch (each a write to the broker's offsets log). A crash loses
     # at most this much progress: those records are re-read and skipped by their ids.
