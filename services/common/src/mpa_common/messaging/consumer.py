@@ -41,8 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import propagate, trace
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, text
 
 from mpa_common.failures import (
     Failure,
@@ -501,20 +500,20 @@ class EventConsumer(Generic[U]):
                 repeats.append(delivery)  # the same event twice in one batch
             else:
                 first[delivery.envelope.id] = delivery
+        # From arrays, not a multi-row VALUES: one statement text for every batch size,
+        # compiled once (SQLAlchemy never caches a multi-row VALUES) and prepared once.
         claimed = await uow.session.execute(
-            insert(processed)
-            .values(
-                [
-                    {
-                        "consumer": self.group_id,
-                        "event_id": d.envelope.id,
-                        "event_type": d.envelope.type,
-                    }
-                    for d in first.values()
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(processed.c.event_id)
+            text(
+                f"INSERT INTO {processed.name} (consumer, event_id, event_type) "  # noqa: S608 - no input
+                "SELECT :consumer, e.event_id, e.event_type "
+                "FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) "
+                "AS e(event_id, event_type) ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            {
+                "consumer": self.group_id,
+                "ids": list(first),
+                "types": [d.envelope.type for d in first.values()],
+            },
         )
         new_ids = set(claimed.scalars())
         fresh = [d for d in first.values() if d.envelope.id in new_ids]

@@ -92,25 +92,22 @@ class SqlCaseRepository:
             wrapped_data_key=sealed.wrapped_data_key,
             personal_data=sealed.ciphertext,
         )
-        children = []
-        if case.needs:
-            children.append(
-                insert(case_needs)
-                .values(_need_rows(case.case_id, case.needs, case.registered_by, 0))
-                .cte("added_needs")
-            )
+        # One single-row INSERT per child: SQLAlchemy caches the compiled form of those
+        # (by how many there are), never that of a multi-row VALUES.
+        children = [
+            insert(case_needs).values(row).cte(f"added_need_{index}")
+            for index, row in enumerate(_need_rows(case.case_id, case.needs, case.registered_by, 0))
+        ]
         if case.consent is not None:
             children.append(
                 insert(case_consents)
                 .values(_consent_row(case.case_id, case.consent))
                 .cte("added_consent")
             )
-        if match_keys:
-            children.append(
-                insert(case_match_keys)
-                .values(_match_key_rows(case.case_id, match_keys))
-                .cte("added_match_keys")
-            )
+        children += [
+            insert(case_match_keys).values(row).cte(f"added_match_key_{index}")
+            for index, row in enumerate(_match_key_rows(case.case_id, match_keys or {}))
+        ]
         await self._session.execute(statement.add_cte(*children) if children else statement)
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
