@@ -110,6 +110,7 @@ class ServiceContext:
                 batch_max_records=settings.consumer_batch_max_records,
                 retry_max_seconds=settings.consumer_retry_max_seconds,
                 unexpected_attempts=settings.consumer_unexpected_attempts,
+                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             ),
             monitor=self.monitor,
             database_probe=self.ping_database,

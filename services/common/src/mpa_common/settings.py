@@ -126,6 +126,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_max_records: int = Field(default=200, ge=1, le=10_000)
     consumer_retry_max_seconds: float = Field(default=10.0, gt=0)
     consumer_unexpected_attempts: int = Field(default=5, ge=1)
+    # How long the broker holds an idle consumer's fetch (it answers at once when a record
+    # arrives): the idle cost of each consumer to the broker, against the longest a
+    # partition's next record may wait at a low rate (see ConsumerTuning).
+    consumer_fetch_max_wait_ms: int = Field(default=1000, ge=10, le=30_000)
     # Request bodies beyond this are refused with 413 while they stream in
     # (<SERVICE>_MAX_BODY_BYTES); a route may declare its own limit, and
     # <SERVICE>_ROUTE_BODY_LIMITS='{"POST /v1/path": bytes}' overrides a route's.

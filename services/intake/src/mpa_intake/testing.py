@@ -119,10 +119,21 @@ class FakeCaseRepository:
     def _row(self, case_id: UUID) -> _CaseRow:
         return self._memory.cases[case_id]
 
-    async def add(self, case: Case, sealed: SealedPersonalData) -> None:
+    async def add(
+        self,
+        case: Case,
+        sealed: SealedPersonalData,
+        *,
+        match_keys: Mapping[MatchKind, bytes] | None = None,
+    ) -> None:
         if case.case_id in self._memory.cases:
             raise ValueError(f"case {case.case_id} exists")  # a primary key violation
         self._memory.cases[case.case_id] = _CaseRow(copy.deepcopy(case), sealed)
+        if match_keys:
+            self._row(case.case_id).match_keys = dict(match_keys)
+
+    async def exists(self, case_id: UUID) -> bool:
+        return case_id in self._memory.cases
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
         row = self._memory.cases.get(case_id)

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar
@@ -41,8 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import propagate, trace
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, text
 
 from mpa_common.failures import (
     Failure,
@@ -59,7 +58,8 @@ from mpa_common.messaging.subscriptions import (
     Subscription,
 )
 from mpa_common.uow import UnitOfWork
-from mpa_contracts.envelope import Envelope, InvalidEvent, from_kafka_record
+from mpa_contracts.envelope import CE_HEADER_PREFIX, Envelope, InvalidEvent, from_kafka_record
+from mpa_contracts.events.registry import EVENT_TYPES
 from mpa_contracts.topics import DEAD_LETTER_SUFFIX, topic_by_name
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ REPLAY_FOR_HEADER = "mpa_replay_for"
 REPLAYED_FROM_HEADER = "mpa_replayed_from"
 FORBIDDEN_SOURCE = "forbidden_source"
 HANDLER_FAILED = "handler_failed"
+TYPE_HEADER = f"{CE_HEADER_PREFIX}type"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,16 @@ class ConsumerTuning:
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 10.0
     unexpected_attempts: int = 5
+    # How long the broker holds a fetch that finds nothing new: what an idle consumer
+    # costs the broker (aiokafka's 500 ms is two fetches a second per consumer, forever).
+    # Not free for latency: while a fetch is out, a partition whose records were just
+    # handed over is not in it (aiokafka fetches a partition again only once its records
+    # are consumed), so at a low rate its next record can wait up to this long.
+    fetch_max_wait_ms: int = 1000
+    # Offsets are committed at most this often, every partition's in one request, instead
+    # of one request per batch (each a write to the broker's offsets log). A crash loses
+    # at most this much progress: those records are re-read and skipped by their ids.
+    commit_interval_seconds: float = 0.25
 
 
 class _Stopped(Exception):
@@ -139,6 +150,9 @@ class EventConsumer(Generic[U]):
         self._fetcher: asyncio.Task[None] | None = None
         self._partitions: dict[TopicPartition, _PartitionWorker[U]] = {}
         self._commit_lock = asyncio.Lock()
+        # Next offsets handled (their effects committed) but not yet committed to Kafka.
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committer: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         # Counters, for tests and /readyz.
         self.handled = 0
@@ -165,6 +179,7 @@ class EventConsumer(Generic[U]):
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_partition_fetch_bytes=self._tuning.batch_max_bytes,
+            fetch_max_wait_ms=self._tuning.fetch_max_wait_ms,
         )
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self._dead_letters.start()
@@ -193,6 +208,12 @@ class EventConsumer(Generic[U]):
             for future in late:
                 await finishing[future].abandon()  # rolled back; re-read by the next owner
                 future.cancel()
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+            self._committer = None
+        await self._flush_commits()  # what was handled is not re-read by the next owner
         if self._consumer is not None:
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
@@ -276,6 +297,8 @@ class EventConsumer(Generic[U]):
                 origin, _event_id_header(headers), SkipReason.REPLAY_FOR_OTHERS, lane
             )
             return None
+        if self._passes_over(headers):
+            return None  # a type this consumer does not handle: not even parsed
         try:
             envelope = from_kafka_record(record.key, record.value, headers)
         except InvalidEvent as invalid:
@@ -298,6 +321,21 @@ class EventConsumer(Generic[U]):
         ):
             return None  # a type this consumer does not handle: nothing to do
         return Delivery(envelope, origin, replayed=replay_for is not None)
+
+    def _passes_over(self, headers: Headers) -> bool:
+        """A binary-mode record whose `ce_type` header names a registered event type this
+        consumer has no handler for. Most records of a topic are of types a given group
+        passes over, and parsing and validating each just to pass over it was most of what
+        such a group spent; whether it is valid is the business of the groups that handle
+        it (an unknown type is still parsed, and dead-lettered)."""
+        if self.subscription.batch_handler is not None:
+            return False
+        declared = _header(headers, TYPE_HEADER)
+        return (
+            declared is not None
+            and declared in EVENT_TYPES
+            and self.subscription.entry_for(declared) is None
+        )
 
     def _owner_of(self, topic: str) -> str | None:
         name = topic.removeprefix(self._topic_prefix)
@@ -462,20 +500,20 @@ class EventConsumer(Generic[U]):
                 repeats.append(delivery)  # the same event twice in one batch
             else:
                 first[delivery.envelope.id] = delivery
+        # From arrays, not a multi-row VALUES: one statement text for every batch size,
+        # compiled once (SQLAlchemy never caches a multi-row VALUES) and prepared once.
         claimed = await uow.session.execute(
-            insert(processed)
-            .values(
-                [
-                    {
-                        "consumer": self.group_id,
-                        "event_id": d.envelope.id,
-                        "event_type": d.envelope.type,
-                    }
-                    for d in first.values()
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(processed.c.event_id)
+            text(
+                f"INSERT INTO {processed.name} (consumer, event_id, event_type) "  # noqa: S608 - no input
+                "SELECT :consumer, e.event_id, e.event_type "
+                "FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) "
+                "AS e(event_id, event_type) ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            {
+                "consumer": self.group_id,
+                "ids": list(first),
+                "types": [d.envelope.type for d in first.values()],
+            },
         )
         new_ids = set(claimed.scalars())
         fresh = [d for d in first.values() if d.envelope.id in new_ids]
@@ -545,20 +583,56 @@ class EventConsumer(Generic[U]):
         )
 
     async def _commit(self, partition: TopicPartition, next_offset: int) -> None:
+        """Notes a partition's next offset once its batch's effects are committed; it is
+        committed to Kafka with the others' within `commit_interval_seconds`."""
         consumer = self._consumer
         if consumer is None or partition not in consumer.assignment():
             return  # revoked meanwhile: its new owner re-reads, and skips what we did
+        self._uncommitted[partition] = next_offset
+        if self._tuning.commit_interval_seconds <= 0:
+            await self._flush_commits()
+        elif self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(
+                self._commit_every_interval(), name=f"{self.name}:commit"
+            )
+
+    async def _commit_every_interval(self) -> None:
+        # Until nothing is left to commit (a failed commit is tried again next interval).
+        while self._uncommitted:
+            await asyncio.sleep(self._tuning.commit_interval_seconds)
+            await self._flush_commits()
+
+    async def _flush_commits(self, only: Collection[TopicPartition] | None = None) -> None:
+        """Commits the noted offsets of the partitions still assigned (of `only`, if given)
+        in one request."""
+        consumer = self._consumer
+        if consumer is None:
+            self._uncommitted.clear()
+            return
         async with self._commit_lock:
+            assigned = consumer.assignment()
+            offsets: dict[TopicPartition, int] = {}
+            for partition in list(self._uncommitted):
+                if only is not None and partition not in only:
+                    continue
+                offset = self._uncommitted.pop(partition)
+                if partition in assigned:
+                    offsets[partition] = offset
+            if not offsets:
+                return
             try:
-                await consumer.commit({partition: next_offset})
+                await consumer.commit(offsets)
                 self._monitor.up("kafka", worker=f"{self.name}:commit")
             except CommitFailedError:
                 # A rebalance won the race; the effects are committed in the database already.
                 log.info("offset commit lost to a rebalance", extra={"group": self.group_id})
             except KafkaError as error:
-                # The broker is away: the effects are safe in the database, a later commit
-                # covers this offset, and a redelivery meanwhile is skipped by its event id.
+                # The broker is away: the effects are safe in the database; tried again next
+                # interval (unless a later offset is noted meanwhile), and a redelivery
+                # meanwhile is skipped by its event id.
                 self._monitor.down("kafka", worker=f"{self.name}:commit", error=error)
+                for partition, offset in offsets.items():
+                    self._uncommitted.setdefault(partition, offset)
 
 
 class _PartitionWorker(Generic[U]):
@@ -644,6 +718,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # cannot deadlock; an in-flight transaction is rolled back by the cancellation.
         workers = self._consumer._revoked(list(revoked))
         await asyncio.gather(*(w.abandon() for w in workers))
+        # Still this group's member: what was handled is committed, not re-read by the next
+        # owner.
+        await self._consumer._flush_commits(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         return None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from enum import StrEnum
 
 from opentelemetry import propagate
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_contracts.envelope import Envelope, envelope_to_json
@@ -83,33 +82,54 @@ async def stage_events(
 
     Call it last, just before commit: the lock it takes (see `CommitOrder`; readers never
     wait for it) is held until commit, so no relay can publish a later event of a case
-    before an earlier one.
+    before an earlier one. One statement writes every row (PER_KEY: the locks too).
     """
     if not envelopes:
         return
+    traced = [with_current_trace(envelope) for envelope in envelopes]
+    rows = {
+        "ids": [envelope.id for envelope in traced],
+        "types": [envelope.type for envelope in traced],
+        "topics": [
+            topic_name(topic_for_event_type(envelope.type).name, topic_prefix)
+            for envelope in traced
+        ],
+        "kafka_keys": [str(envelope.key).encode() for envelope in traced],
+        # The document's text, cast to JSONB by the server (no parse and re-dump here).
+        "envelopes": [envelope_to_json(envelope) for envelope in traced],
+    }
     if commit_order is CommitOrder.TABLE:
         await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
-    else:
-        keys = sorted({_key_lock(str(envelope.key).encode()) for envelope in envelopes})
-        # One round trip; unnest yields the array in order, so the locks are taken sorted.
-        await session.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(:space, k)) "
-                "FROM unnest(CAST(:keys AS int[])) AS k"
-            ),
-            {"space": _OUTBOX_KEY_LOCKS, "keys": keys},
-        )
-    rows = []
-    for envelope in envelopes:
-        traced = with_current_trace(envelope)
-        rows.append(
-            {
-                "event_id": traced.id,
-                "event_type": traced.type,
-                "topic": topic_name(topic_for_event_type(traced.type).name, topic_prefix),
-                "kafka_key": str(traced.key).encode(),
-                # JSONB takes a document, not its text: parse once so it is stored as JSON.
-                "envelope": json.loads(envelope_to_json(traced)),
-            }
-        )
-    await session.execute(insert(outbox), rows)
+        await session.execute(text(_insert_rows(outbox.name, locked=False)), rows)
+        return
+    keys = sorted({_key_lock(str(envelope.key).encode()) for envelope in traced})
+    await session.execute(
+        text(_insert_rows(outbox.name, locked=True)),
+        {**rows, "space": _OUTBOX_KEY_LOCKS, "keys": keys},
+    )
+
+
+def _insert_rows(table: str, *, locked: bool) -> str:
+    """The INSERT of a batch of outbox rows, in the given order (positions follow it).
+
+    `locked`: the per-key advisory locks are taken in the same statement, before any row
+    takes its position: the rows are joined to the one row the locking CTE yields once
+    every lock is held (unnest yields the sorted keys in order), and ORDER BY sorts the
+    joined rows before the first is inserted.
+    """
+    rows = (
+        "unnest(CAST(:ids AS uuid[]), CAST(:types AS text[]), CAST(:topics AS text[]), "
+        "CAST(:kafka_keys AS bytea[]), CAST(:envelopes AS text[])) WITH ORDINALITY "
+        "AS r(event_id, event_type, topic, kafka_key, envelope, n)"
+    )
+    insert = (
+        f"INSERT INTO {table} (event_id, event_type, topic, kafka_key, envelope) "
+        "SELECT r.event_id, r.event_type, r.topic, r.kafka_key, CAST(r.envelope AS jsonb) "
+    )
+    if not locked:
+        return f"{insert}FROM {rows} ORDER BY r.n"
+    locks = (
+        "WITH locks AS (SELECT count(pg_advisory_xact_lock(:space, k)) AS taken "
+        "FROM unnest(CAST(:keys AS int[])) AS k) "
+    )
+    return f"{locks}{insert}FROM locks CROSS JOIN {rows} ORDER BY r.n"

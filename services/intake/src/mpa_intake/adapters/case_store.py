@@ -66,28 +66,49 @@ class SqlCaseRepository:
 
     # --- cases ---------------------------------------------------------------------------
 
-    async def add(self, case: Case, sealed: SealedPersonalData) -> None:
-        await self._session.execute(
-            insert(cases).values(
-                case_id=case.case_id,
-                reference=case.reference or pending_reference(case.case_id),
-                correlation_id=case.correlation_id,
-                registered_at=case.registered_at,
-                registered_by=case.registered_by,
-                owner_id=case.ownership.owner_id,
-                owner_team=case.ownership.team,
-                owner_agency=case.ownership.agency,
-                owner_country=case.ownership.country,
-                shared_with=list(case.ownership.shared_with),
-                **_case_state(case),
-                master_key_id=sealed.master_key_id,
-                wrapped_data_key=sealed.wrapped_data_key,
-                personal_data=sealed.ciphertext,
-            )
+    async def add(
+        self,
+        case: Case,
+        sealed: SealedPersonalData,
+        *,
+        match_keys: Mapping[MatchKind, bytes] | None = None,
+    ) -> None:
+        """The case row, its needs, its consent and its match keys: ONE statement (the
+        children are INSERTs in CTEs of the case's INSERT; their foreign keys are checked
+        at the end of the statement, when the case row exists)."""
+        statement = insert(cases).values(
+            case_id=case.case_id,
+            reference=case.reference or pending_reference(case.case_id),
+            correlation_id=case.correlation_id,
+            registered_at=case.registered_at,
+            registered_by=case.registered_by,
+            owner_id=case.ownership.owner_id,
+            owner_team=case.ownership.team,
+            owner_agency=case.ownership.agency,
+            owner_country=case.ownership.country,
+            shared_with=list(case.ownership.shared_with),
+            **_case_state(case),
+            master_key_id=sealed.master_key_id,
+            wrapped_data_key=sealed.wrapped_data_key,
+            personal_data=sealed.ciphertext,
         )
-        await self.add_needs(case.case_id, case.needs, added_by=case.registered_by, first=0)
+        # One single-row INSERT per child: SQLAlchemy caches the compiled form of those
+        # (by how many there are), never that of a multi-row VALUES.
+        children = [
+            insert(case_needs).values(row).cte(f"added_need_{index}")
+            for index, row in enumerate(_need_rows(case.case_id, case.needs, case.registered_by, 0))
+        ]
         if case.consent is not None:
-            await self._insert_consent(case.case_id, case.consent)
+            children.append(
+                insert(case_consents)
+                .values(_consent_row(case.case_id, case.consent))
+                .cte("added_consent")
+            )
+        children += [
+            insert(case_match_keys).values(row).cte(f"added_match_key_{index}")
+            for index, row in enumerate(_match_key_rows(case.case_id, match_keys or {}))
+        ]
+        await self._session.execute(statement.add_cte(*children) if children else statement)
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
         query = select(cases).where(cases.c.case_id == case_id)
@@ -103,6 +124,10 @@ class SqlCaseRepository:
                 row["master_key_id"], row["wrapped_data_key"], row["personal_data"]
             )
         return StoredCase(loaded[0], sealed)
+
+    async def exists(self, case_id: UUID) -> bool:
+        query = select(literal(True)).where(cases.c.case_id == case_id)
+        return (await self._session.execute(query)).scalar() is not None
 
     async def update(self, case: Case) -> None:
         await self._session.execute(
@@ -149,22 +174,7 @@ class SqlCaseRepository:
     ) -> None:
         if not needs:
             return
-        await self._session.execute(
-            insert(case_needs),
-            [
-                {
-                    "need_id": need.need_id,
-                    "case_id": case_id,
-                    "category": need.category.value,
-                    "urgency": need.urgency.value,
-                    "assistance_country": need.assistance_country,
-                    "position": first + index,
-                    "added_at": need.added_at,
-                    "added_by": added_by,
-                }
-                for index, need in enumerate(needs)
-            ],
-        )
+        await self._session.execute(insert(case_needs), _need_rows(case_id, needs, added_by, first))
 
     async def replace_consent(self, case_id: UUID, consent: ConsentRecord) -> None:
         """Supersedes the current consent (kept as history) with a new one."""
@@ -254,13 +264,7 @@ class SqlCaseRepository:
             delete(case_match_keys).where(case_match_keys.c.case_id == case_id)
         )
         if digests:
-            await self._session.execute(
-                insert(case_match_keys),
-                [
-                    {"case_id": case_id, "kind": kind.value, "digest": digest}
-                    for kind, digest in digests.items()
-                ],
-            )
+            await self._session.execute(insert(case_match_keys), _match_key_rows(case_id, digests))
 
     # --- key rotation --------------------------------------------------------------------
 
@@ -328,22 +332,49 @@ class SqlCaseRepository:
         return [_case(row, needs[row["case_id"]], consents.get(row["case_id"])) for row in rows]
 
     async def _insert_consent(self, case_id: UUID, consent: ConsentRecord) -> None:
-        await self._session.execute(
-            insert(case_consents).values(
-                consent_id=consent.consent_id,
-                case_id=case_id,
-                scopes=[s.value for s in consent.scopes],
-                withdrawn_scopes=[s.value for s in consent.withdrawn_scopes],
-                given_by=consent.given_by.value,
-                method=consent.method.value,
-                obtained_by=consent.obtained_by,
-                obtained_at=consent.obtained_at,
-                expires_at=consent.expires_at,
-                refused_partner_ids=list(consent.refused_partner_ids),
-                refused_partner_types=[t.value for t in consent.refused_partner_types],
-                recorded_at=consent.recorded_at,
-            )
-        )
+        await self._session.execute(insert(case_consents).values(_consent_row(case_id, consent)))
+
+
+def _need_rows(
+    case_id: UUID, needs: Sequence[NeedEntry], added_by: str, first: int
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "need_id": need.need_id,
+            "case_id": case_id,
+            "category": need.category.value,
+            "urgency": need.urgency.value,
+            "assistance_country": need.assistance_country,
+            "position": first + index,
+            "added_at": need.added_at,
+            "added_by": added_by,
+        }
+        for index, need in enumerate(needs)
+    ]
+
+
+def _consent_row(case_id: UUID, consent: ConsentRecord) -> dict[str, Any]:
+    return {
+        "consent_id": consent.consent_id,
+        "case_id": case_id,
+        "scopes": [s.value for s in consent.scopes],
+        "withdrawn_scopes": [s.value for s in consent.withdrawn_scopes],
+        "given_by": consent.given_by.value,
+        "method": consent.method.value,
+        "obtained_by": consent.obtained_by,
+        "obtained_at": consent.obtained_at,
+        "expires_at": consent.expires_at,
+        "refused_partner_ids": list(consent.refused_partner_ids),
+        "refused_partner_types": [t.value for t in consent.refused_partner_types],
+        "recorded_at": consent.recorded_at,
+    }
+
+
+def _match_key_rows(case_id: UUID, digests: Mapping[MatchKind, bytes]) -> list[dict[str, Any]]:
+    return [
+        {"case_id": case_id, "kind": kind.value, "digest": digest}
+        for kind, digest in digests.items()
+    ]
 
 
 def _within(where: ScopeFilter) -> ColumnElement[bool]:

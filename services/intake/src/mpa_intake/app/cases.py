@@ -119,8 +119,7 @@ async def register_case(
             duplicates = await uow.cases.possible_duplicates(
                 registration.digests, excluding=case.case_id
             )
-            await uow.cases.add(case, registration.sealed)
-            await uow.cases.replace_match_keys(case.case_id, registration.digests)
+            await uow.cases.add(case, registration.sealed, match_keys=registration.digests)
             result = RegistrationResult(
                 case_id=case.case_id,
                 reference="",  # a replay reads it from the case: it does not exist yet

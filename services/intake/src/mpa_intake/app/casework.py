@@ -916,7 +916,7 @@ async def learn_referral_state(
     unit of work); False for a case intake does not hold."""
     progress = await uow.casework.get(ReferralProgress, referral_id, for_update=True)
     if progress is None:
-        if await uow.cases.get(case_id) is None:
+        if not await uow.cases.exists(case_id):
             return False
         progress = ReferralProgress(
             record_id=referral_id,

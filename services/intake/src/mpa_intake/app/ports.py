@@ -102,13 +102,23 @@ class CaseRepository(Protocol):
     """Cases with their needs, consent and match keys. Loading personal data returns it
     sealed; only the vault opens it."""
 
-    async def add(self, case: Case, sealed: SealedPersonalData) -> None:
-        """A new case with its needs and consent. Its reference may be empty, to be given
-        by `ReferenceCounter.assign` before commit."""
+    async def add(
+        self,
+        case: Case,
+        sealed: SealedPersonalData,
+        *,
+        match_keys: Mapping[MatchKind, bytes] | None = None,
+    ) -> None:
+        """A new case with its needs, consent and match keys. Its reference may be empty,
+        to be given by `ReferenceCounter.assign` before commit."""
         ...
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
         """`for_update` locks the case until commit: changes to one case queue up."""
+        ...
+
+    async def exists(self, case_id: UUID) -> bool:
+        """Whether intake holds the case (one indexed lookup; nothing is loaded)."""
         ...
 
     async def update(self, case: Case) -> None:
