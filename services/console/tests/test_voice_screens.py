@@ -248,6 +248,35 @@ def test_recording_a_complaint_posts_it_and_opens_its_record(
     assert f"/psea/complaints/{COMPLAINT}/outcome" not in record.text  # not referred yet
 
 
+def test_a_focal_point_whose_sign_in_names_no_country_office_is_asked_for_it(
+    client: Any, signed_in: Any, csrf_of: Any, platform: dict[str, Any]
+) -> None:
+    # A complaint belongs to the office that received it; intake refuses one without.
+    csrf = signed_in(client, "psea")
+    assert 'name="country" required' in client.get("/psea/complaints/new").text
+    client.post(
+        "/psea/complaints/new",
+        data={
+            "csrf_token": csrf,
+            "allegation_type": "sexual_abuse",
+            "account": "What she said",
+            "country": "ne",
+        },
+        follow_redirects=False,
+    )
+    assert _posted(platform)[3]["country"] == "NE"
+
+
+def test_a_focal_point_of_a_country_office_is_not_asked_for_one(client: Any, csrf_of: Any) -> None:
+    token = csrf_of(client.get("/sign-in").text)
+    client.post(
+        "/sign-in/dev",
+        data={"role": "psea", "country": "NE", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert 'name="country"' not in client.get("/psea/complaints/new").text
+
+
 def test_a_refused_complaint_is_shown_again_as_typed_with_a_message(
     client: Any, signed_in: Any, platform: dict[str, Any]
 ) -> None:

@@ -35,6 +35,7 @@ _FIELDS = (
     "account",
     "implicated_partner_id",
     "incident_date",
+    "country",
     "survivor_given_name",
     "survivor_family_name",
     "survivor_phone",
@@ -60,6 +61,8 @@ def _complaint(form: FormData) -> dict[str, Any]:
     for name in ("implicated_partner_id", "incident_date", "survivor_case_id"):
         if value := _value(form, name):
             body[name] = value
+    if country := _value(form, "country", 2).upper():
+        body["country"] = country  # asked only of a focal point whose sign-in names none
     survivor = {
         key: value
         for key in ("given_name", "family_name", "phone", "email")
@@ -138,7 +141,7 @@ async def _form_page(
     return console.templates.render(
         request,
         "psea/new.html",
-        {"values": values, "partners": partners},
+        {"values": values, "partners": partners, "asks_country": user.country is None},
         status_code=status_code,
     )
 
