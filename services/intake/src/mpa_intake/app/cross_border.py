@@ -11,13 +11,15 @@ these records is an access event).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from pydantic import Field
 
 from mpa_common.request_types import DateTime
+from mpa_contracts.events.base import EventData
 from mpa_contracts.events.case import CaseUpdatedV1, Location
 from mpa_contracts.events.cross_border import (
     HandoffAcceptedV1,
@@ -330,20 +332,35 @@ async def withdraw_transfer_consent(
                 continue
             handoff.cancel(HandoffCancelReason.TRANSFER_CONSENT_WITHDRAWN)
             await uow.casework.save(handoff)
-            _emit(
+            _announce(
                 uow,
-                HandoffCancelledV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    handoff_id=handoff.record_id,
-                    reason=HandoffCancelReason.TRANSFER_CONSENT_WITHDRAWN,
-                ),
-                case_id,
-                correlation_id=stored.case.correlation_id,
+                actor,
+                handoff,
+                HandoffCancelledV1,
+                stored.case.correlation_id,
+                reason=HandoffCancelReason.TRANSFER_CONSENT_WITHDRAWN,
             )
         await uow.commit()
     return TransferConsentView.of(consent)
+
+
+def _announce(
+    uow: IntakeUnitOfWorkPort,
+    actor: Actor,
+    handoff: Handoff,
+    event: Callable[..., EventData],
+    correlation_id: UUID,
+    **fields: Any,
+) -> None:
+    """Queues a step of the hand-off's story: who took it, on which case and hand-off."""
+    data = event(
+        actor_id=actor.actor_id,
+        actor_role=actor.role,
+        case_id=handoff.case_id,
+        handoff_id=handoff.record_id,
+        **fields,
+    )
+    _emit(uow, data, handoff.case_id, correlation_id=correlation_id)
 
 
 async def read_cross_border(ctx: IntakeContext, actor: Actor, case_id: UUID) -> CrossBorderView:
@@ -422,20 +439,16 @@ async def request_handoff(
             planned_travel_at=command.planned_travel_at,
         )
         await uow.casework.add(handoff)
-        _emit(
+        _announce(
             uow,
-            HandoffRequestedV1(
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
-                case_id=case_id,
-                handoff_id=handoff.record_id,
-                from_country=handoff.from_country,
-                from_owner_id=handoff.from_owner_id,
-                to_country=handoff.to_country,
-                planned_travel_at=handoff.planned_travel_at,
-            ),
-            case_id,
-            correlation_id=case.correlation_id,
+            actor,
+            handoff,
+            HandoffRequestedV1,
+            case.correlation_id,
+            from_country=handoff.from_country,
+            from_owner_id=handoff.from_owner_id,
+            to_country=handoff.to_country,
+            planned_travel_at=handoff.planned_travel_at,
         )
         await uow.commit()
     return HandoffView.of(handoff)
@@ -451,19 +464,15 @@ async def accept_handoff(
         stored.case.ensure_open()
         handoff.accept(actor.viewer, ctx.clock())
         await uow.casework.save(handoff)
-        _emit(
+        _announce(
             uow,
-            HandoffAcceptedV1(
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
-                case_id=case_id,
-                handoff_id=handoff_id,
-                to_country=handoff.to_country,
-                receiving_team=handoff.receiving_team,
-                receiving_agency=handoff.receiving_agency,
-            ),
-            case_id,
-            correlation_id=stored.case.correlation_id,
+            actor,
+            handoff,
+            HandoffAcceptedV1,
+            stored.case.correlation_id,
+            to_country=handoff.to_country,
+            receiving_team=handoff.receiving_team,
+            receiving_agency=handoff.receiving_agency,
         )
         await uow.commit()
     return HandoffView.of(handoff)
@@ -476,18 +485,14 @@ async def decline_handoff(
         stored, handoff = await _handoff(uow, case_id, handoff_id)
         handoff.decline(actor.viewer, command.reason, ctx.clock())
         await uow.casework.save(handoff)
-        _emit(
+        _announce(
             uow,
-            HandoffDeclinedV1(
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
-                case_id=case_id,
-                handoff_id=handoff_id,
-                to_country=handoff.to_country,
-                reason=command.reason,
-            ),
-            case_id,
-            correlation_id=stored.case.correlation_id,
+            actor,
+            handoff,
+            HandoffDeclinedV1,
+            stored.case.correlation_id,
+            to_country=handoff.to_country,
+            reason=command.reason,
         )
         await uow.commit()
     return HandoffView.of(handoff)
@@ -502,17 +507,13 @@ async def cancel_handoff(
         handoff = await _record(uow, case_id, handoff_id)
         handoff.cancel(command.reason)
         await uow.casework.save(handoff)
-        _emit(
+        _announce(
             uow,
-            HandoffCancelledV1(
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
-                case_id=case_id,
-                handoff_id=handoff_id,
-                reason=command.reason,
-            ),
-            case_id,
-            correlation_id=stored.case.correlation_id,
+            actor,
+            handoff,
+            HandoffCancelledV1,
+            stored.case.correlation_id,
+            reason=command.reason,
         )
         await uow.commit()
     return HandoffView.of(handoff)
@@ -527,18 +528,14 @@ async def record_departure(
         handoff = await _record(uow, case_id, handoff_id)
         handoff.depart(actor.actor_id, command.departed_at, ctx.clock() + CLOCK_SKEW)
         await uow.casework.save(handoff)
-        _emit(
+        _announce(
             uow,
-            HandoffDepartedV1(
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
-                case_id=case_id,
-                handoff_id=handoff_id,
-                departed_at=command.departed_at,
-                to_country=handoff.to_country,
-            ),
-            case_id,
-            correlation_id=stored.case.correlation_id,
+            actor,
+            handoff,
+            HandoffDepartedV1,
+            stored.case.correlation_id,
+            departed_at=command.departed_at,
+            to_country=handoff.to_country,
         )
         await uow.commit()
     return HandoffView.of(handoff)
@@ -607,22 +604,18 @@ async def record_arrival(
                 case_id,
                 correlation_id=case.correlation_id,
             )
-        _emit(
+        _announce(
             uow,
-            HandoffArrivedV1(
-                actor_id=actor.actor_id,
-                actor_role=actor.role,
-                case_id=case_id,
-                handoff_id=handoff_id,
-                arrived_at=command.arrived_at,
-                from_country=handoff.from_country,
-                to_country=handoff.to_country,
-                transfer_id=transfer.record_id,
-                owner_id=case.ownership.owner_id,
-                departure_recorded=handoff.departed_at is not None,
-            ),
-            case_id,
-            correlation_id=case.correlation_id,
+            actor,
+            handoff,
+            HandoffArrivedV1,
+            case.correlation_id,
+            arrived_at=command.arrived_at,
+            from_country=handoff.from_country,
+            to_country=handoff.to_country,
+            transfer_id=transfer.record_id,
+            owner_id=case.ownership.owner_id,
+            departure_recorded=handoff.departed_at is not None,
         )
         await uow.commit()
     return HandoffView.of(handoff)
