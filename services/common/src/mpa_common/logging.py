@@ -17,6 +17,21 @@ from typing import Any
 THROTTLED_LOGGERS = ("aiokafka", "kafka", "asyncpg", "sqlalchemy", "mpa.http")
 
 
+# Path segments that follow these segments are bearer secrets (a feedback invitation's
+# token): logs, traces and problem documents show the path with them redacted.
+SECRET_PATH_PARENTS = frozenset({"feedback-invitations"})
+REDACTED = "{redacted}"
+
+
+def redacted_path(path: str) -> str:
+    """`path` with every segment after one of `SECRET_PATH_PARENTS` replaced."""
+    segments = path.split("/")
+    for i in range(1, len(segments)):
+        if segments[i - 1] in SECRET_PATH_PARENTS and segments[i]:
+            segments[i] = REDACTED
+    return "/".join(segments)
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     config: dict[str, Any] = {
         "version": 1,
