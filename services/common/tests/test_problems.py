@@ -32,6 +32,8 @@ def test_an_unexpected_error_answers_problem_json_without_its_text() -> None:
 def test_a_feedback_links_token_is_in_no_problem_log_or_span() -> None:
     assert redacted_path("/v1/feedback-invitations/s3cret") == "/v1/feedback-invitations/{redacted}"
     assert redacted_path("/v1/cases/s3cret") == "/v1/cases/s3cret"
+    assert redacted_path("/feedback/s3cret") == "/feedback/{redacted}"  # the console's page
+    assert redacted_path("/feedback/partners/p-1") == "/feedback/partners/p-1"
     app = FastAPI()
     install_problem_handlers(app)
 
