@@ -302,6 +302,33 @@ def test_the_persons_feedback_shows_in_the_partners_figures(
     assert other is not None
     assert other.status == 404
 
+    # --- The person's own answer, through a one-time link (no sign-in) ------------------------
+    caseworker.goto(f"/operator/cases/{case_id}#feedback")
+    caseworker.select_option("#invite-channel", "through_caseworker")
+    caseworker.get_by_role("button", name="Create a feedback link").click()
+    link = caseworker.locator("#feedback-link").input_value()
+    assert "/feedback/" in link
+    accessible(caseworker, "the feedback link, shown once")
+    person = people.page()
+    person.goto(link)
+    expect(person.locator("h1")).to_have_text("Your feedback")
+    expect(person.locator("main")).to_contain_text("Shelter")
+    accessible(person, "the person's own feedback form")
+    person.check("#answer-received-received")
+    person.check("#answer-quality-good")
+    person.get_by_role("button", name="Send my feedback").click()
+    expect(person.locator("h1")).to_have_text("Thank you")
+    steps.shot(person, "persons-own-feedback")
+    again = person.goto(link)
+    assert again is not None
+    assert again.status == 404
+    caseworker.goto(f"/feedback/partners/{partner_id(console, HOPE)}")
+    reload_until(
+        caseworker,
+        lambda: caseworker.locator("#kpi-responses").inner_text() == "2",
+        "the referral service to count the person's own answer",
+    )
+
 
 def test_a_no_contact_case_refuses_a_contact_check_and_safe_times_hold(
     console: RunningConsole, people: People, steps: Steps

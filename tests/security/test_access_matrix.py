@@ -94,6 +94,9 @@ intake        POST   /v1/cases/{case_id}/approvals/{approval_id}/decision 401  4
 intake        POST   /v1/cases/{case_id}/reopen                       401  401  401  401  401  404  404  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/contact-checks               401  401  401  401  401  404  404  404  403  403  403  403
 intake        POST   /v1/cases/{case_id}/feedback                     401  401  401  401  401  404  404  404  403  403  403  403
+intake        POST   /v1/cases/{case_id}/feedback-invitations         401  401  401  401  401  404  404  404  403  403  403  403
+intake        GET    /v1/feedback-invitations/{token}                 404  404  404  404  404  404  404  404  404  404  404  404  404
+intake        POST   /v1/feedback-invitations/{token}                 404  404  404  404  404  404  404  404  404  404  404  404  404
 intake        GET    /v1/approvals                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/transfers                                    401  401  401  401  401  200  200  200  403  403  403  403
 intake        GET    /v1/reports/casework                             401  401  401  401  401  200  200  200  403  403  200  200
@@ -408,6 +411,14 @@ def _requests(w: World, caller: str) -> dict[tuple[str, str, str], Request]:
         ("intake", "POST", "/v1/cases/{case_id}/feedback"): (
             f"/v1/cases/{RANDOM}/feedback", {"json": {"referral_id": RANDOM,
                                                      "received": "received"}}),
+        ("intake", "POST", "/v1/cases/{case_id}/feedback-invitations"): (
+            f"/v1/cases/{RANDOM}/feedback-invitations", {"json": {"referral_id": RANDOM,
+                                                                 "channel": "sms"}}),
+        # the person's own link: no sign-in, so an unknown token is 404 for everyone
+        ("intake", "GET", "/v1/feedback-invitations/{token}"): (
+            "/v1/feedback-invitations/unknown-token", {}),
+        ("intake", "POST", "/v1/feedback-invitations/{token}"): (
+            "/v1/feedback-invitations/unknown-token", {"json": {"received": "received"}}),
         ("intake", "GET", "/v1/transfers"): ("/v1/transfers", {}),
         ("intake", "GET", "/v1/approvals"): ("/v1/approvals", {}),
         ("intake", "GET", "/v1/reports/casework"): ("/v1/reports/casework", {}),

@@ -50,7 +50,7 @@ from mpa_contracts.events.directory import (
     ServiceRegisteredV1,
     ServiceUpdatedV1,
 )
-from mpa_contracts.events.feedback import ServiceFeedbackRecordedV1
+from mpa_contracts.events.feedback import FeedbackInvitedV1, ServiceFeedbackRecordedV1
 from mpa_contracts.events.notification import (
     NotificationAttemptFailedV1,
     NotificationDeliveredV1,
@@ -510,6 +510,14 @@ _EXAMPLES: tuple[EventData, ...] = (
         waiting_time=WaitingTime.WITHIN_A_WEEK,
         felt_safe=True,
         anonymous_to_provider=True,
+    ),
+    FeedbackInvitedV1(
+        **_CASEWORKER_ACTOR,
+        case_id=CASE_ID,
+        invitation_id=UUID("2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"),
+        referral_id=REFERRAL_ID,
+        channel=SafeContactMethod.SMS,
+        expires_at=datetime(2026, 3, 16, 9, 30, tzinfo=UTC),
     ),
     PseaComplaintReceivedV1(
         actor_id="caseworker:u-204",

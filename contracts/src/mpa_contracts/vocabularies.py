@@ -198,6 +198,13 @@ class ContactPath(StrEnum):
     CONTACT_CHECK = "contact_check"  # staff asking before they call, write or visit
 
 
+class FeedbackCollection(StrEnum):
+    """Who entered the person's feedback on a service."""
+
+    STAFF = "staff"  # the case's staff, with the person
+    INVITATION = "invitation"  # the person, through a one-time feedback link
+
+
 class ContactRefusal(StrEnum):
     """Why the person's safety profile refused a contact or withheld how to make one."""
 

@@ -597,3 +597,80 @@ def test_no_contact_takes_no_safe_times_nor_voicemail() -> None:
     form, body = _intake_form(safe_contact_method="sms", safe_times="teatime")
     assert body is None
     assert form.errors["safety.safe_times"] == "This value is not valid."
+
+
+# --- The person's own feedback link --------------------------------------------------------
+
+TOKEN = "q3Jx0c8b2n5T-yW1aLk9vZp4Rm7sUe6hDgFiCoBtN0E"
+
+
+def test_staff_create_a_feedback_link_shown_once_or_read_the_refusal(
+    client: Any, signed_in: Any, platform: dict[str, Any]
+) -> None:
+    csrf = signed_in(client, "caseworker")
+    page = client.get(f"/operator/cases/{CASE}")
+    assert f"/voice/cases/{CASE}/feedback-invitations" in page.text
+    platform["answers"][("POST", f"/v1/cases/{CASE}/feedback-invitations")] = {
+        "invitation_id": str(uuid.uuid4()), "token": TOKEN, "path": f"/feedback/{TOKEN}",
+        "expires_at": _iso(NOW + timedelta(days=14)),
+    }  # fmt: skip
+    shown = client.post(
+        f"/voice/cases/{CASE}/feedback-invitations",
+        data={"csrf_token": csrf, "referral_id": REFERRAL, "channel": "sms"},
+    )
+    assert shown.status_code == 200, shown.text
+    assert f"/feedback/{TOKEN}" in shown.text
+    assert _posted(platform)[3] == {"referral_id": REFERRAL, "channel": "sms"}
+    assert TOKEN not in client.get(f"/operator/cases/{CASE}").text  # once only
+    platform["answers"][("POST", f"/v1/cases/{CASE}/feedback-invitations")] = UpstreamError(
+        Service.INTAKE, 409, "Contact refused by the safety profile"
+    )
+    refused = client.post(
+        f"/voice/cases/{CASE}/feedback-invitations",
+        data={"csrf_token": csrf, "referral_id": REFERRAL, "channel": "sms"},
+    )
+    assert "safety profile refuses this channel" in refused.text
+
+
+def test_the_person_answers_the_link_without_signing_in_in_their_language(
+    client: Any, csrf_of: Any, platform: dict[str, Any]
+) -> None:
+    platform["answers"][("GET", f"/v1/feedback-invitations/{TOKEN}")] = {
+        "service_category": "shelter", "expires_at": _iso(NOW + timedelta(days=3)),
+    }  # fmt: skip
+    form = client.get(f"/feedback/{TOKEN}")
+    assert form.status_code == 200, form.text
+    assert 'id="feedback-answer"' in form.text
+    assert "Awa" not in form.text
+    thanks = client.post(
+        f"/feedback/{TOKEN}",
+        data={"csrf_token": csrf_of(form.text), "received": "received", "quality": "good",
+              "felt_safe": "yes"},
+    )  # fmt: skip
+    assert thanks.status_code == 200, thanks.text
+    _, _, path, body = _posted(platform)
+    assert path == f"/v1/feedback-invitations/{TOKEN}"
+    assert body == {"received": "received", "quality": "good", "felt_safe": True,
+                    "anonymous_to_provider": True}  # fmt: skip
+    for lang in ("fr", "ar"):
+        page = client.get(f"/feedback/{TOKEN}", headers={"accept-language": lang})
+        assert page.status_code == 200
+        assert "Your feedback" not in page.text, lang
+    platform["answers"][("GET", f"/v1/feedback-invitations/{TOKEN}")] = UpstreamError(
+        Service.INTAKE, 404, "Not found"
+    )
+    gone = client.get(f"/feedback/{TOKEN}")
+    assert gone.status_code == 404
+    assert "This link does not work" in gone.text
+
+
+def test_a_refused_post_to_a_link_logs_no_token(
+    client: Any, platform: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING"):
+        answer = client.post(f"/feedback/{TOKEN}", data={"received": "received"})
+    assert answer.status_code == 403  # no CSRF token
+    assert [r.__dict__.get("path") for r in caplog.records if r.msg == "csrf rejected"] == [
+        "/feedback/{redacted}"
+    ]
+    assert TOKEN not in caplog.text

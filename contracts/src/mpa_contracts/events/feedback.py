@@ -7,11 +7,19 @@ the referral service, which learns the partner from the referral, keeps it for t
 partner's figures and honours that choice.
 """
 
+from uuid import UUID
+
 from pydantic import Field
 
 from mpa_contracts.events.base import ActorEventData, EventData
-from mpa_contracts.types import CaseId, FeedbackId, ReferralId
-from mpa_contracts.vocabularies import ServiceQuality, ServiceReceived, WaitingTime
+from mpa_contracts.types import CaseId, FeedbackId, ReferralId, UtcTimestamp
+from mpa_contracts.vocabularies import (
+    FeedbackCollection,
+    SafeContactMethod,
+    ServiceQuality,
+    ServiceReceived,
+    WaitingTime,
+)
 
 
 class ServiceFeedbackRecordedV1(ActorEventData):
@@ -33,6 +41,25 @@ class ServiceFeedbackRecordedV1(ActorEventData):
     anonymous_to_provider: bool = Field(
         description="The provider sees it only within figures, never as this person's"
     )
+    collected_via: FeedbackCollection | None = Field(
+        default=None,
+        description="Who entered it: the case's staff, or the person through a feedback "
+        "invitation (then the actor is `system:feedback-invitation`); absent: staff",
+    )
 
 
-FEEDBACK_EVENTS: tuple[type[EventData], ...] = (ServiceFeedbackRecordedV1,)
+class FeedbackInvitedV1(ActorEventData):
+    """Staff asked for a one-time feedback link for a referral of the case, to pass on to
+    the person through `channel` (cleared by their safety profile). Neither the link nor
+    anything about the person is in the event."""
+
+    event_type = "org.mpa.case.feedback_invited.v1"
+
+    case_id: CaseId
+    invitation_id: UUID = Field(description="Id of the invitation (not its token)")
+    referral_id: ReferralId
+    channel: SafeContactMethod = Field(description="How staff will pass the link on")
+    expires_at: UtcTimestamp = Field(description="When the link stops working")
+
+
+FEEDBACK_EVENTS: tuple[type[EventData], ...] = (ServiceFeedbackRecordedV1, FeedbackInvitedV1)

@@ -17,6 +17,26 @@ from typing import Any
 THROTTLED_LOGGERS = ("aiokafka", "kafka", "asyncpg", "sqlalchemy", "mpa.http")
 
 
+# Path segments that follow these segments are bearer secrets (a feedback invitation's
+# token, in intake's API and on the console's public page): logs, traces and problem
+# documents show the path with them redacted. Beside each, the segments that are no secret.
+SECRET_PATH_PARENTS: dict[str, frozenset[str]] = {
+    "feedback-invitations": frozenset(),
+    "feedback": frozenset({"partners"}),  # the console: /feedback/{token}, /feedback/partners
+}
+REDACTED = "{redacted}"
+
+
+def redacted_path(path: str) -> str:
+    """`path` with every segment after one of `SECRET_PATH_PARENTS` replaced."""
+    segments = path.split("/")
+    for i in range(1, len(segments)):
+        public = SECRET_PATH_PARENTS.get(segments[i - 1])
+        if public is not None and segments[i] and segments[i] not in public:
+            segments[i] = REDACTED
+    return "/".join(segments)
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     config: dict[str, Any] = {
         "version": 1,

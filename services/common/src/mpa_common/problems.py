@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from mpa_common.failures import DependencyUnavailable, dependency_of, describe, is_transient
+from mpa_common.logging import redacted_path
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://mpa.example.org/problems/"
@@ -73,7 +74,7 @@ def problem_response(
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
-    body["instance"] = request.url.path
+    body["instance"] = redacted_path(request.url.path)
     body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -145,7 +146,8 @@ def install_problem_handlers(app: FastAPI) -> None:
                 extra={"dependency": dependency, "error": describe(exc, 200)},
             )
             return unavailable_response(request, dependency)
-        http_log.error("request failed", exc_info=exc, extra={"path": request.url.path})
+        path = redacted_path(request.url.path)
+        http_log.error("request failed", exc_info=exc, extra={"path": path})
         return _internal_error(request)
 
     for error_class in _DEPENDENCY_ERRORS:

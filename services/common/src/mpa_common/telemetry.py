@@ -9,6 +9,7 @@ propagated (ids still flow, so logs and events can be correlated).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry import trace
@@ -16,6 +17,9 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span
+
+from mpa_common.logging import redacted_path
 
 _configured = False
 
@@ -39,5 +43,18 @@ def instrument_app(app: FastAPI) -> None:
     # Only the request's server span: the ASGI instrumentation's extra spans for each
     # receive and send message cost as much again on every request and say nothing.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"]
+        app,
+        excluded_urls="healthz,readyz",
+        exclude_spans=["receive", "send"],
+        server_request_hook=_redact_secret_path,
     )
+
+
+def _redact_secret_path(span: Span | None, scope: dict[str, Any]) -> None:
+    """A feedback invitation's token is in its path: the span keeps the path without it."""
+    path = str(scope.get("path", ""))
+    redacted = redacted_path(path)
+    if span is None or redacted == path or not span.is_recording():
+        return
+    for attribute in ("http.target", "url.path", "http.url", "url.full"):
+        span.set_attribute(attribute, redacted)

@@ -23,6 +23,28 @@ async def record_feedback(
     await platform.post(Service.INTAKE, f"/v1/cases/{case_id}/feedback", user.token, body)
 
 
+async def invite_feedback(
+    platform: Platform, user: User, case_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """A one-time link for the person's own answer (its token, shown once)."""
+    result: dict[str, Any] = await platform.post(
+        Service.INTAKE, f"/v1/cases/{case_id}/feedback-invitations", user.token, body
+    )
+    return result
+
+
+async def feedback_question(platform: Platform, token: str) -> dict[str, Any]:
+    """What a feedback link asks about (no sign-in: the token is the credential)."""
+    result: dict[str, Any] = await platform.get(
+        Service.INTAKE, f"/v1/feedback-invitations/{token}", None
+    )
+    return result
+
+
+async def answer_feedback(platform: Platform, token: str, body: dict[str, Any]) -> None:
+    await platform.post(Service.INTAKE, f"/v1/feedback-invitations/{token}", None, body)
+
+
 async def check_contact(
     platform: Platform, user: User, case_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mpa_common.auth import TokenVerifier
+from mpa_common.logging import redacted_path
 from mpa_console.adapters.oidc import OidcClient
 from mpa_console.adapters.platform import Platform, UpstreamError, UpstreamUnavailable
 from mpa_console.app.context import User
@@ -114,7 +115,10 @@ def install_error_pages(app: FastAPI) -> None:
         return page(request, 403, N_("This screen is not for your role."))
 
     async def csrf(request: Request, error: Exception) -> Response:
-        log.warning("csrf rejected", extra={"reason": str(error), "path": request.url.path})
+        log.warning(
+            "csrf rejected",
+            extra={"reason": str(error), "path": redacted_path(request.url.path)},
+        )
         return page(request, 403, N_("The form was out of date or came from another site."))
 
     async def upstream(request: Request, error: Exception) -> Response:

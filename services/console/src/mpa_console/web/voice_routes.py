@@ -38,6 +38,8 @@ FigureViewer = Annotated[
 ]
 CaseId = Annotated[uuid.UUID, Path()]
 PartnerId = Annotated[uuid.UUID, Path()]
+# A feedback link's token (the only credential of the person's own form).
+LinkToken = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 
 # Why the profile refused a contact, as the message shown (translated where it is shown).
 _REFUSAL: dict[str, str] = VOICE_LABELS[ContactRefusal]
@@ -97,6 +99,75 @@ async def record_feedback(
         return _case_page(case_id, "feedback")
     session.flash(N_("The person's feedback was recorded."))
     return _case_page(case_id, "feedback")
+
+
+@router.post("/voice/cases/{case_id}/feedback-invitations", summary="A feedback link")
+async def invite_feedback(
+    request: Request, console: ConsoleDep, user: CaseStaff, case_id: CaseId
+) -> Response:
+    """Shows the link once, on a page of its own (never flashed into the session)."""
+    form = await request.form()
+    session = session_of(request)
+    body = {"referral_id": str(form.get("referral_id") or ""),
+            "channel": str(form.get("channel") or "")}  # fmt: skip
+    try:
+        created = await use_cases.invite_feedback(console.platform, user, str(case_id), body)
+    except UpstreamError as error:
+        refused = {
+            **_REFUSED,
+            409: N_(
+                "No link: the person's safety profile refuses this channel (or they are not "
+                "to be contacted, or a child), or no partner accepted this referral yet."
+            ),
+            422: N_("Choose the referral and the channel you will pass the link on through."),
+        }
+        if error.status not in refused:
+            raise
+        session.flash(refused[error.status])
+        return _case_page(case_id, "feedback")
+    link = f"{str(request.base_url).rstrip('/')}/feedback/{created['token']}"
+    return console.templates.render(
+        request,
+        "feedback/invitation.html",
+        {"case_id": case_id, "link": link, "expires_at": created["expires_at"]},
+    )
+
+
+@router.get("/feedback/{token}", summary="The person's own feedback form (no sign-in)")
+async def feedback_form(request: Request, console: ConsoleDep, token: LinkToken) -> Response:
+    try:
+        question = await use_cases.feedback_question(console.platform, token)
+    except UpstreamError as error:
+        if error.status not in (404, 422):
+            raise
+        return _link_gone(request, console)
+    return console.templates.render(
+        request, "feedback/answer.html", {"question": question, "action": f"/feedback/{token}"}
+    )
+
+
+@router.post("/feedback/{token}", summary="The person's own feedback (no sign-in)")
+async def answer_feedback(request: Request, console: ConsoleDep, token: LinkToken) -> Response:
+    form = await request.form()
+    body = _feedback(form)
+    body.pop("referral_id")  # the link's own
+    try:
+        await use_cases.answer_feedback(console.platform, token, body)
+    except UpstreamError as error:
+        if error.status == 422:
+            session_of(request).flash(N_("Say whether you got the service, and rate only a "
+                                         "service you got."))  # fmt: skip
+            return see_other(f"/feedback/{token}")
+        if error.status != 404:
+            raise
+        return _link_gone(request, console)
+    return console.templates.render(request, "feedback/thanks.html", {})
+
+
+def _link_gone(request: Request, console: Any) -> Response:
+    """Unknown, used and expired links alike."""
+    page: Response = console.templates.render(request, "feedback/gone.html", {}, status_code=404)
+    return page
 
 
 @router.post("/voice/cases/{case_id}/contact-checks", summary="Check a contact first")

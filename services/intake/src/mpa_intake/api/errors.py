@@ -14,9 +14,11 @@ from mpa_intake.domain.errors import (
     CaseNotFound,
     ComplaintConflict,
     ComplaintNotFound,
+    ContactRefused,
     IdempotencyConflict,
     IntakeError,
     InvalidCase,
+    InvitationNotFound,
     OutsideScope,
     PersonalDataErased,
 )
@@ -31,6 +33,8 @@ _STATUS_AND_TITLE: dict[type[IntakeError], tuple[int, str, str]] = {
     ComplaintConflict: (409, "Conflict with the complaint's state", "complaint-conflict"),
     IdempotencyConflict: (409, "Idempotency-Key reused", "idempotency-key-reused"),
     PersonalDataErased: (410, "Personal data erased", "personal-data-erased"),
+    InvitationNotFound: (404, "Not found", "feedback-invitation-not-found"),
+    ContactRefused: (409, "Contact refused by the safety profile", "contact-refused"),
 }
 
 
@@ -42,6 +46,9 @@ def install_intake_error_handler(app: FastAPI) -> None:
         if isinstance(error, InvalidCase):
             extra["errors"] = [{"field": e.field, "reason": e.reason} for e in error.errors]
             detail = f"{len(error.errors)} field(s) failed validation"
+        elif isinstance(error, ContactRefused):
+            extra["reason"] = error.reason
+            detail = str(error)
         else:
             detail = str(error)
         return problem_response(

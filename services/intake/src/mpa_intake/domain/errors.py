@@ -59,3 +59,15 @@ class ComplaintNotFound(IntakeError):
 
 class ComplaintConflict(IntakeError):
     """The step conflicts with the PSEA complaint's state (taken already, no consent, ...)."""
+
+
+class InvitationNotFound(IntakeError):
+    """No feedback invitation answers to this token: unknown, used or expired alike."""
+
+
+class ContactRefused(IntakeError):
+    """The person's safety profile refuses the contact the step would make."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the person's safety profile refuses this contact: {reason}")
+        self.reason = reason
