@@ -17,13 +17,9 @@ from uuid import UUID, uuid4
 
 from pydantic import Field
 
-from mpa_common.uow import Cause
 from mpa_contracts.events.feedback import FeedbackInvitedV1
-from mpa_contracts.events.safe_contact import ContactWithheldV1
 from mpa_contracts.vocabularies import (
     ActorRole,
-    ContactPath,
-    ContactRefusal,
     FeedbackCollection,
     NeedCategory,
     SafeContactMethod,
@@ -33,7 +29,7 @@ from mpa_intake.app.commands import Command
 from mpa_intake.app.context import Actor, IntakeContext
 from mpa_intake.app.feedback import FeedbackAnswer, FeedbackRecorded, RecordFeedback, record_in
 from mpa_intake.app.ports import IntakeUnitOfWorkPort
-from mpa_intake.app.safe_contact import contact_about_child
+from mpa_intake.app.safe_contact import refuse_contact
 from mpa_intake.app.views import View
 from mpa_intake.domain.casework import ReferralProgress
 from mpa_intake.domain.errors import (
@@ -46,9 +42,6 @@ from mpa_intake.domain.errors import (
 from mpa_intake.domain.feedback import FeedbackInvitation, record_id_of
 from mpa_intake.domain.safe_contact import (
     ContactRequest,
-    about_a_child,
-    child_refusal,
-    refusal_of,
 )
 
 INVITATION_LIFETIME = timedelta(days=14)
@@ -104,25 +97,10 @@ async def invite_feedback(
             raise InvalidCase([FieldError("body.referral_id", "not a referral of this case")])
         if referral.accepted_at is None:
             raise CaseConflict("no partner accepted this referral: there is no service to rate")
-        refusal: ContactRefusal | None
-        if about_a_child(case.profile.age_band, case.profile.vulnerabilities):
-            refusal = child_refusal(await contact_about_child(ctx, uow, stored))
-        else:
-            refusal = refusal_of(case.safety, ContactRequest(command.channel))
+        refusal, _ = await refuse_contact(
+            ctx, uow, actor, stored, ContactRequest(command.channel), referral_id=referral.record_id
+        )
         if refusal is not None:
-            uow.emit(
-                ContactWithheldV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    path=ContactPath.CONTACT_CHECK,
-                    reason=refusal,
-                    channel=command.channel,
-                    referral_id=command.referral_id,
-                ),
-                subject=f"case/{case_id}",
-                cause=Cause.story(case.correlation_id),
-            )
             await uow.commit()
             raise ContactRefused(refusal.value)
         token = secrets.token_urlsafe(32)

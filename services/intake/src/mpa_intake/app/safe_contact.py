@@ -91,27 +91,9 @@ async def check_contact(
         if not within(scope, case.ownership, actor.viewer):
             raise OutsideScope(f"this case is outside the {scope} scope this role reads")
         safety = case.safety
-        via: ChildContact | None = None
-        if about_a_child(case.profile.age_band, case.profile.vulnerabilities):
-            via = await contact_about_child(ctx, uow, stored)
-            refusal: ContactRefusal | None = child_refusal(via)
-        else:
-            refusal = refusal_of(
-                safety, ContactRequest(command.channel, command.local_time, command.leave_message)
-            )
+        request = ContactRequest(command.channel, command.local_time, command.leave_message)
+        refusal, via = await refuse_contact(ctx, uow, actor, stored, request)
         if refusal is not None:
-            uow.emit(
-                ContactWithheldV1(
-                    actor_id=actor.actor_id,
-                    actor_role=actor.role,
-                    case_id=case_id,
-                    path=ContactPath.CONTACT_CHECK,
-                    reason=refusal,
-                    channel=command.channel,
-                ),
-                subject=f"case/{case_id}",
-                cause=Cause.story(case.correlation_id),
-            )
             await uow.commit()
     return ContactCheckResult(
         allowed=refusal is None,
@@ -122,6 +104,42 @@ async def check_contact(
         voicemail_allowed=safety.voicemail_allowed,
         contact_via=child_contact_view(via),
     )
+
+
+async def refuse_contact(
+    ctx: IntakeContext,
+    uow: IntakeUnitOfWorkPort,
+    actor: Actor,
+    stored: StoredCase,
+    request: ContactRequest,
+    *,
+    referral_id: UUID | None = None,
+) -> tuple[ContactRefusal | None, ChildContact | None]:
+    """The safety profile's answer to a contact staff are about to make (a child's own
+    contact never clears: whom to reach instead comes back too). A refusal is queued as a
+    `contact_withheld` event in `uow`, which the caller commits."""
+    case = stored.case
+    via: ChildContact | None = None
+    if about_a_child(case.profile.age_band, case.profile.vulnerabilities):
+        via = await contact_about_child(ctx, uow, stored)
+        refusal: ContactRefusal | None = child_refusal(via)
+    else:
+        refusal = refusal_of(case.safety, request)
+    if refusal is not None:
+        uow.emit(
+            ContactWithheldV1(
+                actor_id=actor.actor_id,
+                actor_role=actor.role,
+                case_id=case.case_id,
+                path=ContactPath.CONTACT_CHECK,
+                reason=refusal,
+                channel=request.channel,
+                referral_id=referral_id,
+            ),
+            subject=f"case/{case.case_id}",
+            cause=Cause.story(case.correlation_id),
+        )
+    return refusal, via
 
 
 async def contact_about_child(
