@@ -26,15 +26,12 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from mpa_common.auth import Role, mint_dev_token
 from tests.e2e.console_support import (
-    CHROMIUM_ARGS,
-    SCREENSHOTS,
     RunningConsole,
     Steps,
-    chromium_path,
     start_console_platform,
 )
 
@@ -55,24 +52,6 @@ def console(
     bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningConsole]:
     yield from start_console_platform(bootstrap_servers, tmp_path_factory.mktemp("console-logs"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def steps(request: pytest.FixtureRequest) -> Steps:
-    folder = SCREENSHOTS / request.node.name
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return Steps(folder)
 
 
 class People:

@@ -19,15 +19,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from mpa_common.auth import Role, mint_dev_token
 from tests.e2e.console_support import (
-    CHROMIUM_ARGS,
-    SCREENSHOTS,
     RunningConsole,
     Steps,
-    chromium_path,
     start_console_platform,
 )
 from tests.e2e.test_console_browser import (
@@ -56,24 +53,6 @@ def console(
     bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningConsole]:
     yield from start_console_platform(bootstrap_servers, tmp_path_factory.mktemp("voice-logs"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def steps(request: pytest.FixtureRequest) -> Steps:
-    folder = SCREENSHOTS / request.node.name
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return Steps(folder)
 
 
 @pytest.fixture
