@@ -455,6 +455,65 @@ def update_readme(markdown: str) -> None:
         README.write_text(text)
 
 
+# ---- PostgreSQL statements (--pg-statements) ---------------------------------------------------
+
+PG_STATEMENTS_SETTINGS = (
+    "shared_preload_libraries=pg_stat_statements",
+    "pg_stat_statements.track=all",
+)
+SERVICE_DATABASES = tuple(f"mpa_{service}" for service in PROFILED)
+
+
+async def reset_pg_statements(stack: PrivateStack) -> None:
+    import asyncpg
+
+    for database in SERVICE_DATABASES:
+        connection = await asyncpg.connect(stack.superuser_dsn(database))
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await connection.execute("SELECT pg_stat_statements_reset()")
+        finally:
+            await connection.close()
+
+
+async def pg_statements_report(stack: PrivateStack, cases: int, top: int = 30) -> str:
+    """The statements the services ran, per case, by total execution time: which round
+    trips the database's CPU goes to."""
+    import asyncpg
+
+    connection = await asyncpg.connect(stack.superuser_dsn("mpa_intake"))
+    try:
+        rows = await connection.fetch(
+            """
+            SELECT d.datname, s.calls, s.total_exec_time, s.rows, s.query
+            FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+            WHERE d.datname = ANY($1::text[])
+            ORDER BY s.total_exec_time DESC
+            """,
+            list(SERVICE_DATABASES),
+        )
+    finally:
+        await connection.close()
+    calls = {database: 0.0 for database in SERVICE_DATABASES}
+    for row in rows:
+        calls[row["datname"]] += row["calls"]
+    lines = [
+        f"PostgreSQL statements over {cases} cases: calls per case by database: "
+        + ", ".join(f"{d.removeprefix('mpa_')} {c / cases:.1f}" for d, c in calls.items()),
+        "",
+        "| database | calls/case | exec ms/case | rows/call | statement |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows[:top]:
+        query = re.sub(r"\s+", " ", row["query"]).strip()
+        lines.append(
+            f"| {row['datname'].removeprefix('mpa_')} | {row['calls'] / cases:.2f} "
+            f"| {row['total_exec_time'] / cases:.3f} "
+            f"| {row['rows'] / max(row['calls'], 1):.1f} | `{query[:140]}` |"
+        )
+    return "\n".join(lines)
+
+
 # ---- main ------------------------------------------------------------------------------------
 
 
@@ -465,8 +524,12 @@ async def bench(args: argparse.Namespace) -> None:
         f"at saturation ({args.concurrency} in flight)",
         file=sys.stderr,
     )
-    stack = PrivateStack.in_temporary_folder(prefix="mpa-bench-")
+    stack = PrivateStack.in_temporary_folder(
+        prefix="mpa-bench-",
+        postgres_settings=PG_STATEMENTS_SETTINGS if args.pg_statements else (),
+    )
     await asyncio.to_thread(stack.start)
+    statements = ""
     logs = Layout(ROOT).local / "harness" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
     put = await PlatformUnderTest.start(
@@ -477,6 +540,8 @@ async def bench(args: argparse.Namespace) -> None:
         endpoint_max_in_flight=64,
     )
     try:
+        if args.pg_statements:
+            await reset_pg_statements(stack)
         phases = [
             await run_phase(
                 put, "fixed rate", cases=args.cases, rate=args.rate, concurrency=64, first_index=0
@@ -491,6 +556,8 @@ async def bench(args: argparse.Namespace) -> None:
                 profile_seconds=args.profile_seconds if args.profile else 0.0,
             ),
         ]
+        if args.pg_statements:
+            statements = await pg_statements_report(stack, cases=2 * args.cases)
         record_bytes = round(max(p.figures["mean_record_bytes"] for p in phases) or 600)
         print("==> raw baselines on the same servers", file=sys.stderr)
         kafka = await kafka_baseline(stack.kafka_options, record_bytes=record_bytes)
@@ -500,6 +567,9 @@ async def bench(args: argparse.Namespace) -> None:
         await asyncio.to_thread(stack.destroy)
     markdown = render(phases, kafka, pg, where)
     print("\n" + markdown)
+    if statements:
+        print("\n" + statements)
+        (RESULTS / "pg-statements.md").write_text(statements + "\n")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(markdown)
     (RESULTS / "latest.json").write_text(
@@ -525,6 +595,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="in flight at saturation")
     parser.add_argument("--profile", action="store_true", help="py-spy the four services")
     parser.add_argument("--profile-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--pg-statements",
+        action="store_true",
+        help="load pg_stat_statements and print the services' statements per case",
+    )
     parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
     asyncio.run(bench(parser.parse_args()))
 

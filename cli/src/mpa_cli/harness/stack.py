@@ -45,21 +45,32 @@ class PrivateStack:
     an event loop is running. Nothing here deletes data unless `destroy()` is called.
     """
 
-    def __init__(self, home: Path, *, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        root: Path | None = None,
+        postgres_settings: tuple[str, ...] = (),
+    ) -> None:
         self.home = home
         self.layout = StackLayout(root or find_project_root(), home)
         postgres_port, kafka_port, controller_port = free_ports(3)
         self.postgres = postgres.LocalPostgres(
-            self.layout, postgres.ensure_installed(), port=postgres_port
+            self.layout,
+            postgres.ensure_installed(),
+            port=postgres_port,
+            settings=postgres_settings,
         )
         self.kafka = LocalKafka(self.layout, port=kafka_port, controller_port=controller_port)
 
     @classmethod
-    def in_temporary_folder(cls, prefix: str = "mpa-harness-") -> PrivateStack:
+    def in_temporary_folder(
+        cls, prefix: str = "mpa-harness-", *, postgres_settings: tuple[str, ...] = ()
+    ) -> PrivateStack:
         # Short (Unix socket paths are bounded) and reachable by the `postgres` user.
         home = Path(tempfile.mkdtemp(prefix=prefix))
         home.chmod(0o755)
-        return cls(home)
+        return cls(home, postgres_settings=postgres_settings)
 
     @property
     def root(self) -> Path:

@@ -76,6 +76,8 @@ class LocalPostgres:
     layout: Layout
     bin_dir: Path
     port: int = LOCAL_POSTGRES_PORT
+    # Extra `name=value` server settings (e.g. the bench's pg_stat_statements).
+    settings: tuple[str, ...] = ()
 
     @property
     def as_root(self) -> bool:
@@ -195,6 +197,7 @@ class LocalPostgres:
                 f"-k {self.socket_dir}",
                 f"-c listen_addresses={LOCAL_POSTGRES_HOST}",
                 "-c max_connections=300",
+                *(f"-c {setting}" for setting in self.settings),
             ]
         )
         run(
