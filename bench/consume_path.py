@@ -68,7 +68,9 @@ def as_jsonb_text(document: str) -> str:
     return json.dumps(_jsonb_order(json.loads(document)), ensure_ascii=False)
 
 
-def cpu_us_per_item(items: list[Any], work: Callable[[Any], object], rounds: int, repeats: int) -> float:
+def cpu_us_per_item(
+    items: list[Any], work: Callable[[Any], object], rounds: int, repeats: int
+) -> float:
     best = float("inf")
     for _ in range(repeats):
         started = time.process_time()
