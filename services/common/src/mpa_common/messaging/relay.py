@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from mpa_common.failures import dependency_of, is_transient
 from mpa_common.health import DependencyMonitor
 from mpa_common.messaging.tables import OUTBOX_CHANNEL
-from mpa_contracts.envelope import envelope_from_json, to_kafka_record
+from mpa_contracts.envelope import kafka_record_from_json
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,8 @@ class OutboxRelay:
             return 0
         deliveries = []
         for row in rows:
-            record = to_kafka_record(envelope_from_json(row["envelope"]))
+            # The row was validated when it was written: no pydantic pass to re-produce it.
+            record = kafka_record_from_json(row["envelope"])
             # send() only enqueues; per partition the idempotent producer keeps this order.
             deliveries.append(
                 await producer.send(
