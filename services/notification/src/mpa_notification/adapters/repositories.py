@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -214,6 +214,29 @@ class SqlContacts:
         await self._session.execute(contacts.delete().where(contacts.c.id == contact_id))
 
 
+# One fixed statement for any number of referrals, in key order (consumers of other
+# partitions never deadlock on a referral). A multi-row VALUES would be compiled anew for
+# every batch (SQLAlchemy caches no multi-row VALUES); arrays through unnest are not.
+_UPSERT_REFERRALS = text(
+    """
+INSERT INTO referrals AS r
+    (referral_id, case_id, referrer_actor_id, country, partner_id, state)
+SELECT f.referral_id, f.case_id, f.referrer_actor_id, f.country, f.partner_id, f.state
+FROM unnest(
+    CAST(:referral_ids AS uuid[]), CAST(:case_ids AS uuid[]), CAST(:referrers AS text[]),
+    CAST(:countries AS text[]), CAST(:partner_ids AS uuid[]), CAST(:states AS text[])
+) WITH ORDINALITY AS f(referral_id, case_id, referrer_actor_id, country, partner_id, state, n)
+ORDER BY f.n
+ON CONFLICT (referral_id) DO UPDATE SET
+    referrer_actor_id = coalesce(excluded.referrer_actor_id, r.referrer_actor_id),
+    country = coalesce(excluded.country, r.country),
+    partner_id = coalesce(excluded.partner_id, r.partner_id),
+    state = coalesce(excluded.state, r.state),
+    updated_at = now()
+"""
+)
+
+
 class SqlReferrals:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -225,34 +248,17 @@ class SqlReferrals:
             folded[fact.referral_id] = known.then(fact) if known else fact
         if not folded:
             return
-        statement = pg_insert(referrals).values(
-            [
-                {
-                    "referral_id": f.referral_id,
-                    "case_id": f.case_id,
-                    "referrer_actor_id": f.referrer_actor_id,
-                    "country": f.country,
-                    "partner_id": f.partner_id,
-                    "state": f.state,
-                }
-                # In key order: consumers of other partitions never deadlock on a referral.
-                for _, f in sorted(folded.items())
-            ]
-        )
-        excluded = statement.excluded
+        ordered = [f for _, f in sorted(folded.items())]
         await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[referrals.c.referral_id],
-                set_={
-                    "referrer_actor_id": func.coalesce(
-                        excluded.referrer_actor_id, referrals.c.referrer_actor_id
-                    ),
-                    "country": func.coalesce(excluded.country, referrals.c.country),
-                    "partner_id": func.coalesce(excluded.partner_id, referrals.c.partner_id),
-                    "state": func.coalesce(excluded.state, referrals.c.state),
-                    "updated_at": func.now(),
-                },
-            )
+            _UPSERT_REFERRALS,
+            {
+                "referral_ids": [f.referral_id for f in ordered],
+                "case_ids": [f.case_id for f in ordered],
+                "referrers": [f.referrer_actor_id for f in ordered],
+                "countries": [f.country for f in ordered],
+                "partner_ids": [f.partner_id for f in ordered],
+                "states": [f.state for f in ordered],
+            },
         )
 
     async def get_many(self, referral_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, KnownReferral]:
