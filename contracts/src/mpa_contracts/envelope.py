@@ -73,20 +73,24 @@ _ATTRIBUTE_OF_ERROR: Final[Mapping[str, str]] = {
 _MAX_REPORTED_ERRORS: Final = 10
 # Headers read besides the ce_* ones.
 _PLAIN_HEADERS: Final = frozenset({CONTENT_TYPE_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER})
+# The ce_* headers to_kafka_record writes, in its order (see _attributes).
+_HEADER_ATTRIBUTES: Final = (
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "dataschema",
+    "correlationid",
+    "causationid",
+    "actorid",
+)
 # Attributes read from a structured-mode document besides `data`.
 _STRUCTURED_ATTRIBUTES: Final = frozenset(
     {
-        "specversion",
-        "id",
-        "source",
-        "type",
-        "time",
-        "subject",
-        "dataschema",
+        *_HEADER_ATTRIBUTES,
         "datacontenttype",
-        "correlationid",
-        "causationid",
-        "actorid",
         TRACEPARENT_HEADER,
         TRACESTATE_HEADER,
         PARTITIONKEY_ATTRIBUTE,
@@ -620,18 +624,3 @@ def kafka_record_from_json(document: str | bytes) -> KafkaRecord:
         value=json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(),
         headers=headers,
     )
-
-
-# The ce_* headers to_kafka_record writes, in its order (see _attributes).
-_HEADER_ATTRIBUTES: Final = (
-    "specversion",
-    "id",
-    "source",
-    "type",
-    "time",
-    "subject",
-    "dataschema",
-    "correlationid",
-    "causationid",
-    "actorid",
-)
