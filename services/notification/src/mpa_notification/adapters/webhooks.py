@@ -68,43 +68,11 @@ class CheckedTarget:
     port: int
 
 
-class CheckMemo:
-    """What a (frozen) policy said of URLs and of resolved addresses: the same answer every
-    time, so a sender checks each once, not per attempt (the host is still resolved afresh
-    per attempt). Only passing answers are kept; bounded (cleared when full)."""
-
-    _SIZE = 10_000
-
-    def __init__(self) -> None:
-        self.urls: dict[str, SplitResult] = {}
-        self.addresses: set[tuple[tuple[IPAddress, ...], int]] = set()
-
-    def check_url(self, policy: UrlPolicy, url: str) -> SplitResult:
-        parts = self.urls.get(url)
-        if parts is None:
-            parts = policy.check_url(url)
-            if len(self.urls) >= self._SIZE:
-                self.urls.clear()
-            self.urls[url] = parts
-        return parts
-
-    def check_addresses(self, policy: UrlPolicy, addresses: list[IPAddress], port: int) -> None:
-        key = (tuple(addresses), port)
-        if key not in self.addresses:
-            policy.check_addresses(addresses, port)
-            if len(self.addresses) >= self._SIZE:
-                self.addresses.clear()
-            self.addresses.add(key)
-
-
 async def resolve_checked(
-    url: str,
-    policy: UrlPolicy,
-    resolver: Resolver = system_resolver,
-    memo: CheckMemo | None = None,
+    url: str, policy: UrlPolicy, resolver: Resolver = system_resolver
 ) -> CheckedTarget:
     """The URL's form and every address its host resolves to, checked; raises UrlRefused."""
-    parts = memo.check_url(policy, url) if memo is not None else policy.check_url(url)
+    parts = policy.check_url(url)
     host = parts.hostname
     assert host is not None  # check_url guarantees it
     port = policy.port_of(parts)
@@ -115,10 +83,7 @@ async def resolve_checked(
             addresses = await resolver(host, port)
         except (OSError, UnicodeError) as error:  # socket.gaierror is an OSError
             raise UrlRefused("url host does not resolve") from error
-    if memo is not None:
-        memo.check_addresses(policy, addresses, port)
-    else:
-        policy.check_addresses(addresses, port)
+    policy.check_addresses(addresses, port)
     return CheckedTarget(parts, addresses[0], port)
 
 
@@ -142,7 +107,6 @@ class WebhookSender:
         self._max_connections = max_connections
         self._tls = ssl.create_default_context(cafile=certifi.where())
         self._session: aiohttp.ClientSession | None = None
-        self._memo = CheckMemo()
 
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use, inside the running event loop (aiohttp requires one).
@@ -176,7 +140,7 @@ class WebhookSender:
         self, url: str, *, message_id: str, body: dict[str, Any], secrets: Sequence[str]
     ) -> AttemptResult:
         try:
-            target = await resolve_checked(url, self._policy, self._resolver, self._memo)
+            target = await resolve_checked(url, self._policy, self._resolver)
         except UrlRefused as refused:
             return AttemptResult(
                 Verdict.RETRY, failure=DeliveryFailureReason.INVALID_ENDPOINT, error=str(refused)
