@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from mpa_common.auth import Role
-from mpa_intake.adapters.reference_counter import SqlReferenceCounter
+from mpa_contracts.events.case import CaseRegisteredV1
+from mpa_intake.adapters.unit_of_work import IntakeUnitOfWork
 from tests.integration.intake_support import (
     FictionalPerson,
     IntakeUnderTest,
@@ -73,8 +74,9 @@ async def intake(
 
 
 class _HeldInTransaction:
-    """Holds the next registration inside its transaction — case and children written,
-    reference not yet taken — until the test has stopped the server."""
+    """Holds the next registration inside its transaction — case, children and event
+    written, reference not yet taken (that happens inside COMMIT) — until the test has
+    stopped the server."""
 
     def __init__(self) -> None:
         self.inside = asyncio.Event()
@@ -82,16 +84,17 @@ class _HeldInTransaction:
         self.armed = True
 
     def patch(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        original = SqlReferenceCounter.assign
+        original = IntakeUnitOfWork.commit
 
-        async def assign(counter: SqlReferenceCounter, case_id: uuid.UUID, year: int) -> str:
-            if self.armed:
+        async def commit(uow: IntakeUnitOfWork) -> None:
+            registering = any(e.type == CaseRegisteredV1.event_type for e in uow.pending_events)
+            if self.armed and registering:
                 self.armed = False
                 self.inside.set()
                 await self.release.wait()
-            return await original(counter, case_id, year)
+            await original(uow)
 
-        monkeypatch.setattr(SqlReferenceCounter, "assign", assign)
+        monkeypatch.setattr(IntakeUnitOfWork, "commit", commit)
 
 
 def _assert_unavailable(response: httpx.Response, *needles: str) -> None:
@@ -168,6 +171,10 @@ async def test_an_outage_mid_registration_answers_503_and_the_retry_registers_on
     ]
     assert sorted(r["envelope"]["data"]["case_id"] for r in registrations) == sorted(
         [before["case_id"], result["case_id"]]
+    )
+    # Each registration event carries its case's reference, given with it at commit.
+    assert sorted(r["envelope"]["data"]["case_reference"] for r in registrations) == sorted(
+        [before["reference"], result["reference"]]
     )
     records = [r for r in await intake.raw_rows("idempotency_keys") if r["subject"] == subject]
     assert [r["idempotency_key"] for r in records] == ["outage-form-1"]

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from mpa_common.settings import local_database_url
 from mpa_common.uow import Cause
-from mpa_contracts.events.case import CaseClosedV1, SafetyFlags
+from mpa_contracts.envelope import Envelope, new_envelope
+from mpa_contracts.events.case import CaseClosedV1, CaseRegisteredV1, SafetyFlags
 from mpa_contracts.vocabularies import (
     CaseClosureReason,
     CaseScope,
@@ -43,10 +44,14 @@ from mpa_contracts.vocabularies import (
 )
 from mpa_intake.adapters.tables import metadata
 from mpa_intake.adapters.unit_of_work import unit_of_work_factory
+from mpa_intake.app.context import EVENT_SOURCE
 from mpa_intake.app.ports import (
+    MAX_REFERENCE_NUMBER,
+    REFERENCE_AT_COMMIT,
     CaseFilter,
     IntakeUnitOfWorkPort,
     PageCursor,
+    ReferenceSpaceExhausted,
     ScopeFilter,
     SealedPersonalData,
 )
@@ -138,9 +143,55 @@ async def stored(uow: Factory, case: Case, key_id: str = "k1", **digests: bytes)
         await tx.cases.replace_match_keys(
             case.case_id, {MatchKind(kind): digest for kind, digest in digests.items()}
         )
-        reference = await tx.references.assign(case.case_id, case.registered_at.year)
         await tx.commit()
+        reference = await tx.references.assigned(case.case_id)
     return replace(case, reference=reference)
+
+
+def registered_event(case: Case) -> Envelope:
+    """A case's registration event as the use case stages it: its id is the case's
+    correlation id, its reference the placeholder."""
+    return new_envelope(
+        CaseRegisteredV1(
+            actor_id="operator:op-1",
+            actor_role="operator",  # type: ignore[arg-type]
+            case_id=case.case_id,
+            case_reference=REFERENCE_AT_COMMIT,
+            profile=case.profile,
+            needs=tuple(need.as_contract() for need in case.needs),
+            consent=None,
+            safety=case.safety,
+        ),
+        source=EVENT_SOURCE,
+        subject=f"case/{case.case_id}",
+    ).model_copy(update={"id": case.correlation_id, "correlation_id": case.correlation_id})
+
+
+async def staged_case_references(uow: Factory) -> dict[uuid.UUID, str]:
+    """The case reference each committed event carries, by event id (outbox or memory)."""
+    async with uow() as tx:
+        if isinstance(tx, FakeIntakeUnitOfWork):
+            return {
+                event.id: event.data.case_reference
+                for event in tx.memory.events
+                if isinstance(event.data, CaseRegisteredV1)
+            }
+        rows = await tx.session.execute(  # type: ignore[attr-defined]
+            text("SELECT event_id, envelope->'data'->>'case_reference' FROM outbox")
+        )
+        return {row[0]: row[1] for row in rows if row[1] is not None}
+
+
+async def set_last_number(uow: Factory, year: int, number: int) -> None:
+    async with uow() as tx:
+        if isinstance(tx, FakeIntakeUnitOfWork):
+            tx.memory.counters[year] = number
+        else:
+            await tx.session.execute(  # type: ignore[attr-defined]
+                text("UPDATE case_reference_counters SET last_number = :n WHERE year = :y"),
+                {"n": number, "y": year},
+            )
+        await tx.commit()
 
 
 async def test_a_case_round_trips_with_needs_consent_and_reference(uow: Factory) -> None:
@@ -160,15 +211,52 @@ async def test_references_are_gap_free_across_rollbacks_and_restart_each_year(
     uow: Factory,
 ) -> None:
     await stored(uow, new_case())
-    async with uow() as tx:  # taken, then rolled back: the number goes back
+    async with uow() as tx:  # added, never committed: no number is taken
         await tx.cases.add(new_case(), sealed())
-        doomed = new_case()
-        await tx.cases.add(doomed, sealed())
-        assert await tx.references.assign(doomed.case_id, 2026) == "MPA-2026-000002"
+        await tx.cases.add(new_case(), sealed())
     second = await stored(uow, new_case())
     assert second.reference == "MPA-2026-000002"
     next_year = await stored(uow, new_case(T0.replace(year=2027)))
     assert next_year.reference == "MPA-2027-000001"
+
+
+async def test_the_reference_is_given_at_commit_to_the_case_and_its_registration_event(
+    uow: Factory,
+) -> None:
+    """Cases added together are numbered in the order they were added, and the registration
+    event staged with each (its id is the case's correlation id) carries the same reference
+    instead of the placeholder; another event keeps what it was given."""
+    await stored(uow, new_case())
+    first, second = new_case(), new_case()
+    async with uow() as tx:
+        for case in (first, second):
+            await tx.cases.add(case, sealed())
+            tx.emit_envelope(registered_event(case))
+        tx.emit_envelope(registered_event(new_case()))  # about no case added here
+        await tx.commit()
+        assert await tx.references.assigned(first.case_id) == "MPA-2026-000002"
+        assert await tx.references.assigned(second.case_id) == "MPA-2026-000003"
+    staged = await staged_case_references(uow)
+    assert staged[first.correlation_id] == "MPA-2026-000002"
+    assert staged[second.correlation_id] == "MPA-2026-000003"
+    assert sorted(staged.values())[0] == REFERENCE_AT_COMMIT
+
+
+async def test_a_year_without_numbers_left_fails_the_commit_and_writes_nothing(
+    uow: Factory,
+) -> None:
+    await stored(uow, new_case())
+    await set_last_number(uow, 2026, MAX_REFERENCE_NUMBER)
+    doomed = new_case()
+    async with uow() as tx:
+        await tx.cases.add(doomed, sealed())
+        tx.emit_envelope(registered_event(doomed))
+        with pytest.raises(ReferenceSpaceExhausted):
+            await tx.commit()
+    async with uow() as tx:
+        assert await tx.cases.get(doomed.case_id) is None
+    assert doomed.correlation_id not in await staged_case_references(uow)
+    assert (await stored(uow, new_case(T0.replace(year=2027)))).reference == "MPA-2027-000001"
 
 
 async def test_leaving_without_commit_writes_nothing_events_included(uow: Factory) -> None:

@@ -263,14 +263,37 @@ class FakeReferenceCounter:
     def __init__(self, memory: IntakeMemory) -> None:
         self._memory = memory
 
-    async def assign(self, case_id: UUID, year: int) -> str:
-        number = self._memory.counters.get(year, 0) + 1
-        self._memory.counters[year] = number
-        if number > MAX_REFERENCE_NUMBER:
-            raise ReferenceSpaceExhausted(f"no case reference left for {year}")
-        reference = f"MPA-{year:04d}-{number:06d}"
-        self._memory.cases[case_id].case.reference = reference
+    async def assigned(self, case_id: UUID) -> str:
+        reference = self._memory.cases[case_id].case.reference
+        if not reference:
+            raise LookupError(f"case {case_id} has no committed reference")
         return reference
+
+    def assign_at_commit(self, pending: list[Envelope]) -> list[Envelope]:
+        """What the SQL trigger does inside COMMIT: the next number of its year to each
+        case added without a reference, and to its registration event among `pending`."""
+        given: dict[UUID, str] = {}
+        for row in self._memory.cases.values():
+            case = row.case
+            if case.reference:
+                continue
+            year = case.registered_at.year
+            number = self._memory.counters.get(year, 0) + 1
+            if number > MAX_REFERENCE_NUMBER:
+                raise ReferenceSpaceExhausted(f"no case reference left for {year}")
+            self._memory.counters[year] = number
+            case.reference = f"MPA-{year:04d}-{number:06d}"
+            given[case.correlation_id] = case.reference
+        return [
+            envelope.model_copy(
+                update={
+                    "data": envelope.data.model_copy(update={"case_reference": given[envelope.id]})
+                }
+            )
+            if envelope.id in given and hasattr(envelope.data, "case_reference")
+            else envelope
+            for envelope in pending
+        ]
 
 
 class FakeIdempotencyRepository:
@@ -472,6 +495,7 @@ class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
             self.memory.restore(self._snapshot)
 
     async def commit(self) -> None:
+        self._pending = self.references.assign_at_commit(self._pending)
         self.memory.events.extend(self._pending)
         self.memory.commits += 1
         await super().commit()

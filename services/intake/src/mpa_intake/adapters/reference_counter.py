@@ -1,27 +1,29 @@
 """Human case references on PostgreSQL: one counter row per year, gap-free.
 
-The counter is incremented inside the registering transaction, so a registration that
-rolls back gives its number back, and the row lock queues concurrent registrations of the
-year from that statement until their commit. That queue is every registration's critical
-section, so it is kept short: the case and its children are written before (under a
-placeholder reference that no other transaction can see), and one statement then takes the
-number and sets it on the case.
+The number is taken by a deferred constraint trigger on `cases` (migration intake_0008), so
+inside COMMIT: the counter row's lock, which queues every registration of the year, is held
+only while the server finishes that commit, not across the registering process's round
+trips and scheduling. The case is inserted under a placeholder reference that no other
+transaction can see (`pending_reference`); the trigger replaces it, and the placeholder in
+the registration event staged in the outbox, with the number. A transaction that rolls back
+never reaches the trigger, and one whose commit fails gives the number back.
 """
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import String, cast, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_intake.adapters.tables import case_reference_counters, cases
-from mpa_intake.app.ports import MAX_REFERENCE_NUMBER, ReferenceSpaceExhausted
+from mpa_intake.adapters.tables import cases
+
+# The SQLSTATE the trigger raises when a year has no number left (see intake_0008).
+REFERENCE_SPACE_EXHAUSTED = "MPA01"
 
 
 def pending_reference(case_id: UUID) -> str:
-    """What a case's reference column holds until `assign` (unique, never committed)."""
+    """What a case's reference column holds until its commit (unique, never committed)."""
     return f"~{case_id.hex[:19]}"
 
 
@@ -31,27 +33,10 @@ class SqlReferenceCounter:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def assign(self, case_id: UUID, year: int) -> str:
-        counter = case_reference_counters.c
-        taken = (
-            pg_insert(case_reference_counters)
-            .values(year=year, last_number=1)
-            .on_conflict_do_update(
-                index_elements=[counter.year], set_={"last_number": counter.last_number + 1}
-            )
-            .returning(counter.last_number)
-            .cte("taken")
+    async def assigned(self, case_id: UUID) -> str:
+        reference = await self._session.scalar(
+            select(cases.c.reference).where(cases.c.case_id == case_id)
         )
-        reference = func.concat(
-            literal(f"MPA-{year:04d}-"), func.lpad(cast(taken.c.last_number, String), 6, "0")
-        )
-        statement = (
-            update(cases)
-            .where(cases.c.case_id == case_id)
-            .values(reference=select(reference).scalar_subquery())
-            .returning(cases.c.reference, select(taken.c.last_number).scalar_subquery())
-        )
-        row = (await self._session.execute(statement)).one()
-        if int(row[1]) > MAX_REFERENCE_NUMBER:
-            raise ReferenceSpaceExhausted(f"no case reference left for {year}")
-        return str(row[0])
+        if reference is None or reference.startswith("~"):
+            raise LookupError(f"case {case_id} has no committed reference")
+        return str(reference)

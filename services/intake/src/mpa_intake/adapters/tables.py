@@ -7,6 +7,8 @@ keyed digest of each request body and a response that carries ids only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -19,13 +21,16 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    event,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.engine import Connection
 
 from mpa_common.messaging.tables import add_messaging_tables
 from mpa_common.timers import add_timers_table
+from mpa_intake.adapters.reference_ddl import reference_at_commit_v1
 
 metadata = MetaData()
 outbox, processed_events = add_messaging_tables(metadata)
@@ -131,13 +136,22 @@ case_match_keys = Table(
     Index("ix_case_match_keys_digest", "kind", "digest"),
 )
 
-# Gapless per-year numbering of human references (MPA-<year>-<6 digits>).
+# Gapless per-year numbering of human references (MPA-<year>-<6 digits>), taken at
+# commit by a trigger on `cases` (reference_ddl.py).
 case_reference_counters = Table(
     "case_reference_counters",
     metadata,
     Column("year", Integer, primary_key=True, autoincrement=False),
     Column("last_number", Integer, nullable=False),
 )
+
+
+@event.listens_for(metadata, "after_create")
+def _create_reference_trigger(target: MetaData, connection: Connection, **_: Any) -> None:
+    """`metadata.create_all` (tests, benchmarks) makes what revision intake_0008 makes."""
+    for statement in reference_at_commit_v1():
+        connection.exec_driver_sql(statement)
+
 
 idempotency_keys = Table(
     "idempotency_keys",

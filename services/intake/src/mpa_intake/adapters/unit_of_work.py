@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpa_common.messaging.outbox import CommitOrder
@@ -14,9 +15,10 @@ from mpa_intake.adapters.casework_store import SqlCaseworkRepository, SqlTimerRe
 from mpa_intake.adapters.grant_store import SqlGrantRepository
 from mpa_intake.adapters.idempotency_store import SqlIdempotencyRepository
 from mpa_intake.adapters.psea_store import SqlPseaComplaintRepository
-from mpa_intake.adapters.reference_counter import SqlReferenceCounter
+from mpa_intake.adapters.reference_counter import REFERENCE_SPACE_EXHAUSTED, SqlReferenceCounter
 from mpa_intake.adapters.tables import outbox
 from mpa_intake.app.context import EVENT_SOURCE
+from mpa_intake.app.ports import ReferenceSpaceExhausted
 
 
 class IntakeUnitOfWork(UnitOfWork):
@@ -46,6 +48,15 @@ class IntakeUnitOfWork(UnitOfWork):
         super().__init__(
             sessions, outbox, source=source, topic_prefix=topic_prefix, commit_order=commit_order
         )
+
+    async def commit(self) -> None:
+        try:
+            await super().commit()
+        except DBAPIError as error:
+            # Raised by the reference trigger inside COMMIT (reference_counter.py).
+            if getattr(error.orig, "sqlstate", None) == REFERENCE_SPACE_EXHAUSTED:
+                raise ReferenceSpaceExhausted("no case reference left this year") from None
+            raise
 
     def _bind(self, session: AsyncSession) -> None:
         self.cases = SqlCaseRepository(session)

@@ -34,6 +34,7 @@ from mpa_intake.app.commands import (
 )
 from mpa_intake.app.context import EVENT_SOURCE, Actor, IntakeContext
 from mpa_intake.app.ports import (
+    REFERENCE_AT_COMMIT,
     CaseRepository,
     IntakeUnitOfWorkPort,
     SealedPersonalData,
@@ -103,10 +104,9 @@ async def register_case(
     reference number and its outbox event commit together or not at all. With an
     Idempotency-Key, a repeat returns the first result.
 
-    References stay gap-free: the number is taken inside the transaction, and a failure
-    anywhere — a lost idempotency race included — rolls it back with everything else. It
-    is the last write: from there to commit the year's counter queues every other
-    registration, so everything that can be written before it is."""
+    References stay gap-free: the number is taken as the transaction commits (see
+    `ports.ReferenceCounter`), and the registration event is given it then, so a failure
+    anywhere — a lost idempotency race included — takes none."""
     digest = ctx.matcher.request_digest(command.model_dump_json().encode())
     try:
         async with ctx.unit_of_work() as uow:
@@ -135,9 +135,9 @@ async def register_case(
                 # A twin with the same key committed after our check: ours rolls back,
                 # and the twin's answer is the answer.
                 raise _LostIdempotencyRace
-            reference = await uow.references.assign(case.case_id, case.registered_at.year)
-            uow.emit_envelope(_registered(actor, case, reference))
+            uow.emit_envelope(_registered(actor, case))
             await uow.commit()
+            reference = await uow.references.assigned(case.case_id)
             return result.model_copy(update={"reference": reference})
     except _LostIdempotencyRace:
         assert idempotency_key is not None
@@ -163,15 +163,16 @@ async def _replay(
     return result
 
 
-def _registered(actor: Actor, case: Case, reference: str) -> Envelope:
+def _registered(actor: Actor, case: Case) -> Envelope:
     """The registration event. It starts the case's story, and its id was chosen with the
-    case (the case's correlation id), so the case could be written before its reference."""
+    case (the case's correlation id): that is how the commit finds it to give it the
+    case's reference."""
     return new_envelope(
         CaseRegisteredV1(
             actor_id=actor.actor_id,
             actor_role=actor.role,
             case_id=case.case_id,
-            case_reference=reference,
+            case_reference=REFERENCE_AT_COMMIT,
             profile=case.profile,
             needs=tuple(need.as_contract() for need in case.needs),
             consent=case.consent.as_contract() if case.consent else None,

@@ -30,6 +30,9 @@ from mpa_intake.domain.personal_data import PersonalData
 from mpa_intake.domain.psea import PseaComplaint
 
 MAX_REFERENCE_NUMBER = 999_999
+# What a registration event carries until its case's reference is taken at commit (see
+# ReferenceCounter): a well-formed reference that is never assigned (no year 0).
+REFERENCE_AT_COMMIT = "MPA-0000-000000"
 
 
 class ReferenceSpaceExhausted(RuntimeError):
@@ -173,13 +176,19 @@ class CaseRepository(Protocol):
 
 
 class ReferenceCounter(Protocol):
-    async def assign(self, case_id: UUID, year: int) -> str:
-        """Gives a case just added (with an empty reference) the next human reference of
-        `year`, `MPA-<year>-<6 digits>`, numbering from 1 each year, and returns it.
+    """Human case references, `MPA-<year>-<6 digits>`, numbering from 1 each year.
 
-        Gap-free: the number is taken inside the caller's transaction, so a rollback gives
-        it back. The year's counter is locked from this call until commit, queueing every
-        other registration: make it the last write before the idempotency record."""
+    A case added with an empty reference is given the next number of its registration
+    year AS ITS UNIT OF WORK COMMITS, and the registration event staged with it (the event
+    whose id is the case's correlation id) is given the same reference, replacing
+    `REFERENCE_AT_COMMIT`. Gap-free: a unit of work that rolls back, or whose commit
+    fails, takes no number. Taking it at commit keeps the year's counter, which queues
+    every registration, locked for the commit alone. Commit raises
+    `ReferenceSpaceExhausted` when the year has no number left."""
+
+    async def assigned(self, case_id: UUID) -> str:
+        """The reference a committed case was given (after `commit`, in the same unit of
+        work)."""
         ...
 
 
