@@ -5,9 +5,11 @@ ones (mpa_referral.testing, what the fast use-case tests run on) and the Postgre
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,6 +61,19 @@ async def units_of_work(request: pytest.FixtureRequest) -> AsyncIterator[UnitsOf
         store = MemoryStore()
         yield store.units_of_work
         return
+    async with _postgres_units_of_work() as units:
+        yield units
+
+
+@pytest.fixture(scope="module")
+async def postgres_units_of_work() -> AsyncIterator[UnitsOfWork]:
+    """For what only the database does: row locks between concurrent transactions."""
+    async with _postgres_units_of_work() as units:
+        yield units
+
+
+@asynccontextmanager
+async def _postgres_units_of_work() -> AsyncIterator[UnitsOfWork]:
     async with private_schema() as schema:
         engine = create_async_engine(
             service_database_url("referral"),
@@ -484,6 +499,76 @@ async def test_no_place_is_taken_at_a_partner_deactivated_after_routing_read_the
             await deactivation.commit()
         assert await routing.directory.reserve_place(service) is None
         await routing.commit()
+
+
+async def _partner_with_service(
+    units_of_work: UnitsOfWork, capacity: int | None
+) -> tuple[uuid.UUID, uuid.UUID]:
+    partner, service = uuid.uuid4(), uuid.uuid4()
+    async with units_of_work() as uow:
+        await uow.directory.add_partner(
+            {
+                "id": partner,
+                "code": f"P-{uuid.uuid4().hex[:8].upper()}",
+                "name": "Legal aid",
+                "partner_type": PartnerType.CIVIL_SOCIETY_ORGANISATION.value,
+                "countries": ["QF"],
+                "designations": [],
+                "contacts": [],
+                "is_demo": False,
+            }
+        )
+        await uow.directory.add_service(
+            _service_row(service, partner, country="QF", capacity=capacity)
+        )
+        await uow.commit()
+    return partner, service
+
+
+@pytest.mark.integration
+async def test_routings_to_an_untracked_service_do_not_queue_but_a_deactivation_waits(
+    postgres_units_of_work: UnitsOfWork,
+) -> None:
+    """A service that does not count places is reserved under a share lock: a second
+    routing goes ahead while the first is still open, and deactivating the partner
+    waits for both (so neither can route to a partner that is going away)."""
+    partner, service = await _partner_with_service(postgres_units_of_work, capacity=None)
+    async with postgres_units_of_work() as first, postgres_units_of_work() as second:
+        assert await first.directory.reserve_place(service) is False
+        async with asyncio.timeout(5):  # would wait for `first` on an exclusive lock
+            assert await second.directory.reserve_place(service) is False
+        deactivation = asyncio.create_task(_deactivate(postgres_units_of_work, partner))
+        await asyncio.sleep(0.5)
+        assert not deactivation.done()  # waits for the routings' share locks
+        await first.commit()
+        await second.commit()
+    await asyncio.wait_for(deactivation, 10)
+    async with postgres_units_of_work() as late:
+        assert await late.directory.reserve_place(service) is None
+
+
+@pytest.mark.integration
+async def test_a_service_that_counts_places_is_reserved_one_routing_at_a_time(
+    postgres_units_of_work: UnitsOfWork,
+) -> None:
+    _, service = await _partner_with_service(postgres_units_of_work, capacity=1)
+    async with postgres_units_of_work() as first:
+        assert await first.directory.reserve_place(service) is True
+        async with postgres_units_of_work() as second:
+            waiting = asyncio.create_task(second.directory.reserve_place(service))
+            await asyncio.sleep(0.5)
+            assert not waiting.done()  # queued on the row until `first` ends
+            await first.commit()
+            assert await asyncio.wait_for(waiting, 10) is None  # the one place is gone
+            await second.commit()
+
+
+async def _deactivate(units_of_work: UnitsOfWork, partner: uuid.UUID) -> None:
+    async with units_of_work() as uow:
+        await uow.directory.update_partner(
+            partner, {"active": False, "deactivation_reason": "agreement_ended"}
+        )
+        await uow.commit()
 
 
 async def test_timers_fire_when_due_once_and_can_be_put_off(units_of_work: UnitsOfWork) -> None:

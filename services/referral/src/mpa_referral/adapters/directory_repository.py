@@ -50,6 +50,19 @@ _RESERVE = (
     )
     .returning(services.c.capacity_available)
 )
+# A service that does not count its places holds nothing to take: routing to it needs
+# only that it and its partner stay active until commit, which a share lock on both rows
+# guarantees (deactivating takes the exclusive lock and waits, or is waited for). Share
+# locks do not queue each other, so concurrent routings to a busy untracked service run
+# side by side instead of one after another on _RESERVE's exclusive lock.
+_CONFIRM_UNTRACKED = (
+    select(services.c.id)
+    .where(services.c.id == bindparam("service_id"))
+    .where(services.c.status == ServiceStatus.ACTIVE.value)
+    .where(services.c.partner_id.in_(select(_ACTIVE_PARTNER.c.id)))
+    .where(services.c.capacity_available.is_(None))
+    .with_for_update(read=True, of=services)
+)
 _RELEASE = (
     update(services)
     .where(services.c.id == bindparam("service_id"))
@@ -254,7 +267,12 @@ class SqlDirectoryRepository:
     async def reserve_place(self, service_id: uuid.UUID) -> bool | None:
         # Concurrent callers queue on the row lock and re-check the condition, so places
         # never go negative.
-        await self._view.current()
+        view = await self._view.current()
+        if not view.tracks_capacity(service_id):
+            confirmed = await self._session.execute(_CONFIRM_UNTRACKED, {"service_id": service_id})
+            if confirmed.first() is not None:
+                return False
+            # Inactive, gone, or counting places since the snapshot was taken: _RESERVE says.
         result = await self._session.execute(_RESERVE, {"service_id": service_id})
         row = result.first()
         if row is None:

@@ -415,6 +415,13 @@ class DirectoryView:
         entry = self._services.get(service_id)
         return entry.sla_hours if entry else self._snapshot.sla_hours(service_id)
 
+    def tracks_capacity(self, service_id: uuid.UUID) -> bool:
+        """Whether the service counts its places, as far as this view knows (unknown: yes,
+        the safe answer: the place is then taken under the row's exclusive lock)."""
+        entry = self._services.get(service_id)
+        listing = entry.listing if entry else self._snapshot.service(service_id)
+        return listing is None or listing.capacity_available is not None
+
     def partner_type(self, partner_id: uuid.UUID) -> PartnerType | None:
         partner = self.partner(partner_id)
         return partner.partner_type if partner else None
