@@ -34,7 +34,12 @@ class SqlReferenceCounter:
         self._session = session
 
     async def assigned(self, case_id: UUID) -> str:
-        reference = await self._session.scalar(
+        # Read after the commit, outside any transaction: one round trip, not BEGIN,
+        # SELECT and ROLLBACK (what a committed row needs no transaction to read).
+        connection = await self._session.connection(
+            execution_options={"isolation_level": "AUTOCOMMIT"}
+        )
+        reference = await connection.scalar(
             select(cases.c.reference).where(cases.c.case_id == case_id)
         )
         if reference is None or reference.startswith("~"):
