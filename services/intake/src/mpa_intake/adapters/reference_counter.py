@@ -34,14 +34,16 @@ class SqlReferenceCounter:
         self._session = session
 
     async def assigned(self, case_id: UUID) -> str:
-        # Read after the commit, outside any transaction: one round trip, not BEGIN,
-        # SELECT and ROLLBACK (what a committed row needs no transaction to read).
-        connection = await self._session.connection(
-            execution_options={"isolation_level": "AUTOCOMMIT"}
-        )
-        reference = await connection.scalar(
-            select(cases.c.reference).where(cases.c.case_id == case_id)
-        )
+        query = select(cases.c.reference).where(cases.c.case_id == case_id)
+        if self._session.in_transaction():
+            reference = await self._session.scalar(query)
+        else:
+            # Read after the commit, outside any transaction: one round trip, not BEGIN,
+            # SELECT and ROLLBACK (a committed row needs no transaction to be read).
+            connection = await self._session.connection(
+                execution_options={"isolation_level": "AUTOCOMMIT"}
+            )
+            reference = await connection.scalar(query)
         if reference is None or reference.startswith("~"):
             raise LookupError(f"case {case_id} has no committed reference")
         return str(reference)
