@@ -442,6 +442,9 @@ def render(
         f"commit {where['commit']}. The four services, Kafka, PostgreSQL and the load "
         "generator all run on this machine."
     )
+    if where.get("service_env"):
+        tried = ", ".join(f"`{name}={value}`" for name, value in where["service_env"].items())
+        machine_line += f" Services run with {tried}."
     return "\n".join(lines) + "\n\n" + baseline + "\n\n" + machine_line + "\n"
 
 
@@ -519,6 +522,7 @@ async def pg_statements_report(stack: PrivateStack, cases: int, top: int = 30) -
 
 async def bench(args: argparse.Namespace) -> None:
     where = machine()
+    where["service_env"] = dict(args.service_env)
     print(
         f"==> end-to-end benchmark: {args.cases} cases at {args.rate:g}/s, then {args.cases} "
         f"at saturation ({args.concurrency} in flight)",
@@ -536,7 +540,7 @@ async def bench(args: argparse.Namespace) -> None:
         stack,
         logs,
         # No SLA falls due during a bench run: every case is routed once and stays routed.
-        PlatformSettings(sla_low_seconds=86_400, log_level="WARNING"),
+        PlatformSettings(sla_low_seconds=86_400, log_level="WARNING", extra=dict(args.service_env)),
         endpoint_max_in_flight=64,
     )
     try:
@@ -588,6 +592,13 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"results: {RESULTS / 'latest.json'}, {RESULTS / 'latest.md'}", file=sys.stderr)
 
 
+def _name_and_value(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--cases", type=int, default=600, help="cases per phase")
@@ -601,6 +612,14 @@ def main() -> None:
         help="load pg_stat_statements and print the services' statements per case",
     )
     parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        type=_name_and_value,
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the services (repeatable), to try a setting",
+    )
     asyncio.run(bench(parser.parse_args()))
 
 
