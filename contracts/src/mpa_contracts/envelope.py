@@ -370,16 +370,15 @@ def _decode_headers(
     attributes: dict[str, str] = {}
     plain: dict[str, str] = {}
     for raw_name, raw_value in headers:
-        name = raw_name.lower()
-        if name.startswith(CE_HEADER_PREFIX):
-            decoded, field = attributes, name[_CE_PREFIX_LENGTH:]
-        elif name in _PLAIN_HEADERS:
-            decoded, field = plain, name
-        else:
+        slot = _HEADER_SLOTS.get(raw_name) or _header_slot(raw_name)
+        if slot is None:
             continue
+        is_attribute, field = slot
+        decoded = attributes if is_attribute else plain
         if field in decoded:
             raise InvalidEvent(
-                InvalidEventReason.INVALID_ATTRIBUTE, f"header {_safe_name(name)} is repeated"
+                InvalidEventReason.INVALID_ATTRIBUTE,
+                f"header {_safe_name(raw_name.lower())} is repeated",
             )
         if raw_value is None:
             continue
@@ -387,9 +386,33 @@ def _decode_headers(
             decoded[field] = raw_value.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidEvent(
-                InvalidEventReason.INVALID_ATTRIBUTE, f"header {_safe_name(name)} is not UTF-8"
+                InvalidEventReason.INVALID_ATTRIBUTE,
+                f"header {_safe_name(raw_name.lower())} is not UTF-8",
             ) from None
     return attributes, plain
+
+
+def _header_slot(raw_name: str) -> tuple[bool, str] | None:
+    """Whether a header is a ce_* attribute (and which) or a plain header read; None when
+    it is neither. Header names are case-insensitive."""
+    name = raw_name.lower()
+    if name.startswith(CE_HEADER_PREFIX):
+        return True, name[_CE_PREFIX_LENGTH:]
+    if name in _PLAIN_HEADERS:
+        return False, name
+    return None
+
+
+# The slots of the header names to_kafka_record writes, looked up as they are: no
+# lowering and slicing for what nearly every record carries.
+_HEADER_SLOTS: Final[Mapping[str, tuple[bool, str]]] = {
+    name: slot
+    for name in (
+        *(f"{CE_HEADER_PREFIX}{attribute}" for attribute in _HEADER_ATTRIBUTES),
+        *_PLAIN_HEADERS,
+    )
+    if (slot := _header_slot(name)) is not None
+}
 
 
 def _safe_name(name: str) -> str:
