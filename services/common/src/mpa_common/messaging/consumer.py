@@ -40,7 +40,9 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
-from opentelemetry import propagate, trace
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.span import TraceState
 from sqlalchemy import Table, text
 
 from mpa_common.failures import (
@@ -734,17 +736,42 @@ def _backoff(attempt: int, tuning: ConsumerTuning) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _context(envelope: Envelope) -> Any:
-    carrier = {
-        k: v
-        for k, v in (("traceparent", envelope.traceparent), ("tracestate", envelope.tracestate))
-        if v
-    }
-    return propagate.extract(carrier)
+def _remote_span_context(envelope: Envelope) -> trace.SpanContext:
+    """The W3C trace context an event carries, as OpenTelemetry's TraceContext propagator
+    extracts it (INVALID_SPAN_CONTEXT when there is none it would accept), without its
+    carrier plumbing and regex: the envelope matched the traceparent against the version-00
+    format on read. propagate.extract cost 3.7 µs a record, this 1 µs; the envelope carries
+    W3C Trace Context only (the outbox writes nothing else), which the default propagator's
+    other half (baggage) never reads."""
+    traceparent = envelope.traceparent
+    if not traceparent:
+        return trace.INVALID_SPAN_CONTEXT
+    version, trace_id, span_id, flags = traceparent.split("-")
+    if trace_id == _INVALID_TRACE_ID or span_id == _INVALID_SPAN_ID or version == "ff":
+        return trace.INVALID_SPAN_CONTEXT
+    return trace.SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int(span_id, 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(flags, 16)),
+        trace_state=TraceState.from_header([envelope.tracestate]) if envelope.tracestate else None,
+    )
+
+
+_INVALID_TRACE_ID = "0" * 32
+_INVALID_SPAN_ID = "0" * 16
+
+
+def _context(envelope: Envelope) -> Context:
+    """The context a handler's span continues: the event's trace, or a new one."""
+    remote = _remote_span_context(envelope)
+    if remote is trace.INVALID_SPAN_CONTEXT:
+        return Context()
+    return trace.set_span_in_context(trace.NonRecordingSpan(remote), Context())
 
 
 def _link(envelope: Envelope) -> trace.Link:
-    return trace.Link(trace.get_current_span(_context(envelope)).get_span_context())
+    return trace.Link(_remote_span_context(envelope))
 
 
 def _header(headers: Headers, name: str) -> str | None:
