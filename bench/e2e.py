@@ -104,11 +104,21 @@ def figures_of(phase: Phase) -> dict[str, Any]:
                 or record.timestamp_ms < first_routed[case_id].timestamp_ms
             ):
                 first_routed[case_id] = record
+    # The case's registration as it left intake (its relay): splits POST → routed into
+    # intake's part and referral's.
+    registered_at: dict[str, float] = {}
+    for record in phase.records:
+        if record.event_type == checks.REGISTERED and record.key is not None:
+            case_id = record.key.decode()
+            at = record.timestamp_ms / 1000
+            registered_at[case_id] = min(at, registered_at.get(case_id, at))
     webhook_at: dict[str, float] = {}
     for arrival in phase.arrivals:
         if arrival.event_id and arrival.event_id not in webhook_at:
             webhook_at[arrival.event_id] = arrival.arrived_at
     to_routed, to_webhook, to_audit, completed = [], [], [], []
+    to_published, published_to_routed = [], []
+    routed_emitted, routed_relayed = [], []
     for outcome in registered:
         assert outcome.case_id is not None
         assert outcome.responded_at is not None
@@ -116,6 +126,15 @@ def figures_of(phase: Phase) -> dict[str, Any]:
         if routed is None or routed.event_id is None:
             continue
         to_routed.append(routed.timestamp_ms / 1000 - outcome.responded_at)
+        published = registered_at.get(outcome.case_id)
+        if published is not None:
+            to_published.append(published - outcome.responded_at)
+            published_to_routed.append(routed.timestamp_ms / 1000 - published)
+            emitted = routed.headers.get("ce_time")
+            if emitted is not None:
+                at = dt.datetime.fromisoformat(emitted.decode()).timestamp()
+                routed_emitted.append(at - published)
+                routed_relayed.append(routed.timestamp_ms / 1000 - at)
         webhook = webhook_at.get(routed.event_id)
         entry = phase.audit.get(routed.event_id)
         if webhook is not None:
@@ -162,6 +181,12 @@ def figures_of(phase: Phase) -> dict[str, Any]:
         "events": len(events),
         "events_per_second": len(events) / end_to_end_window if end_to_end_window else 0.0,
         "to_routed_s": _spread(to_routed),
+        "to_registered_published_s": _spread(to_published),
+        "registered_published_to_routed_s": _spread(published_to_routed),
+        # Referral's part split: until its handler emitted referral.routed (fetch, queue,
+        # routing), and from then until its relay published it (commit, relay).
+        "registered_published_to_routed_emitted_s": _spread(routed_emitted),
+        "routed_emitted_to_published_s": _spread(routed_relayed),
         "to_webhook_s": _spread(to_webhook),
         "to_audit_s": _spread(to_audit),
         "audit_leaves": len(logged),
@@ -408,6 +433,14 @@ def render(
         row(
             "POST → referral routed, s p50 / p95 / p99 / max",
             [latency(f, "to_routed_s") for f in figs],
+        ),
+        row(
+            "of which POST → case.registered on its topic (intake's relay), s",
+            [latency(f, "to_registered_published_s") for f in figs],
+        ),
+        row(
+            "and case.registered → referral.routed on its topic (referral), s",
+            [latency(f, "registered_published_to_routed_s") for f in figs],
         ),
         row("POST → webhook received, s", [latency(f, "to_webhook_s") for f in figs]),
         row("POST → audit leaf appended, s", [latency(f, "to_audit_s") for f in figs]),
