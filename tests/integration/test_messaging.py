@@ -55,6 +55,52 @@ async def test_events_written_with_a_state_change_are_published_exactly_once(
     assert relay.published_total == len(events)
 
 
+class _HeldAcknowledgements:
+    """A real producer whose acknowledgements reach the relay only once released: the
+    records are on the topic, the relay does not know it yet."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.release = asyncio.Event()
+        self._producer = AIOKafkaProducer(
+            **operator_options(bootstrap_servers), enable_idempotence=True, acks="all"
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, topic: str, **record: object) -> asyncio.Future[object]:
+        acknowledged = await self._producer.send(topic, **record)  # type: ignore[arg-type]
+
+        async def held() -> object:
+            await self.release.wait()
+            return await acknowledged
+
+        return asyncio.ensure_future(held())
+
+
+async def test_the_relay_sends_what_commits_while_a_batch_awaits_its_acknowledgements(
+    playground: Playground,
+) -> None:
+    first, second = case_event(uuid.uuid4()), case_event(uuid.uuid4())
+    producer = _HeldAcknowledgements(playground.bootstrap_servers)
+    relay = playground.relay(producer_factory=lambda: producer)
+    await playground.stage(first)
+    await relay.start()
+    await read_topic(playground.bootstrap_servers, playground.case_topic, 1, settle=0)
+    await playground.stage(second)  # committed while the first batch is unacknowledged
+    records = await read_topic(playground.bootstrap_servers, playground.case_topic, 2, settle=0)
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(
+        [str(first.id), str(second.id)]
+    )
+    assert await playground.unpublished() == 2  # neither is marked sent before its ack
+    producer.release.set()
+    await eventually(lambda: _zero(playground.unpublished()), what="both marked sent")
+    assert relay.published_total == 2
+
+
 async def test_relay_killed_between_publish_and_mark_sent_duplicates_and_consumer_skips(
     playground: Playground,
 ) -> None:

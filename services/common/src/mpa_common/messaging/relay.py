@@ -15,8 +15,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -38,6 +41,39 @@ def advisory_lock_key(name: str) -> int:
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+# Batches sent and not yet acknowledged, at most: enough to keep sending while the broker
+# answers, few enough that a restart republishes little.
+_MAX_BATCHES_IN_FLIGHT = 4
+
+# One round trip per batch: marks the acknowledged rows ($1) sent and reads the next rows
+# to send, in position order, leaving out those in flight ($2). The SELECT sees the rows as
+# before the UPDATE (one snapshot), hence it leaves out $1 too.
+_MARK_AND_READ = """
+WITH marked AS (
+    UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])
+)
+SELECT position, topic, envelope FROM outbox
+WHERE published_at IS NULL
+  AND position <> ALL($1::bigint[]) AND position <> ALL($2::bigint[])
+ORDER BY position
+LIMIT $3
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _SentBatch:
+    """Rows handed to the producer, and the future of all their acknowledgements."""
+
+    positions: list[int]
+    acks: asyncio.Future[list[Any]]
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Marks an abandoned batch's outcome as seen (no "exception never retrieved")."""
+    if not future.cancelled():
+        future.exception()
 
 
 class OutboxRelay:
@@ -173,28 +209,66 @@ class OutboxRelay:
     async def _publish_until_stopped(
         self, connection: asyncpg.Connection, producer: AIOKafkaProducer
     ) -> None:
+        """Sends each batch without waiting for the previous one's acknowledgements: rows
+        committed meanwhile go out at once instead of after the broker's round trip (and
+        after this process's event loop came round to it), which was most of the relay's
+        part of the latency. Batches are enqueued in position order, and per partition the
+        idempotent producer keeps that order, so pipelining changes no order. A batch is
+        marked sent (in the next statement that reads rows) once Kafka acknowledged it;
+        a failed acknowledgement restarts the relay, which sends every unmarked row again
+        (at least once, as after a crash)."""
+        in_flight: deque[_SentBatch] = deque()
+        try:
+            await self._pipeline(connection, producer, in_flight)
+        finally:
+            for sent in in_flight:  # abandoned on failure or cancellation: re-sent later
+                sent.acks.add_done_callback(_retrieve)
+
+    async def _pipeline(
+        self,
+        connection: asyncpg.Connection,
+        producer: AIOKafkaProducer,
+        in_flight: deque[_SentBatch],
+    ) -> None:
+        acknowledged: list[int] = []
         while True:
             self._wake.clear()
             await self._purge_if_due(connection)
-            published = await self.publish_batch(connection, producer)
-            self._monitor.up_everywhere(self.name)
-            if published == self._batch_size:
-                continue  # more may be waiting
-            if self._stopping.is_set():
-                return  # flushed: everything committed before stop() is out
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            while in_flight and in_flight[0].acks.done():
+                sent = in_flight.popleft()
+                sent.acks.result()  # a failed send raises: restart, republish the unmarked
+                if self.after_publish is not None:
+                    await self.after_publish(sent.positions)
+                acknowledged.extend(sent.positions)
+                self.published_total += len(sent.positions)
+            room = len(in_flight) < _MAX_BATCHES_IN_FLIGHT
+            rows = await connection.fetch(
+                _MARK_AND_READ,
+                acknowledged,
+                [position for sent in in_flight for position in sent.positions],
+                self._batch_size if room else 0,
+            )
+            acknowledged = []
+            if rows:
+                in_flight.append(await self._send(producer, rows))
+                self._monitor.up_everywhere(self.name)
+                if len(rows) == self._batch_size and len(in_flight) < _MAX_BATCHES_IN_FLIGHT:
+                    continue  # more may be waiting
+            elif not in_flight:
+                self._monitor.up_everywhere(self.name)
+                if self._stopping.is_set():
+                    return  # flushed: everything committed before stop() is out and marked
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
+            if in_flight:
+                waits.append(in_flight[0].acks)
+            try:
+                await asyncio.wait(
+                    waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                waits[0].cancel()
 
-    async def publish_batch(
-        self, connection: asyncpg.Connection, producer: AIOKafkaProducer
-    ) -> int:
-        rows = await connection.fetch(
-            "SELECT position, topic, envelope FROM outbox WHERE published_at IS NULL "
-            "ORDER BY position LIMIT $1",
-            self._batch_size,
-        )
-        if not rows:
-            return 0
+    async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> _SentBatch:
         deliveries = []
         for row in rows:
             # The row was validated when it was written: no pydantic pass to re-produce it.
@@ -205,15 +279,7 @@ class OutboxRelay:
                     row["topic"], value=record.value, key=record.key, headers=record.headers
                 )
             )
-        await asyncio.gather(*deliveries)
-        positions = [row["position"] for row in rows]
-        if self.after_publish is not None:
-            await self.after_publish(positions)
-        await connection.execute(
-            "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])", positions
-        )
-        self.published_total += len(rows)
-        return len(rows)
+        return _SentBatch([row["position"] for row in rows], asyncio.gather(*deliveries))
 
     async def _purge_if_due(self, connection: asyncpg.Connection) -> None:
         """Deletes old published outbox rows and old ledger entries (the leader only)."""
