@@ -604,6 +604,39 @@ async def test_timers_fire_when_due_once_and_can_be_put_off(units_of_work: Units
         assert await uow.timers.claim_due() is None
 
 
+async def test_the_next_timer_is_known_in_seconds_from_now(units_of_work: UnitsOfWork) -> None:
+    async with units_of_work() as uow:  # what other tests left due
+        while (left := await uow.timers.claim_due()) is not None:
+            await uow.timers.mark_fired(left.id, "fired")
+        await uow.commit()
+    now = datetime.now(UTC)
+    async with units_of_work() as uow:
+        soon = await uow.timers.schedule(
+            kind="test.soon", subject_id=uuid.uuid4(), due_at=now + timedelta(seconds=60)
+        )
+        await uow.commit()
+    async with units_of_work() as uow:
+        due_in = await uow.timers.next_due_in()
+        assert due_in is not None
+        assert 55 < due_in <= 60
+        await uow.timers.schedule(
+            kind="test.due", subject_id=uuid.uuid4(), due_at=now - timedelta(seconds=5)
+        )
+        due_in = await uow.timers.next_due_in()  # its own, not yet committed, write counts
+        assert due_in is not None
+        assert -10 < due_in <= -5
+        await uow.commit()
+    async with units_of_work() as uow:
+        timer = await uow.timers.claim_due()
+        assert timer is not None
+        assert timer.kind == "test.due"
+        await uow.timers.mark_fired(timer.id, "fired")
+        await uow.timers.mark_fired(soon, "fired")
+        due_in = await uow.timers.next_due_in()
+        assert due_in is None or due_in > 60  # fired ones no longer count
+        await uow.commit()
+
+
 def _service_row(
     service_id: uuid.UUID,
     partner_id: uuid.UUID,

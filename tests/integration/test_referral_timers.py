@@ -29,6 +29,7 @@ from tests.integration.referral_support import (
     envelope,
     eventually,
     open_referral_stack,
+    private_schema,
     referrals_of,
     registered,
     token,
@@ -91,6 +92,45 @@ async def test_a_missed_sla_re_routes_to_the_next_candidate(stack: ReferralStack
     assert body["explanation"][0]["response"] == "sla_breached"
     await service.stop()
     stack.instances.remove(service)
+
+
+async def test_a_worker_asleep_for_an_hour_is_woken_by_the_commit_and_fires_on_time(
+    stack: ReferralStack,
+) -> None:
+    """The timer worker does not poll: with an idle cap of an hour, the consumer's commit
+    of a new referral wakes it, it sleeps until the SLA falls due and fires it then (on a
+    schema of its own: no timer other tests left falls due meanwhile)."""
+    sla = 3.0
+    async with private_schema() as schema:
+        service = await stack.start_instance(
+            schema=schema, sla_high_seconds=sla, timer_idle_seconds=3600
+        )
+        try:
+            (worker,) = [w for w in service.workers if isinstance(w, TimerWorker)]
+            client = service.client
+            await add_partner(client, "QZ", NeedCategory.CASH)
+            case = registered("QZ", [(NeedCategory.CASH, Urgency.HIGH)])
+            await stack.publish(envelope(case))
+            (referral,) = await referrals_of(client, case.case_id, 1)
+            await asyncio.sleep(0.5)  # the pass the commit woke
+            passes = worker.passes
+            await asyncio.sleep(1.0)  # asleep until the SLA (polling every 0.2 s before)
+            assert worker.passes == passes
+
+            async def breached() -> bool:
+                body = (
+                    await client.get(f"/v1/referrals/{referral['id']}", headers=OPERATOR)
+                ).json()
+                return bool(body["state"] == "unroutable")
+
+            await eventually(breached, timeout=sla + 5, what="the SLA of the new referral")
+            body = (await client.get(f"/v1/referrals/{referral['id']}", headers=OPERATOR)).json()
+            kinds = [h["event_type"].split(".")[3] for h in body["history"]]
+            assert kinds.count("sla_breached") == 1
+            assert worker.passes <= passes + 2  # the SLA's pass (and one after a held one)
+        finally:
+            await service.stop()
+            stack.instances.remove(service)
 
 
 async def test_a_restart_while_the_sla_is_pending_fires_it_exactly_once(

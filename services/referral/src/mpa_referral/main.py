@@ -24,7 +24,7 @@ from mpa_referral.api import referrals as referrals_api
 from mpa_referral.api import reports as reports_api
 from mpa_referral.api.errors import install_referral_error_handler
 from mpa_referral.app.common import ReferralContext, ReferralPolicy
-from mpa_referral.app.timers import TimerWorker, referral_timers
+from mpa_referral.app.timers import TimerAlarm, TimerWorker, referral_timers
 from mpa_referral.demo import DemoDirectorySeeder
 from mpa_referral.handlers import CaseEventHandlers
 from mpa_referral.settings import ReferralSettings
@@ -45,6 +45,8 @@ class ReferralComposition:
 
     context: ReferralContext
     units_of_work: Callable[[], ReferralUnitOfWork]
+    # Woken after a commit that scheduled a timer: this process's timer worker listens.
+    timer_alarm: TimerAlarm
 
 
 def compose(service: ServiceContext, settings: ReferralSettings) -> ReferralComposition:
@@ -54,6 +56,7 @@ def compose(service: ServiceContext, settings: ReferralSettings) -> ReferralComp
         capacity_refresh_seconds=settings.directory_capacity_refresh_seconds,
         records_refresh_seconds=settings.directory_records_refresh_seconds,
     )
+    alarm = TimerAlarm()
 
     def units_of_work() -> ReferralUnitOfWork:
         return ReferralUnitOfWork(
@@ -62,10 +65,11 @@ def compose(service: ServiceContext, settings: ReferralSettings) -> ReferralComp
             snapshot=snapshot,
             notes=notes,
             topic_prefix=settings.kafka_topic_prefix,
+            timer_scheduled=alarm.scheduled,
         )
 
     return ReferralComposition(
-        ReferralContext(units_of_work, referral_policy(settings)), units_of_work
+        ReferralContext(units_of_work, referral_policy(settings)), units_of_work, alarm
     )
 
 
@@ -107,7 +111,9 @@ def build_workers(
             context.units_of_work,
             referral_timers(context),
             poll_seconds=settings.timer_poll_seconds,
+            idle_seconds=settings.timer_idle_seconds,
             monitor=service.monitor,
+            alarm=composition.timer_alarm,
         )
     )
     return workers

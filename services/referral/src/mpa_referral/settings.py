@@ -49,8 +49,13 @@ class ReferralSettings(ServiceSettings):
     )
     # Re-routes (after declines or missed SLAs) before a referral is given up as unroutable.
     max_reroutes: int = Field(default=3, ge=0)
-    # How often the timer worker looks for due timers.
+    # The timer worker sleeps until the next timer falls due, woken early by a commit here
+    # that schedules one due sooner. Its passes start at least `timer_poll_seconds` apart
+    # (and that is how soon it tries again after a failure, or looks again at a due timer
+    # another replica holds); it looks at least every `timer_idle_seconds` (timers another
+    # replica scheduled and did not fire).
     timer_poll_seconds: float = Field(default=1.0, gt=0)
+    timer_idle_seconds: float = Field(default=5.0, gt=0)
     # Key that encrypts the free-text notes of referral histories at rest (base64 of 32
     # bytes). Unset outside production: a development key is created under .local/
     # (refused in production).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import statistics
 import uuid
@@ -93,6 +94,9 @@ class MemoryStore:
     """Everything the referral service stores, in memory; shared by the units of work."""
 
     clock: Callable[[], datetime] = _utc_now
+    # Hears the due time of each timer a committed unit of work scheduled (as the
+    # composition root's TimerAlarm does).
+    timer_scheduled: Callable[[datetime], None] | None = None
     cases: dict[uuid.UUID, tuple[CaseProfile, str]] = field(default_factory=dict)
     needs: dict[uuid.UUID, CaseNeed] = field(default_factory=dict)
     referrals: dict[uuid.UUID, Referral] = field(default_factory=dict)
@@ -579,8 +583,11 @@ class MemoryDirectoryRepository:
 
 
 class MemoryTimerRepository:
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(
+        self, store: MemoryStore, on_scheduled: Callable[[datetime], None] | None = None
+    ) -> None:
         self._store = store
+        self._on_scheduled = on_scheduled
 
     async def schedule(
         self,
@@ -596,6 +603,8 @@ class MemoryTimerRepository:
             "fired_at": None,
             "outcome": None,
         }
+        if self._on_scheduled is not None:
+            self._on_scheduled(due_at)
         return timer_id
 
     async def claim_due(self, *, skip: Collection[uuid.UUID] = ()) -> Timer | None:
@@ -608,6 +617,14 @@ class MemoryTimerRepository:
             and row["timer"].id not in skip
         ]
         return min(due, key=lambda t: t.due_at) if due else None
+
+    async def next_due_in(self) -> float | None:
+        waiting: list[datetime] = [
+            row["timer"].due_at for row in self._store.timers.values() if row["fired_at"] is None
+        ]
+        if not waiting:
+            return None
+        return (min(waiting) - self._store.clock()).total_seconds()
 
     async def mark_fired(self, timer_id: uuid.UUID, outcome: str) -> None:
         row = self._store.timers[timer_id]
@@ -731,9 +748,14 @@ class MemoryUnitOfWork(InMemoryUnitOfWork):
         self.cases = MemoryCaseRepository(self.store)
         self.referrals = MemoryReferralRepository(self.store)
         self.directory = MemoryDirectoryRepository(self.store)
-        self.timers = MemoryTimerRepository(self.store)
+        self.timers = MemoryTimerRepository(self.store, self._timer_scheduled)
         self.reports = MemoryReportRepository(self.store)
         self.feedback = MemoryFeedbackRepository(self.store)
+
+    def _timer_scheduled(self, due_at: datetime) -> None:
+        callback = self.store.timer_scheduled
+        if callback is not None:
+            self.after_commit(functools.partial(callback, due_at))
 
     def _rollback(self) -> None:
         self.store.restore(self._saved)

@@ -1,7 +1,13 @@
 """The referral service's unit of work: one transaction over its repositories and outbox,
-with the directory snapshot seen through that transaction (app/ports.py: UnitOfWorkPort)."""
+with the directory snapshot seen through that transaction (app/ports.py: UnitOfWorkPort).
+`timer_scheduled` hears the due time of every timer the transaction scheduled once it has
+committed (the composition root wakes this process's timer worker with it)."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,10 +40,12 @@ class ReferralUnitOfWork(UnitOfWork):
         snapshot: DirectorySnapshot,
         notes: NoteCipher,
         topic_prefix: str = "",
+        timer_scheduled: Callable[[datetime], None] | None = None,
     ) -> None:
         super().__init__(sessions, outbox, source=source, topic_prefix=topic_prefix)
         self._snapshot = snapshot
         self._notes = notes
+        self._timer_scheduled = timer_scheduled
 
     def _bind(self, session: AsyncSession) -> None:
         view = DirectoryView(self._snapshot, session)
@@ -47,11 +55,16 @@ class ReferralUnitOfWork(UnitOfWork):
             session, self._notes, buffer, on_record_changed=view.answered
         )
         self.directory = SqlDirectoryRepository(session, view)
-        self.timers = SqlTimerRepository(session, buffer)
+        self.timers = SqlTimerRepository(session, buffer, self._scheduled)
         self.reports = SqlReportRepository(session, buffer)
         self.feedback = SqlFeedbackRepository(session)
         # The snapshot takes what this transaction alone knows only once it is durable.
         self.after_commit(view.committed)
+
+    def _scheduled(self, due_at: datetime) -> None:
+        # Told only once durable: a worker woken before the commit would not see the timer.
+        if self._timer_scheduled is not None:
+            self.after_commit(functools.partial(self._timer_scheduled, due_at))
 
     async def flush(self) -> None:
         """Sends the rows the repositories hold back (see adapters/write_buffer.py)."""

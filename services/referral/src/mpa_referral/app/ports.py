@@ -283,6 +283,11 @@ class TimerRepository(Protocol):
     async def claim_due(self, *, skip: Collection[uuid.UUID] = ()) -> Timer | None:
         """Locks the earliest due timer nobody else holds; None when there is none."""
 
+    async def next_due_in(self) -> float | None:
+        """Seconds from now (the transaction's now, as `claim_due` saw it) until the
+        earliest unfired timer falls due: 0 or less when one is due already (held by
+        another worker); None when no timer waits."""
+
     async def mark_fired(self, timer_id: uuid.UUID, outcome: str) -> None: ...
 
     async def postpone(self, timer_id: uuid.UUID, *, until: datetime) -> None:
