@@ -67,6 +67,10 @@ async def test_a_database_outage_delays_webhooks_but_loses_none(
     settings = playground.settings(
         database_command_timeout_seconds=2,  # a hung server: statements give up, as transient
         dispatch_lease_margin_seconds=1,
+        # An idle dispatcher next looks at the database within this, and gives up on it after
+        # the timeout above: both well inside the outage, during which the monitor must show
+        # it waiting (with the 5 s default, idle wait + timeout could outlast the outage).
+        dispatch_idle_seconds=1,
     )
     stories = [Story() for _ in range(5)]
     partner = stories[0].partner_id
