@@ -95,21 +95,21 @@ def figures_of(phase: Phase) -> dict[str, Any]:
     load = phase.load
     registered = load.registered
     posts = [a.seconds * 1000 for o in registered for a in o.attempts if a.outcome == "201"]
+    # Each case's first referral.routed record, and its registration as it left intake
+    # (its relay), which splits POST → routed into intake's part and referral's.
     first_routed: dict[str, TopicRecord] = {}
+    registered_at: dict[str, float] = {}
     for record in phase.records:
-        if record.event_type == checks.ROUTED and record.key is not None:
-            case_id = record.key.decode()
+        if record.key is None:
+            continue
+        case_id = record.key.decode()
+        if record.event_type == checks.ROUTED:
             if (
                 case_id not in first_routed
                 or record.timestamp_ms < first_routed[case_id].timestamp_ms
             ):
                 first_routed[case_id] = record
-    # The case's registration as it left intake (its relay): splits POST → routed into
-    # intake's part and referral's.
-    registered_at: dict[str, float] = {}
-    for record in phase.records:
-        if record.event_type == checks.REGISTERED and record.key is not None:
-            case_id = record.key.decode()
+        elif record.event_type == checks.REGISTERED:
             at = record.timestamp_ms / 1000
             registered_at[case_id] = min(at, registered_at.get(case_id, at))
     webhook_at: dict[str, float] = {}

@@ -473,30 +473,11 @@ async def test_no_place_is_taken_at_a_partner_deactivated_after_routing_read_the
 ) -> None:
     # The race behind a routing from a directory read just before a concurrent
     # deactivation committed: the reservation, not the read, must decide.
-    partner, service = uuid.uuid4(), uuid.uuid4()
-    async with units_of_work() as uow:
-        await uow.directory.add_partner(
-            {
-                "id": partner,
-                "code": f"P-{uuid.uuid4().hex[:8].upper()}",
-                "name": "Legal aid",
-                "partner_type": PartnerType.CIVIL_SOCIETY_ORGANISATION.value,
-                "countries": ["QF"],
-                "designations": [],
-                "contacts": [],
-                "is_demo": False,
-            }
-        )
-        await uow.directory.add_service(_service_row(service, partner, country="QF"))
-        await uow.commit()
+    partner, service = await _partner_with_service(units_of_work, capacity=None)
     async with units_of_work() as routing:
         listed = await routing.directory.listings_for(NeedCategory.MEDICAL, "QF")
         assert [s.service_id for s in listed] == [service]
-        async with units_of_work() as deactivation:
-            await deactivation.directory.update_partner(
-                partner, {"active": False, "deactivation_reason": "agreement_ended"}
-            )
-            await deactivation.commit()
+        await _deactivate(units_of_work, partner)
         assert await routing.directory.reserve_place(service) is None
         await routing.commit()
 

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -154,10 +155,9 @@ def bench_decisions(
     report("decision, all 10,000 services candidates", worst)
 
 
-async def seeded_schema(
-    listings: list[ServiceListing], types: dict[uuid.UUID, PartnerType]
-) -> tuple[str, AsyncEngine]:
-    """A private schema on the local PostgreSQL holding the directory (drop it after)."""
+async def empty_schema(**engine_options: Any) -> tuple[str, AsyncEngine]:
+    """A private schema on the local PostgreSQL with the referral tables, and an engine
+    whose connections use it (drop it after, with `drop_schema`)."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     url = local_database_url("referral")
     admin = create_async_engine(url)
@@ -168,8 +168,16 @@ async def seeded_schema(
         )
     await admin.dispose()
     engine = create_async_engine(
-        url, pool_size=10, connect_args={"server_settings": {"search_path": schema}}
+        url, **engine_options, connect_args={"server_settings": {"search_path": schema}}
     )
+    return schema, engine
+
+
+async def seeded_schema(
+    listings: list[ServiceListing], types: dict[uuid.UUID, PartnerType]
+) -> tuple[str, AsyncEngine]:
+    """A private schema on the local PostgreSQL holding the directory (drop it after)."""
+    schema, engine = await empty_schema(pool_size=10)
     async with engine.begin() as connection:
         await connection.execute(
             partners.insert(),

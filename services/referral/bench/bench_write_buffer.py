@@ -22,13 +22,11 @@ from typing import Any
 
 import bench_routing as directory_bench
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from mpa_common.settings import local_database_url
 from mpa_referral.adapters.tables import (
     case_needs,
     cases,
-    metadata,
     referral_history,
     referrals,
     routing_attempts,
@@ -196,16 +194,7 @@ async def run(engine: AsyncEngine) -> None:
 
 
 async def main() -> None:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    url = local_database_url("referral")
-    admin = create_async_engine(url)
-    async with admin.begin() as connection:
-        await connection.execute(text(f"CREATE SCHEMA {schema}"))
-        await connection.run_sync(
-            lambda c: metadata.create_all(c.execution_options(schema_translate_map={None: schema}))
-        )
-    await admin.dispose()
-    engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    schema, engine = await directory_bench.empty_schema()
     try:
         await run(engine)
     finally:
