@@ -3,7 +3,9 @@
 It starts a platform under test (`mpa_cli.harness`: a private PostgreSQL and Kafka, the four
 services as separate processes, a partner with a webhook endpoint on a local receiver), then:
 
-1. registers N cases over HTTP at a fixed rate, then N more at saturation (a fixed number of
+1. registers `--warmup` cases at saturation, not reported (a running platform is warm: a cold
+   broker JIT-compiles and the services fill their statement caches during the first phase),
+   then N cases over HTTP at a fixed rate, then N more at saturation (a fixed number of
    requests in flight), each time waiting until every case is routed, every webhook received
    and the audit log drained, with a progress line;
 2. measures, in the same run, the raw baselines: aiokafka producing and consuming records of
@@ -475,6 +477,11 @@ def render(
         f"commit {where['commit']}. The four services, Kafka, PostgreSQL and the load "
         "generator all run on this machine."
     )
+    if where.get("warmup_cases"):
+        machine_line += (
+            f" Before the phases, {where['warmup_cases']} cases at saturation warmed the platform"
+            " up (not in the table)."
+        )
     if where.get("service_env"):
         tried = ", ".join(f"`{name}={value}`" for name, value in where["service_env"].items())
         machine_line += f" Services run with {tried}."
@@ -556,6 +563,7 @@ async def pg_statements_report(stack: PrivateStack, cases: int, top: int = 30) -
 async def bench(args: argparse.Namespace) -> None:
     where = machine()
     where["service_env"] = dict(args.service_env)
+    where["warmup_cases"] = args.warmup
     print(
         f"==> end-to-end benchmark: {args.cases} cases at {args.rate:g}/s, then {args.cases} "
         f"at saturation ({args.concurrency} in flight)",
@@ -577,11 +585,27 @@ async def bench(args: argparse.Namespace) -> None:
         endpoint_max_in_flight=64,
     )
     try:
+        if args.warmup:
+            # Not reported: a running platform is warm (the broker's JIT, the services'
+            # statement caches and pools), and a phase that starts cold measures start-up.
+            await run_phase(
+                put,
+                "warm-up",
+                cases=args.warmup,
+                rate=None,
+                concurrency=args.concurrency,
+                first_index=0,
+            )
         if args.pg_statements:
             await reset_pg_statements(stack)
         phases = [
             await run_phase(
-                put, "fixed rate", cases=args.cases, rate=args.rate, concurrency=64, first_index=0
+                put,
+                "fixed rate",
+                cases=args.cases,
+                rate=args.rate,
+                concurrency=64,
+                first_index=args.warmup,
             ),
             await run_phase(
                 put,
@@ -589,7 +613,7 @@ async def bench(args: argparse.Namespace) -> None:
                 cases=args.cases,
                 rate=None,
                 concurrency=args.concurrency,
-                first_index=args.cases,
+                first_index=args.warmup + args.cases,
                 profile_seconds=args.profile_seconds if args.profile else 0.0,
             ),
         ]
@@ -636,6 +660,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--cases", type=int, default=600, help="cases per phase")
     parser.add_argument("--rate", type=float, default=50.0, help="fixed rate, cases/s")
+    parser.add_argument(
+        "--warmup", type=int, default=300, help="cases at saturation first, not reported"
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="in flight at saturation")
     parser.add_argument("--profile", action="store_true", help="py-spy the four services")
     parser.add_argument("--profile-seconds", type=float, default=20.0)

@@ -106,6 +106,7 @@ class Playground:
         *,
         on_skipped: SkipHook | None = None,
         kafka_options: Mapping[str, Any] | None = None,
+        gather_ms: int = 0,
         **tuning: object,
     ) -> EventConsumer[UnitOfWork]:
         """The shared consumer on the playground's case topic, with one handler (as the
@@ -120,6 +121,7 @@ class Playground:
                 group or f"group-{self.schema}",
                 handles(CaseClosedV1, handler),
                 on_skipped=on_skipped,
+                gather_ms=gather_ms,
             ),
             unit_of_work=self.uow,
             processed=self.processed,

@@ -275,6 +275,33 @@ async def test_per_case_order_holds_across_six_partitions_and_two_consumers(
     assert second.handled > 0  # both instances took part
 
 
+async def test_a_gathering_consumer_takes_records_that_arrive_apart_in_few_fetches(
+    playground: Playground,
+) -> None:
+    """With `gather_ms` the broker holds each fetch: records published one by one, 30 ms
+    apart (each its own transaction, each relayed at once), reach the consumer together
+    instead of a fetch each."""
+    relay = playground.relay()
+    await relay.start()
+    consumer = playground.consumer(playground.recording_handler("reader"), gather_ms=3000)
+    await consumer.start()
+
+    async def assigned() -> bool:
+        return bool(consumer._consumer and len(consumer._consumer.assignment()) == 6)
+
+    await eventually(assigned, what="six partitions assigned")
+    for _ in range(12):
+        await playground.stage(case_event(uuid.uuid4()))
+        await asyncio.sleep(0.03)
+
+    async def all_handled() -> bool:
+        return len(await playground.effects_of("reader")) == 12
+
+    await eventually(all_handled, timeout=30, what="12 events handled")
+    # The 12 span about 0.4 s: one fetch's wait, or the end of one and the next.
+    assert 1 <= consumer.fetches <= 2
+
+
 async def test_only_one_relay_publishes_and_a_standby_takes_over(playground: Playground) -> None:
     leader, standby = playground.relay(), playground.relay()
     await leader.start()

@@ -146,7 +146,10 @@ async def on_referral_progress(uow: IntakeUnitOfWork, data: EventData, delivery:
 
 # Every referral event that moves a referral's state: intake follows each referral of its
 # cases (a consumer group of its own, so access grants and progress never wait on each other).
+# Progress feeds the closure rule and the reports, which no one reads within a quarter of a
+# second: its fetches gather (access grants, which a partner waits on, do not).
 REFERRAL_PROGRESS: Subscription[IntakeUnitOfWork] = Subscription(
     REFERRAL_PROGRESS_GROUP,
     *(handles(event_class, on_referral_progress) for event_class in REFERRAL_EVENTS),
+    gather_ms=250,
 )

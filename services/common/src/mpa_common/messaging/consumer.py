@@ -163,6 +163,7 @@ class EventConsumer(Generic[U]):
         self.dead_lettered = 0
         self.transient_retries = 0
         self.batches = 0
+        self.fetches = 0  # answers from the broker that carried records
 
     # ---- life cycle -------------------------------------------------------------------
 
@@ -186,7 +187,7 @@ class EventConsumer(Generic[U]):
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_partition_fetch_bytes=self._tuning.batch_max_bytes,
-            fetch_max_wait_ms=self._tuning.fetch_max_wait_ms,
+            **self._fetch_wait(),
         )
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self._dead_letters.start()
@@ -230,6 +231,14 @@ class EventConsumer(Generic[U]):
                 await self._dead_letters.stop()
             self._dead_letters = None
 
+    def _fetch_wait(self) -> dict[str, int]:
+        """How long the broker holds a fetch: until one record arrives, or (a subscription
+        that gathers) until its time is up or a full batch is there."""
+        gather = self.subscription.gather_ms
+        if not gather:
+            return {"fetch_max_wait_ms": self._tuning.fetch_max_wait_ms, "fetch_min_bytes": 1}
+        return {"fetch_max_wait_ms": gather, "fetch_min_bytes": self._tuning.batch_max_bytes}
+
     @property
     def monitor(self) -> DependencyMonitor:
         return self._monitor
@@ -256,6 +265,8 @@ class EventConsumer(Generic[U]):
                 continue
             self._monitor.up("kafka", worker=self.name)
             backoff = self._tuning.retry_initial_seconds
+            if batches:
+                self.fetches += 1
             for partition, records in batches.items():
                 if not records:
                     continue

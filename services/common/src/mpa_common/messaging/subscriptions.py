@@ -94,6 +94,12 @@ class Subscription(Generic[U]):
     event id); otherwise every handled event id is recorded in `processed_events` in the
     same transaction as its effects. Events of types the table does not name are passed over
     (their offsets committed, nothing else).
+
+    `gather_ms`: for a group no person waits on (the audit log, progress for reports), the
+    broker holds each fetch this long to gather what arrives meanwhile, so that one fetch
+    and one transaction carry many records. Without it each fetch is answered as soon as
+    one record arrives: under load that is a fetch per record, and each costs the broker
+    about half a millisecond of CPU. It delays each record by up to this long.
     """
 
     def __init__(
@@ -104,9 +110,12 @@ class Subscription(Generic[U]):
         topics: Sequence[str] = (),
         ledger: bool = True,
         on_skipped: SkipHook | None = None,
+        gather_ms: int = 0,
     ) -> None:
         if bool(entries) == (batch_handler is not None):
             raise ValueError("a subscription has a handler table or a batch handler")
+        if not 0 <= gather_ms <= 30_000:
+            raise ValueError("gather_ms is between 0 and 30,000")
         by_type: dict[str, HandlerEntry[U]] = {}
         for entry in entries:
             if entry.event_class.event_type in by_type:
@@ -118,6 +127,7 @@ class Subscription(Generic[U]):
         self.extra_topics = tuple(topics)
         self.ledger = ledger
         self.on_skipped = on_skipped
+        self.gather_ms = gather_ms
         self._by_type: Mapping[str, HandlerEntry[U]] = by_type
 
     @property
