@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from mpa_cli.harness.directory import CATEGORY, COUNTRY, LANGUAGE
 from mpa_common.auth import Role, mint_dev_token
@@ -138,12 +138,14 @@ class LoadGenerator:
             CaseOutcome(self.first_index + i, f"harness-{uuid.uuid4()}") for i in range(self.cases)
         ]
         done = 0
-        limits = httpx.Limits(
-            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-        )
         started = time.time()
-        async with httpx.AsyncClient(
-            timeout=self.request_timeout, limits=limits, headers=self._headers
+        # aiohttp, not httpx: on this machine httpx spends ~2 ms of CPU per POST at 16 in
+        # flight against aiohttp's ~0.1 ms (measured), CPU the platform under test would
+        # not get.
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency),
+            timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+            headers=self._headers,
         ) as client:
             gate = asyncio.Semaphore(self.concurrency)
 
@@ -170,7 +172,7 @@ class LoadGenerator:
                 await asyncio.gather(*tasks)
         return LoadResult(outcomes, started, time.time())
 
-    async def _register(self, client: httpx.AsyncClient, outcome: CaseOutcome) -> None:
+    async def _register(self, client: aiohttp.ClientSession, outcome: CaseOutcome) -> None:
         body = self.body(outcome.index)
         headers = {"Idempotency-Key": outcome.idempotency_key}
         deadline = time.monotonic() + self.give_up_after
@@ -179,34 +181,35 @@ class LoadGenerator:
             began = time.perf_counter()
             retry_after = RETRY_PAUSE_SECONDS
             try:
-                response = await client.post(
+                async with client.post(
                     f"{self.intake_url}/v1/cases", json=body, headers=headers
-                )
-            except httpx.TransportError as error:
+                ) as response:
+                    status = response.status
+                    answer = await response.json() if status == 201 else None
+                    retry_after_header = response.headers.get("retry-after", "")
+            except (aiohttp.ClientError, TimeoutError) as error:
+                # Refused, reset, timed out: the request may or may not have been handled.
                 outcome.attempts.append(
                     Attempt(sent_at, time.perf_counter() - began, type(error).__name__)
                 )
                 retryable = True
             else:
-                outcome.attempts.append(
-                    Attempt(sent_at, time.perf_counter() - began, str(response.status_code))
-                )
-                outcome.status = response.status_code
+                outcome.attempts.append(Attempt(sent_at, time.perf_counter() - began, str(status)))
+                outcome.status = status
                 outcome.responded_at = time.time()
-                if response.status_code == 201:
-                    outcome.case_id = str(response.json()["case_id"])
+                if answer is not None:
+                    outcome.case_id = str(answer["case_id"])
                     outcome.case_ids_seen.add(outcome.case_id)
                     return
-                retryable = response.status_code == 503
-                retry_after = _retry_after(response, default=RETRY_PAUSE_SECONDS)
+                retryable = status == 503
+                retry_after = _retry_after(retry_after_header, default=RETRY_PAUSE_SECONDS)
             if not retryable or time.monotonic() + retry_after > deadline:
                 return
             await asyncio.sleep(retry_after)
 
 
-def _retry_after(response: httpx.Response, *, default: float) -> float:
+def _retry_after(value: str, *, default: float) -> float:
     """The server's Retry-After in seconds (capped at 5: the test must keep moving)."""
-    value = response.headers.get("retry-after", "")
     try:
         return min(5.0, max(0.1, float(value)))
     except ValueError:
