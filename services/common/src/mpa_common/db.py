@@ -26,8 +26,8 @@ def connection_settings(application_name: str, schema: str = "") -> dict[str, st
 def create_engine(
     url: str,
     *,
-    pool_size: int = 10,
-    max_overflow: int = 10,
+    pool_size: int = 20,
+    max_overflow: int = 0,
     application_name: str = "mpa",
     schema: str = "",
     command_timeout: float = 60.0,
