@@ -451,6 +451,17 @@ class MemoryDeliveryQueue:
         found = {i: self._store.deliveries.get(i) for i in delivery_ids}
         return {i: d for i, d in found.items() if d is not None}
 
+    async def lock_with_endpoints(
+        self, delivery_ids: Collection[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, Delivery], dict[uuid.UUID, Endpoint]]:
+        locked = await self.lock(delivery_ids)
+        endpoints = {
+            e.id: e
+            for d in locked.values()
+            if d.endpoint_id is not None and (e := self._store._live(d.endpoint_id)) is not None
+        }
+        return locked, endpoints
+
     async def record(
         self, attempts: Sequence[tuple[uuid.UUID, Attempt]], outcomes: Sequence[Delivery]
     ) -> None:

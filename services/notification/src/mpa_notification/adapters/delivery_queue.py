@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from sqlalchemy import func, text, update
@@ -23,10 +24,38 @@ from mpa_notification.domain.models import Attempt, Claimed, Delivery, DeliveryS
 
 # One claim at a time per schema (the deployment's tables), across every replica.
 _CLAIM_LOCK = "hashtext('mpa-notification-claim:' || current_schema())"
+_CLAIM_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK})"
+
+# An endpoint's columns beside a delivery's in one row (`e_` before each name: the two
+# tables share column names), so that claiming and recording read both in one statement.
+_ENDPOINT_NAMES = (
+    "id", "partner_id", "url", "description", "event_types", "enabled", "disabled_reason",
+    "rate_limit_per_second", "max_in_flight", "secret", "previous_secret",
+    "previous_secret_expires_at", "failing_since", "consecutive_failures", "created_at",
+    "updated_at",
+)  # fmt: skip
+_ENDPOINT_COLUMNS = ", ".join(f"e.{name} AS e_{name}" for name in _ENDPOINT_NAMES)
+
+
+class _EndpointColumns:
+    """The `e_`-prefixed endpoint columns of a joined row, by their own names."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: asyncpg.Record) -> None:
+        self._row = row
+
+    def __getitem__(self, key: str) -> Any:
+        return self._row["e_" + key]
+
+
+def _joined_endpoint(row: asyncpg.Record) -> Endpoint | None:
+    return endpoint_of(_EndpointColumns(row)) if row["e_id"] is not None else None
+
 
 # Claims a bounded window of due rows within every lane's room and leases them, in one
 # statement ($1 window, $2 e-mail cap, $3 default endpoint cap, $4 limit, $5 lease seconds).
-_CLAIM_SQL = """
+_CLAIM_SQL = f"""
 WITH activity AS (
     -- Every replica's attempts of each lane (NULL: e-mail) in flight now,
     -- and started in the last second. Both sets are small and indexed.
@@ -87,7 +116,7 @@ due AS (
     WHERE w.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL)
 ),
 picked AS (
-    SELECT d.id
+    SELECT d.id, d.endpoint_id
     FROM deliveries d JOIN due ON due.id = d.id
     WHERE due.lane_rank <= due.lane_room
       AND d.state = 'pending' AND d.next_attempt_at <= statement_timestamp()
@@ -99,10 +128,10 @@ UPDATE deliveries
 SET claimed_at = statement_timestamp(),
     leased_until = statement_timestamp() + $5::float8 * interval '1 second',
     next_attempt_at = statement_timestamp() + $5::float8 * interval '1 second'
-FROM picked
+FROM picked LEFT JOIN endpoints e ON e.id = picked.endpoint_id
 WHERE deliveries.id = picked.id
-RETURNING deliveries.*
-"""
+RETURNING deliveries.*, {_ENDPOINT_COLUMNS}
+"""  # noqa: S608 - constants only
 
 # Ended attempts' lanes: their leases end early, if they are still this dispatcher's.
 # SKIP LOCKED: a row locked now is being recorded (which ends its lease anyway); waiting for
@@ -126,6 +155,16 @@ FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id
 WHERE d.state = 'pending'
   AND (d.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL))
 """
+
+# The deliveries an attempt batch records, locked in id order (replicas recording
+# overlapping batches cannot deadlock), each with its endpoint if live (not locked).
+_LOCK_WITH_ENDPOINTS_SQL = f"""
+SELECT d.*, {_ENDPOINT_COLUMNS}
+FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id AND e.deleted_at IS NULL
+WHERE d.id = ANY($1)
+ORDER BY d.id
+FOR UPDATE OF d
+"""  # noqa: S608 - constants only
 
 _ADD_ATTEMPTS_SQL = """
 INSERT INTO delivery_attempts
@@ -178,10 +217,8 @@ class SqlDeliveryQueue:
         a lane with a large backlog can fill one claim's window at most until its slots are
         taken.
         """
-        # Through SQLAlchemy first: it begins the session's transaction, which the driver
-        # connection's statements below then belong to.
-        await self._session.execute(text(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK})"))
         driver = await self._driver()
+        await driver.execute(_CLAIM_LOCK_SQL)
         if ended:
             # Only while the lease is still the one this dispatcher took: a delivery whose
             # lease ran out may be in flight at another replica now.
@@ -190,32 +227,26 @@ class SqlDeliveryQueue:
         leased = await driver.fetch(
             _CLAIM_SQL, max(limit * 8, 200), email_cap, endpoint_cap, limit, lease_seconds
         )
-        if not leased:
-            return []
-        claimed = [delivery_of(row) for row in leased]
-        endpoint_ids = list({d.endpoint_id for d in claimed if d.endpoint_id is not None})
-        by_id: dict[uuid.UUID, Endpoint] = {}
-        if endpoint_ids:
-            found = await driver.fetch("SELECT * FROM endpoints WHERE id = ANY($1)", endpoint_ids)
-            by_id = {row["id"]: endpoint_of(row) for row in found}
-        claimed.sort(key=lambda d: d.created_at)
-        return [
-            Claimed(d, by_id[d.endpoint_id] if d.endpoint_id is not None else None) for d in claimed
-        ]
+        # The endpoints come in the claim's own rows (joined): no second statement.
+        claimed = [Claimed(delivery_of(row), _joined_endpoint(row)) for row in leased]
+        claimed.sort(key=lambda c: c.delivery.created_at)
+        return claimed
 
-    async def _driver(self) -> asyncpg.Connection:
-        """The asyncpg connection under the session, inside its open transaction: the hot
-        statements skip SQLAlchemy's statement building (a third of the dispatcher's time
-        in profiles) and send arrays instead of one row per parameter set."""
+    async def _driver(self, *, transaction: bool = True) -> asyncpg.Connection:
+        """The asyncpg connection under the session (inside its transaction, begun if need
+        be, unless `transaction` is false): the hot statements skip SQLAlchemy's statement
+        building (a third of the dispatcher's time in profiles) and send arrays instead of
+        one row per parameter set."""
         connection = await self._session.connection()
         raw = await connection.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-        if not driver.is_in_transaction():
-            await self._session.execute(text("SELECT 1"))  # begins it
+        if transaction and not driver.is_in_transaction():
+            await _begin(raw.dbapi_connection, self._session)
         return driver
 
     async def next_due_in(self) -> float | None:
-        driver = await self._driver()
+        # One statement on its own (no BEGIN, no ROLLBACK): a read that locks nothing.
+        driver = await self._driver(transaction=False)
         seconds = await driver.fetchval(_NEXT_DUE_SQL)
         return None if seconds is None else float(seconds)
 
@@ -229,6 +260,22 @@ class SqlDeliveryQueue:
             list(delivery_ids),
         )
         return {row["id"]: delivery_of(row) for row in rows}
+
+    async def lock_with_endpoints(
+        self, delivery_ids: Collection[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, Delivery], dict[uuid.UUID, Endpoint]]:
+        if not delivery_ids:
+            return {}, {}
+        driver = await self._driver()
+        rows = await driver.fetch(_LOCK_WITH_ENDPOINTS_SQL, list(delivery_ids))
+        deliveries: dict[uuid.UUID, Delivery] = {}
+        endpoints: dict[uuid.UUID, Endpoint] = {}
+        for row in rows:
+            deliveries[row["id"]] = delivery_of(row)
+            endpoint = _joined_endpoint(row)
+            if endpoint is not None:
+                endpoints[endpoint.id] = endpoint
+        return deliveries, endpoints
 
     async def record(
         self, attempts: Sequence[tuple[uuid.UUID, Attempt]], outcomes: Sequence[Delivery]
@@ -306,3 +353,18 @@ class SqlDeliveryQueue:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _begin(adapter: Any, session: AsyncSession) -> None:
+    """Begins the session's transaction on its connection with BEGIN alone.
+
+    SQLAlchemy's asyncpg adapter begins it lazily, before its own first statement; the
+    driver's statements need it begun first. Through the adapter's own begin (no statement
+    besides BEGIN), so that SQLAlchemy commits or rolls it back as its own; a statement
+    through the session when that hook is missing (another SQLAlchemy version).
+    """
+    start = getattr(adapter, "_start_transaction", None)
+    if start is not None and getattr(adapter, "_transaction", False) is None:
+        await start()
+    else:
+        await session.execute(text("SELECT 1"))

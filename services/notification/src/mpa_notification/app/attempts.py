@@ -93,8 +93,8 @@ async def record_attempts(
     if not attempts:
         return
     async with uow() as work:
-        deliveries = await work.queue.lock({a.delivery_id for a in attempts})
-        endpoints = await _endpoints_of(work, attempts, deliveries)
+        deliveries, seen = await work.queue.lock_with_endpoints({a.delivery_id for a in attempts})
+        endpoints = await _endpoints_of(work, attempts, deliveries, seen)
         now = datetime.now(UTC)
         log: list[tuple[uuid.UUID, Attempt]] = []
         touched: set[uuid.UUID] = set()
@@ -156,9 +156,11 @@ async def _endpoints_of(
     work: NotificationUow,
     attempts: Sequence[AttemptMade],
     deliveries: dict[uuid.UUID, Delivery],
+    seen: dict[uuid.UUID, Endpoint],
 ) -> dict[uuid.UUID, Endpoint]:
     """The endpoints of these deliveries: locked where a failure may change their health
-    (successes, the common case, do not queue behind each other on a healthy row)."""
+    (successes, the common case, do not queue behind each other on a healthy row: they
+    keep the endpoints `seen`, read unlocked with the deliveries)."""
     failing: set[uuid.UUID] = set()
     succeeding: set[uuid.UUID] = set()
     for made in attempts:
@@ -174,7 +176,7 @@ async def _endpoints_of(
         found.update(await work.endpoints.get_many(failing, lock=True))
     rest = succeeding - failing
     if rest:
-        read = await work.endpoints.get_many(rest)
+        read = {i: seen[i] for i in rest if i in seen}
         unhealthy = {i for i, e in read.items() if not e.is_healthy}
         found.update(read)
         if unhealthy:

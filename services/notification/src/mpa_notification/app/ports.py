@@ -166,6 +166,13 @@ class DeliveryQueue(Protocol):
 
     async def lock(self, delivery_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Delivery]: ...
 
+    async def lock_with_endpoints(
+        self, delivery_ids: Collection[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, Delivery], dict[uuid.UUID, Endpoint]]:
+        """`lock`, and the live endpoints of those deliveries as they are now (not locked),
+        read in the same statement."""
+        ...
+
     async def record(
         self, attempts: Sequence[tuple[uuid.UUID, Attempt]], outcomes: Sequence[Delivery]
     ) -> None:
