@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, text, update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpa_notification.adapters.driver import driver_of
 from mpa_notification.adapters.records import delivery_of, endpoint_of
 from mpa_notification.adapters.tables import deliveries
 from mpa_notification.domain.models import Attempt, Claimed, Delivery, DeliveryState, Endpoint
@@ -189,6 +190,29 @@ WHERE d.id = o.id
 """
 
 
+# Both at once when a batch has both (it always has): one round trip. The CTE's insert and
+# the update touch different tables; the deliveries are locked already (`lock`).
+_RECORD_SQL = """
+WITH logged AS (
+    INSERT INTO delivery_attempts
+        (delivery_id, attempt, started_at, latency_ms, status_code, failure, error)
+    SELECT * FROM unnest(
+        $1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[]
+    )
+)
+UPDATE deliveries d
+SET state = o.state, attempts = o.attempts, schedule_position = o.position,
+    next_attempt_at = o.next_attempt_at, last_failure = o.failure,
+    last_status_code = o.status, delivered_at = o.delivered_at,
+    leased_until = NULL, updated_at = now()
+FROM unnest(
+    $8::uuid[], $9::text[], $10::int[], $11::int[], $12::timestamptz[], $13::text[],
+    $14::int[], $15::timestamptz[]
+) AS o(id, state, attempts, position, next_attempt_at, failure, status, delivered_at)
+WHERE d.id = o.id
+"""
+
+
 class SqlDeliveryQueue:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -233,16 +257,7 @@ class SqlDeliveryQueue:
         return claimed
 
     async def _driver(self, *, transaction: bool = True) -> asyncpg.Connection:
-        """The asyncpg connection under the session (inside its transaction, begun if need
-        be, unless `transaction` is false): the hot statements skip SQLAlchemy's statement
-        building (a third of the dispatcher's time in profiles) and send arrays instead of
-        one row per parameter set."""
-        connection = await self._session.connection()
-        raw = await connection.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-        if transaction and not driver.is_in_transaction():
-            await _begin(raw.dbapi_connection, self._session)
-        return driver
+        return await driver_of(self._session, transaction=transaction)
 
     async def next_due_in(self) -> float | None:
         # One statement on its own (no BEGIN, no ROLLBACK): a read that locks nothing.
@@ -281,29 +296,31 @@ class SqlDeliveryQueue:
         self, attempts: Sequence[tuple[uuid.UUID, Attempt]], outcomes: Sequence[Delivery]
     ) -> None:
         driver = await self._driver()
-        if attempts:
-            await driver.execute(
-                _ADD_ATTEMPTS_SQL,
-                [delivery_id for delivery_id, _ in attempts],
-                [a.attempt for _, a in attempts],
-                [a.started_at for _, a in attempts],
-                [a.latency_ms for _, a in attempts],
-                [a.status_code for _, a in attempts],
-                [a.failure for _, a in attempts],
-                [a.error for _, a in attempts],
-            )
-        if outcomes:
-            await driver.execute(
-                _SAVE_OUTCOMES_SQL,
-                [d.id for d in outcomes],
-                [d.state.value for d in outcomes],
-                [d.attempts for d in outcomes],
-                [d.schedule_position for d in outcomes],
-                [d.next_attempt_at for d in outcomes],
-                [d.last_failure for d in outcomes],
-                [d.last_status_code for d in outcomes],
-                [d.delivered_at for d in outcomes],
-            )
+        logged = (
+            [delivery_id for delivery_id, _ in attempts],
+            [a.attempt for _, a in attempts],
+            [a.started_at for _, a in attempts],
+            [a.latency_ms for _, a in attempts],
+            [a.status_code for _, a in attempts],
+            [a.failure for _, a in attempts],
+            [a.error for _, a in attempts],
+        )
+        saved = (
+            [d.id for d in outcomes],
+            [d.state.value for d in outcomes],
+            [d.attempts for d in outcomes],
+            [d.schedule_position for d in outcomes],
+            [d.next_attempt_at for d in outcomes],
+            [d.last_failure for d in outcomes],
+            [d.last_status_code for d in outcomes],
+            [d.delivered_at for d in outcomes],
+        )
+        if attempts and outcomes:
+            await driver.execute(_RECORD_SQL, *logged, *saved)
+        elif attempts:
+            await driver.execute(_ADD_ATTEMPTS_SQL, *logged)
+        elif outcomes:
+            await driver.execute(_SAVE_OUTCOMES_SQL, *saved)
 
     async def reschedule(self, delivery_id: uuid.UUID, at: datetime) -> Delivery | None:
         row = (
@@ -353,18 +370,3 @@ class SqlDeliveryQueue:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def _begin(adapter: Any, session: AsyncSession) -> None:
-    """Begins the session's transaction on its connection with BEGIN alone.
-
-    SQLAlchemy's asyncpg adapter begins it lazily, before its own first statement; the
-    driver's statements need it begun first. Through the adapter's own begin (no statement
-    besides BEGIN), so that SQLAlchemy commits or rolls it back as its own; a statement
-    through the session when that hook is missing (another SQLAlchemy version).
-    """
-    start = getattr(adapter, "_start_transaction", None)
-    if start is not None and getattr(adapter, "_transaction", False) is None:
-        await start()
-    else:
-        await session.execute(text("SELECT 1"))

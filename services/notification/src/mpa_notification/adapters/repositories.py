@@ -3,21 +3,23 @@ delivery queue, the dispatcher's side of the deliveries, is in `delivery_queue`)
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpa_notification.adapters.driver import driver_of
 from mpa_notification.adapters.records import (
     contact_of,
     delivery_of,
     endpoint_of,
     endpoint_values,
-    new_delivery_values,
 )
 from mpa_notification.adapters.tables import (
     contacts,
@@ -41,6 +43,37 @@ from mpa_notification.domain.models import (
 from mpa_notification.domain.routing import Audience
 
 _live = endpoints.c.deleted_at.is_(None)
+
+# The fan-out's reads and write, one fixed statement each for any number of rows (arrays,
+# not an expanding IN or a multi-row VALUES, which SQLAlchemy compiles anew every time),
+# sent to the driver (`driver_of`).
+_ENABLED_OF = """
+SELECT * FROM endpoints
+WHERE partner_id = ANY($1::uuid[]) AND enabled AND deleted_at IS NULL
+ORDER BY created_at, id
+"""
+_ENABLED_OF_LOCKED = _ENABLED_OF + "FOR UPDATE\n"
+_CONTACTS_OF_OWNERS = """
+SELECT * FROM contacts
+WHERE (kind, owner) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY created_at, id
+"""
+_ADD_DELIVERIES = """
+INSERT INTO deliveries
+    (id, channel, audience, endpoint_id, email, contact_id, language, partner_id, event_type,
+     trigger_event_id, correlation_id, referral_id, case_id, body, state, next_attempt_at)
+SELECT d.id, d.channel, d.audience, d.endpoint_id, d.email, d.contact_id, d.language,
+       d.partner_id, d.event_type, d.trigger_event_id, d.correlation_id, d.referral_id,
+       d.case_id, CAST(d.body AS jsonb), 'pending', d.next_attempt_at
+FROM unnest(
+    $1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::text[],
+    $8::uuid[], $9::text[], $10::uuid[], $11::uuid[], $12::uuid[], $13::uuid[], $14::text[],
+    $15::timestamptz[]
+) WITH ORDINALITY AS d(id, channel, audience, endpoint_id, email, contact_id, language,
+    partner_id, event_type, trigger_event_id, correlation_id, referral_id, case_id, body,
+    next_attempt_at, n)
+ORDER BY d.n
+"""
 
 
 class SqlEndpoints:
@@ -98,14 +131,11 @@ class SqlEndpoints:
     ) -> list[Endpoint]:
         if not partner_ids:
             return []
-        query = select(endpoints).where(
-            endpoints.c.partner_id.in_(list(partner_ids)),
-            endpoints.c.enabled.is_(True),
-            _live,
+        driver = await driver_of(self._session)
+        rows = await driver.fetch(
+            _ENABLED_OF_LOCKED if lock else _ENABLED_OF, list(set(partner_ids))
         )
-        query = query.order_by(endpoints.c.created_at, endpoints.c.id)
-        rows = await self._session.execute(query.with_for_update() if lock else query)
-        return [endpoint_of(row._mapping) for row in rows]
+        return [endpoint_of(row) for row in rows]
 
     async def save(self, endpoint: Endpoint) -> Endpoint:
         row = (
@@ -182,16 +212,12 @@ class SqlContacts:
     async def of_owners(self, owners: Collection[tuple[Audience, str]]) -> list[Contact]:
         if not owners:
             return []
-        rows = await self._session.execute(
-            select(contacts)
-            .where(
-                tuple_(contacts.c.kind, contacts.c.owner).in_(
-                    [(kind.value, owner) for kind, owner in owners]
-                )
-            )
-            .order_by(contacts.c.created_at, contacts.c.id)
+        driver = await driver_of(self._session)
+        pairs = list(owners)
+        rows = await driver.fetch(
+            _CONTACTS_OF_OWNERS, [kind.value for kind, _ in pairs], [owner for _, owner in pairs]
         )
-        return [contact_of(row._mapping) for row in rows]
+        return [contact_of(row) for row in rows]
 
     async def save(self, contact: Contact) -> Contact | None:
         try:
@@ -233,6 +259,7 @@ ON CONFLICT (referral_id) DO UPDATE SET
     partner_id = coalesce(excluded.partner_id, r.partner_id),
     state = coalesce(excluded.state, r.state),
     updated_at = now()
+RETURNING r.referral_id, r.case_id, r.referrer_actor_id, r.country, r.partner_id
 """
 )
 
@@ -240,6 +267,10 @@ ON CONFLICT (referral_id) DO UPDATE SET
 class SqlReferrals:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # The referrals this unit of work recorded, as the upsert left them (returned by it):
+        # their rows stay locked by this transaction until it ends, so `get_many` need not
+        # read them again.
+        self._recorded: dict[uuid.UUID, KnownReferral] = {}
 
     async def record(self, facts: Sequence[ReferralFacts]) -> None:
         folded: dict[uuid.UUID, ReferralFacts] = {}
@@ -249,7 +280,7 @@ class SqlReferrals:
         if not folded:
             return
         ordered = [f for _, f in sorted(folded.items())]
-        await self._session.execute(
+        rows = await self._session.execute(
             _UPSERT_REFERRALS,
             {
                 "referral_ids": [f.referral_id for f in ordered],
@@ -260,19 +291,24 @@ class SqlReferrals:
                 "states": [f.state for f in ordered],
             },
         )
+        for row in rows:
+            self._recorded[row.referral_id] = _known(row)
 
     async def get_many(self, referral_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, KnownReferral]:
-        if not referral_ids:
-            return {}
-        rows = await self._session.execute(
-            select(referrals).where(referrals.c.referral_id.in_(list(referral_ids)))
-        )
-        return {
-            row.referral_id: KnownReferral(
-                row.referral_id, row.case_id, row.referrer_actor_id, row.country, row.partner_id
+        found = {i: self._recorded[i] for i in referral_ids if i in self._recorded}
+        missing = [i for i in referral_ids if i not in found]
+        if missing:
+            rows = await self._session.execute(
+                select(referrals).where(referrals.c.referral_id.in_(missing))
             )
-            for row in rows
-        }
+            found.update((row.referral_id, _known(row)) for row in rows)
+        return found
+
+
+def _known(row: Any) -> KnownReferral:
+    return KnownReferral(
+        row.referral_id, row.case_id, row.referrer_actor_id, row.country, row.partner_id
+    )
 
 
 class SqlPartners:
@@ -302,8 +338,28 @@ class SqlDeliveryLog:
         self._session = session
 
     async def add_many(self, new: Sequence[NewDelivery]) -> None:
-        if new:
-            await self._session.execute(insert(deliveries), [new_delivery_values(d) for d in new])
+        if not new:
+            return
+        driver = await driver_of(self._session)
+        await driver.execute(
+            _ADD_DELIVERIES,
+            [d.id for d in new],
+            [d.channel.value for d in new],
+            [d.audience.value for d in new],
+            [d.endpoint_id for d in new],
+            [d.email for d in new],
+            [d.contact_id for d in new],
+            [d.language for d in new],
+            [d.partner_id for d in new],
+            [d.event_type for d in new],
+            [d.trigger_event_id for d in new],
+            [d.correlation_id for d in new],
+            [d.referral_id for d in new],
+            [d.case_id for d in new],
+            # The document's text, cast to JSONB by the server.
+            [json.dumps(d.body) for d in new],
+            [d.next_attempt_at for d in new],
+        )
 
     async def get(
         self, delivery_id: uuid.UUID, *, partner_id: uuid.UUID | None, lock: bool = False
