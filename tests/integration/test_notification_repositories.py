@@ -441,6 +441,38 @@ async def test_the_next_due_delivery_is_the_earliest_pending_one_a_claim_could_t
     assert due_in <= -5  # due already (its lane may be full)
 
 
+async def claim_and_next(backend: Backend, limit: int = 100) -> Any:
+    async with backend.uow() as uow:
+        claimed = await uow.queue.claim(
+            limit=limit, endpoint_cap=3, email_cap=2, lease_seconds=LEASE
+        )
+        await uow.commit()
+    return claimed
+
+
+async def test_a_claim_says_when_the_next_delivery_is_due_as_next_due_in_then_would(
+    backend: Backend,
+) -> None:
+    nothing = await claim_and_next(backend)
+    assert (nothing.claimed, nothing.next_due_in) == ([], None)
+    narrow = an_endpoint(max_in_flight=1)
+    await add_endpoints(backend, narrow)
+    await add_deliveries(backend, a_delivery(narrow), a_delivery(due=timedelta(minutes=3)))
+    first = await claim_and_next(backend)
+    assert [c.delivery.endpoint_id for c in first.claimed] == [narrow.id]
+    # The e-mail in 3 minutes; the lease taken ends sooner: it is the next due.
+    after = await next_due_in(backend)
+    assert after is not None
+    assert first.next_due_in is not None
+    assert LEASE - 5 < first.next_due_in <= LEASE
+    assert abs(first.next_due_in - after) < 5
+    await add_deliveries(backend, a_delivery(narrow))
+    full = await claim_and_next(backend)
+    assert full.claimed == []  # its lane is full
+    assert full.next_due_in is not None
+    assert full.next_due_in <= 0  # due already: room comes back with time
+
+
 async def test_recorded_attempts_end_their_leases_and_set_each_delivery_s_state(
     backend: Backend,
 ) -> None:

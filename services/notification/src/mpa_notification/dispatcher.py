@@ -34,12 +34,12 @@ from mpa_common.health import DependencyMonitor
 from mpa_contracts.vocabularies import DeliveryFailureReason, NotificationChannel
 from mpa_notification.adapters.email import EmailSender
 from mpa_notification.adapters.webhooks import WebhookSender
-from mpa_notification.app.attempts import AttemptMade, claim_due, next_due_in, record_attempts
+from mpa_notification.app.attempts import AttemptMade, claim, record_attempts
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.endpoints import signing_secrets
 from mpa_notification.app.ports import UowFactory
 from mpa_notification.domain.messages import Language
-from mpa_notification.domain.models import Claimed, Endpoint
+from mpa_notification.domain.models import Claim, Claimed, Endpoint
 from mpa_notification.domain.outcomes import AttemptResult, Verdict
 
 log = logging.getLogger(__name__)
@@ -166,12 +166,13 @@ class Dispatcher:
             self._wake.clear()
             self._quiet_until = 0.0
             started = 0
+            claimed_now: Claim | None = None
             free = self._capacity - len(self._tasks)
             if free > 0 and not self._recorder_failing:
                 ended = list(self._unreleased.items())
                 clock = time.perf_counter()
                 try:
-                    claimed = await claim_due(self._uow, self._context, limit=free, ended=ended)
+                    claimed_now = await claim(self._uow, self._context, limit=free, ended=ended)
                 except Exception as error:
                     self._failed(self.name, "claiming deliveries failed", error)
                     await self._pause(backoff.next())
@@ -181,33 +182,29 @@ class Dispatcher:
                     self._unreleased.pop(delivery_id, None)
                 self._monitor.up_everywhere(self.name)
                 self.claims += 1
-                self.claimed += len(claimed)
+                self.claimed += len(claimed_now.claimed)
                 self.claim_seconds += time.perf_counter() - clock
-                for item in claimed:
+                for item in claimed_now.claimed:
                     self._launch(item)
-                started = len(claimed)
+                started = len(claimed_now.claimed)
             if started and started == free:
                 continue  # more may be due: claim again at once
             wait = self._poll
-            if free > 0 and not self._recorder_failing:
-                # Fewer than the free slots were claimable (maybe none): when is more due?
-                wait = await self._idle_wait()
+            if claimed_now is not None and not self._recorder_failing:
+                # Fewer than the free slots were claimable (maybe none): the claim said
+                # when more is due.
+                wait = self._idle_wait(claimed_now.next_due_in)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             await asyncio.sleep(CLAIM_COALESCE_SECONDS)
 
-    async def _idle_wait(self) -> float:
+    def _idle_wait(self, due_in: float | None) -> float:
         """How long a claim that took fewer than its free slots may wait for a wake-up:
-        until the next delivery is due (a retry, a lease that ends), at most the idle
-        interval; the poll interval when one is due already but its lane is full (room
-        comes back with time, or when an attempt ends). New work wakes the dispatcher
+        until the next delivery is due (`due_in`: a retry, a lease that ends), at most the
+        idle interval; the poll interval when one is due already but its lane is full
+        (room comes back with time, or when an attempt ends). New work wakes the dispatcher
         (after the commit that wrote it); another replica's is found within the idle
         interval. When nothing is due before then, attempts that end do not wake it."""
-        try:
-            due_in = await next_due_in(self._uow)
-        except Exception as error:
-            self._failed(self.name, "reading the next due delivery failed", error)
-            return self._poll
         if due_in is not None and due_in <= 0:
             return self._poll
         wait = self._idle if due_in is None else min(due_in, self._idle)

@@ -38,6 +38,7 @@ from mpa_notification.app.scope import Scope
 from mpa_notification.domain.errors import DuplicateAddress
 from mpa_notification.domain.models import (
     Attempt,
+    Claim,
     Claimed,
     Contact,
     Delivery,
@@ -428,6 +429,24 @@ class MemoryDeliveryQueue:
         return [
             Claimed(d, store.endpoints[d.endpoint_id] if d.endpoint_id else None) for d in taken
         ]
+
+    async def claim(
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
+    ) -> Claim:
+        claimed = await self.claim_due(
+            limit=limit,
+            endpoint_cap=endpoint_cap,
+            email_cap=email_cap,
+            lease_seconds=lease_seconds,
+            ended=ended,
+        )
+        return Claim(claimed, await self.next_due_in())
 
     async def next_due_in(self) -> float | None:
         store = self._store

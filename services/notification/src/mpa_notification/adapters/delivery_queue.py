@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mpa_notification.adapters.driver import driver_of
 from mpa_notification.adapters.records import delivery_of, endpoint_of
 from mpa_notification.adapters.tables import deliveries
-from mpa_notification.domain.models import Attempt, Claimed, Delivery, DeliveryState, Endpoint
+from mpa_notification.domain.models import (
+    Attempt,
+    Claim,
+    Claimed,
+    Delivery,
+    DeliveryState,
+    Endpoint,
+)
 
 # One claim at a time per schema (the deployment's tables), across every replica.
 _CLAIM_LOCK = "hashtext('mpa-notification-claim:' || current_schema())"
@@ -124,14 +131,28 @@ picked AS (
     ORDER BY d.next_attempt_at
     LIMIT $4
     FOR UPDATE OF d SKIP LOCKED
+),
+claimed AS (
+    UPDATE deliveries
+    SET claimed_at = statement_timestamp(),
+        leased_until = statement_timestamp() + $5::float8 * interval '1 second',
+        next_attempt_at = statement_timestamp() + $5::float8 * interval '1 second'
+    FROM picked LEFT JOIN endpoints e ON e.id = picked.endpoint_id
+    WHERE deliveries.id = picked.id
+    RETURNING deliveries.*, {_ENDPOINT_COLUMNS}
+),
+rest AS (
+    -- When the earliest pending row left is due (what next_due_in answers): the idle
+    -- dispatcher's wait, without a statement of its own.
+    SELECT extract(epoch FROM min(d.next_attempt_at) - statement_timestamp())::float8
+               AS due_in
+    FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE d.state = 'pending'
+      AND (d.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL))
+      AND NOT EXISTS (SELECT 1 FROM picked p WHERE p.id = d.id)
 )
-UPDATE deliveries
-SET claimed_at = statement_timestamp(),
-    leased_until = statement_timestamp() + $5::float8 * interval '1 second',
-    next_attempt_at = statement_timestamp() + $5::float8 * interval '1 second'
-FROM picked LEFT JOIN endpoints e ON e.id = picked.endpoint_id
-WHERE deliveries.id = picked.id
-RETURNING deliveries.*, {_ENDPOINT_COLUMNS}
+-- One row at least: the claimed rows (none: NULLs), each with `rest_due_in`.
+SELECT claimed.*, rest.due_in AS rest_due_in FROM rest LEFT JOIN claimed ON true
 """  # noqa: S608 - constants only
 
 # Ended attempts' lanes: their leases end early, if they are still this dispatcher's.
@@ -217,7 +238,7 @@ class SqlDeliveryQueue:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def claim_due(
+    async def claim(
         self,
         *,
         limit: int,
@@ -225,7 +246,7 @@ class SqlDeliveryQueue:
         email_cap: int,
         lease_seconds: float,
         ended: Collection[tuple[uuid.UUID, datetime]] = (),
-    ) -> list[Claimed]:
+    ) -> Claim:
         """Takes up to `limit` due deliveries, no more per lane than its limits allow across
         every replica, and leases them.
 
@@ -251,10 +272,36 @@ class SqlDeliveryQueue:
         leased = await driver.fetch(
             _CLAIM_SQL, max(limit * 8, 200), email_cap, endpoint_cap, limit, lease_seconds
         )
-        # The endpoints come in the claim's own rows (joined): no second statement.
-        claimed = [Claimed(delivery_of(row), _joined_endpoint(row)) for row in leased]
+        # The endpoints come in the claim's own rows (joined): no second statement; and
+        # when the next delivery is due (the leases taken end then at the latest).
+        claimed = [
+            Claimed(delivery_of(row), _joined_endpoint(row))
+            for row in leased
+            if row["id"] is not None
+        ]
         claimed.sort(key=lambda c: c.delivery.created_at)
-        return claimed
+        due_in: float | None = leased[0]["rest_due_in"]
+        if claimed:
+            due_in = lease_seconds if due_in is None else min(due_in, lease_seconds)
+        return Claim(claimed, due_in)
+
+    async def claim_due(
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
+    ) -> list[Claimed]:
+        claim = await self.claim(
+            limit=limit,
+            endpoint_cap=endpoint_cap,
+            email_cap=email_cap,
+            lease_seconds=lease_seconds,
+            ended=ended,
+        )
+        return claim.claimed
 
     async def _driver(self, *, transaction: bool = True) -> asyncpg.Connection:
         return await driver_of(self._session, transaction=transaction)

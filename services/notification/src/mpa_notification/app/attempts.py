@@ -33,6 +33,7 @@ from mpa_notification.domain.attempts import AttemptStep, after_attempt
 from mpa_notification.domain.content import referral_link
 from mpa_notification.domain.models import (
     Attempt,
+    Claim,
     Claimed,
     Delivery,
     DeliveryState,
@@ -66,9 +67,20 @@ async def claim_due(
 ) -> list[Claimed]:
     """Up to `limit` due deliveries, within every lane's limits across all replicas; the
     lanes of `ended` attempts (not recorded yet) are free again."""
+    return (await claim(uow, context, limit=limit, ended=ended)).claimed
+
+
+async def claim(
+    uow: UowFactory,
+    context: NotificationContext,
+    *,
+    limit: int,
+    ended: Collection[tuple[uuid.UUID, datetime]] = (),
+) -> Claim:
+    """`claim_due`, and when the next delivery is due after it (`next_due_in`)."""
     settings = context.settings
     async with uow() as work:
-        claimed = await work.queue.claim_due(
+        claimed = await work.queue.claim(
             limit=limit,
             endpoint_cap=settings.endpoint_max_in_flight,
             email_cap=settings.email_max_in_flight,
@@ -77,13 +89,6 @@ async def claim_due(
         )
         await work.commit()
     return claimed
-
-
-async def next_due_in(uow: UowFactory) -> float | None:
-    """Seconds until the earliest claimable pending delivery is due (<= 0: due now, its lane
-    full), None when nothing is pending: how long an idle dispatcher may sleep."""
-    async with uow() as work:
-        return await work.queue.next_due_in()
 
 
 async def record_attempts(

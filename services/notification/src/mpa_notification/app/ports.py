@@ -19,6 +19,7 @@ from mpa_contracts.envelope import Envelope
 from mpa_contracts.events.base import EventData
 from mpa_notification.domain.models import (
     Attempt,
+    Claim,
     Claimed,
     Contact,
     Delivery,
@@ -157,6 +158,19 @@ class DeliveryQueue(Protocol):
         `ended` names attempts this dispatcher finished but has not recorded yet, by
         delivery and the lease it took: they no longer count as in flight (their deliveries
         stay due only after the lease, should their results never be recorded)."""
+        ...
+
+    async def claim(
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
+    ) -> Claim:
+        """`claim_due`, and when the next delivery is due after it (as `next_due_in` would
+        answer once the claim is committed), in the same statement."""
         ...
 
     async def next_due_in(self) -> float | None:
