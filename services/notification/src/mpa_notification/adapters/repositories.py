@@ -7,9 +7,9 @@ import json
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
+import asyncpg
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,6 @@ from mpa_notification.adapters.tables import (
     delivery_attempts,
     endpoints,
     partners,
-    referrals,
 )
 from mpa_notification.domain.errors import DuplicateAddress
 from mpa_notification.domain.models import (
@@ -243,14 +242,12 @@ class SqlContacts:
 # One fixed statement for any number of referrals, in key order (consumers of other
 # partitions never deadlock on a referral). A multi-row VALUES would be compiled anew for
 # every batch (SQLAlchemy caches no multi-row VALUES); arrays through unnest are not.
-_UPSERT_REFERRALS = text(
-    """
+_UPSERT_REFERRALS = """
 INSERT INTO referrals AS r
     (referral_id, case_id, referrer_actor_id, country, partner_id, state)
 SELECT f.referral_id, f.case_id, f.referrer_actor_id, f.country, f.partner_id, f.state
 FROM unnest(
-    CAST(:referral_ids AS uuid[]), CAST(:case_ids AS uuid[]), CAST(:referrers AS text[]),
-    CAST(:countries AS text[]), CAST(:partner_ids AS uuid[]), CAST(:states AS text[])
+    $1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[]
 ) WITH ORDINALITY AS f(referral_id, case_id, referrer_actor_id, country, partner_id, state, n)
 ORDER BY f.n
 ON CONFLICT (referral_id) DO UPDATE SET
@@ -261,7 +258,10 @@ ON CONFLICT (referral_id) DO UPDATE SET
     updated_at = now()
 RETURNING r.referral_id, r.case_id, r.referrer_actor_id, r.country, r.partner_id
 """
-)
+_REFERRALS = """
+SELECT referral_id, case_id, referrer_actor_id, country, partner_id
+FROM referrals WHERE referral_id = ANY($1::uuid[])
+"""
 
 
 class SqlReferrals:
@@ -280,35 +280,34 @@ class SqlReferrals:
         if not folded:
             return
         ordered = [f for _, f in sorted(folded.items())]
-        rows = await self._session.execute(
+        driver = await driver_of(self._session)
+        rows = await driver.fetch(
             _UPSERT_REFERRALS,
-            {
-                "referral_ids": [f.referral_id for f in ordered],
-                "case_ids": [f.case_id for f in ordered],
-                "referrers": [f.referrer_actor_id for f in ordered],
-                "countries": [f.country for f in ordered],
-                "partner_ids": [f.partner_id for f in ordered],
-                "states": [f.state for f in ordered],
-            },
+            [f.referral_id for f in ordered],
+            [f.case_id for f in ordered],
+            [f.referrer_actor_id for f in ordered],
+            [f.country for f in ordered],
+            [f.partner_id for f in ordered],
+            [f.state for f in ordered],
         )
         for row in rows:
-            self._recorded[row.referral_id] = _known(row)
+            self._recorded[row["referral_id"]] = _known(row)
 
     async def get_many(self, referral_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, KnownReferral]:
         found = {i: self._recorded[i] for i in referral_ids if i in self._recorded}
         missing = [i for i in referral_ids if i not in found]
         if missing:
-            rows = await self._session.execute(
-                select(referrals).where(referrals.c.referral_id.in_(missing))
-            )
-            found.update((row.referral_id, _known(row)) for row in rows)
+            driver = await driver_of(self._session)
+            rows = await driver.fetch(_REFERRALS, missing)
+            found.update((row["referral_id"], _known(row)) for row in rows)
         return found
 
 
-def _known(row: Any) -> KnownReferral:
+def _known(row: asyncpg.Record) -> KnownReferral:
     return KnownReferral(
-        row.referral_id, row.case_id, row.referrer_actor_id, row.country, row.partner_id
-    )
+        row["referral_id"], row["case_id"], row["referrer_actor_id"], row["country"],
+        row["partner_id"],
+    )  # fmt: skip
 
 
 class SqlPartners:
