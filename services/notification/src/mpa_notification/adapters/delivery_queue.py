@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_notification.adapters.driver import driver_of
 from mpa_notification.adapters.records import delivery_of, endpoint_of
-from mpa_notification.adapters.tables import deliveries
+from mpa_notification.adapters.tables import deliveries, endpoints
 from mpa_notification.domain.models import (
     Attempt,
     Claim,
@@ -36,13 +36,8 @@ _CLAIM_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK})"
 
 # An endpoint's columns beside a delivery's in one row (`e_` before each name: the two
 # tables share column names), so that claiming and recording read both in one statement.
-_ENDPOINT_NAMES = (
-    "id", "partner_id", "url", "description", "event_types", "enabled", "disabled_reason",
-    "rate_limit_per_second", "max_in_flight", "secret", "previous_secret",
-    "previous_secret_expires_at", "failing_since", "consecutive_failures", "created_at",
-    "updated_at",
-)  # fmt: skip
-_ENDPOINT_COLUMNS = ", ".join(f"e.{name} AS e_{name}" for name in _ENDPOINT_NAMES)
+_ENDPOINT_COLUMNS = ", ".join(f"e.{c.name} AS e_{c.name}" for c in endpoints.c)
+_DELIVERY_COLUMNS = ", ".join(f"d.{c.name}" for c in deliveries.c)
 
 
 class _EndpointColumns:
@@ -181,7 +176,7 @@ WHERE d.state = 'pending'
 # The deliveries an attempt batch records, locked in id order (replicas recording
 # overlapping batches cannot deadlock), each with its endpoint if live (not locked).
 _LOCK_WITH_ENDPOINTS_SQL = f"""
-SELECT d.*, {_ENDPOINT_COLUMNS}
+SELECT {_DELIVERY_COLUMNS}, {_ENDPOINT_COLUMNS}
 FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id AND e.deleted_at IS NULL
 WHERE d.id = ANY($1)
 ORDER BY d.id
