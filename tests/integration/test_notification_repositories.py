@@ -208,6 +208,31 @@ async def test_contacts_are_unique_per_owner_and_address_and_found_by_owner(
         assert await uow.contacts.of_owners([(Audience.PARTNER, "NE")]) == []
 
 
+async def test_a_fan_out_s_recipients_are_read_together_as_each_alone(
+    backend: Backend,
+) -> None:
+    partner = uuid.uuid4()
+    first, second = an_endpoint(partner), an_endpoint(partner)
+    off = an_endpoint(partner, enabled=False, disabled_reason=DisabledReason.PARTNER_REQUEST)
+    await add_endpoints(backend, first, second, off, an_endpoint())
+    desk = a_contact(Audience.PARTNER, str(partner), "desk@ngo.example.org")
+    referrer = a_contact(Audience.REFERRER, "caseworker:cw-1", "cw@x.example.org", 1)
+    async with backend.uow() as uow:
+        for contact in (desk, referrer, a_contact(Audience.PARTNER, "other", "o@x.org", 2)):
+            await uow.contacts.add(contact)
+        await uow.commit()
+    owners = [(Audience.PARTNER, str(partner)), (Audience.REFERRER, "caseworker:cw-1")]
+    async with backend.uow() as uow:
+        found, people = await uow.contacts.recipients([partner], owners)
+        assert found == await uow.endpoints.enabled_of([partner])
+        assert {e.id for e in found} == {first.id, second.id}
+        assert people == await uow.contacts.of_owners(owners)
+        assert [c.id for c in people] == [desk.id, referrer.id]
+        assert await uow.contacts.recipients([partner], []) == (found, [])
+        assert await uow.contacts.recipients([], owners) == ([], people)
+        assert await uow.contacts.recipients([], []) == ([], [])
+
+
 async def test_a_contact_cannot_take_an_address_its_owner_has_and_can_be_removed(
     backend: Backend,
 ) -> None:

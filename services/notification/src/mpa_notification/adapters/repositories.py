@@ -57,6 +57,26 @@ SELECT {", ".join(c.name for c in contacts.c)} FROM contacts
 WHERE (kind, owner) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 ORDER BY created_at, id
 """  # noqa: S608 - constants only
+# Both at once (a fan-out needs both): the endpoints' rows (part 0), then the contacts'
+# (part 1), in one result of the endpoints' columns and then the contacts' own; a column
+# the other kind has not is NULL in its rows.
+_ENDPOINT_NAMES = [c.name for c in endpoints.c]
+_CONTACT_NAMES = {c.name for c in contacts.c}
+_CONTACT_ONLY = [c.name for c in contacts.c if c.name not in _ENDPOINT_NAMES]
+_AS_ENDPOINT = [name if name in _CONTACT_NAMES else "NULL" for name in _ENDPOINT_NAMES]
+_RECIPIENTS = f"""
+SELECT * FROM (
+    SELECT 0 AS part, {", ".join(_ENDPOINT_NAMES)},
+        {", ".join(f"NULL::text AS {name}" for name in _CONTACT_ONLY)}
+    FROM endpoints
+    WHERE partner_id = ANY($1::uuid[]) AND enabled AND deleted_at IS NULL
+    UNION ALL
+    SELECT 1, {", ".join(_AS_ENDPOINT)}, {", ".join(_CONTACT_ONLY)}
+    FROM contacts
+    WHERE (kind, owner) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+) AS recipients
+ORDER BY part, created_at, id
+"""  # noqa: S608 - constants only
 _ADD_DELIVERIES = """
 INSERT INTO deliveries
     (id, channel, audience, endpoint_id, email, contact_id, language, partner_id, event_type,
@@ -217,6 +237,25 @@ class SqlContacts:
             _CONTACTS_OF_OWNERS, [kind.value for kind, _ in pairs], [owner for _, owner in pairs]
         )
         return [contact_of(row) for row in rows]
+
+    async def recipients(
+        self, partner_ids: Collection[uuid.UUID], owners: Collection[tuple[Audience, str]]
+    ) -> tuple[list[Endpoint], list[Contact]]:
+        if not partner_ids or not owners:  # one of them alone: its own statement
+            found = await SqlEndpoints(self._session).enabled_of(partner_ids)
+            return found, await self.of_owners(owners)
+        driver = await driver_of(self._session)
+        pairs = list(owners)
+        rows = await driver.fetch(
+            _RECIPIENTS,
+            list(set(partner_ids)),
+            [kind.value for kind, _ in pairs],
+            [owner for _, owner in pairs],
+        )
+        return (
+            [endpoint_of(row) for row in rows if row["part"] == 0],
+            [contact_of(row) for row in rows if row["part"] == 1],
+        )
 
     async def save(self, contact: Contact) -> Contact | None:
         try:

@@ -88,6 +88,14 @@ class ContactRepository(Protocol):
         """The contacts of any of these (kind, owner) pairs, oldest first."""
         ...
 
+    async def recipients(
+        self, partner_ids: Collection[uuid.UUID], owners: Collection[tuple[Audience, str]]
+    ) -> tuple[list[Endpoint], list[Contact]]:
+        """Everyone a fan-out tells, in one read: the enabled live endpoints of these
+        partners (`EndpointRepository.enabled_of`) and the contacts of these owners
+        (`of_owners`), each oldest first."""
+        ...
+
     async def save(self, contact: Contact) -> Contact | None:
         """The changed contact (None if it is gone); raises DuplicateAddress when its owner
         has that address already."""
