@@ -208,6 +208,31 @@ async def test_contacts_are_unique_per_owner_and_address_and_found_by_owner(
         assert await uow.contacts.of_owners([(Audience.PARTNER, "NE")]) == []
 
 
+async def test_a_fan_out_s_recipients_are_read_together_as_each_alone(
+    backend: Backend,
+) -> None:
+    partner = uuid.uuid4()
+    first, second = an_endpoint(partner), an_endpoint(partner)
+    off = an_endpoint(partner, enabled=False, disabled_reason=DisabledReason.PARTNER_REQUEST)
+    await add_endpoints(backend, first, second, off, an_endpoint())
+    desk = a_contact(Audience.PARTNER, str(partner), "desk@ngo.example.org")
+    referrer = a_contact(Audience.REFERRER, "caseworker:cw-1", "cw@x.example.org", 1)
+    async with backend.uow() as uow:
+        for contact in (desk, referrer, a_contact(Audience.PARTNER, "other", "o@x.org", 2)):
+            await uow.contacts.add(contact)
+        await uow.commit()
+    owners = [(Audience.PARTNER, str(partner)), (Audience.REFERRER, "caseworker:cw-1")]
+    async with backend.uow() as uow:
+        found, people = await uow.contacts.recipients([partner], owners)
+        assert found == await uow.endpoints.enabled_of([partner])
+        assert {e.id for e in found} == {first.id, second.id}
+        assert people == await uow.contacts.of_owners(owners)
+        assert [c.id for c in people] == [desk.id, referrer.id]
+        assert await uow.contacts.recipients([partner], []) == (found, [])
+        assert await uow.contacts.recipients([], owners) == ([], people)
+        assert await uow.contacts.recipients([], []) == ([], [])
+
+
 async def test_a_contact_cannot_take_an_address_its_owner_has_and_can_be_removed(
     backend: Backend,
 ) -> None:
@@ -439,6 +464,38 @@ async def test_the_next_due_delivery_is_the_earliest_pending_one_a_claim_could_t
     due_in = await next_due_in(backend)
     assert due_in is not None
     assert due_in <= -5  # due already (its lane may be full)
+
+
+async def claim_and_next(backend: Backend, limit: int = 100) -> Any:
+    async with backend.uow() as uow:
+        claimed = await uow.queue.claim(
+            limit=limit, endpoint_cap=3, email_cap=2, lease_seconds=LEASE
+        )
+        await uow.commit()
+    return claimed
+
+
+async def test_a_claim_says_when_the_next_delivery_is_due_as_next_due_in_then_would(
+    backend: Backend,
+) -> None:
+    nothing = await claim_and_next(backend)
+    assert (nothing.claimed, nothing.next_due_in) == ([], None)
+    narrow = an_endpoint(max_in_flight=1)
+    await add_endpoints(backend, narrow)
+    await add_deliveries(backend, a_delivery(narrow), a_delivery(due=timedelta(minutes=3)))
+    first = await claim_and_next(backend)
+    assert [c.delivery.endpoint_id for c in first.claimed] == [narrow.id]
+    # The e-mail in 3 minutes; the lease taken ends sooner: it is the next due.
+    after = await next_due_in(backend)
+    assert after is not None
+    assert first.next_due_in is not None
+    assert LEASE - 5 < first.next_due_in <= LEASE
+    assert abs(first.next_due_in - after) < 5
+    await add_deliveries(backend, a_delivery(narrow))
+    full = await claim_and_next(backend)
+    assert full.claimed == []  # its lane is full
+    assert full.next_due_in is not None
+    assert full.next_due_in <= 0  # due already: room comes back with time
 
 
 async def test_recorded_attempts_end_their_leases_and_set_each_delivery_s_state(

@@ -175,8 +175,7 @@ async def test_a_batch_of_events_costs_a_few_reads_and_writes_not_a_few_per_even
     assert counting.calls == {
         "referrals.record": 1,
         "referrals.get_many": 1,
-        "endpoints.enabled_of": 1,
-        "contacts.of_owners": 1,
+        "contacts.recipients": 1,  # the endpoints and the contacts, in one read
         "deliveries.add_many": 1,
     }
     assert world.wakes.count == 1

@@ -34,12 +34,12 @@ from mpa_common.health import DependencyMonitor
 from mpa_contracts.vocabularies import DeliveryFailureReason, NotificationChannel
 from mpa_notification.adapters.email import EmailSender
 from mpa_notification.adapters.webhooks import WebhookSender
-from mpa_notification.app.attempts import AttemptMade, claim_due, next_due_in, record_attempts
+from mpa_notification.app.attempts import AttemptMade, claim, record_attempts
 from mpa_notification.app.context import NotificationContext
 from mpa_notification.app.endpoints import signing_secrets
 from mpa_notification.app.ports import UowFactory
 from mpa_notification.domain.messages import Language
-from mpa_notification.domain.models import Claimed, Endpoint
+from mpa_notification.domain.models import Claim, Claimed, Endpoint
 from mpa_notification.domain.outcomes import AttemptResult, Verdict
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,10 @@ class Dispatcher:
         self._have_ended = asyncio.Event()
         self._recorder_failing = False
         self._wake = asyncio.Event()
+        # Until then (monotonic), nothing is due that the last claim left behind, so an
+        # attempt that ends, or a recording of deliveries, need not wake the claimer: it
+        # would claim nothing (new work, a due retry and stopping still wake it).
+        self._quiet_until = 0.0
         self._stopping = asyncio.Event()
         self._claimer: asyncio.Task[None] | None = None
         self._recorder: asyncio.Task[None] | None = None
@@ -113,6 +117,7 @@ class Dispatcher:
         self.record_seconds = 0.0
 
     def wake(self) -> None:
+        self._quiet_until = 0.0
         self._wake.set()
 
     async def start(self) -> None:
@@ -159,13 +164,15 @@ class Dispatcher:
         backoff = _Backoff()
         while not self._stopping.is_set():
             self._wake.clear()
+            self._quiet_until = 0.0
             started = 0
+            claimed_now: Claim | None = None
             free = self._capacity - len(self._tasks)
             if free > 0 and not self._recorder_failing:
                 ended = list(self._unreleased.items())
                 clock = time.perf_counter()
                 try:
-                    claimed = await claim_due(self._uow, self._context, limit=free, ended=ended)
+                    claimed_now = await claim(self._uow, self._context, limit=free, ended=ended)
                 except Exception as error:
                     self._failed(self.name, "claiming deliveries failed", error)
                     await self._pause(backoff.next())
@@ -175,34 +182,34 @@ class Dispatcher:
                     self._unreleased.pop(delivery_id, None)
                 self._monitor.up_everywhere(self.name)
                 self.claims += 1
-                self.claimed += len(claimed)
+                self.claimed += len(claimed_now.claimed)
                 self.claim_seconds += time.perf_counter() - clock
-                for item in claimed:
+                for item in claimed_now.claimed:
                     self._launch(item)
-                started = len(claimed)
+                started = len(claimed_now.claimed)
             if started and started == free:
                 continue  # more may be due: claim again at once
             wait = self._poll
-            if not started and free > 0 and not self._recorder_failing:
-                wait = await self._idle_wait()
+            if claimed_now is not None and not self._recorder_failing:
+                # Fewer than the free slots were claimable (maybe none): the claim said
+                # when more is due.
+                wait = self._idle_wait(claimed_now.next_due_in)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             await asyncio.sleep(CLAIM_COALESCE_SECONDS)
 
-    async def _idle_wait(self) -> float:
-        """How long a claim that found nothing may wait for a wake-up: until the next
-        delivery is due (a retry, a lease that ends), at most the idle interval; the poll
-        interval when one is due already but its lane is full (room comes back with time).
-        New work wakes the dispatcher (after the commit that wrote it); another replica's
-        is found within the idle interval."""
-        try:
-            due_in = await next_due_in(self._uow)
-        except Exception as error:
-            self._failed(self.name, "reading the next due delivery failed", error)
+    def _idle_wait(self, due_in: float | None) -> float:
+        """How long a claim that took fewer than its free slots may wait for a wake-up:
+        until the next delivery is due (`due_in`: a retry, a lease that ends), at most the
+        idle interval; the poll interval when one is due already but its lane is full
+        (room comes back with time, or when an attempt ends). New work wakes the dispatcher
+        (after the commit that wrote it); another replica's is found within the idle
+        interval. When nothing is due before then, attempts that end do not wake it."""
+        if due_in is not None and due_in <= 0:
             return self._poll
-        if due_in is None:
-            return self._idle
-        return self._poll if due_in <= 0 else min(due_in, self._idle)
+        wait = self._idle if due_in is None else min(due_in, self._idle)
+        self._quiet_until = time.monotonic() + wait
+        return wait
 
     def _failed(self, worker: str, what: str, error: BaseException) -> None:
         """A transient failure is the monitor's to report (once per outage); anything else
@@ -223,7 +230,8 @@ class Dispatcher:
 
     def _ended_task(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._wake.set()
+        if time.monotonic() >= self._quiet_until:
+            self._wake.set()  # its slot (and its lane) may be what a due delivery waits for
 
     # ---- attempting ---------------------------------------------------------------------
 
@@ -315,7 +323,10 @@ class Dispatcher:
                 self._recorder_failing = False
                 self._wake.set()
             self._monitor.up_everywhere(self.recorder_name)
-            self._wake.set()  # the recorded attempts' lanes are free again
+            if time.monotonic() >= self._quiet_until or any(
+                made.result.verdict is not Verdict.DELIVERED for made in batch
+            ):
+                self._wake.set()  # their lanes are free again; a retry may be due at once
 
     async def _record(self, batch: list[AttemptMade]) -> None:
         """Records a batch; when it fails for a reason that is not transient (a bug in one

@@ -38,6 +38,7 @@ from mpa_notification.app.scope import Scope
 from mpa_notification.domain.errors import DuplicateAddress
 from mpa_notification.domain.models import (
     Attempt,
+    Claim,
     Claimed,
     Contact,
     Delivery,
@@ -224,6 +225,13 @@ class MemoryContacts:
     async def of_owners(self, owners: Collection[tuple[Audience, str]]) -> list[Contact]:
         wanted = set(owners)
         return [c for c in self._ordered() if (c.kind, c.owner) in wanted]
+
+    async def recipients(
+        self, partner_ids: Collection[uuid.UUID], owners: Collection[tuple[Audience, str]]
+    ) -> tuple[list[Endpoint], list[Contact]]:
+        # Through the classes: one read, as the tests that count repository calls see it.
+        endpoints = await MemoryEndpoints.enabled_of(MemoryEndpoints(self._store), partner_ids)
+        return endpoints, await MemoryContacts.of_owners(self, owners)
 
     async def save(self, contact: Contact) -> Contact | None:
         if contact.id not in self._store.contacts:
@@ -429,6 +437,24 @@ class MemoryDeliveryQueue:
             Claimed(d, store.endpoints[d.endpoint_id] if d.endpoint_id else None) for d in taken
         ]
 
+    async def claim(
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
+    ) -> Claim:
+        claimed = await self.claim_due(
+            limit=limit,
+            endpoint_cap=endpoint_cap,
+            email_cap=email_cap,
+            lease_seconds=lease_seconds,
+            ended=ended,
+        )
+        return Claim(claimed, await self.next_due_in())
+
     async def next_due_in(self) -> float | None:
         store = self._store
         due = [
@@ -450,6 +476,17 @@ class MemoryDeliveryQueue:
     async def lock(self, delivery_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
         found = {i: self._store.deliveries.get(i) for i in delivery_ids}
         return {i: d for i, d in found.items() if d is not None}
+
+    async def lock_with_endpoints(
+        self, delivery_ids: Collection[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, Delivery], dict[uuid.UUID, Endpoint]]:
+        locked = await self.lock(delivery_ids)
+        endpoints = {
+            e.id: e
+            for d in locked.values()
+            if d.endpoint_id is not None and (e := self._store._live(d.endpoint_id)) is not None
+        }
+        return locked, endpoints
 
     async def record(
         self, attempts: Sequence[tuple[uuid.UUID, Attempt]], outcomes: Sequence[Delivery]

@@ -12,21 +12,53 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
-from sqlalchemy import func, text, update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpa_notification.adapters.driver import driver_of
 from mpa_notification.adapters.records import delivery_of, endpoint_of
-from mpa_notification.adapters.tables import deliveries
-from mpa_notification.domain.models import Attempt, Claimed, Delivery, DeliveryState, Endpoint
+from mpa_notification.adapters.tables import deliveries, endpoints
+from mpa_notification.domain.models import (
+    Attempt,
+    Claim,
+    Claimed,
+    Delivery,
+    DeliveryState,
+    Endpoint,
+)
 
 # One claim at a time per schema (the deployment's tables), across every replica.
 _CLAIM_LOCK = "hashtext('mpa-notification-claim:' || current_schema())"
+_CLAIM_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK})"
+
+# An endpoint's columns beside a delivery's in one row (`e_` before each name: the two
+# tables share column names), so that claiming and recording read both in one statement.
+_ENDPOINT_COLUMNS = ", ".join(f"e.{c.name} AS e_{c.name}" for c in endpoints.c)
+_DELIVERY_COLUMNS = ", ".join(f"d.{c.name}" for c in deliveries.c)
+
+
+class _EndpointColumns:
+    """The `e_`-prefixed endpoint columns of a joined row, by their own names."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: asyncpg.Record) -> None:
+        self._row = row
+
+    def __getitem__(self, key: str) -> Any:
+        return self._row["e_" + key]
+
+
+def _joined_endpoint(row: asyncpg.Record) -> Endpoint | None:
+    return endpoint_of(_EndpointColumns(row)) if row["e_id"] is not None else None
+
 
 # Claims a bounded window of due rows within every lane's room and leases them, in one
 # statement ($1 window, $2 e-mail cap, $3 default endpoint cap, $4 limit, $5 lease seconds).
-_CLAIM_SQL = """
+_CLAIM_SQL = f"""
 WITH activity AS (
     -- Every replica's attempts of each lane (NULL: e-mail) in flight now,
     -- and started in the last second. Both sets are small and indexed.
@@ -87,22 +119,36 @@ due AS (
     WHERE w.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL)
 ),
 picked AS (
-    SELECT d.id
+    SELECT d.id, d.endpoint_id
     FROM deliveries d JOIN due ON due.id = d.id
     WHERE due.lane_rank <= due.lane_room
       AND d.state = 'pending' AND d.next_attempt_at <= statement_timestamp()
     ORDER BY d.next_attempt_at
     LIMIT $4
     FOR UPDATE OF d SKIP LOCKED
+),
+claimed AS (
+    UPDATE deliveries
+    SET claimed_at = statement_timestamp(),
+        leased_until = statement_timestamp() + $5::float8 * interval '1 second',
+        next_attempt_at = statement_timestamp() + $5::float8 * interval '1 second'
+    FROM picked LEFT JOIN endpoints e ON e.id = picked.endpoint_id
+    WHERE deliveries.id = picked.id
+    RETURNING deliveries.*, {_ENDPOINT_COLUMNS}
+),
+rest AS (
+    -- When the earliest pending row left is due (what next_due_in answers): the idle
+    -- dispatcher's wait, without a statement of its own.
+    SELECT extract(epoch FROM min(d.next_attempt_at) - statement_timestamp())::float8
+               AS due_in
+    FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE d.state = 'pending'
+      AND (d.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL))
+      AND NOT EXISTS (SELECT 1 FROM picked p WHERE p.id = d.id)
 )
-UPDATE deliveries
-SET claimed_at = statement_timestamp(),
-    leased_until = statement_timestamp() + $5::float8 * interval '1 second',
-    next_attempt_at = statement_timestamp() + $5::float8 * interval '1 second'
-FROM picked
-WHERE deliveries.id = picked.id
-RETURNING deliveries.*
-"""
+-- One row at least: the claimed rows (none: NULLs), each with `rest_due_in`.
+SELECT claimed.*, rest.due_in AS rest_due_in FROM rest LEFT JOIN claimed ON true
+"""  # noqa: S608 - constants only
 
 # Ended attempts' lanes: their leases end early, if they are still this dispatcher's.
 # SKIP LOCKED: a row locked now is being recorded (which ends its lease anyway); waiting for
@@ -127,6 +173,16 @@ WHERE d.state = 'pending'
   AND (d.endpoint_id IS NULL OR (e.enabled AND e.deleted_at IS NULL))
 """
 
+# The deliveries an attempt batch records, locked in id order (replicas recording
+# overlapping batches cannot deadlock), each with its endpoint if live (not locked).
+_LOCK_WITH_ENDPOINTS_SQL = f"""
+SELECT {_DELIVERY_COLUMNS}, {_ENDPOINT_COLUMNS}
+FROM deliveries d LEFT JOIN endpoints e ON e.id = d.endpoint_id AND e.deleted_at IS NULL
+WHERE d.id = ANY($1)
+ORDER BY d.id
+FOR UPDATE OF d
+"""  # noqa: S608 - constants only
+
 _ADD_ATTEMPTS_SQL = """
 INSERT INTO delivery_attempts
     (delivery_id, attempt, started_at, latency_ms, status_code, failure, error)
@@ -150,11 +206,34 @@ WHERE d.id = o.id
 """
 
 
+# Both at once when a batch has both (it always has): one round trip. The CTE's insert and
+# the update touch different tables; the deliveries are locked already (`lock`).
+_RECORD_SQL = """
+WITH logged AS (
+    INSERT INTO delivery_attempts
+        (delivery_id, attempt, started_at, latency_ms, status_code, failure, error)
+    SELECT * FROM unnest(
+        $1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[]
+    )
+)
+UPDATE deliveries d
+SET state = o.state, attempts = o.attempts, schedule_position = o.position,
+    next_attempt_at = o.next_attempt_at, last_failure = o.failure,
+    last_status_code = o.status, delivered_at = o.delivered_at,
+    leased_until = NULL, updated_at = now()
+FROM unnest(
+    $8::uuid[], $9::text[], $10::int[], $11::int[], $12::timestamptz[], $13::text[],
+    $14::int[], $15::timestamptz[]
+) AS o(id, state, attempts, position, next_attempt_at, failure, status, delivered_at)
+WHERE d.id = o.id
+"""
+
+
 class SqlDeliveryQueue:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def claim_due(
+    async def claim(
         self,
         *,
         limit: int,
@@ -162,7 +241,7 @@ class SqlDeliveryQueue:
         email_cap: int,
         lease_seconds: float,
         ended: Collection[tuple[uuid.UUID, datetime]] = (),
-    ) -> list[Claimed]:
+    ) -> Claim:
         """Takes up to `limit` due deliveries, no more per lane than its limits allow across
         every replica, and leases them.
 
@@ -178,10 +257,8 @@ class SqlDeliveryQueue:
         a lane with a large backlog can fill one claim's window at most until its slots are
         taken.
         """
-        # Through SQLAlchemy first: it begins the session's transaction, which the driver
-        # connection's statements below then belong to.
-        await self._session.execute(text(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK})"))
         driver = await self._driver()
+        await driver.execute(_CLAIM_LOCK_SQL)
         if ended:
             # Only while the lease is still the one this dispatcher took: a delivery whose
             # lease ran out may be in flight at another replica now.
@@ -190,32 +267,43 @@ class SqlDeliveryQueue:
         leased = await driver.fetch(
             _CLAIM_SQL, max(limit * 8, 200), email_cap, endpoint_cap, limit, lease_seconds
         )
-        if not leased:
-            return []
-        claimed = [delivery_of(row) for row in leased]
-        endpoint_ids = list({d.endpoint_id for d in claimed if d.endpoint_id is not None})
-        by_id: dict[uuid.UUID, Endpoint] = {}
-        if endpoint_ids:
-            found = await driver.fetch("SELECT * FROM endpoints WHERE id = ANY($1)", endpoint_ids)
-            by_id = {row["id"]: endpoint_of(row) for row in found}
-        claimed.sort(key=lambda d: d.created_at)
-        return [
-            Claimed(d, by_id[d.endpoint_id] if d.endpoint_id is not None else None) for d in claimed
+        # The endpoints come in the claim's own rows (joined): no second statement; and
+        # when the next delivery is due (the leases taken end then at the latest).
+        claimed = [
+            Claimed(delivery_of(row), _joined_endpoint(row))
+            for row in leased
+            if row["id"] is not None
         ]
+        claimed.sort(key=lambda c: c.delivery.created_at)
+        due_in: float | None = leased[0]["rest_due_in"]
+        if claimed:
+            due_in = lease_seconds if due_in is None else min(due_in, lease_seconds)
+        return Claim(claimed, due_in)
 
-    async def _driver(self) -> asyncpg.Connection:
-        """The asyncpg connection under the session, inside its open transaction: the hot
-        statements skip SQLAlchemy's statement building (a third of the dispatcher's time
-        in profiles) and send arrays instead of one row per parameter set."""
-        connection = await self._session.connection()
-        raw = await connection.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-        if not driver.is_in_transaction():
-            await self._session.execute(text("SELECT 1"))  # begins it
-        return driver
+    async def claim_due(
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
+    ) -> list[Claimed]:
+        claim = await self.claim(
+            limit=limit,
+            endpoint_cap=endpoint_cap,
+            email_cap=email_cap,
+            lease_seconds=lease_seconds,
+            ended=ended,
+        )
+        return claim.claimed
+
+    async def _driver(self, *, transaction: bool = True) -> asyncpg.Connection:
+        return await driver_of(self._session, transaction=transaction)
 
     async def next_due_in(self) -> float | None:
-        driver = await self._driver()
+        # One statement on its own (no BEGIN, no ROLLBACK): a read that locks nothing.
+        driver = await self._driver(transaction=False)
         seconds = await driver.fetchval(_NEXT_DUE_SQL)
         return None if seconds is None else float(seconds)
 
@@ -230,33 +318,51 @@ class SqlDeliveryQueue:
         )
         return {row["id"]: delivery_of(row) for row in rows}
 
+    async def lock_with_endpoints(
+        self, delivery_ids: Collection[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, Delivery], dict[uuid.UUID, Endpoint]]:
+        if not delivery_ids:
+            return {}, {}
+        driver = await self._driver()
+        rows = await driver.fetch(_LOCK_WITH_ENDPOINTS_SQL, list(delivery_ids))
+        deliveries: dict[uuid.UUID, Delivery] = {}
+        endpoints: dict[uuid.UUID, Endpoint] = {}
+        for row in rows:
+            deliveries[row["id"]] = delivery_of(row)
+            endpoint = _joined_endpoint(row)
+            if endpoint is not None:
+                endpoints[endpoint.id] = endpoint
+        return deliveries, endpoints
+
     async def record(
         self, attempts: Sequence[tuple[uuid.UUID, Attempt]], outcomes: Sequence[Delivery]
     ) -> None:
         driver = await self._driver()
-        if attempts:
-            await driver.execute(
-                _ADD_ATTEMPTS_SQL,
-                [delivery_id for delivery_id, _ in attempts],
-                [a.attempt for _, a in attempts],
-                [a.started_at for _, a in attempts],
-                [a.latency_ms for _, a in attempts],
-                [a.status_code for _, a in attempts],
-                [a.failure for _, a in attempts],
-                [a.error for _, a in attempts],
-            )
-        if outcomes:
-            await driver.execute(
-                _SAVE_OUTCOMES_SQL,
-                [d.id for d in outcomes],
-                [d.state.value for d in outcomes],
-                [d.attempts for d in outcomes],
-                [d.schedule_position for d in outcomes],
-                [d.next_attempt_at for d in outcomes],
-                [d.last_failure for d in outcomes],
-                [d.last_status_code for d in outcomes],
-                [d.delivered_at for d in outcomes],
-            )
+        logged = (
+            [delivery_id for delivery_id, _ in attempts],
+            [a.attempt for _, a in attempts],
+            [a.started_at for _, a in attempts],
+            [a.latency_ms for _, a in attempts],
+            [a.status_code for _, a in attempts],
+            [a.failure for _, a in attempts],
+            [a.error for _, a in attempts],
+        )
+        saved = (
+            [d.id for d in outcomes],
+            [d.state.value for d in outcomes],
+            [d.attempts for d in outcomes],
+            [d.schedule_position for d in outcomes],
+            [d.next_attempt_at for d in outcomes],
+            [d.last_failure for d in outcomes],
+            [d.last_status_code for d in outcomes],
+            [d.delivered_at for d in outcomes],
+        )
+        if attempts and outcomes:
+            await driver.execute(_RECORD_SQL, *logged, *saved)
+        elif attempts:
+            await driver.execute(_ADD_ATTEMPTS_SQL, *logged)
+        elif outcomes:
+            await driver.execute(_SAVE_OUTCOMES_SQL, *saved)
 
     async def reschedule(self, delivery_id: uuid.UUID, at: datetime) -> Delivery | None:
         row = (

@@ -11,7 +11,6 @@ from mpa_notification.domain.models import (
     DeliveryState,
     DisabledReason,
     Endpoint,
-    NewDelivery,
 )
 from mpa_notification.domain.routing import Audience
 
@@ -87,27 +86,6 @@ def delivery_of(m: Columns) -> Delivery:
         updated_at=m["updated_at"],
         delivered_at=m["delivered_at"],
     )
-
-
-def new_delivery_values(delivery: NewDelivery) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "channel": delivery.channel.value,
-        "audience": delivery.audience.value,
-        "endpoint_id": delivery.endpoint_id,
-        "email": delivery.email,
-        "contact_id": delivery.contact_id,
-        "language": delivery.language,
-        "partner_id": delivery.partner_id,
-        "event_type": delivery.event_type,
-        "trigger_event_id": delivery.trigger_event_id,
-        "correlation_id": delivery.correlation_id,
-        "referral_id": delivery.referral_id,
-        "case_id": delivery.case_id,
-        "body": delivery.body,
-        "state": DeliveryState.PENDING.value,
-        "next_attempt_at": delivery.next_attempt_at,
-    }
 
 
 def contact_of(m: Columns) -> Contact:

@@ -3,21 +3,23 @@ delivery queue, the dispatcher's side of the deliveries, is in `delivery_queue`)
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, tuple_, update
+import asyncpg
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpa_notification.adapters.driver import driver_of
 from mpa_notification.adapters.records import (
     contact_of,
     delivery_of,
     endpoint_of,
     endpoint_values,
-    new_delivery_values,
 )
 from mpa_notification.adapters.tables import (
     contacts,
@@ -25,7 +27,6 @@ from mpa_notification.adapters.tables import (
     delivery_attempts,
     endpoints,
     partners,
-    referrals,
 )
 from mpa_notification.domain.errors import DuplicateAddress
 from mpa_notification.domain.models import (
@@ -41,6 +42,57 @@ from mpa_notification.domain.models import (
 from mpa_notification.domain.routing import Audience
 
 _live = endpoints.c.deleted_at.is_(None)
+
+# The fan-out's reads and write, one fixed statement each for any number of rows (arrays,
+# not an expanding IN or a multi-row VALUES, which SQLAlchemy compiles anew every time),
+# sent to the driver (`driver_of`).
+_ENABLED_OF = f"""
+SELECT {", ".join(c.name for c in endpoints.c)} FROM endpoints
+WHERE partner_id = ANY($1::uuid[]) AND enabled AND deleted_at IS NULL
+ORDER BY created_at, id
+"""  # noqa: S608 - constants only
+_ENABLED_OF_LOCKED = _ENABLED_OF + "FOR UPDATE\n"
+_CONTACTS_OF_OWNERS = f"""
+SELECT {", ".join(c.name for c in contacts.c)} FROM contacts
+WHERE (kind, owner) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY created_at, id
+"""  # noqa: S608 - constants only
+# Both at once (a fan-out needs both): the endpoints' rows (part 0), then the contacts'
+# (part 1), in one result of the endpoints' columns and then the contacts' own; a column
+# the other kind has not is NULL in its rows.
+_ENDPOINT_NAMES = [c.name for c in endpoints.c]
+_CONTACT_NAMES = {c.name for c in contacts.c}
+_CONTACT_ONLY = [c.name for c in contacts.c if c.name not in _ENDPOINT_NAMES]
+_AS_ENDPOINT = [name if name in _CONTACT_NAMES else "NULL" for name in _ENDPOINT_NAMES]
+_RECIPIENTS = f"""
+SELECT * FROM (
+    SELECT 0 AS part, {", ".join(_ENDPOINT_NAMES)},
+        {", ".join(f"NULL::text AS {name}" for name in _CONTACT_ONLY)}
+    FROM endpoints
+    WHERE partner_id = ANY($1::uuid[]) AND enabled AND deleted_at IS NULL
+    UNION ALL
+    SELECT 1, {", ".join(_AS_ENDPOINT)}, {", ".join(_CONTACT_ONLY)}
+    FROM contacts
+    WHERE (kind, owner) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+) AS recipients
+ORDER BY part, created_at, id
+"""  # noqa: S608 - constants only
+_ADD_DELIVERIES = """
+INSERT INTO deliveries
+    (id, channel, audience, endpoint_id, email, contact_id, language, partner_id, event_type,
+     trigger_event_id, correlation_id, referral_id, case_id, body, state, next_attempt_at)
+SELECT d.id, d.channel, d.audience, d.endpoint_id, d.email, d.contact_id, d.language,
+       d.partner_id, d.event_type, d.trigger_event_id, d.correlation_id, d.referral_id,
+       d.case_id, CAST(d.body AS jsonb), 'pending', d.next_attempt_at
+FROM unnest(
+    $1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::text[],
+    $8::uuid[], $9::text[], $10::uuid[], $11::uuid[], $12::uuid[], $13::uuid[], $14::text[],
+    $15::timestamptz[]
+) WITH ORDINALITY AS d(id, channel, audience, endpoint_id, email, contact_id, language,
+    partner_id, event_type, trigger_event_id, correlation_id, referral_id, case_id, body,
+    next_attempt_at, n)
+ORDER BY d.n
+"""
 
 
 class SqlEndpoints:
@@ -98,14 +150,11 @@ class SqlEndpoints:
     ) -> list[Endpoint]:
         if not partner_ids:
             return []
-        query = select(endpoints).where(
-            endpoints.c.partner_id.in_(list(partner_ids)),
-            endpoints.c.enabled.is_(True),
-            _live,
+        driver = await driver_of(self._session)
+        rows = await driver.fetch(
+            _ENABLED_OF_LOCKED if lock else _ENABLED_OF, list(set(partner_ids))
         )
-        query = query.order_by(endpoints.c.created_at, endpoints.c.id)
-        rows = await self._session.execute(query.with_for_update() if lock else query)
-        return [endpoint_of(row._mapping) for row in rows]
+        return [endpoint_of(row) for row in rows]
 
     async def save(self, endpoint: Endpoint) -> Endpoint:
         row = (
@@ -182,16 +231,31 @@ class SqlContacts:
     async def of_owners(self, owners: Collection[tuple[Audience, str]]) -> list[Contact]:
         if not owners:
             return []
-        rows = await self._session.execute(
-            select(contacts)
-            .where(
-                tuple_(contacts.c.kind, contacts.c.owner).in_(
-                    [(kind.value, owner) for kind, owner in owners]
-                )
-            )
-            .order_by(contacts.c.created_at, contacts.c.id)
+        driver = await driver_of(self._session)
+        pairs = list(owners)
+        rows = await driver.fetch(
+            _CONTACTS_OF_OWNERS, [kind.value for kind, _ in pairs], [owner for _, owner in pairs]
         )
-        return [contact_of(row._mapping) for row in rows]
+        return [contact_of(row) for row in rows]
+
+    async def recipients(
+        self, partner_ids: Collection[uuid.UUID], owners: Collection[tuple[Audience, str]]
+    ) -> tuple[list[Endpoint], list[Contact]]:
+        if not partner_ids or not owners:  # one of them alone: its own statement
+            found = await SqlEndpoints(self._session).enabled_of(partner_ids)
+            return found, await self.of_owners(owners)
+        driver = await driver_of(self._session)
+        pairs = list(owners)
+        rows = await driver.fetch(
+            _RECIPIENTS,
+            list(set(partner_ids)),
+            [kind.value for kind, _ in pairs],
+            [owner for _, owner in pairs],
+        )
+        return (
+            [endpoint_of(row) for row in rows if row["part"] == 0],
+            [contact_of(row) for row in rows if row["part"] == 1],
+        )
 
     async def save(self, contact: Contact) -> Contact | None:
         try:
@@ -217,14 +281,12 @@ class SqlContacts:
 # One fixed statement for any number of referrals, in key order (consumers of other
 # partitions never deadlock on a referral). A multi-row VALUES would be compiled anew for
 # every batch (SQLAlchemy caches no multi-row VALUES); arrays through unnest are not.
-_UPSERT_REFERRALS = text(
-    """
+_UPSERT_REFERRALS = """
 INSERT INTO referrals AS r
     (referral_id, case_id, referrer_actor_id, country, partner_id, state)
 SELECT f.referral_id, f.case_id, f.referrer_actor_id, f.country, f.partner_id, f.state
 FROM unnest(
-    CAST(:referral_ids AS uuid[]), CAST(:case_ids AS uuid[]), CAST(:referrers AS text[]),
-    CAST(:countries AS text[]), CAST(:partner_ids AS uuid[]), CAST(:states AS text[])
+    $1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[]
 ) WITH ORDINALITY AS f(referral_id, case_id, referrer_actor_id, country, partner_id, state, n)
 ORDER BY f.n
 ON CONFLICT (referral_id) DO UPDATE SET
@@ -233,13 +295,21 @@ ON CONFLICT (referral_id) DO UPDATE SET
     partner_id = coalesce(excluded.partner_id, r.partner_id),
     state = coalesce(excluded.state, r.state),
     updated_at = now()
+RETURNING r.referral_id, r.case_id, r.referrer_actor_id, r.country, r.partner_id
 """
-)
+_REFERRALS = """
+SELECT referral_id, case_id, referrer_actor_id, country, partner_id
+FROM referrals WHERE referral_id = ANY($1::uuid[])
+"""
 
 
 class SqlReferrals:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # The referrals this unit of work recorded, as the upsert left them (returned by it):
+        # their rows stay locked by this transaction until it ends, so `get_many` need not
+        # read them again.
+        self._recorded: dict[uuid.UUID, KnownReferral] = {}
 
     async def record(self, facts: Sequence[ReferralFacts]) -> None:
         folded: dict[uuid.UUID, ReferralFacts] = {}
@@ -249,30 +319,34 @@ class SqlReferrals:
         if not folded:
             return
         ordered = [f for _, f in sorted(folded.items())]
-        await self._session.execute(
+        driver = await driver_of(self._session)
+        rows = await driver.fetch(
             _UPSERT_REFERRALS,
-            {
-                "referral_ids": [f.referral_id for f in ordered],
-                "case_ids": [f.case_id for f in ordered],
-                "referrers": [f.referrer_actor_id for f in ordered],
-                "countries": [f.country for f in ordered],
-                "partner_ids": [f.partner_id for f in ordered],
-                "states": [f.state for f in ordered],
-            },
+            [f.referral_id for f in ordered],
+            [f.case_id for f in ordered],
+            [f.referrer_actor_id for f in ordered],
+            [f.country for f in ordered],
+            [f.partner_id for f in ordered],
+            [f.state for f in ordered],
         )
+        for row in rows:
+            self._recorded[row["referral_id"]] = _known(row)
 
     async def get_many(self, referral_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, KnownReferral]:
-        if not referral_ids:
-            return {}
-        rows = await self._session.execute(
-            select(referrals).where(referrals.c.referral_id.in_(list(referral_ids)))
-        )
-        return {
-            row.referral_id: KnownReferral(
-                row.referral_id, row.case_id, row.referrer_actor_id, row.country, row.partner_id
-            )
-            for row in rows
-        }
+        found = {i: self._recorded[i] for i in referral_ids if i in self._recorded}
+        missing = [i for i in referral_ids if i not in found]
+        if missing:
+            driver = await driver_of(self._session)
+            rows = await driver.fetch(_REFERRALS, missing)
+            found.update((row["referral_id"], _known(row)) for row in rows)
+        return found
+
+
+def _known(row: asyncpg.Record) -> KnownReferral:
+    return KnownReferral(
+        row["referral_id"], row["case_id"], row["referrer_actor_id"], row["country"],
+        row["partner_id"],
+    )  # fmt: skip
 
 
 class SqlPartners:
@@ -302,8 +376,28 @@ class SqlDeliveryLog:
         self._session = session
 
     async def add_many(self, new: Sequence[NewDelivery]) -> None:
-        if new:
-            await self._session.execute(insert(deliveries), [new_delivery_values(d) for d in new])
+        if not new:
+            return
+        driver = await driver_of(self._session)
+        await driver.execute(
+            _ADD_DELIVERIES,
+            [d.id for d in new],
+            [d.channel.value for d in new],
+            [d.audience.value for d in new],
+            [d.endpoint_id for d in new],
+            [d.email for d in new],
+            [d.contact_id for d in new],
+            [d.language for d in new],
+            [d.partner_id for d in new],
+            [d.event_type for d in new],
+            [d.trigger_event_id for d in new],
+            [d.correlation_id for d in new],
+            [d.referral_id for d in new],
+            [d.case_id for d in new],
+            # The document's text, cast to JSONB by the server.
+            [json.dumps(d.body) for d in new],
+            [d.next_attempt_at for d in new],
+        )
 
     async def get(
         self, delivery_id: uuid.UUID, *, partner_id: uuid.UUID | None, lock: bool = False

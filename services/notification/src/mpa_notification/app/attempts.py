@@ -33,6 +33,7 @@ from mpa_notification.domain.attempts import AttemptStep, after_attempt
 from mpa_notification.domain.content import referral_link
 from mpa_notification.domain.models import (
     Attempt,
+    Claim,
     Claimed,
     Delivery,
     DeliveryState,
@@ -66,9 +67,20 @@ async def claim_due(
 ) -> list[Claimed]:
     """Up to `limit` due deliveries, within every lane's limits across all replicas; the
     lanes of `ended` attempts (not recorded yet) are free again."""
+    return (await claim(uow, context, limit=limit, ended=ended)).claimed
+
+
+async def claim(
+    uow: UowFactory,
+    context: NotificationContext,
+    *,
+    limit: int,
+    ended: Collection[tuple[uuid.UUID, datetime]] = (),
+) -> Claim:
+    """`claim_due`, and when the next delivery is due after it (`next_due_in`)."""
     settings = context.settings
     async with uow() as work:
-        claimed = await work.queue.claim_due(
+        claimed = await work.queue.claim(
             limit=limit,
             endpoint_cap=settings.endpoint_max_in_flight,
             email_cap=settings.email_max_in_flight,
@@ -79,13 +91,6 @@ async def claim_due(
     return claimed
 
 
-async def next_due_in(uow: UowFactory) -> float | None:
-    """Seconds until the earliest claimable pending delivery is due (<= 0: due now, its lane
-    full), None when nothing is pending: how long an idle dispatcher may sleep."""
-    async with uow() as work:
-        return await work.queue.next_due_in()
-
-
 async def record_attempts(
     attempts: Sequence[AttemptMade], uow: UowFactory, context: NotificationContext
 ) -> None:
@@ -93,8 +98,8 @@ async def record_attempts(
     if not attempts:
         return
     async with uow() as work:
-        deliveries = await work.queue.lock({a.delivery_id for a in attempts})
-        endpoints = await _endpoints_of(work, attempts, deliveries)
+        deliveries, seen = await work.queue.lock_with_endpoints({a.delivery_id for a in attempts})
+        endpoints = await _endpoints_of(work, attempts, deliveries, seen)
         now = datetime.now(UTC)
         log: list[tuple[uuid.UUID, Attempt]] = []
         touched: set[uuid.UUID] = set()
@@ -156,9 +161,11 @@ async def _endpoints_of(
     work: NotificationUow,
     attempts: Sequence[AttemptMade],
     deliveries: dict[uuid.UUID, Delivery],
+    seen: dict[uuid.UUID, Endpoint],
 ) -> dict[uuid.UUID, Endpoint]:
     """The endpoints of these deliveries: locked where a failure may change their health
-    (successes, the common case, do not queue behind each other on a healthy row)."""
+    (successes, the common case, do not queue behind each other on a healthy row: they
+    keep the endpoints `seen`, read unlocked with the deliveries)."""
     failing: set[uuid.UUID] = set()
     succeeding: set[uuid.UUID] = set()
     for made in attempts:
@@ -174,7 +181,7 @@ async def _endpoints_of(
         found.update(await work.endpoints.get_many(failing, lock=True))
     rest = succeeding - failing
     if rest:
-        read = await work.endpoints.get_many(rest)
+        read = {i: seen[i] for i in rest if i in seen}
         unhealthy = {i for i, e in read.items() if not e.is_healthy}
         found.update(read)
         if unhealthy:

@@ -5,8 +5,8 @@ Handlers and use cases do not query per notification: they add what they learn o
 referrals and what they want told to the unit of work's `FanOut`, which the unit of work
 writes when it commits, in a fixed number of statements however many events the
 transaction holds (the consumer hands a partition's events to one transaction): one upsert
-of the referrals, one read of the endpoints, one of the contacts, one insert of the
-deliveries. The dispatcher is woken after the commit.
+of the referrals (which returns them), one read of the endpoints and contacts together, one
+insert of the deliveries. The dispatcher is woken after the commit.
 """
 
 from __future__ import annotations
@@ -106,8 +106,7 @@ class FanOut:
         referrals = await uow.referrals.get_many(
             {t.notification.referral_id for t in told if t.notification.referral_id}
         )
-        endpoints = await _subscribed_endpoints(uow, told)
-        contacts = await _contacts(uow, told, referrals)
+        endpoints, contacts = await _recipients(uow, told, referrals)
         created: list[NewDelivery] = []
         for item in told:
             created.extend(_deliveries(item, referrals, endpoints, contacts))
@@ -163,21 +162,15 @@ def tell_about(
     )
 
 
-async def _subscribed_endpoints(
-    uow: NotificationUow, told: list[_Told]
-) -> dict[uuid.UUID, list[Endpoint]]:
-    partners = {
+def _partners(told: list[_Told]) -> set[uuid.UUID]:
+    """The partners whose endpoints may hear of these notifications."""
+    return {
         t.notification.partner_id
         for t in told
         if t.webhooks
         and t.notification.partner_id is not None
         and t.notification.event_type in WEBHOOK_EVENT_TYPES
     }
-    by_partner: dict[uuid.UUID, list[Endpoint]] = {}
-    if partners:
-        for endpoint in await uow.endpoints.enabled_of(partners):
-            by_partner.setdefault(endpoint.partner_id, []).append(endpoint)
-    return by_partner
 
 
 def _owner(
@@ -195,9 +188,10 @@ def _owner(
     return None
 
 
-async def _contacts(
+async def _recipients(
     uow: NotificationUow, told: list[_Told], referrals: dict[uuid.UUID, KnownReferral]
-) -> dict[tuple[Audience, str], list[Contact]]:
+) -> tuple[dict[uuid.UUID, list[Endpoint]], dict[tuple[Audience, str], list[Contact]]]:
+    """The subscribed endpoints by partner and the contacts by (kind, owner), in one read."""
     owners: set[tuple[Audience, str]] = set()
     for item in told:
         referral = _referral_of(item.notification, referrals)
@@ -205,11 +199,17 @@ async def _contacts(
             owner = _owner(audience, item.notification, referral)
             if owner is not None:
                 owners.add((CONTACT_KIND.get(audience, audience), owner))
+    partners = _partners(told)
+    by_partner: dict[uuid.UUID, list[Endpoint]] = {}
     found: dict[tuple[Audience, str], list[Contact]] = {}
-    if owners:
-        for contact in await uow.contacts.of_owners(owners):
-            found.setdefault((contact.kind, contact.owner), []).append(contact)
-    return found
+    if not partners and not owners:
+        return by_partner, found
+    endpoints, contacts = await uow.contacts.recipients(partners, owners)
+    for endpoint in endpoints:
+        by_partner.setdefault(endpoint.partner_id, []).append(endpoint)
+    for contact in contacts:
+        found.setdefault((contact.kind, contact.owner), []).append(contact)
+    return by_partner, found
 
 
 def _referral_of(

@@ -19,6 +19,7 @@ from mpa_contracts.envelope import Envelope
 from mpa_contracts.events.base import EventData
 from mpa_notification.domain.models import (
     Attempt,
+    Claim,
     Claimed,
     Contact,
     Delivery,
@@ -85,6 +86,14 @@ class ContactRepository(Protocol):
 
     async def of_owners(self, owners: Collection[tuple[Audience, str]]) -> list[Contact]:
         """The contacts of any of these (kind, owner) pairs, oldest first."""
+        ...
+
+    async def recipients(
+        self, partner_ids: Collection[uuid.UUID], owners: Collection[tuple[Audience, str]]
+    ) -> tuple[list[Endpoint], list[Contact]]:
+        """Everyone a fan-out tells, in one read: the enabled live endpoints of these
+        partners (`EndpointRepository.enabled_of`) and the contacts of these owners
+        (`of_owners`), each oldest first."""
         ...
 
     async def save(self, contact: Contact) -> Contact | None:
@@ -159,12 +168,32 @@ class DeliveryQueue(Protocol):
         stay due only after the lease, should their results never be recorded)."""
         ...
 
+    async def claim(
+        self,
+        *,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]] = (),
+    ) -> Claim:
+        """`claim_due`, and when the next delivery is due after it (as `next_due_in` would
+        answer once the claim is committed), in the same statement."""
+        ...
+
     async def next_due_in(self) -> float | None:
         """Seconds until the earliest pending delivery a claim could take is due (<= 0:
         due now, its lane full), or None when nothing is pending."""
         ...
 
     async def lock(self, delivery_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Delivery]: ...
+
+    async def lock_with_endpoints(
+        self, delivery_ids: Collection[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, Delivery], dict[uuid.UUID, Endpoint]]:
+        """`lock`, and the live endpoints of those deliveries as they are now (not locked),
+        read in the same statement."""
+        ...
 
     async def record(
         self, attempts: Sequence[tuple[uuid.UUID, Attempt]], outcomes: Sequence[Delivery]

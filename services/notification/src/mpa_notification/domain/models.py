@@ -199,6 +199,17 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """What one claim leased, and when the next delivery it left is due."""
+
+    claimed: list[Claimed]
+    # Seconds until the earliest pending delivery a claim could take, besides those just
+    # leased, is due (<= 0: due now, its lane full), counting the leases' ends; None when
+    # nothing is pending.
+    next_due_in: float | None
+
+
+@dataclass(frozen=True)
 class ReferralFacts:
     """What one referral event tells of its referral (None: not said, keep what is known)."""
 
