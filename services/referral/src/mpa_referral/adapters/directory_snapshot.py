@@ -4,9 +4,10 @@ One `DirectorySnapshot` per process holds every partner and service as routing s
 indexed by (need category, country), and the partners' track records. It is kept current
 from the directory's own events: before the first directory read of every unit of work it
 catches up on the directory events committed to the outbox since the last position it
-applied (one indexed query; the outbox's position order is its commit order, see
-`mpa_common.messaging.outbox.stage_events`), and reloads the partners and services they
-name. So it changes only from committed data, and every replica sees every replica's
+applied (one indexed query; up to the highest position it sees, every directory event
+is committed: directory events are written in `TABLE` commit order, see adapters/uow.py
+and `mpa_common.messaging.outbox.CommitOrder`), and reloads the partners and services
+they name. So it changes only from committed data, and every replica sees every replica's
 changes before it routes again.
 
 What it cannot learn from events it re-reads now and then: the places other replicas took
@@ -50,14 +51,15 @@ from mpa_referral.domain.routing import PartnerRecord
 Pool = dict[uuid.UUID, ServiceListing]
 PoolKey = tuple[NeedCategory, str]
 
+DIRECTORY_EVENT_PREFIX = "org.mpa.directory."
 # Directory events after a position, and where the outbox ends, in one statement.
 _DIRECTORY_EVENTS = text(
-    """
+    f"""
     SELECT position, envelope->'data'->>'partner_id', envelope->'data'->>'service_id'
-    FROM outbox WHERE position > :after AND event_type LIKE 'org.mpa.directory.%'
+    FROM outbox WHERE position > :after AND event_type LIKE '{DIRECTORY_EVENT_PREFIX}%'
     UNION ALL
     SELECT max(position), NULL, NULL FROM outbox
-    """
+    """  # noqa: S608 - a constant, no input
 )
 _PLACES_CHANGED = text(
     """
