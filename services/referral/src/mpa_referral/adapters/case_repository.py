@@ -23,6 +23,7 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
+from mpa_referral.adapters.directory_snapshot import DirectoryView
 from mpa_referral.adapters.tables import case_needs, cases
 from mpa_referral.adapters.write_buffer import WriteBuffer
 from mpa_referral.domain.cases import (
@@ -168,17 +169,20 @@ _ADD_CASE: ReturningInsert[tuple[bool]] = (
             "updated_at": func.now(),
         },
     )
-    .returning(literal_column("(xmax = 0)"))
+    .returning(literal_column("(xmax = 0)").label("inserted"))
 )
 
 
 class SqlCaseRepository:
-    def __init__(self, session: AsyncSession, buffer: WriteBuffer) -> None:
+    def __init__(self, session: AsyncSession, buffer: WriteBuffer, view: DirectoryView) -> None:
         self._session = session
         self._buffer = buffer
+        self._view = view
 
     async def add(self, case: CaseProfile, reference: str) -> bool:
-        inserted = await self._session.scalar(
+        # Routing the case's needs follows: the directory catch-up it needs first goes in
+        # the same round trip.
+        inserted = await self._view.current_with(
             _ADD_CASE,
             {
                 "case_id": case.case_id,

@@ -73,7 +73,7 @@ class ReferralUnitOfWork(UnitOfWork):
     def _bind(self, session: AsyncSession) -> None:
         view = DirectoryView(self._snapshot, session)
         self._buffer = buffer = WriteBuffer(session)
-        self.cases = SqlCaseRepository(session, buffer)
+        self.cases = SqlCaseRepository(session, buffer, view)
         self.referrals = SqlReferralRepository(
             session, self._notes, buffer, on_record_changed=view.answered
         )
