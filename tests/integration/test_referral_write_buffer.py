@@ -1,27 +1,38 @@
 """The referral write buffer on PostgreSQL: a flush is one statement whatever it holds
 (parents and children together, foreign keys checked at its end), rows keep the order they
-were added in, rows naming other columns go too, and a replayed need is skipped."""
+were added in, rows naming other columns go too, and a replayed need is skipped; a commit's
+outbox rows go in its statement unless they hold directory events."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from mpa_contracts.events.directory import PartnerDeactivatedV1
+from mpa_contracts.vocabularies import DeactivationReason, NeedCategory, Urgency
+from mpa_referral.adapters.directory_snapshot import DirectorySnapshot
+from mpa_referral.adapters.notes import NoteCipher
 from mpa_referral.adapters.tables import (
     case_needs,
     cases,
+    outbox,
     referral_history,
     referrals,
     routing_attempts,
     timers,
 )
+from mpa_referral.adapters.uow import ReferralUnitOfWork
 from mpa_referral.adapters.write_buffer import WriteBuffer
+from mpa_referral.domain.cases import CaseNeed
+from mpa_referral.testing import ADMIN, registered
 from tests.conftest import service_database_url
 from tests.integration.referral_support import private_schema
 
@@ -157,3 +168,55 @@ async def test_a_flush_is_one_statement_in_order_and_skips_replayed_needs(
             )
         ).scalars()
         assert assistance == "QB"
+
+
+async def test_a_commit_writes_its_events_in_the_flush_unless_they_are_directory_events(
+    sessions: tuple[async_sessionmaker[AsyncSession], list[str]],
+) -> None:
+    """Without directory events the outbox rows go in the write buffer's statement, taking
+    only per-key locks; with one, the whole outbox is locked first (TABLE order), which the
+    directory snapshot's tail needs: it waits for a transaction that holds outbox rows."""
+    factory, statements = sessions
+    unit = ReferralUnitOfWork(
+        factory,
+        source="urn:mpa:service:referral",
+        snapshot=DirectorySnapshot(),
+        notes=NoteCipher(bytes(32)),
+    )
+    case = registered("QA", [(NeedCategory.FOOD, Urgency.LOW)])
+    deactivated = PartnerDeactivatedV1(
+        partner_id=uuid.uuid4(),
+        reason=DeactivationReason.AGREEMENT_ENDED,
+        actor_id=ADMIN.actor_id,
+        actor_role=ADMIN.role,
+    )
+    async with factory() as holder:
+        # Another writer of the outbox, not yet committed.
+        await holder.execute(text("LOCK TABLE outbox IN ROW EXCLUSIVE MODE"))
+        async with unit as uow:
+            await uow.cases.add_needs(
+                [CaseNeed(uuid.uuid4(), case.case_id, NeedCategory.FOOD, Urgency.LOW, None)]
+            )
+            uow.emit(case)
+            statements.clear()
+            with pytest.raises(IntegrityError):  # the need's case is not there
+                await asyncio.wait_for(uow.commit(), 5)
+            assert len(statements) == 1  # the need and the event together
+        async with unit as uow:
+            first = uow.emit(case)
+            second = uow.emit(case)
+            statements.clear()
+            await asyncio.wait_for(uow.commit(), 5)  # not held up by the other writer
+            assert len(statements) == 1
+        async with unit as uow:
+            directory = uow.emit(deactivated)
+            committing = asyncio.ensure_future(uow.commit())
+            await asyncio.sleep(0.5)
+            assert not committing.done()  # TABLE order: waits for the other writer
+            await holder.rollback()
+            await asyncio.wait_for(committing, 5)
+    async with factory() as session:
+        written = (
+            await session.execute(select(outbox.c.event_id).order_by(outbox.c.position))
+        ).scalars()
+        assert list(written) == [first.id, second.id, directory.id]

@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from mpa_contracts.vocabularies import (
     AgeBand,
@@ -22,6 +23,7 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
+from mpa_referral.adapters.directory_snapshot import DirectoryView
 from mpa_referral.adapters.tables import case_needs, cases
 from mpa_referral.adapters.write_buffer import WriteBuffer
 from mpa_referral.domain.cases import (
@@ -134,26 +136,60 @@ def _need_of(row: RowMapping) -> CaseNeed:
     )
 
 
+# What `_columns` gives, in its order: a registration stores them, a repeated one overwrites.
+_CASE_COLUMNS = (
+    "age_band",
+    "sex",
+    "nationality",
+    "languages",
+    "country",
+    "admin_area",
+    "vulnerabilities",
+    "consent",
+    "transfer_consents",
+    "do_not_contact",
+    "safe_contact_method",
+    "status",
+)
+_ADDED = insert(cases)
+# Built once: the registration's row, or the case's columns overwritten when it is known
+# (a repeated registration). xmax is 0 on a row this statement inserted, not on one it
+# updated.
+_ADD_CASE: ReturningInsert[tuple[bool]] = (
+    _ADDED.values(
+        {
+            name: bindparam(name)
+            for name in ("case_id", "case_reference", "correlation_id", *_CASE_COLUMNS)
+        }
+    )
+    .on_conflict_do_update(
+        index_elements=[cases.c.case_id],
+        set_={
+            **{name: _ADDED.excluded[name] for name in _CASE_COLUMNS},
+            "updated_at": func.now(),
+        },
+    )
+    .returning(literal_column("(xmax = 0)").label("inserted"))
+)
+
+
 class SqlCaseRepository:
-    def __init__(self, session: AsyncSession, buffer: WriteBuffer) -> None:
+    def __init__(self, session: AsyncSession, buffer: WriteBuffer, view: DirectoryView) -> None:
         self._session = session
         self._buffer = buffer
+        self._view = view
 
     async def add(self, case: CaseProfile, reference: str) -> bool:
-        values = _columns(case)
-        inserted = await self._session.scalar(
-            insert(cases)
-            .values(
-                case_id=case.case_id,
-                case_reference=reference,
-                correlation_id=case.correlation_id,
-                **values,
-            )
-            .on_conflict_do_update(
-                index_elements=[cases.c.case_id], set_={**values, "updated_at": func.now()}
-            )
-            # xmax is 0 on a row this statement inserted, not on one it updated.
-            .returning(literal_column("(xmax = 0)"))
+        # Routing the case's needs follows: the directory catch-up it needs first goes in
+        # the same round trip.
+        inserted = await self._view.current_with(
+            _ADD_CASE,
+            {
+                "case_id": case.case_id,
+                "case_reference": reference,
+                "correlation_id": case.correlation_id,
+                **_columns(case),
+            },
         )
         return bool(inserted)
 

@@ -4,9 +4,10 @@ One `DirectorySnapshot` per process holds every partner and service as routing s
 indexed by (need category, country), and the partners' track records. It is kept current
 from the directory's own events: before the first directory read of every unit of work it
 catches up on the directory events committed to the outbox since the last position it
-applied (one indexed query; the outbox's position order is its commit order, see
-`mpa_common.messaging.outbox.stage_events`), and reloads the partners and services they
-name. So it changes only from committed data, and every replica sees every replica's
+applied (one indexed query; up to the highest position it sees, every directory event
+is committed: directory events are written in `TABLE` commit order, see adapters/uow.py
+and `mpa_common.messaging.outbox.CommitOrder`), and reloads the partners and services
+they name. So it changes only from committed data, and every replica sees every replica's
 changes before it routes again.
 
 What it cannot learn from events it re-reads now and then: the places other replicas took
@@ -33,11 +34,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Executable, bindparam, func, null, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from mpa_contracts.vocabularies import NeedCategory, PartnerType, Urgency
-from mpa_referral.adapters.tables import partners, routing_attempts, services
+from mpa_referral.adapters.tables import outbox, partners, routing_attempts, services
 from mpa_referral.domain.directory import (
     DesignationRole,
     PartnerListing,
@@ -50,15 +52,40 @@ from mpa_referral.domain.routing import PartnerRecord
 Pool = dict[uuid.UUID, ServiceListing]
 PoolKey = tuple[NeedCategory, str]
 
-# Directory events after a position, and where the outbox ends, in one statement.
-_DIRECTORY_EVENTS = text(
-    """
-    SELECT position, envelope->'data'->>'partner_id', envelope->'data'->>'service_id'
-    FROM outbox WHERE position > :after AND event_type LIKE 'org.mpa.directory.%'
-    UNION ALL
-    SELECT max(position), NULL, NULL FROM outbox
-    """
-)
+DIRECTORY_EVENT_PREFIX = "org.mpa.directory."
+# A statement that rides along with a catch-up (see `DirectoryView.current_with`): an
+# insert returning one row of one column.
+Riding = ReturningInsert[Any]
+_DIRECTORY_EVENTS: dict[Riding | None, Executable] = {}
+
+
+def _directory_events(riding: Riding | None = None) -> Executable:
+    """Directory events after a position (`after`), and where the outbox ends, in one
+    statement; with `riding` too, as a data-modifying WITH (run once, whatever reads it),
+    its value a fourth column of the end row."""
+    found = _DIRECTORY_EVENTS.get(riding)
+    if found is not None:
+        return found
+    o = outbox.c
+    data = o.envelope["data"]
+    events = (
+        select(o.position, data["partner_id"].astext, data["service_id"].astext)
+        .where(o.position > bindparam("after"))
+        .where(o.event_type.like(f"{DIRECTORY_EVENT_PREFIX}%"))
+    )
+    end = select(func.max(o.position), null(), null())
+    if riding is None:
+        found = union_all(events, end)
+    else:
+        ridden = riding.cte("riding")
+        found = union_all(
+            events.add_columns(null()),
+            end.add_columns(select(*ridden.c).scalar_subquery()),
+        ).add_cte(ridden)
+    _DIRECTORY_EVENTS[riding] = found
+    return found
+
+
 _PLACES_CHANGED = text(
     """
     SELECT id, capacity_available FROM services
@@ -175,15 +202,24 @@ class DirectorySnapshot:
 
     # ---- keeping current ------------------------------------------------------------
 
-    async def catch_up(self, session: AsyncSession) -> None:
+    async def catch_up(
+        self,
+        session: AsyncSession,
+        riding: tuple[Riding, Mapping[str, Any]] | None = None,
+    ) -> Any:
         """Applies what was committed since the last catch-up (in `session`'s transaction,
-        before it wrote anything to the directory: it reads committed rows only)."""
+        before it wrote anything to the directory: it reads committed rows only). Runs
+        `riding` (a statement and its parameters) too, in the same round trip as the
+        catch-up's first query when it can, and returns its value."""
         async with self._lock:
             now = self._clock()
+            value = None
             if self._position is None or now - self._caught_up_at >= self._full_every:
+                if riding is not None:
+                    value = await session.scalar(*riding)
                 await self._load_all(session)
             else:
-                await self._apply_events(session)
+                value = await self._apply_events(session, riding)
                 if now - self._capacity_at >= self._capacity_every:
                     await self._refresh_places(session, now - self._capacity_at)
                     self._capacity_at = now
@@ -191,6 +227,7 @@ class DirectorySnapshot:
                     await self._refresh_records(session, now)
             self._caught_up_at = now
             self.catch_ups += 1
+            return value
 
     def took_places(self, places: Mapping[uuid.UUID, int]) -> None:
         """Places a committed unit of work took or gave back (the counts it left)."""
@@ -235,13 +272,24 @@ class DirectorySnapshot:
         self._capacity_at = self._records_at = now
         self.full_loads += 1
 
-    async def _apply_events(self, session: AsyncSession) -> None:
-        rows = (await session.execute(_DIRECTORY_EVENTS, {"after": self._position})).all()
+    async def _apply_events(
+        self, session: AsyncSession, riding: tuple[Riding, Mapping[str, Any]] | None
+    ) -> Any:
+        """Applies the directory events since the last position; returns `riding`'s value."""
+        value = None
+        statement, parameters = riding or (None, {})
+        rows = (
+            await session.execute(
+                _directory_events(statement), {**parameters, "after": self._position}
+            )
+        ).all()
         partner_ids, service_ids = set(self._changed_partners), set(self._changed_services)
         end = self._position
-        for position, partner_id, service_id in rows:
+        for position, partner_id, service_id, *ridden in rows:
             if partner_id is None and service_id is None:
                 end = max(end or 0, position or 0)  # the outbox's end (None when empty)
+                if ridden:
+                    value = ridden[0]
             elif service_id is not None:
                 service_ids.add(uuid.UUID(service_id))
             else:
@@ -252,6 +300,7 @@ class DirectorySnapshot:
         self._changed_partners -= partner_ids
         self._changed_services -= service_ids
         self._position = end
+        return value
 
     async def _reload(
         self, session: AsyncSession, partner_ids: set[uuid.UUID], service_ids: set[uuid.UUID]
@@ -337,6 +386,16 @@ class DirectoryView:
             await self._snapshot.catch_up(self._session)
             self._current = True
         return self
+
+    async def current_with(self, statement: Riding, parameters: Mapping[str, Any]) -> Any:
+        """Runs `statement` (an insert returning one value, of no directory table) and
+        returns its value; in the round trip of this unit of work's catch-up if it has
+        not caught up yet (a case's registration, which routing follows)."""
+        if self._current:
+            return await self._session.scalar(statement, parameters)
+        value = await self._snapshot.catch_up(self._session, (statement, parameters))
+        self._current = True
+        return value
 
     # ---- what the unit of work changed --------------------------------------------------
 

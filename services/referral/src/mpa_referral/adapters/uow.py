@@ -1,20 +1,43 @@
 """The referral service's unit of work: one transaction over its repositories and outbox,
 with the directory snapshot seen through that transaction (app/ports.py: UnitOfWorkPort).
 `timer_scheduled` hears the due time of every timer the transaction scheduled once it has
-committed (the composition root wakes this process's timer worker with it)."""
+committed (the composition root wakes this process's timer worker with it).
+
+Commit order (mpa_common.messaging.outbox.CommitOrder): a transaction that emits directory
+events writes the outbox in `TABLE` order, since the directory snapshot tails the outbox's
+positions (adapters/directory_snapshot.py); every other one in `PER_KEY` order, its outbox
+rows in the statement that flushes its write buffer. That keeps the tail sound: the
+directory writer's exclusive lock waits for every transaction that inserted outbox rows
+before it and holds back every later one, so when a directory event is seen every lower
+position is committed, and a later row takes a higher position than any directory event
+committed before it. Per key, order is kept either way.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mpa_common.messaging.outbox import (
+    _OUTBOX_KEY_LOCKS,
+    _key_lock,
+    topic_name,
+    with_current_trace,
+)
 from mpa_common.uow import UnitOfWork
+from mpa_contracts.envelope import Envelope, envelope_to_json
+from mpa_contracts.topics import topic_for_event_type
 from mpa_referral.adapters.case_repository import SqlCaseRepository
 from mpa_referral.adapters.directory_repository import SqlDirectoryRepository
-from mpa_referral.adapters.directory_snapshot import DirectorySnapshot, DirectoryView
+from mpa_referral.adapters.directory_snapshot import (
+    DIRECTORY_EVENT_PREFIX,
+    DirectorySnapshot,
+    DirectoryView,
+)
 from mpa_referral.adapters.feedback_repository import SqlFeedbackRepository
 from mpa_referral.adapters.notes import NoteCipher
 from mpa_referral.adapters.referral_repository import SqlReferralRepository
@@ -50,7 +73,7 @@ class ReferralUnitOfWork(UnitOfWork):
     def _bind(self, session: AsyncSession) -> None:
         view = DirectoryView(self._snapshot, session)
         self._buffer = buffer = WriteBuffer(session)
-        self.cases = SqlCaseRepository(session, buffer)
+        self.cases = SqlCaseRepository(session, buffer, view)
         self.referrals = SqlReferralRepository(
             session, self._notes, buffer, on_record_changed=view.answered
         )
@@ -71,5 +94,31 @@ class ReferralUnitOfWork(UnitOfWork):
         await self._buffer.flush()
 
     async def commit(self) -> None:
-        await self.flush()
-        await super().commit()
+        pending = self._pending
+        if not pending or any(e.type.startswith(DIRECTORY_EVENT_PREFIX) for e in pending):
+            await self.flush()
+            await super().commit()  # TABLE order: LOCK TABLE, then the rows
+            return
+        await self._buffer.flush(outbox=_outbox_rows(pending, self._topic_prefix))
+        await self.session.commit()
+        self._pending = []
+        await self._run_after_commit()
+
+
+def _outbox_rows(envelopes: list[Envelope], topic_prefix: str) -> dict[str, Any]:
+    """The parameters of the PER_KEY outbox insert, as mpa_common's `stage_events` gives
+    them: one array per column, and the sorted lock keys of the events' Kafka keys."""
+    traced = [with_current_trace(envelope) for envelope in envelopes]
+    kafka_keys = [str(envelope.key).encode() for envelope in traced]
+    return {
+        "ids": [envelope.id for envelope in traced],
+        "types": [envelope.type for envelope in traced],
+        "topics": [
+            topic_name(topic_for_event_type(envelope.type).name, topic_prefix)
+            for envelope in traced
+        ],
+        "kafka_keys": kafka_keys,
+        "envelopes": [envelope_to_json(envelope) for envelope in traced],
+        "space": _OUTBOX_KEY_LOCKS,
+        "keys": sorted({_key_lock(key) for key in kafka_keys}),
+    }

@@ -16,6 +16,10 @@ table and processed and sent every row as a parameter set of its own (SQLAlchemy
 parameter processing was most of a flush's CPU), and a multi-row VALUES would be compiled
 anew for every number of rows. WITH ORDINALITY keeps each table's rows in the order they
 were added (identity ids, e.g. of history entries, follow it as they did).
+
+At commit the transaction's outbox rows go in the same statement (`flush(outbox=...)`):
+one more data-modifying WITH, the outbox insert with its per-key locks (see
+adapters/uow.py), instead of a round trip of its own.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from sqlalchemy import Table, TextClause, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpa_common.messaging.outbox import _insert_rows
 from mpa_referral.adapters.tables import (
     case_needs,
+    outbox,
     referral_history,
     referrals,
     routing_attempts,
@@ -64,11 +70,15 @@ class _Flush:
         return parameters
 
 
-_FLUSHES: dict[tuple[_Shape, Dialect], _Flush] = {}
+_FLUSHES: dict[tuple[_Shape, Dialect, bool], _Flush] = {}
+# The outbox rows with their per-key locks, taken before any row takes its position
+# (mpa_common.messaging.outbox: the PER_KEY commit order).
+_OUTBOX_INSERT = _insert_rows(outbox.name, locked=True)
+_OUTBOX_ONLY = text(_OUTBOX_INSERT)
 
 
-def _flush_statement(shape: _Shape, dialect: Dialect) -> _Flush:
-    found = _FLUSHES.get((shape, dialect))
+def _flush_statement(shape: _Shape, dialect: Dialect, with_outbox: bool) -> _Flush:
+    found = _FLUSHES.get((shape, dialect, with_outbox))
     if found is not None:
         return found
     quote = dialect.identifier_preparer.quote
@@ -92,11 +102,15 @@ def _flush_statement(shape: _Shape, dialect: Dialect) -> _Flush:
                 for position, c in enumerate(columns)
             )
         )
+    if with_outbox:
+        # Its own WITH (the locks) nests in a WITH of the statement: it goes first, the
+        # buffer's last insert stays the statement's own.
+        inserts.insert(0, _OUTBOX_INSERT)
     *first, last = inserts
     sql = last
     if first:
         sql = "WITH " + ", ".join(f"w{i} AS ({s})" for i, s in enumerate(first)) + " " + last
-    found = _FLUSHES[(shape, dialect)] = _Flush(text(sql), tuple(names))
+    found = _FLUSHES[(shape, dialect, with_outbox)] = _Flush(text(sql), tuple(names))
     return found
 
 
@@ -115,25 +129,37 @@ def _runs(rows: Sequence[dict[str, Any]]) -> list[_Run]:
 class WriteBuffer:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in _ORDER}
-        self._empty = True
+        # Only the tables that have rows (most units of work add to few, many to none).
+        self._rows: dict[Table, list[dict[str, Any]]] = {}
 
     def add(self, table: Table, *rows: dict[str, Any]) -> None:
-        self._rows[table].extend(rows)
-        self._empty = False
+        found = self._rows.get(table)
+        if found is None:
+            self._rows[table] = list(rows)
+        else:
+            found.extend(rows)
 
-    async def flush(self) -> None:
-        if self._empty:
+    async def flush(self, *, outbox: dict[str, Any] | None = None) -> None:
+        """Sends the rows held back, and `outbox`'s rows (the parameters of
+        `_OUTBOX_INSERT`), in one statement."""
+        held = self._rows
+        if not held and outbox is None:
             return
-        self._empty = True
+        self._rows = {}
         runs: list[_Run] = []
         shape: list[tuple[Table, tuple[str, ...]]] = []
         for table in _ORDER:
-            rows = self._rows[table]
+            rows = held.get(table)
             if rows:
-                self._rows[table] = []
                 for columns, run in _runs(rows):
                     runs.append((columns, run))
                     shape.append((table, columns))
-        flush = _flush_statement(tuple(shape), self._session.get_bind().dialect)
-        await self._session.execute(flush.statement, flush.parameters(runs))
+        if not shape:
+            if outbox is not None:
+                await self._session.execute(_OUTBOX_ONLY, outbox)
+            return
+        flush = _flush_statement(tuple(shape), self._session.get_bind().dialect, outbox is not None)
+        parameters = flush.parameters(runs)
+        if outbox is not None:
+            parameters.update(outbox)
+        await self._session.execute(flush.statement, parameters)
