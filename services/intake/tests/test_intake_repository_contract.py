@@ -50,6 +50,7 @@ from mpa_intake.app.ports import (
     REFERENCE_AT_COMMIT,
     CaseFilter,
     IntakeUnitOfWorkPort,
+    KeyedResponse,
     PageCursor,
     ReferenceSpaceExhausted,
     ScopeFilter,
@@ -759,3 +760,24 @@ async def test_complaint_key_rotation_queries(uow: Factory) -> None:
         assert moved is not None
         assert moved.sealed == rewrapped
         assert len(await tx.psea.lock_wrapped_by(["k-old"], 10)) == 2
+
+
+async def test_a_case_is_added_with_its_first_response_unless_the_key_is_taken(
+    uow: Factory,
+) -> None:
+    first, twin = new_case(), new_case()
+    body: dict[str, Any] = {"case_id": str(first.case_id), "reference": ""}
+    async with uow() as tx:
+        recorded = KeyedResponse("op", "form-1", b"d" * 32, 201, body)
+        assert await tx.cases.add(first, sealed(), first_response=recorded)
+        await tx.commit()
+    async with uow() as tx:
+        taken = KeyedResponse("op", "form-1", b"e" * 32, 201, {})
+        assert not await tx.cases.add(twin, sealed(), first_response=taken)
+        stored = await tx.idempotency.get("op", "form-1")
+    assert stored is not None
+    assert (stored.request_digest, stored.status, stored.body) == (b"d" * 32, 201, body)
+    async with uow() as tx:
+        assert await tx.cases.get(first.case_id) is not None
+        assert await tx.cases.get(twin.case_id) is None  # the caller rolled it back
+        assert await tx.cases.add(twin, sealed(), first_response=replace(taken, key="form-2"))

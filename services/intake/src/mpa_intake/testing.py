@@ -35,6 +35,7 @@ from mpa_intake.app.ports import (
     MAX_REFERENCE_NUMBER,
     CaseFilter,
     Grant,
+    KeyedResponse,
     PageCursor,
     ReferenceSpaceExhausted,
     ReferralStatus,
@@ -113,8 +114,9 @@ class IntakeMemory:
 
 
 class FakeCaseRepository:
-    def __init__(self, memory: IntakeMemory) -> None:
+    def __init__(self, memory: IntakeMemory, responses: FakeIdempotencyRepository) -> None:
         self._memory = memory
+        self._responses = responses
 
     def _row(self, case_id: UUID) -> _CaseRow:
         return self._memory.cases[case_id]
@@ -125,12 +127,22 @@ class FakeCaseRepository:
         sealed: SealedPersonalData,
         *,
         match_keys: Mapping[MatchKind, bytes] | None = None,
-    ) -> None:
+        first_response: KeyedResponse | None = None,
+    ) -> bool:
         if case.case_id in self._memory.cases:
             raise ValueError(f"case {case.case_id} exists")  # a primary key violation
+        if first_response is not None and not await self._responses.put(
+            first_response.subject,
+            first_response.key,
+            first_response.request_digest,
+            first_response.status,
+            first_response.body,
+        ):
+            return False  # the caller rolls back (the SQL statement wrote the case)
         self._memory.cases[case.case_id] = _CaseRow(copy.deepcopy(case), sealed)
         if match_keys:
             self._row(case.case_id).match_keys = dict(match_keys)
+        return True
 
     async def exists(self, case_id: UUID) -> bool:
         return case_id in self._memory.cases
@@ -478,9 +490,9 @@ class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
     def __init__(self, memory: IntakeMemory) -> None:
         super().__init__(source=EVENT_SOURCE)
         self.memory = memory
-        self.cases = FakeCaseRepository(memory)
-        self.references = FakeReferenceCounter(memory)
         self.idempotency = FakeIdempotencyRepository(memory)
+        self.cases = FakeCaseRepository(memory, self.idempotency)
+        self.references = FakeReferenceCounter(memory)
         self.grants = FakeGrantRepository(memory)
         self.casework = FakeCaseworkRepository(memory)
         self.timers = FakeTimerRepository(memory)

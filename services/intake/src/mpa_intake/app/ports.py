@@ -98,6 +98,18 @@ class StoredResponse:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class KeyedResponse:
+    """The first response to a POST request with an Idempotency-Key, to record with what
+    it created (`CaseRepository.add`)."""
+
+    subject: str
+    key: str
+    request_digest: bytes
+    status: int
+    body: dict[str, Any]
+
+
 # --- repositories ------------------------------------------------------------------------------
 
 
@@ -111,9 +123,15 @@ class CaseRepository(Protocol):
         sealed: SealedPersonalData,
         *,
         match_keys: Mapping[MatchKind, bytes] | None = None,
-    ) -> None:
+        first_response: KeyedResponse | None = None,
+    ) -> bool:
         """A new case with its needs, consent and match keys. Its reference may be empty,
-        to be given by `ReferenceCounter.assign` before commit."""
+        to be given by `ReferenceCounter.assign` before commit.
+
+        With `first_response`, the request's idempotency record is stored with it (as
+        `IdempotencyRepository.put` does); False when that key is taken already (an
+        earlier request with it, or a twin that committed first): the caller rolls back.
+        True otherwise."""
         ...
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
