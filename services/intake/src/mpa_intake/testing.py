@@ -384,6 +384,18 @@ class FakeCaseworkRepository:
             record.kind, record.case_id, record.created_at, record.model_dump(mode="json")
         )
 
+    async def get_many(
+        self, kind: type[R], record_ids: Sequence[UUID], *, for_update: bool = False
+    ) -> dict[UUID, R]:
+        found = {record_id: await self.get(kind, record_id) for record_id in record_ids}
+        return {record_id: record for record_id, record in found.items() if record is not None}
+
+    async def save_where_held(self, records: Sequence[CaseworkRecord]) -> set[UUID]:
+        held = [record for record in records if record.case_id in self._memory.cases]
+        for record in held:
+            await self.save(record)
+        return {record.record_id for record in held}
+
     async def of_case(self, kind: type[R], case_id: UUID) -> list[R]:
         return await self.of_cases(kind, [case_id])
 

@@ -257,6 +257,18 @@ class CaseworkRepository(Protocol):
         """Writes the record, adding it when it is new (an upsert)."""
         ...
 
+    async def get_many(
+        self, kind: type[R], record_ids: Sequence[UUID], *, for_update: bool = False
+    ) -> dict[UUID, R]:
+        """Those of the records that exist, by id (one read); `for_update` locks them
+        until commit."""
+        ...
+
+    async def save_where_held(self, records: Sequence[CaseworkRecord]) -> set[UUID]:
+        """Writes the records whose case intake holds (upserts, one write); the ids of
+        those written. A record of a case intake does not hold is left out."""
+        ...
+
     async def of_case(self, kind: type[R], case_id: UUID) -> list[R]:
         """The case's records of that kind, oldest first."""
         ...
