@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 # `:name`, not the second colon of a `::type` cast.
 _NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -41,7 +41,12 @@ class Prebuilt:
     async def execute(
         self, session: AsyncSession, parameters: Mapping[str, Any]
     ) -> CursorResult[Any]:
-        connection = await session.connection()
+        """On the session's connection, in its transaction."""
+        return await self.execute_on(await session.connection(), parameters)
+
+    async def execute_on(
+        self, connection: AsyncConnection, parameters: Mapping[str, Any]
+    ) -> CursorResult[Any]:
         return await connection.exec_driver_sql(
             self.sql, tuple(parameters[name] for name in self.names)
         )
