@@ -34,6 +34,13 @@ DEFAULT_WRITE_SCOPES: dict[ActorRole, CaseScope] = {
 class IntakeSettings(ServiceSettings):
     service_name: ClassVar[str] = "intake"
 
+    # The same ceiling of connections as every service's (10 kept, 10 more under load), all
+    # kept open: each registration holds one, and with more requests in flight than the
+    # pool kept, every connection beyond it was opened (a server process, authentication,
+    # type introspection) and closed again, over and over (INTAKE_DATABASE_POOL_SIZE, ...).
+    database_pool_size: int = Field(default=20, ge=1, le=200)
+    database_max_overflow: int = Field(default=0, ge=0, le=200)
+
     # INTAKE_MASTER_KEYS="kid1:base64key,kid2:base64key": every master key that may still
     # unwrap a case's data key; INTAKE_ACTIVE_MASTER_KEY names the one new wraps use (it may
     # be omitted when there is a single key). Unset in development: a local key is created.
