@@ -34,6 +34,7 @@ from mpa_contracts.vocabularies import (
     PseaAllegationType,
     PseaAssistanceDecision,
     PseaStep,
+    ReferralState,
     RiskLevel,
     SafeContactMethod,
     Sex,
@@ -50,13 +51,14 @@ from mpa_intake.app.ports import (
     REFERENCE_AT_COMMIT,
     CaseFilter,
     IntakeUnitOfWorkPort,
+    KeyedResponse,
     PageCursor,
     ReferenceSpaceExhausted,
     ScopeFilter,
     SealedPersonalData,
 )
 from mpa_intake.domain.case import Case, CaseStatus, NeedEntry, routing_profile
-from mpa_intake.domain.casework import FollowUp, Transfer
+from mpa_intake.domain.casework import FollowUp, ReferralProgress, Transfer
 from mpa_intake.domain.consent import ConsentRecord
 from mpa_intake.domain.matching import MatchKind
 from mpa_intake.domain.ownership import Ownership, Viewer
@@ -531,6 +533,47 @@ async def test_casework_records_round_trip_by_kind_and_case(uow: Factory) -> Non
         assert loaded.status is TransferState.ACCEPTED
 
 
+async def test_casework_records_are_read_and_written_many_at_once(uow: Factory) -> None:
+    case = await stored(uow, new_case())
+    need_id = case.needs[0].need_id
+
+    def progress(state: ReferralState, case_id: uuid.UUID = case.case_id) -> ReferralProgress:
+        return ReferralProgress(
+            record_id=uuid.uuid4(),
+            case_id=case_id,
+            created_at=T0,
+            need_id=need_id,
+            referral_state=state,
+            updated_at=T0,
+        )
+
+    first, second = progress(ReferralState.REQUESTED), progress(ReferralState.ROUTED)
+    stranger = progress(ReferralState.REQUESTED, case_id=uuid.uuid4())  # a case not held
+    async with uow() as tx:
+        assert await tx.casework.get_many(ReferralProgress, [first.record_id]) == {}
+        written = await tx.casework.save_where_held([first, second, stranger])
+        assert written == {first.record_id, second.record_id}
+        assert await tx.casework.save_where_held([]) == set()
+        await tx.commit()
+    moved = first.moved_to(ReferralState.ACCEPTED, T0 + timedelta(hours=1))
+    async with uow() as tx:
+        found = await tx.casework.get_many(
+            ReferralProgress,
+            [first.record_id, second.record_id, stranger.record_id],
+            for_update=True,
+        )
+        assert found == {first.record_id: first, second.record_id: second}
+        assert await tx.casework.get_many(FollowUp, [first.record_id]) == {}  # another kind
+        assert await tx.casework.save_where_held([moved]) == {first.record_id}
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.casework.get(ReferralProgress, first.record_id) == moved
+        assert await tx.casework.of_case(ReferralProgress, case.case_id) in (
+            [moved, second],
+            [second, moved],
+        )
+
+
 async def test_ownership_moves_and_shared_access_reaches_lists(uow: Factory) -> None:
     case = await stored(uow, new_case())
     moved = Ownership("caseworker:cw-9", "ne-agadez-cm", "iom-ne", "NE", ("operator:op-1",))
@@ -759,3 +802,24 @@ async def test_complaint_key_rotation_queries(uow: Factory) -> None:
         assert moved is not None
         assert moved.sealed == rewrapped
         assert len(await tx.psea.lock_wrapped_by(["k-old"], 10)) == 2
+
+
+async def test_a_case_is_added_with_its_first_response_unless_the_key_is_taken(
+    uow: Factory,
+) -> None:
+    first, twin = new_case(), new_case()
+    body: dict[str, Any] = {"case_id": str(first.case_id), "reference": ""}
+    async with uow() as tx:
+        recorded = KeyedResponse("op", "form-1", b"d" * 32, 201, body)
+        assert await tx.cases.add(first, sealed(), first_response=recorded)
+        await tx.commit()
+    async with uow() as tx:
+        taken = KeyedResponse("op", "form-1", b"e" * 32, 201, {})
+        assert not await tx.cases.add(twin, sealed(), first_response=taken)
+        stored = await tx.idempotency.get("op", "form-1")
+    assert stored is not None
+    assert (stored.request_digest, stored.status, stored.body) == (b"d" * 32, 201, body)
+    async with uow() as tx:
+        assert await tx.cases.get(first.case_id) is not None
+        assert await tx.cases.get(twin.case_id) is None  # the caller rolled it back
+        assert await tx.cases.add(twin, sealed(), first_response=replace(taken, key="form-2"))

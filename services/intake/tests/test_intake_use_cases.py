@@ -29,8 +29,11 @@ from mpa_contracts.events.referral import (
     ReferralDeclinedV1,
     ReferralFailedV1,
     ReferralOnHoldV1,
+    ReferralRequestedV1,
     ReferralReroutedV1,
     ReferralResumedV1,
+    ReferralRoutedV1,
+    ReferralSlaBreachedV1,
     ReferralStartedV1,
 )
 from mpa_contracts.examples import example_event
@@ -57,6 +60,7 @@ from mpa_intake.app.commands import (
 from mpa_intake.app.context import Actor, ScopePolicy
 from mpa_intake.app.ports import CaseFilter
 from mpa_intake.domain.case import CaseStatus
+from mpa_intake.domain.casework import ReferralProgress
 from mpa_intake.domain.errors import (
     AccessDenied,
     CaseConflict,
@@ -560,6 +564,55 @@ async def test_each_referral_event_sets_or_ends_the_partners_grant() -> None:
         assert row.active is active, event_class.__name__
         assert row.last_event_type == event_class.event_type
     assert handlers.REFERRAL_ACCESS.entry_for("org.mpa.referral.routed.v1") is None
+
+
+async def test_referral_progress_follows_a_batch_of_events_in_order(intake: FakeIntake) -> None:
+    """One batch: a referral requested, routed, accepted and started; another of the same
+    case requested; a third of a case intake does not hold; an event that moves no state."""
+    memory = intake.memory
+    case_id = await registered(intake)
+    need_id = memory.cases[case_id].case.needs[0].need_id
+    first, second, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    times = iter(datetime(2026, 3, 2, 9, minute, tzinfo=UTC) for minute in range(60))
+
+    def of(event_class: type, referral_id: uuid.UUID, case: uuid.UUID = case_id) -> Delivery:
+        data = example_event(event_class.event_type).model_copy(
+            update={"case_id": case, "need_id": need_id, "referral_id": referral_id}
+        )
+        delivery = _delivery(data)
+        envelope = delivery.envelope.model_copy(update={"time": next(times)})
+        return Delivery(envelope, delivery.origin)
+
+    batch = [
+        of(ReferralRequestedV1, first),
+        of(ReferralRoutedV1, first),
+        of(ReferralRequestedV1, second),
+        of(ReferralAcceptedV1, first),
+        of(ReferralRequestedV1, stranger, case=uuid.uuid4()),
+        of(ReferralSlaBreachedV1, second),
+        of(ReferralStartedV1, first),
+    ]
+    assert handlers.REFERRAL_PROGRESS.batch_handler is not None
+    async with FakeIntakeUnitOfWork(memory) as uow:
+        await handlers.REFERRAL_PROGRESS.batch_handler(uow, batch)
+        await uow.commit()
+    async with FakeIntakeUnitOfWork(memory) as uow:
+        known = await uow.casework.get_many(ReferralProgress, [first, second, stranger])
+    assert set(known) == {first, second}
+    assert known[first].referral_state is ReferralState.IN_PROGRESS
+    assert known[first].created_at == batch[0].envelope.time
+    assert known[first].accepted_at == batch[3].envelope.time
+    assert known[first].started_at == batch[6].envelope.time
+    assert known[second].referral_state is ReferralState.REQUESTED
+    # A later batch moves what the first wrote.
+    async with FakeIntakeUnitOfWork(memory) as uow:
+        await handlers.REFERRAL_PROGRESS.batch_handler(uow, [of(ReferralCompletedV1, first)])
+        await uow.commit()
+    async with FakeIntakeUnitOfWork(memory) as uow:
+        done = await uow.casework.get(ReferralProgress, first)
+    assert done is not None
+    assert done.is_finished
+    assert done.accepted_at == batch[3].envelope.time
 
 
 # --- ownership and scopes ---------------------------------------------------------------------

@@ -35,6 +35,7 @@ from mpa_intake.app.ports import (
     MAX_REFERENCE_NUMBER,
     CaseFilter,
     Grant,
+    KeyedResponse,
     PageCursor,
     ReferenceSpaceExhausted,
     ReferralStatus,
@@ -113,8 +114,9 @@ class IntakeMemory:
 
 
 class FakeCaseRepository:
-    def __init__(self, memory: IntakeMemory) -> None:
+    def __init__(self, memory: IntakeMemory, responses: FakeIdempotencyRepository) -> None:
         self._memory = memory
+        self._responses = responses
 
     def _row(self, case_id: UUID) -> _CaseRow:
         return self._memory.cases[case_id]
@@ -125,12 +127,22 @@ class FakeCaseRepository:
         sealed: SealedPersonalData,
         *,
         match_keys: Mapping[MatchKind, bytes] | None = None,
-    ) -> None:
+        first_response: KeyedResponse | None = None,
+    ) -> bool:
         if case.case_id in self._memory.cases:
             raise ValueError(f"case {case.case_id} exists")  # a primary key violation
+        if first_response is not None and not await self._responses.put(
+            first_response.subject,
+            first_response.key,
+            first_response.request_digest,
+            first_response.status,
+            first_response.body,
+        ):
+            return False  # the caller rolls back (the SQL statement wrote the case)
         self._memory.cases[case.case_id] = _CaseRow(copy.deepcopy(case), sealed)
         if match_keys:
             self._row(case.case_id).match_keys = dict(match_keys)
+        return True
 
     async def exists(self, case_id: UUID) -> bool:
         return case_id in self._memory.cases
@@ -372,6 +384,18 @@ class FakeCaseworkRepository:
             record.kind, record.case_id, record.created_at, record.model_dump(mode="json")
         )
 
+    async def get_many(
+        self, kind: type[R], record_ids: Sequence[UUID], *, for_update: bool = False
+    ) -> dict[UUID, R]:
+        found = {record_id: await self.get(kind, record_id) for record_id in record_ids}
+        return {record_id: record for record_id, record in found.items() if record is not None}
+
+    async def save_where_held(self, records: Sequence[CaseworkRecord]) -> set[UUID]:
+        held = [record for record in records if record.case_id in self._memory.cases]
+        for record in held:
+            await self.save(record)
+        return {record.record_id for record in held}
+
     async def of_case(self, kind: type[R], case_id: UUID) -> list[R]:
         return await self.of_cases(kind, [case_id])
 
@@ -478,9 +502,9 @@ class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
     def __init__(self, memory: IntakeMemory) -> None:
         super().__init__(source=EVENT_SOURCE)
         self.memory = memory
-        self.cases = FakeCaseRepository(memory)
-        self.references = FakeReferenceCounter(memory)
         self.idempotency = FakeIdempotencyRepository(memory)
+        self.cases = FakeCaseRepository(memory, self.idempotency)
+        self.references = FakeReferenceCounter(memory)
         self.grants = FakeGrantRepository(memory)
         self.casework = FakeCaseworkRepository(memory)
         self.timers = FakeTimerRepository(memory)

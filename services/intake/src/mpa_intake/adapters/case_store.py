@@ -6,6 +6,8 @@ Everything runs on the unit of work's session: the caller commits once.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -43,10 +45,12 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
+from mpa_intake.adapters.prebuilt import Prebuilt, insert_values
 from mpa_intake.adapters.reference_counter import pending_reference
 from mpa_intake.adapters.tables import case_consents, case_match_keys, case_needs, cases
 from mpa_intake.app.ports import (
     CaseFilter,
+    KeyedResponse,
     PageCursor,
     ScopeFilter,
     SealedPersonalData,
@@ -72,43 +76,50 @@ class SqlCaseRepository:
         sealed: SealedPersonalData,
         *,
         match_keys: Mapping[MatchKind, bytes] | None = None,
-    ) -> None:
-        """The case row, its needs, its consent and its match keys: ONE statement (the
-        children are INSERTs in CTEs of the case's INSERT; their foreign keys are checked
-        at the end of the statement, when the case row exists)."""
-        statement = insert(cases).values(
-            case_id=case.case_id,
-            reference=case.reference or pending_reference(case.case_id),
-            correlation_id=case.correlation_id,
-            registered_at=case.registered_at,
-            registered_by=case.registered_by,
-            owner_id=case.ownership.owner_id,
-            owner_team=case.ownership.team,
-            owner_agency=case.ownership.agency,
-            owner_country=case.ownership.country,
-            shared_with=list(case.ownership.shared_with),
+        first_response: KeyedResponse | None = None,
+    ) -> bool:
+        """The case row, its needs, its consent, its match keys and the request's
+        idempotency record: ONE prebuilt statement (the others are INSERTs in CTEs of the
+        case's INSERT; their foreign keys are checked at the end of the statement, when
+        the case row exists). A taken key inserts no idempotency record, and the statement
+        says so (the caller then rolls the case back)."""
+        digests = match_keys or {}
+        parameters: dict[str, Any] = {
+            "case_id": case.case_id,
+            "reference": case.reference or pending_reference(case.case_id),
+            "correlation_id": case.correlation_id,
+            "registered_at": case.registered_at,
+            "registered_by": case.registered_by,
+            "owner_id": case.ownership.owner_id,
+            "owner_team": case.ownership.team,
+            "owner_agency": case.ownership.agency,
+            "owner_country": case.ownership.country,
+            "shared_with": list(case.ownership.shared_with),
             **_case_state(case),
-            master_key_id=sealed.master_key_id,
-            wrapped_data_key=sealed.wrapped_data_key,
-            personal_data=sealed.ciphertext,
-        )
-        # One single-row INSERT per child: SQLAlchemy caches the compiled form of those
-        # (by how many there are), never that of a multi-row VALUES.
-        children = [
-            insert(case_needs).values(row).cte(f"added_need_{index}")
-            for index, row in enumerate(_need_rows(case.case_id, case.needs, case.registered_by, 0))
-        ]
+            "master_key_id": sealed.master_key_id,
+            "wrapped_data_key": sealed.wrapped_data_key,
+            "personal_data": sealed.ciphertext,
+        }
+        for index, row in enumerate(_need_rows(case.case_id, case.needs, case.registered_by, 0)):
+            parameters.update({f"need{index}_{name}": value for name, value in row.items()})
         if case.consent is not None:
-            children.append(
-                insert(case_consents)
-                .values(_consent_row(case.case_id, case.consent))
-                .cte("added_consent")
+            consent = _consent_row(case.case_id, case.consent)
+            parameters.update({f"consent_{name}": value for name, value in consent.items()})
+        for index, row in enumerate(_match_key_rows(case.case_id, digests)):
+            parameters.update({f"match{index}_{name}": value for name, value in row.items()})
+        if first_response is not None:
+            parameters.update(
+                first_subject=first_response.subject,
+                first_idempotency_key=first_response.key,
+                first_request_digest=first_response.request_digest,
+                first_response_status=first_response.status,
+                first_response_body=json.dumps(first_response.body, separators=(",", ":")),
             )
-        children += [
-            insert(case_match_keys).values(row).cte(f"added_match_key_{index}")
-            for index, row in enumerate(_match_key_rows(case.case_id, match_keys or {}))
-        ]
-        await self._session.execute(statement.add_cte(*children) if children else statement)
+        statement = _add_case_statement(
+            len(case.needs), case.consent is not None, len(digests), first_response is not None
+        )
+        result = await statement.execute(self._session, parameters)
+        return first_response is None or bool(result.scalar())
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
         query = select(cases).where(cases.c.case_id == case_id)
@@ -375,6 +386,51 @@ def _match_key_rows(case_id: UUID, digests: Mapping[MatchKind, bytes]) -> list[d
         {"case_id": case_id, "kind": kind.value, "digest": digest}
         for kind, digest in digests.items()
     ]
+
+
+_CASE_COLUMNS = tuple(column.name for column in cases.c)
+_NEED_COLUMNS = tuple(column.name for column in case_needs.c)
+_CONSENT_COLUMNS = tuple(
+    column.name for column in case_consents.c if column.name != "superseded_at"
+)
+_MATCH_KEY_COLUMNS = ("case_id", "kind", "digest")
+_FIRST_RESPONSE_COLUMNS = (
+    "subject",
+    "idempotency_key",
+    "request_digest",
+    "response_status",
+    "response_body",
+)
+
+
+@functools.cache
+def _add_case_statement(needs: int, consent: bool, match_keys: int, keyed: bool) -> Prebuilt:
+    """`SqlCaseRepository.add`'s statement for a case of this shape (built once per shape).
+    Keyed, it returns how many idempotency records it inserted (0: the key was taken)."""
+    children = [
+        f"added_need_{index} AS ({insert_values('case_needs', _NEED_COLUMNS, f'need{index}_')})"
+        for index in range(needs)
+    ]
+    if consent:
+        children.append(
+            f"added_consent AS ({insert_values('case_consents', _CONSENT_COLUMNS, 'consent_')})"
+        )
+    children += [
+        f"added_match_key_{index} AS ("
+        f"{insert_values('case_match_keys', _MATCH_KEY_COLUMNS, f'match{index}_')})"
+        for index in range(match_keys)
+    ]
+    returning = ""
+    if keyed:
+        children.append(
+            "first_response AS ("
+            f"{insert_values('idempotency_keys', _FIRST_RESPONSE_COLUMNS, 'first_')} "
+            "ON CONFLICT DO NOTHING RETURNING 1)"
+        )
+        returning = " RETURNING (SELECT count(*) FROM first_response)"
+    insert_case = insert_values("cases", _CASE_COLUMNS)
+    with_children = f"WITH {', '.join(children)} " if children else ""
+    return Prebuilt(f"{with_children}{insert_case}{returning}")
 
 
 def _within(where: ScopeFilter) -> ColumnElement[bool]:

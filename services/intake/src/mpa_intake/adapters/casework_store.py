@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpa_common.timers import TimerStore
+from mpa_intake.adapters.prebuilt import Prebuilt
 from mpa_intake.adapters.tables import cases, casework_records, timers
 from mpa_intake.domain.casework import REQUESTED, CaseworkRecord, R
 from mpa_intake.domain.ownership import Ownership
@@ -47,6 +48,31 @@ class SqlCaseworkRepository:
                 set_={"state": row["state"], "record": row["record"], "updated_at": func.now()},
             )
         )
+
+    async def get_many(
+        self, kind: type[R], record_ids: Sequence[UUID], *, for_update: bool = False
+    ) -> dict[UUID, R]:
+        if not record_ids:
+            return {}
+        statement = _GET_MANY_FOR_UPDATE if for_update else _GET_MANY
+        rows = await statement.execute(self._session, {"ids": list(record_ids), "kind": kind.kind})
+        return {row.record_id: kind.model_validate(row.record) for row in rows}
+
+    async def save_where_held(self, records: Sequence[CaseworkRecord]) -> set[UUID]:
+        if not records:
+            return set()
+        written = await _SAVE_WHERE_HELD.execute(
+            self._session,
+            {
+                "record_ids": [record.record_id for record in records],
+                "case_ids": [record.case_id for record in records],
+                "kinds": [record.kind for record in records],
+                "states": [record.state for record in records],
+                "records": [record.model_dump_json() for record in records],
+                "created_at": [record.created_at for record in records],
+            },
+        )
+        return set(written.scalars())
 
     async def of_case(self, kind: type[R], case_id: UUID) -> list[R]:
         return await self.of_cases(kind, [case_id])
@@ -106,6 +132,28 @@ class SqlTimerRepository:
 
     async def cancel(self, *, kind: str, subject_id: UUID) -> int:
         return await TIMER_STORE.cancel(self._session, kind=kind, subject_id=subject_id)
+
+
+# Locked in id order, so two writers of overlapping batches queue rather than deadlock.
+_GET_MANY_SQL = (
+    "SELECT record_id, record FROM casework_records "
+    "WHERE record_id = ANY(CAST(:ids AS uuid[])) AND kind = :kind ORDER BY record_id"
+)
+_GET_MANY = Prebuilt(_GET_MANY_SQL)
+_GET_MANY_FOR_UPDATE = Prebuilt(f"{_GET_MANY_SQL} FOR UPDATE")
+# From arrays: one statement text (prepared once) for any number of records. The document's
+# text is cast to JSONB by the server.
+_SAVE_WHERE_HELD = Prebuilt(
+    "INSERT INTO casework_records (record_id, case_id, kind, state, record, created_at) "
+    "SELECT r.record_id, r.case_id, r.kind, r.state, CAST(r.record AS jsonb), r.created_at "
+    "FROM unnest(CAST(:record_ids AS uuid[]), CAST(:case_ids AS uuid[]), "
+    "CAST(:kinds AS text[]), CAST(:states AS text[]), CAST(:records AS text[]), "
+    "CAST(:created_at AS timestamptz[])) AS r(record_id, case_id, kind, state, record, created_at) "
+    "WHERE EXISTS (SELECT FROM cases WHERE cases.case_id = r.case_id) "
+    "ON CONFLICT (record_id) DO UPDATE "
+    "SET state = EXCLUDED.state, record = EXCLUDED.record, updated_at = now() "
+    "RETURNING record_id"
+)
 
 
 def _row(record: CaseworkRecord) -> dict[str, object]:

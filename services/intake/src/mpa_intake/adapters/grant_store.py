@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpa_intake.adapters.prebuilt import Prebuilt, insert_values
 from mpa_intake.adapters.tables import partner_access_grants
 from mpa_intake.app.ports import Grant
 
@@ -47,25 +47,42 @@ class SqlGrantRepository:
         event_type: str,
         at: datetime,
     ) -> None:
-        values = {
-            "case_id": case_id,
-            "need_id": need_id,
-            "partner_id": partner_id,
-            "active": active,
-            "last_event_type": event_type,
-            "updated_at": at,
-        }
-        await self._session.execute(
-            pg_insert(partner_access_grants)
-            .values(referral_id=referral_id, **values)
-            .on_conflict_do_update(
-                index_elements=[partner_access_grants.c.referral_id], set_=values
-            )
+        await _SET_GRANT.execute(
+            self._session,
+            {
+                "referral_id": referral_id,
+                "case_id": case_id,
+                "need_id": need_id,
+                "partner_id": partner_id,
+                "active": active,
+                "last_event_type": event_type,
+                "updated_at": at,
+            },
         )
 
     async def revoke(self, referral_id: UUID, *, event_type: str, at: datetime) -> None:
-        await self._session.execute(
-            update(partner_access_grants)
-            .where(partner_access_grants.c.referral_id == referral_id)
-            .values(active=False, last_event_type=event_type, updated_at=at)
+        await _REVOKE.execute(
+            self._session, {"referral_id": referral_id, "event_type": event_type, "at": at}
         )
+
+
+# One statement per referral event (the access consumer's hot path), prebuilt.
+_GRANT_COLUMNS = (
+    "referral_id",
+    "case_id",
+    "need_id",
+    "partner_id",
+    "active",
+    "last_event_type",
+    "updated_at",
+)
+_SET_GRANT = Prebuilt(
+    f"{insert_values('partner_access_grants', _GRANT_COLUMNS)} "
+    "ON CONFLICT (referral_id) DO UPDATE SET "
+    + ", ".join(f"{column} = EXCLUDED.{column}" for column in _GRANT_COLUMNS[1:])
+)
+_REVOKE = Prebuilt(
+    "UPDATE partner_access_grants "
+    "SET active = false, last_event_type = :event_type, updated_at = :at "
+    "WHERE referral_id = :referral_id"
+)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_intake.adapters.tables import cases
+from mpa_intake.adapters.prebuilt import Prebuilt
 
 # The SQLSTATE the trigger raises when a year has no number left (see intake_0008).
 REFERENCE_SPACE_EXHAUSTED = "MPA01"
+
+
+_REFERENCE = Prebuilt("SELECT reference FROM cases WHERE case_id = :case_id")
 
 
 def pending_reference(case_id: UUID) -> str:
@@ -34,16 +36,16 @@ class SqlReferenceCounter:
         self._session = session
 
     async def assigned(self, case_id: UUID) -> str:
-        query = select(cases.c.reference).where(cases.c.case_id == case_id)
+        parameters = {"case_id": case_id}
         if self._session.in_transaction():
-            reference = await self._session.scalar(query)
+            reference = (await _REFERENCE.execute(self._session, parameters)).scalar()
         else:
             # Read after the commit, outside any transaction: one round trip, not BEGIN,
             # SELECT and ROLLBACK (a committed row needs no transaction to be read).
             connection = await self._session.connection(
                 execution_options={"isolation_level": "AUTOCOMMIT"}
             )
-            reference = await connection.scalar(query)
+            reference = (await _REFERENCE.execute_on(connection, parameters)).scalar()
         if reference is None or reference.startswith("~"):
             raise LookupError(f"case {case_id} has no committed reference")
         return str(reference)

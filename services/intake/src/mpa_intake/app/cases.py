@@ -37,6 +37,7 @@ from mpa_intake.app.ports import (
     REFERENCE_AT_COMMIT,
     CaseRepository,
     IntakeUnitOfWorkPort,
+    KeyedResponse,
     SealedPersonalData,
     StoredCase,
     UndecryptableData,
@@ -85,7 +86,8 @@ _PERSON_FIELDS = (
 
 
 class _LostIdempotencyRace(Exception):
-    """A concurrent request with the same Idempotency-Key committed first."""
+    """The Idempotency-Key is taken: by an earlier request, or by a concurrent one that
+    committed first."""
 
 
 @dataclass(frozen=True)
@@ -110,16 +112,22 @@ async def register_case(
     digest = ctx.matcher.request_digest(command.model_dump_json().encode())
     try:
         async with ctx.unit_of_work() as uow:
-            if idempotency_key is not None:
-                replay = await _replay(uow, actor, idempotency_key, digest)
-                if replay is not None:
-                    return replay
-            registration = _prepare_registration(ctx, actor, command)
+            # No lookup of the key first: a first request (the common case) records it in
+            # the case's own INSERT, and finding it taken there is the cue to answer as
+            # the first request did (below).
+            try:
+                registration = _prepare_registration(ctx, actor, command)
+            except InvalidCase:
+                # A repeat is answered whatever today's rules say of its body.
+                if idempotency_key is not None:
+                    replay = await _replay(uow, actor, idempotency_key, digest)
+                    if replay is not None:
+                        return replay
+                raise
             case = registration.case
             duplicates = await uow.cases.possible_duplicates(
                 registration.digests, excluding=case.case_id
             )
-            await uow.cases.add(case, registration.sealed, match_keys=registration.digests)
             result = RegistrationResult(
                 case_id=case.case_id,
                 reference="",  # a replay reads it from the case: it does not exist yet
@@ -129,11 +137,21 @@ async def register_case(
                 possible_duplicates=duplicates,
                 registered_at=case.registered_at,
             )
-            if idempotency_key is not None and not await uow.idempotency.put(
-                actor.subject, idempotency_key, digest, 201, result.model_dump(mode="json")
+            first_response = (
+                KeyedResponse(
+                    actor.subject, idempotency_key, digest, 201, result.model_dump(mode="json")
+                )
+                if idempotency_key is not None
+                else None
+            )
+            if not await uow.cases.add(
+                case,
+                registration.sealed,
+                match_keys=registration.digests,
+                first_response=first_response,
             ):
-                # A twin with the same key committed after our check: ours rolls back,
-                # and the twin's answer is the answer.
+                # The key was used before, or a twin with it committed after our
+                # statement began: ours rolls back, and the first answer is the answer.
                 raise _LostIdempotencyRace
             uow.emit_envelope(_registered(actor, case))
             await uow.commit()

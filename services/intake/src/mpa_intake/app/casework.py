@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_OID, UUID, uuid4, uuid5
 
@@ -903,6 +904,43 @@ async def _keep_notes(
     object.__setattr__(stored, "sealed", sealed)
 
 
+@dataclass(frozen=True)
+class ReferralMove:
+    """What one referral event says: the referral of a case's need is now in `state`."""
+
+    referral_id: UUID
+    case_id: UUID
+    need_id: UUID
+    state: ReferralState
+    at: datetime
+
+
+async def learn_referral_states(
+    uow: IntakeUnitOfWorkPort, moves: Sequence[ReferralMove]
+) -> set[UUID]:
+    """What a batch of referral events says of referrals of intake's cases, in order (in the
+    consumer's unit of work): one read of their records, locked, and one write. Returns the
+    referrals written: those of cases intake holds."""
+    if not moves:
+        return set()
+    progress = await uow.casework.get_many(
+        ReferralProgress, list(dict.fromkeys(move.referral_id for move in moves)), for_update=True
+    )
+    for move in moves:
+        known = progress.get(move.referral_id)
+        if known is None:
+            known = ReferralProgress(
+                record_id=move.referral_id,
+                case_id=move.case_id,
+                created_at=move.at,
+                need_id=move.need_id,
+                referral_state=ReferralState.REQUESTED,
+                updated_at=move.at,
+            )
+        progress[move.referral_id] = known.moved_to(move.state, move.at)
+    return await uow.casework.save_where_held(list(progress.values()))
+
+
 async def learn_referral_state(
     uow: IntakeUnitOfWorkPort,
     *,
@@ -914,17 +952,5 @@ async def learn_referral_state(
 ) -> bool:
     """What a referral event says of a referral of one of intake's cases (in the consumer's
     unit of work); False for a case intake does not hold."""
-    progress = await uow.casework.get(ReferralProgress, referral_id, for_update=True)
-    if progress is None:
-        if not await uow.cases.exists(case_id):
-            return False
-        progress = ReferralProgress(
-            record_id=referral_id,
-            case_id=case_id,
-            created_at=at,
-            need_id=need_id,
-            referral_state=ReferralState.REQUESTED,
-            updated_at=at,
-        )
-    await uow.casework.save(progress.moved_to(state, at))
-    return True
+    move = ReferralMove(referral_id, case_id, need_id, state, at)
+    return referral_id in await learn_referral_states(uow, [move])

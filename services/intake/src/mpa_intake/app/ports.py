@@ -98,6 +98,18 @@ class StoredResponse:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class KeyedResponse:
+    """The first response to a POST request with an Idempotency-Key, to record with what
+    it created (`CaseRepository.add`)."""
+
+    subject: str
+    key: str
+    request_digest: bytes
+    status: int
+    body: dict[str, Any]
+
+
 # --- repositories ------------------------------------------------------------------------------
 
 
@@ -111,9 +123,15 @@ class CaseRepository(Protocol):
         sealed: SealedPersonalData,
         *,
         match_keys: Mapping[MatchKind, bytes] | None = None,
-    ) -> None:
+        first_response: KeyedResponse | None = None,
+    ) -> bool:
         """A new case with its needs, consent and match keys. Its reference may be empty,
-        to be given by `ReferenceCounter.assign` before commit."""
+        to be given by `ReferenceCounter.assign` before commit.
+
+        With `first_response`, the request's idempotency record is stored with it (as
+        `IdempotencyRepository.put` does); False when that key is taken already (an
+        earlier request with it, or a twin that committed first): the caller rolls back.
+        True otherwise."""
         ...
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
@@ -237,6 +255,18 @@ class CaseworkRepository(Protocol):
 
     async def save(self, record: CaseworkRecord) -> None:
         """Writes the record, adding it when it is new (an upsert)."""
+        ...
+
+    async def get_many(
+        self, kind: type[R], record_ids: Sequence[UUID], *, for_update: bool = False
+    ) -> dict[UUID, R]:
+        """Those of the records that exist, by id (one read); `for_update` locks them
+        until commit."""
+        ...
+
+    async def save_where_held(self, records: Sequence[CaseworkRecord]) -> set[UUID]:
+        """Writes the records whose case intake holds (upserts, one write); the ids of
+        those written. A record of a case intake does not hold is left out."""
         ...
 
     async def of_case(self, kind: type[R], case_id: UUID) -> list[R]:
