@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 from opentelemetry import propagate
 from sqlalchemy import Table, text
@@ -86,30 +87,45 @@ async def stage_events(
     """
     if not envelopes:
         return
+    if commit_order is CommitOrder.TABLE:
+        await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
+        await session.execute(
+            text(outbox_insert_sql(outbox.name, locked=False)),
+            outbox_parameters(envelopes, topic_prefix=topic_prefix, locked=False),
+        )
+        return
+    await session.execute(
+        text(outbox_insert_sql(outbox.name, locked=True)),
+        outbox_parameters(envelopes, topic_prefix=topic_prefix, locked=True),
+    )
+
+
+def outbox_parameters(
+    envelopes: Sequence[Envelope], *, topic_prefix: str = "", locked: bool
+) -> dict[str, Any]:
+    """The parameters of `outbox_insert_sql`: one array per column and, `locked`, the
+    sorted per-key lock keys (a service that folds the insert into a statement of its own
+    sends these)."""
     traced = [with_current_trace(envelope) for envelope in envelopes]
-    rows = {
+    kafka_keys = [str(envelope.key).encode() for envelope in traced]
+    parameters: dict[str, Any] = {
         "ids": [envelope.id for envelope in traced],
         "types": [envelope.type for envelope in traced],
         "topics": [
             topic_name(topic_for_event_type(envelope.type).name, topic_prefix)
             for envelope in traced
         ],
-        "kafka_keys": [str(envelope.key).encode() for envelope in traced],
+        "kafka_keys": kafka_keys,
         # The document's text, cast to JSONB by the server (no parse and re-dump here).
         "envelopes": [envelope_to_json(envelope) for envelope in traced],
     }
-    if commit_order is CommitOrder.TABLE:
-        await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
-        await session.execute(text(_insert_rows(outbox.name, locked=False)), rows)
-        return
-    keys = sorted({_key_lock(str(envelope.key).encode()) for envelope in traced})
-    await session.execute(
-        text(_insert_rows(outbox.name, locked=True)),
-        {**rows, "space": _OUTBOX_KEY_LOCKS, "keys": keys},
-    )
+    if locked:
+        parameters["space"] = _OUTBOX_KEY_LOCKS
+        parameters["keys"] = sorted({_key_lock(key) for key in kafka_keys})
+    return parameters
 
 
-def _insert_rows(table: str, *, locked: bool) -> str:
+def outbox_insert_sql(table: str, *, locked: bool) -> str:
     """The INSERT of a batch of outbox rows, in the given order (positions follow it).
 
     `locked`: the per-key advisory locks are taken in the same statement, before any row

@@ -18,19 +18,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mpa_common.messaging.outbox import (
-    _OUTBOX_KEY_LOCKS,
-    _key_lock,
-    topic_name,
-    with_current_trace,
-)
+from mpa_common.messaging.outbox import outbox_parameters
 from mpa_common.uow import UnitOfWork
-from mpa_contracts.envelope import Envelope, envelope_to_json
-from mpa_contracts.topics import topic_for_event_type
 from mpa_referral.adapters.case_repository import SqlCaseRepository
 from mpa_referral.adapters.directory_repository import SqlDirectoryRepository
 from mpa_referral.adapters.directory_snapshot import (
@@ -99,26 +91,9 @@ class ReferralUnitOfWork(UnitOfWork):
             await self.flush()
             await super().commit()  # TABLE order: LOCK TABLE, then the rows
             return
-        await self._buffer.flush(outbox=_outbox_rows(pending, self._topic_prefix))
+        await self._buffer.flush(
+            outbox=outbox_parameters(pending, topic_prefix=self._topic_prefix, locked=True)
+        )
         await self.session.commit()
         self._pending = []
         await self._run_after_commit()
-
-
-def _outbox_rows(envelopes: list[Envelope], topic_prefix: str) -> dict[str, Any]:
-    """The parameters of the PER_KEY outbox insert, as mpa_common's `stage_events` gives
-    them: one array per column, and the sorted lock keys of the events' Kafka keys."""
-    traced = [with_current_trace(envelope) for envelope in envelopes]
-    kafka_keys = [str(envelope.key).encode() for envelope in traced]
-    return {
-        "ids": [envelope.id for envelope in traced],
-        "types": [envelope.type for envelope in traced],
-        "topics": [
-            topic_name(topic_for_event_type(envelope.type).name, topic_prefix)
-            for envelope in traced
-        ],
-        "kafka_keys": kafka_keys,
-        "envelopes": [envelope_to_json(envelope) for envelope in traced],
-        "space": _OUTBOX_KEY_LOCKS,
-        "keys": sorted({_key_lock(key) for key in kafka_keys}),
-    }

@@ -32,7 +32,7 @@ from sqlalchemy import Table, TextClause, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_common.messaging.outbox import _insert_rows
+from mpa_common.messaging.outbox import outbox_insert_sql
 from mpa_referral.adapters.tables import (
     case_needs,
     outbox,
@@ -73,7 +73,7 @@ class _Flush:
 _FLUSHES: dict[tuple[_Shape, Dialect, bool], _Flush] = {}
 # The outbox rows with their per-key locks, taken before any row takes its position
 # (mpa_common.messaging.outbox: the PER_KEY commit order).
-_OUTBOX_INSERT = _insert_rows(outbox.name, locked=True)
+_OUTBOX_INSERT = outbox_insert_sql(outbox.name, locked=True)
 _OUTBOX_ONLY = text(_OUTBOX_INSERT)
 
 
