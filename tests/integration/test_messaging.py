@@ -101,6 +101,31 @@ async def test_the_relay_sends_what_commits_while_a_batch_awaits_its_acknowledge
     assert relay.published_total == 2
 
 
+async def test_the_relay_marks_acknowledged_rows_with_its_next_read(
+    playground: Playground,
+) -> None:
+    """Commits 50 ms apart, each acknowledged before the next: each commit's read marks
+    the one before it (one statement a commit), instead of a read and then a mark."""
+    relay = playground.relay()
+    await relay.start()
+    await eventually(lambda: _true(relay.is_leader), what="the relay leads")
+    reads_before = relay.reads
+    for _ in range(20):
+        await playground.stage(case_event(uuid.uuid4()))
+        await asyncio.sleep(0.05)
+
+    async def all_marked() -> bool:
+        return await playground.unpublished() == 0
+
+    await eventually(all_marked, timeout=30, what="20 rows published and marked")
+    assert relay.published_total == 20
+    assert relay.reads - reads_before <= 28  # a read and a mark each: 40
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_relay_killed_between_publish_and_mark_sent_duplicates_and_consumer_skips(
     playground: Playground,
 ) -> None:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -91,6 +92,10 @@ class OutboxRelay:
         server_settings: Mapping[str, str] | None = None,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        # How long acknowledged rows may stay unmarked, waiting to be marked by the next
+        # read instead of a statement of their own. A crash republishes them (at least
+        # once, as before; consumers skip them by event id).
+        mark_delay: float = 0.5,
         standby_interval: float = 2.0,
         error_backoff: float = 0.5,
         max_error_backoff: float = 10.0,
@@ -107,6 +112,7 @@ class OutboxRelay:
         self._server_settings = dict(server_settings or {})
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._mark_delay = mark_delay
         self._standby_interval = standby_interval
         self._error_backoff = error_backoff
         self._max_error_backoff = max_error_backoff
@@ -123,6 +129,7 @@ class OutboxRelay:
         self.is_leader = False
         self._led_before = False
         self.published_total = 0
+        self.reads = 0  # statements that marked and read outbox rows
         # Test seam: runs after Kafka acknowledged a batch and before it is marked sent.
         self.after_publish: Callable[[list[int]], Awaitable[None]] | None = None
 
@@ -230,8 +237,15 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         in_flight: deque[_SentBatch],
     ) -> None:
+        loop = asyncio.get_running_loop()
         acknowledged: list[int] = []
+        # When the acknowledged rows must be marked sent at the latest. Until then they
+        # wait for the next read (a NOTIFY, a poll, a full batch's follow-up), which marks
+        # them in its own round trip: an acknowledgement alone sends no statement.
+        mark_by = math.inf
+        read = True  # the first pass reads
         while True:
+            read = read or self._wake.is_set()
             self._wake.clear()
             await self._purge_if_due(connection)
             while in_flight and in_flight[0].acks.done():
@@ -240,33 +254,41 @@ class OutboxRelay:
                 if self.after_publish is not None:
                     await self.after_publish(sent.positions)
                 acknowledged.extend(sent.positions)
+                mark_by = min(mark_by, loop.time() + self._mark_delay)
                 self.published_total += len(sent.positions)
-            room = len(in_flight) < _MAX_BATCHES_IN_FLIGHT
-            rows = await connection.fetch(
-                _MARK_AND_READ,
-                acknowledged,
-                [position for sent in in_flight for position in sent.positions],
-                self._batch_size if room else 0,
-            )
-            acknowledged = []
-            if rows:
-                in_flight.append(await self._send(producer, rows))
-                self._monitor.up_everywhere(self.name)
-                if len(rows) == self._batch_size and len(in_flight) < _MAX_BATCHES_IN_FLIGHT:
-                    continue  # more may be waiting
-            elif not in_flight:
-                self._monitor.up_everywhere(self.name)
-                if self._stopping.is_set():
-                    return  # flushed: everything committed before stop() is out and marked
+            stopping = self._stopping.is_set()
+            if read or stopping or loop.time() >= mark_by:
+                room = len(in_flight) < _MAX_BATCHES_IN_FLIGHT
+                rows = await connection.fetch(
+                    _MARK_AND_READ,
+                    acknowledged,
+                    [position for sent in in_flight for position in sent.positions],
+                    self._batch_size if room else 0,
+                )
+                acknowledged, mark_by, read = [], math.inf, False
+                self.reads += 1
+                if rows:
+                    in_flight.append(await self._send(producer, rows))
+                    self._monitor.up_everywhere(self.name)
+                    if len(rows) == self._batch_size and len(in_flight) < _MAX_BATCHES_IN_FLIGHT:
+                        read = True
+                        continue  # more may be waiting
+                elif not in_flight:
+                    self._monitor.up_everywhere(self.name)
+                    if stopping:
+                        return  # flushed: everything committed before stop() is out and marked
             waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
             if in_flight:
                 waits.append(in_flight[0].acks)
+            timeout = min(self._poll_interval, max(0.0, mark_by - loop.time()))
             try:
-                await asyncio.wait(
-                    waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+                done, _ = await asyncio.wait(
+                    waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
                 waits[0].cancel()
+            if not done and loop.time() < mark_by:
+                read = True  # the poll: a NOTIFY sent while disconnected is never replayed
 
     async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> _SentBatch:
         deliveries = []
