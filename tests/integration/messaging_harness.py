@@ -107,10 +107,12 @@ class Playground:
         on_skipped: SkipHook | None = None,
         kafka_options: Mapping[str, Any] | None = None,
         gather_ms: int = 0,
+        single_lane: bool = False,
         **tuning: object,
     ) -> EventConsumer[UnitOfWork]:
         """The shared consumer on the playground's case topic, with one handler (as the
-        admin principal unless `kafka_options` name another)."""
+        admin principal unless `kafka_options` name another; a task per partition unless
+        `single_lane`)."""
         settings: dict[str, object] = {
             "retry_initial_seconds": 0.05,
             "retry_max_seconds": 0.2,
@@ -122,6 +124,7 @@ class Playground:
                 handles(CaseClosedV1, handler),
                 on_skipped=on_skipped,
                 gather_ms=gather_ms,
+                single_lane=single_lane,
             ),
             unit_of_work=self.uow,
             processed=self.processed,

@@ -147,6 +147,51 @@ async def test_accounts_epochs_gaps_and_dead_letters(units: UnitOfWorkFactory) -
         assert (await log.full_scan()).account_mismatches == []
 
 
+async def test_one_batch_of_many_partitions_and_topics(units: UnitOfWorkFactory) -> None:
+    """What the audit's single lane hands over: one batch interleaving the records of several
+    partitions of several topics (each partition's in offset order), re-reads among them."""
+    other = "mpa.referral.v1"
+    first = [event() for _ in range(2)]
+    await append_events(units, [(first[0], at(0)), (first[1], at(1))])
+    batch = [event() for _ in range(6)]
+    copy = event()
+    async with units() as uow:
+        await append_batch(
+            uow.log,
+            [
+                observe_event(batch[0], at(0, partition=3)),
+                observe_event(first[1], at(1)),  # partition 0 read again: accounted already
+                observe_event(batch[1], RecordOrigin(other, 0, 5)),  # offsets 0-4: a gap
+                observe_event(batch[2], at(2)),
+                observe_event(batch[3], at(1, partition=3)),
+                observe_event(copy, RecordOrigin(other, 0, 6)),
+                observe_event(batch[4], at(3)),
+                observe_event(copy, at(2, partition=3)),  # in the log already: a duplicate
+                observe_event(batch[5], RecordOrigin(other, 1, 0)),
+            ],
+        )
+        await uow.commit()
+    async with units() as uow:
+        log = uow.log
+        assert await log.tree_size() == 9
+        leaves = [row for rows in [b async for b in log.rows(0, 9, 9)] for row in rows]
+        assert [r.seq for r in leaves] == list(range(9))
+        accounts = sorted(
+            await log.accounts([TOPIC, other]), key=lambda a: (a.topic, a.partition, a.epoch)
+        )
+        counts = [
+            (a.topic, a.partition, a.next_offset, a.seen, a.logged, a.duplicates) for a in accounts
+        ]
+        assert counts == [
+            (TOPIC, 0, 4, 4, 4, 0),
+            (TOPIC, 3, 3, 3, 2, 1),
+            (other, 0, 7, 2, 2, 0),
+            (other, 1, 1, 1, 1, 0),
+        ]
+        assert await log.open_gaps(accounts[2], 10) == [(0, 4)]
+        assert (await log.full_scan()).account_mismatches == []
+
+
 async def test_tree_heads_cosignatures_and_checks(units: UnitOfWorkFactory) -> None:
     now = datetime.now(UTC)
     async with units() as uow:

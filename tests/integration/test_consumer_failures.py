@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
 
 from mpa_common.failures import EventRejected
 from mpa_common.kafka import operator_options
@@ -95,12 +96,14 @@ async def _no_dead_letters(playground: Playground) -> None:
     assert dead == []
 
 
-@pytest.mark.parametrize("fault", ["stopped", "paused"])
+@pytest.mark.parametrize(
+    ("fault", "single_lane"), [("stopped", False), ("paused", False), ("stopped", True)]
+)
 async def test_a_database_outage_is_waited_out_never_dead_lettered(
-    outage_ground: Playground, own_postgres: PrivatePostgres, fault: str
+    outage_ground: Playground, own_postgres: PrivatePostgres, fault: str, single_lane: bool
 ) -> None:
     playground = outage_ground
-    consumer = playground.consumer(playground.recording_handler("reader"))
+    consumer = playground.consumer(playground.recording_handler("reader"), single_lane=single_lane)
     await consumer.start()
     before, order = _events(6, 3)
     await _produce(playground, *before)
@@ -184,6 +187,84 @@ async def test_a_poison_record_in_a_batch_is_isolated_and_the_rest_keep_their_or
     assert headers["mpa_dlq_attempts"] == b"3"
     assert headers["ce_id"] == str(poison.id).encode()
     assert consumer.batches < len(events)  # handled in batches, not one transaction each
+
+
+async def test_a_single_lane_handles_many_partitions_in_one_transaction_and_isolates_a_poison(
+    playground: Playground,
+) -> None:
+    first, order = _events(24, 2)  # 24 cases: records on every one of the six partitions
+    then, more = _events(24, 2)
+    poison = then[30]
+    record = playground.recording_handler("reader")
+    partition_of: dict[uuid.UUID, int] = {}
+    held = {"first": True}
+
+    async def handler(uow: UnitOfWork, data: CaseClosedV1, delivery: Delivery) -> None:
+        if held.pop("first", False):
+            # The first fetch may hold one partition's records: meanwhile the others' are
+            # fetched and wait for the lane together.
+            await asyncio.sleep(1)
+        partition_of[delivery.envelope.id] = delivery.origin.partition
+        await record(uow, data, delivery)
+        if delivery.envelope.id == poison.id:
+            raise ValueError("a bug in the handler")
+
+    await _produce(playground, *first)
+    consumer = playground.consumer(handler, single_lane=True, unexpected_attempts=2)
+    await consumer.start()
+    await eventually(lambda: _count(playground, len(first)), what="the first events handled")
+    async with playground.sessions() as session:
+        rows = await session.execute(
+            text("SELECT xmin::text AS tx, event_id FROM effects WHERE consumer = 'reader'")
+        )
+        committed: dict[str, set[int]] = defaultdict(set)  # transaction -> its partitions
+        for tx, event_id in rows:
+            committed[tx].add(partition_of[event_id])
+    assert max(len(partitions) for partitions in committed.values()) > 1
+
+    await _produce(playground, *then)
+    total = len(first) + len(then) - 1
+    await eventually(lambda: _count(playground, total), what="the others handled")
+    for case_id, ids in more.items():
+        order[case_id].extend(ids)
+    order[poison.key].remove(poison.id)
+    await _in_order(playground, order)  # every other event once, each case's in order
+    [dead] = await read_topic(playground.bootstrap_servers, playground.case_topic + ".dlq", 1)
+    headers = dict(dead.headers)
+    assert headers["ce_id"] == str(poison.id).encode()
+    assert headers["mpa_dlq_reason"] == b"handler_failed"
+    assert consumer.dead_lettered == 1
+
+
+async def test_single_lane_consumers_keep_each_cases_order_across_a_rebalance(
+    playground: Playground,
+) -> None:
+    group = f"lanes-{playground.schema}"
+    record = playground.recording_handler("reader")
+    called = asyncio.Event()
+
+    async def slow(uow: UnitOfWork, data: CaseClosedV1, delivery: Delivery) -> None:
+        called.set()
+        await asyncio.sleep(0.03)  # a batch of the 120 takes seconds: the rebalance meets it
+        await record(uow, data, delivery)
+
+    first = playground.consumer(slow, group, single_lane=True)
+    second = playground.consumer(slow, group, single_lane=True)
+    await first.start()
+    events, order = _events(24, 10)
+    await _produce(playground, *events[:120])
+    await asyncio.wait_for(called.wait(), 30)
+    await second.start()  # a rebalance while the first has records in hand
+    await _produce(playground, *events[120:])
+
+    async def both_assigned() -> bool:
+        owned = [c._consumer.assignment() if c._consumer else set() for c in (first, second)]
+        return all(owned) and len(owned[0] | owned[1]) == 6
+
+    await eventually(both_assigned, what="six partitions shared by two consumers")
+    await eventually(lambda: _count(playground, len(events)), timeout=60, what="all handled")
+    await asyncio.sleep(1)  # an extra effect (a record handled twice) has time to show
+    await _in_order(playground, order)  # exactly once, each case's events in order
 
 
 async def test_a_rejected_event_is_dead_lettered_at_once_with_its_reason(

@@ -1,11 +1,14 @@
 """What the audit service does with what it consumes: every event of every main topic is
-appended to the log, a partition's batch at a time, and every offset that adds no leaf is
-accounted for (or, dead-lettered, named as missing until its event is in the log).
+appended to the log, a batch at a time, and every offset that adds no leaf is accounted for
+(or, dead-lettered, named as missing until its event is in the log).
 
 `log_subscription` is the audit's one subscription: a batch handler over every main topic,
 no ledger (a leaf is unique by event id already, so a redelivered event adds none and its
-offset is accounted as a duplicate without a processed_events row per event), and a skip
-recorder.
+offset is accounted as a duplicate without a processed_events row per event), a skip
+recorder, and a single lane: appends are serialised by the log's append lock anyway, so the
+consumer's partitions share one task, and a batch (one transaction: one lock, one read of the
+tree's edge, one insert) takes what is buffered across all of them, instead of a task per
+partition each paying a transaction of its own and queueing on the others for the lock.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ def _origin(consumed: ConsumedFrom) -> RecordOrigin:
 
 
 def log_batch_handler(repository: Callable[[UnitOfWork], LogRepository]) -> BatchHandler:
-    """The batch handler: appends all new deliveries of a partition's batch in the consumer's
-    transaction (the consumer commits them with their offsets; a rollback re-runs them)."""
+    """The batch handler: appends all new deliveries of a batch (of any of the partitions) in
+    the consumer's transaction (the consumer commits them with their offsets; a rollback
+    re-runs them)."""
 
     async def log_batch(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
         observations = [observe_event(d.envelope, _origin(d.origin)) for d in deliveries]
@@ -76,4 +80,5 @@ def log_subscription(
         ledger=False,
         on_skipped=skip_recorder(units_of_work),
         gather_ms=LOG_GATHER_MS,
+        single_lane=True,
     )

@@ -7,6 +7,13 @@ task takes the records it has (up to `batch_max_records`) and handles them in ON
 transaction: one ledger insert claims their event ids in `processed_events` (an id already
 there is a redelivery and is skipped), the handlers run, one commit, then one offset commit.
 
+A subscription with `single_lane=True` (the audit) has one task for all its partitions
+instead: a batch takes what is buffered across the partitions (a fair share of each first,
+each partition's records in offset order, up to `batch_max_records` / `batch_max_bytes`), one
+transaction handles them, then each partition's offset is noted. The rules below hold the
+same; a partition revoked while the batch in hand holds its records rolls that batch back,
+and the records of the partitions kept are handled again.
+
 Failures (see `mpa_common.failures`):
 * transient (database or broker away, serialization failure, deadlock, lock timeout): the
   same batch is retried with capped exponential backoff and jitter for as long as it takes;
@@ -110,8 +117,8 @@ class _Stopped(Exception):
 
 @dataclass(frozen=True)
 class _Lane:
-    """Who is working (one partition's task, named for the dependency monitor) and the
-    event that tells it to give up."""
+    """Who is working (one partition's task, or the single lane, named for the dependency
+    monitor) and the event that tells it to give up."""
 
     name: str
     stop: asyncio.Event
@@ -150,7 +157,9 @@ class EventConsumer(Generic[U]):
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
         self._fetcher: asyncio.Task[None] | None = None
-        self._partitions: dict[TopicPartition, _PartitionWorker[U]] = {}
+        # Each assigned partition's buffer: its own worker, or its share of the single lane.
+        self._partitions: dict[TopicPartition, _PartitionWorker[U] | _Share] = {}
+        self._single_lane: _SingleLane[U] | None = None
         self._commit_lock = asyncio.Lock()
         # Next offsets handled (their effects committed) but not yet committed to Kafka.
         self._uncommitted: dict[TopicPartition, int] = {}
@@ -189,6 +198,7 @@ class EventConsumer(Generic[U]):
             max_partition_fetch_bytes=self._tuning.batch_max_bytes,
             **self._fetch_wait(),
         )
+        self._single_lane = _SingleLane(self) if self.subscription.single_lane else None
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self._dead_letters.start()
         await self._consumer.start()
@@ -203,7 +213,11 @@ class EventConsumer(Generic[U]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._fetcher
             self._fetcher = None
-        workers = list(self._partitions.values())
+        workers: list[_PartitionWorker[U] | _SingleLane[U]] = [
+            w for w in self._partitions.values() if isinstance(w, _PartitionWorker)
+        ]
+        if self._single_lane is not None:
+            workers.append(self._single_lane)
         self._partitions.clear()
         if workers:
             finishing = {asyncio.ensure_future(w.finish()): w for w in workers}
@@ -272,7 +286,10 @@ class EventConsumer(Generic[U]):
                     continue
                 worker = self._partitions.get(partition)
                 if worker is None:
-                    worker = self._partitions[partition] = _PartitionWorker(self, partition)
+                    lane = self._single_lane
+                    worker = self._partitions[partition] = (
+                        _PartitionWorker(self, partition) if lane is None else lane.share(partition)
+                    )
                 worker.add(records)
             self._apply_backpressure(consumer)
 
@@ -288,13 +305,18 @@ class EventConsumer(Generic[U]):
             elif worker.buffered < limit // 2 and partition in paused:
                 consumer.resume(partition)
 
-    def _revoked(self, partitions: Sequence[TopicPartition]) -> list[_PartitionWorker[U]]:
-        return [w for p in partitions if (w := self._partitions.pop(p, None)) is not None]
+    async def _abandon(self, partitions: Sequence[TopicPartition]) -> None:
+        """The partitions were revoked: their workers stop now (an in-flight transaction is
+        rolled back by the cancellation), or the single lane drops their records."""
+        workers = [self._partitions.pop(p, None) for p in partitions]
+        await asyncio.gather(*(w.abandon() for w in workers if isinstance(w, _PartitionWorker)))
+        if self._single_lane is not None:
+            await self._single_lane.revoke(partitions)
 
     # ---- one batch --------------------------------------------------------------------
 
     async def _process(self, records: Sequence[Record], lane: _Lane) -> None:
-        """Handles a partition's batch completely (effects, dead letters, skips)."""
+        """Handles a batch completely (effects, dead letters, skips)."""
         deliveries: list[Delivery] = []
         for record in records:
             delivery = await self._admit(record, lane)
@@ -450,7 +472,14 @@ class EventConsumer(Generic[U]):
         attempts: int,
         lane: _Lane,
     ) -> None:
-        record = next(r for r in records if r.offset == delivery.origin.offset)
+        origin = delivery.origin
+        record = next(
+            r
+            for r in records
+            if r.offset == origin.offset
+            and r.partition == origin.partition
+            and r.topic == origin.topic
+        )
         await self._dead_letter(record, reason, detail, attempts, lane)
         await self._skipped(delivery.origin, delivery.envelope.id, SkipReason.DEAD_LETTERED, lane)
 
@@ -727,6 +756,170 @@ class _PartitionWorker(Generic[U]):
             await self._task
 
 
+class _Share:
+    """One partition's records waiting for the single lane."""
+
+    __slots__ = ("_lane", "partition", "records")
+
+    def __init__(self, lane: _SingleLane[Any], partition: TopicPartition) -> None:
+        self._lane = lane
+        self.partition = partition
+        self.records: deque[Record] = deque()
+
+    @property
+    def buffered(self) -> int:
+        return len(self.records)
+
+    def add(self, records: Sequence[Record]) -> None:
+        self.records.extend(records)
+        self._lane.wake()
+
+
+class _SingleLane(Generic[U]):
+    """One task for every partition of the consumer (`Subscription.single_lane`): each batch
+    takes what is buffered across the partitions into one transaction; then each partition's
+    next offset is noted."""
+
+    def __init__(self, consumer: EventConsumer[U]) -> None:
+        self._consumer = consumer
+        self.name = f"{consumer.name}[all partitions]"
+        self._shares: dict[TopicPartition, _Share] = {}
+        self._ready = asyncio.Event()
+        self._lane = _Lane(self.name, asyncio.Event())
+        self._task: asyncio.Task[None] | None = None
+        # The batch in hand and the partitions it holds records of.
+        self._in_hand: list[Record] = []
+        self._in_hand_of: Collection[TopicPartition] = ()
+        self._finishing = False
+        self._turn = 0
+
+    def share(self, partition: TopicPartition) -> _Share:
+        share = self._shares[partition] = _Share(self, partition)
+        if self._task is None or self._task.done():
+            self._start()
+        return share
+
+    def wake(self) -> None:
+        self._ready.set()
+
+    def _start(self) -> None:
+        self._lane = _Lane(self.name, asyncio.Event())
+        self._task = asyncio.create_task(
+            self._run(self._lane), name=f"{self._consumer.name}:single-lane"
+        )
+
+    def _take(self) -> tuple[list[Record], dict[TopicPartition, int]]:
+        """The next batch, and each of its partitions' next offset. A fair share of each
+        partition first, starting with the next partition each time, then what room is
+        left: a busy partition holds the others back by one batch at most."""
+        waiting = [share for share in self._shares.values() if share.records]
+        batch: list[Record] = []
+        ends: dict[TopicPartition, int] = {}
+        if not waiting:
+            return batch, ends
+        turn = self._turn % len(waiting)
+        self._turn += 1
+        waiting = waiting[turn:] + waiting[:turn]
+        tuning = self._consumer._tuning
+        limit = tuning.batch_max_records
+        max_bytes = tuning.batch_max_bytes
+        size = 0
+        for quota in (max(1, limit // len(waiting)), limit):
+            for share in waiting:
+                records = share.records
+                taken = 0
+                while records and taken < quota:
+                    record = records[0]
+                    record_size = len(record.value or b"")
+                    if len(batch) >= limit or (batch and size + record_size > max_bytes):
+                        return batch, ends
+                    batch.append(records.popleft())
+                    size += record_size
+                    taken += 1
+                    ends[share.partition] = record.offset + 1
+        return batch, ends
+
+    def _put_back(self, batch: Sequence[Record]) -> None:
+        """Returns a batch's records to their partitions (those still assigned), ahead of
+        what each buffered since."""
+        for partition, share in self._shares.items():
+            mine = [
+                r
+                for r in batch
+                if r.partition == partition.partition and r.topic == partition.topic
+            ]
+            share.records.extendleft(reversed(mine))
+        self._ready.set()
+
+    async def _run(self, lane: _Lane) -> None:
+        consumer = self._consumer
+        while True:
+            batch, ends = self._take()
+            if not batch:
+                if self._finishing:
+                    return
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            self._in_hand, self._in_hand_of = batch, ends.keys()
+            try:
+                await consumer._process(batch, lane)
+            except _Stopped:
+                return  # nothing of this batch is committed past what the database holds
+            except Exception:
+                # Should not happen (every failure is classified); never lose the lane: put
+                # the batch back and try again shortly.
+                log.exception("single lane failed; retrying the batch")
+                self._in_hand, self._in_hand_of = [], ()
+                self._put_back(batch)
+                await asyncio.sleep(1)
+                continue
+            self._in_hand, self._in_hand_of = [], ()
+            for partition, next_offset in ends.items():
+                await consumer._commit(partition, next_offset)
+
+    async def revoke(self, partitions: Collection[TopicPartition]) -> None:
+        """The partitions were revoked: their buffered records are dropped, and a batch in
+        hand that holds any of theirs is rolled back (cancelled); its other records are
+        handled again, first."""
+        for partition in partitions:
+            self._shares.pop(partition, None)
+        if not any(p in self._in_hand_of for p in partitions):
+            return
+        in_hand, task = self._in_hand, self._task
+        self._in_hand, self._in_hand_of = [], ()
+        self._lane.stop.set()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._put_back(in_hand)
+        if not self._finishing:
+            self._start()
+
+    async def finish(self) -> None:
+        """Stops after the batch in hand (a batch waiting on a dependency stops at once)."""
+        self._finishing = True
+        for share in self._shares.values():
+            share.records.clear()
+        self._ready.set()
+        self._lane.stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def abandon(self) -> None:
+        """Stop now; what was not committed is re-read."""
+        self._finishing = True
+        for share in self._shares.values():
+            share.records.clear()
+        self._lane.stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, consumer: EventConsumer[Any]) -> None:
         self._consumer = consumer
@@ -734,8 +927,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         # The partitions' tasks never wait on the fetch loop, so waiting for them here
         # cannot deadlock; an in-flight transaction is rolled back by the cancellation.
-        workers = self._consumer._revoked(list(revoked))
-        await asyncio.gather(*(w.abandon() for w in workers))
+        await self._consumer._abandon(list(revoked))
         # Still this group's member: what was handled is committed, not re-read by the next
         # owner.
         await self._consumer._flush_commits(set(revoked))

@@ -18,7 +18,14 @@ can never process (dead-lettered at once); any other exception is retried (see
 `mpa_common.failures`).
 
 A subscription that logs every event (the audit) gives one `batch_handler` instead, called
-with all the new deliveries of a partition's batch.
+with all the new deliveries of a batch.
+
+By default each assigned partition has a task of its own, and a batch holds one partition's
+records. `single_lane=True` gives the consumer one task for all its partitions instead: a
+batch takes what is buffered across them (each partition's records still in offset order),
+so at a low rate records of many partitions share one transaction. For a subscription
+whose transactions are serialised anyway (the audit's append lock): its partitions' tasks
+only queued on one another for the lock, each paying a transaction of its own.
 """
 
 from __future__ import annotations
@@ -93,7 +100,8 @@ class Subscription(Generic[U]):
     `ledger=False` leaves idempotency to the handler (the audit log's leaves are unique by
     event id); otherwise every handled event id is recorded in `processed_events` in the
     same transaction as its effects. Events of types the table does not name are passed over
-    (their offsets committed, nothing else).
+    (their offsets committed, nothing else). `single_lane=True`: one task handles every
+    assigned partition, a batch mixing their records (see the module's docstring).
 
     `gather_ms`: for a group no person waits on (the audit log, progress for reports), the
     broker holds each fetch this long to gather what arrives meanwhile, so that one fetch
@@ -111,6 +119,7 @@ class Subscription(Generic[U]):
         ledger: bool = True,
         on_skipped: SkipHook | None = None,
         gather_ms: int = 0,
+        single_lane: bool = False,
     ) -> None:
         if bool(entries) == (batch_handler is not None):
             raise ValueError("a subscription has a handler table or a batch handler")
@@ -128,6 +137,7 @@ class Subscription(Generic[U]):
         self.ledger = ledger
         self.on_skipped = on_skipped
         self.gather_ms = gather_ms
+        self.single_lane = single_lane
         self._by_type: Mapping[str, HandlerEntry[U]] = by_type
 
     @property
