@@ -115,6 +115,8 @@ async def on_referral_rerouted(
 
 
 # Other referral events (requested, routed, ...) grant nothing and are passed over.
+# A partner waits on its grant (it reads the case once it accepted): within 100 ms, where
+# without gathering a record could wait for the fetch held for other partitions (up to 1 s).
 REFERRAL_ACCESS: Subscription[IntakeUnitOfWork] = Subscription(
     REFERRAL_ACCESS_GROUP,
     handles(ReferralAcceptedV1, on_referral_accepted),
@@ -126,6 +128,7 @@ REFERRAL_ACCESS: Subscription[IntakeUnitOfWork] = Subscription(
     handles(ReferralFailedV1, on_referral_failed),
     handles(ReferralCancelledV1, on_referral_cancelled),
     handles(ReferralReroutedV1, on_referral_rerouted),
+    gather_ms=100,
 )
 
 

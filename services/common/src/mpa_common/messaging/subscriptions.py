@@ -103,11 +103,13 @@ class Subscription(Generic[U]):
     (their offsets committed, nothing else). `single_lane=True`: one task handles every
     assigned partition, a batch mixing their records (see the module's docstring).
 
-    `gather_ms`: for a group no person waits on (the audit log, progress for reports), the
-    broker holds each fetch this long to gather what arrives meanwhile, so that one fetch
-    and one transaction carry many records. Without it each fetch is answered as soon as
-    one record arrives: under load that is a fetch per record, and each costs the broker
-    about half a millisecond of CPU. It delays each record by up to this long.
+    `gather_ms`: the broker holds each fetch this long to gather what arrives meanwhile,
+    so that one fetch (and one transaction) carries many records. Without it each fetch is
+    answered as soon as one record arrives: under load that is a fetch per record, and each
+    costs the broker about half a millisecond of CPU. It delays each record by up to this
+    long, and no longer: without it a record that arrives while the consumer's fetch for
+    other partitions is held waits for that fetch (up to `fetch_max_wait_ms`, 1 s).
+    Long for a group no person waits on (the audit log), short for one that is.
     """
 
     def __init__(
