@@ -101,6 +101,31 @@ async def test_the_relay_sends_what_commits_while_a_batch_awaits_its_acknowledge
     assert relay.published_total == 2
 
 
+async def test_a_gathering_consumer_answers_the_first_record_after_a_pause_at_once(
+    playground: Playground,
+) -> None:
+    """Idle, a gathering consumer waits like any other: a lone record is handled well
+    within its gather time (5 s here), not after it."""
+    relay = playground.relay()
+    await relay.start()
+    consumer = playground.consumer(playground.recording_handler("reader"), gather_ms=5000)
+    await consumer.start()
+
+    async def assigned() -> bool:
+        return bool(consumer._consumer and len(consumer._consumer.assignment()) == 6)
+
+    await eventually(assigned, what="six partitions assigned")
+    await asyncio.sleep(1.5)  # idle: no record for longer than a getmany's wait
+    staged_at = asyncio.get_running_loop().time()
+    await playground.stage(case_event(uuid.uuid4()))
+
+    async def handled() -> bool:
+        return len(await playground.effects_of("reader")) == 1
+
+    await eventually(handled, timeout=30, what="the record handled")
+    assert asyncio.get_running_loop().time() - staged_at < 3.0
+
+
 async def test_the_relay_marks_acknowledged_rows_with_its_next_read(
     playground: Playground,
 ) -> None:

@@ -173,11 +173,13 @@ class EventConsumer(Generic[U]):
         self.transient_retries = 0
         self.batches = 0
         self.fetches = 0  # answers from the broker that carried records
+        self._gathering = False  # a gathering subscription's fetches gather now (busy)
 
     # ---- life cycle -------------------------------------------------------------------
 
     async def start(self) -> None:
         self._stopping.clear()
+        self._gathering = False  # a new client fetches as `_fetch_wait()` says: idle
         # Taken again now that the service has installed its tracer provider (after building
         # its consumers): the provider's own tracer, not the proxy a tracer taken before
         # then stays, whose every span costs two context managers more (~1.5 µs a record).
@@ -245,13 +247,29 @@ class EventConsumer(Generic[U]):
                 await self._dead_letters.stop()
             self._dead_letters = None
 
-    def _fetch_wait(self) -> dict[str, int]:
-        """How long the broker holds a fetch: until one record arrives, or (a subscription
-        that gathers) until its time is up or a full batch is there."""
+    def _fetch_wait(self, *, busy: bool = False) -> dict[str, int]:
+        """How long the broker holds a fetch: until one record arrives; or, for a
+        subscription that gathers and only while records keep coming (`busy`), until its
+        time is up or a full batch is there. Idle, a gathering consumer waits like any
+        other (one fetch a second, not one per `gather_ms`), and the first record after a
+        pause is answered at once."""
         gather = self.subscription.gather_ms
-        if not gather:
+        if not gather or not busy:
             return {"fetch_max_wait_ms": self._tuning.fetch_max_wait_ms, "fetch_min_bytes": 1}
         return {"fetch_max_wait_ms": gather, "fetch_min_bytes": self._tuning.batch_max_bytes}
+
+    def _gather(self, consumer: AIOKafkaConsumer, *, busy: bool) -> None:
+        """Switches the fetches that follow between waiting and gathering. aiokafka builds
+        each fetch request from these two attributes of its fetcher (0.14: not public);
+        without them the consumer simply never gathers."""
+        fetcher = getattr(consumer, "_fetcher", None)
+        if not self.subscription.gather_ms or busy == self._gathering or fetcher is None:
+            return
+        wait = self._fetch_wait(busy=busy)
+        if hasattr(fetcher, "_fetch_max_wait_ms") and hasattr(fetcher, "_fetch_min_bytes"):
+            fetcher._fetch_max_wait_ms = wait["fetch_max_wait_ms"]
+            fetcher._fetch_min_bytes = wait["fetch_min_bytes"]
+            self._gathering = busy
 
     @property
     def monitor(self) -> DependencyMonitor:
@@ -281,6 +299,9 @@ class EventConsumer(Generic[U]):
             backoff = self._tuning.retry_initial_seconds
             if batches:
                 self.fetches += 1
+            # Records came: gather what follows; a getmany that found nothing for its
+            # whole timeout: idle again.
+            self._gather(consumer, busy=bool(batches))
             for partition, records in batches.items():
                 if not records:
                     continue
