@@ -376,6 +376,28 @@ class IntakeUnitOfWorkPort(Protocol):
 
     async def commit(self) -> None: ...
 
+    async def without_transaction(self) -> None:
+        """Makes this a unit of work that ends in `commit_registration`: called before
+        anything else, its reads are each their own implicit transaction (no BEGIN), and
+        nothing is written but by that final statement (`commit` refuses)."""
+        ...
+
+    async def commit_registration(
+        self,
+        case: Case,
+        sealed: SealedPersonalData,
+        *,
+        match_keys: Mapping[MatchKind, bytes] | None = None,
+        first_response: KeyedResponse | None = None,
+    ) -> bool:
+        """Commits a new case as `CaseRepository.add` stores it, together with the pending
+        events, in ONE statement that is its own transaction (after `without_transaction`).
+        False when `first_response`'s key is taken: then nothing at all is written, events
+        included. Either way the pending events are cleared and the after-commit callbacks
+        run, as after `commit`. Raises ReferenceSpaceExhausted when the commit finds no
+        reference left."""
+        ...
+
 
 UnitOfWorkFactory = Callable[[], IntakeUnitOfWorkPort]
 
