@@ -39,6 +39,7 @@ from mpa_intake.app.ports import (
     PageCursor,
     ReferenceSpaceExhausted,
     ReferralStatus,
+    Registered,
     SealedPersonalData,
     StoredCase,
     StoredComplaint,
@@ -530,18 +531,27 @@ class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
         *,
         match_keys: Mapping[MatchKind, bytes] | None = None,
         first_response: KeyedResponse | None = None,
-    ) -> bool:
-        """Like the one SQL statement: a taken key writes nothing, events included (and
-        the empty transaction still commits: pending events cleared, callbacks run)."""
+    ) -> Registered:
+        """Like the one SQL statement: the duplicates found first (and written into the
+        idempotency record's body); a taken key writes nothing, events included (and the
+        empty transaction still commits: pending events cleared, callbacks run)."""
         self._outside_transaction = False
+        duplicates = (
+            await self.cases.possible_duplicates(match_keys, excluding=case.case_id)
+            if match_keys
+            else []
+        )
+        if first_response is not None and match_keys:
+            body = {**first_response.body, "possible_duplicates": [str(d) for d in duplicates]}
+            first_response = replace(first_response, body=body)
         if not await self.cases.add(
             case, sealed, match_keys=match_keys, first_response=first_response
         ):
             self._pending = []
             await self._run_after_commit()
-            return False
+            return Registered(False, duplicates)
         await self.commit()
-        return True
+        return Registered(True, duplicates)
 
     async def commit(self) -> None:
         if self._outside_transaction:

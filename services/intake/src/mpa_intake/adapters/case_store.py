@@ -97,14 +97,19 @@ class SqlCaseRepository:
         match_keys: Mapping[MatchKind, bytes] | None = None,
         first_response: KeyedResponse | None = None,
         outbox: OutboxInsert | None = None,
-    ) -> bool:
-        """`add`, with `outbox` (the unit of work's pending events) as one more CTE of the
-        same statement, sent on `connection` outside any transaction block: the statement
-        is its own transaction (see `UnitOfWork.commit_in_one_statement`). A taken key
-        writes nothing at all, outbox rows included."""
-        statement, parameters = _add_case(case, sealed, match_keys, first_response, outbox)
-        result = await statement.execute_on(connection, parameters)
-        return first_response is None or bool(result.scalar())
+    ) -> tuple[bool, list[UUID]]:
+        """`add`, with the case's possible duplicates (as `possible_duplicates` finds them,
+        written into `first_response`'s body) and `outbox` (the unit of work's pending
+        events) in the same statement, sent on `connection` outside any transaction block:
+        the statement is its own transaction (see `UnitOfWork.commit_in_one_statement`). A
+        taken key writes nothing at all, outbox rows included. Returns whether the key was
+        free (True unkeyed) and the possible duplicates."""
+        statement, parameters = _add_case(
+            case, sealed, match_keys, first_response, outbox, duplicates=True
+        )
+        row = (await statement.execute_on(connection, parameters)).one()
+        recorded = first_response is None or bool(row[0])
+        return recorded, list(row[-1]) if match_keys else []
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
         query = select(cases).where(cases.c.case_id == case_id)
@@ -394,8 +399,11 @@ def _add_case(
     match_keys: Mapping[MatchKind, bytes] | None,
     first_response: KeyedResponse | None,
     outbox: OutboxInsert | None,
+    *,
+    duplicates: bool = False,
 ) -> tuple[Prebuilt, dict[str, Any]]:
-    """`SqlCaseRepository.add`'s statement and its parameters."""
+    """`SqlCaseRepository.add`'s statement and its parameters (`duplicates`: it looks up
+    the case's possible duplicates too)."""
     digests = match_keys or {}
     parameters: dict[str, Any] = {
         "case_id": case.case_id,
@@ -438,6 +446,7 @@ def _add_case(
         outbox.sql(only_if=_RECORDED if first_response is not None else None)
         if outbox is not None
         else None,
+        duplicates and bool(digests),
     )
     return statement, parameters
 
@@ -449,10 +458,20 @@ _RECORDED = "EXISTS (SELECT 1 FROM first_response)"
 
 @functools.cache
 def _add_case_statement(
-    needs: int, consent: bool, match_keys: int, keyed: bool, outbox: str | None
+    needs: int,
+    consent: bool,
+    match_keys: int,
+    keyed: bool,
+    outbox: str | None = None,
+    duplicates: bool = False,
 ) -> Prebuilt:
     """`SqlCaseRepository.add`'s statement for a case of this shape (built once per shape),
     with `outbox` (an outbox insert's text) as one more CTE when given.
+
+    `duplicates` (with match keys): the statement also looks up the case's possible
+    duplicates (`SqlCaseRepository.possible_duplicates`, in the statement's snapshot, so
+    without the case itself), writes them into the idempotency record's body and returns
+    them, as its last column.
 
     Keyed, the idempotency record is inserted first (ON CONFLICT DO NOTHING), every other
     row only if it was (`_RECORDED`: a taken key writes nothing), and the statement returns
@@ -465,12 +484,18 @@ def _add_case_statement(
         return insert_select(table, columns, prefix, only_if=only_if)
 
     children = []
+    if duplicates:
+        children.append(f"duplicates AS ({_duplicates_sql(match_keys)})")
     if keyed:
-        children.append(
-            "first_response AS ("
-            f"{insert_values('idempotency_keys', _FIRST_RESPONSE_COLUMNS, 'first_')} "
-            "ON CONFLICT DO NOTHING RETURNING 1)"
-        )
+        record = insert_values("idempotency_keys", _FIRST_RESPONSE_COLUMNS, "first_")
+        if duplicates:
+            record = record.replace(
+                ":first_response_body",
+                "jsonb_set(CAST(:first_response_body AS jsonb), '{possible_duplicates}', "
+                "(SELECT coalesce(jsonb_agg(case_id ORDER BY registered_at, case_id), "
+                "'[]'::jsonb) FROM duplicates))",
+            )
+        children.append(f"first_response AS ({record} ON CONFLICT DO NOTHING RETURNING 1)")
     children += [
         f"added_need_{index} AS ({insert('case_needs', _NEED_COLUMNS, f'need{index}_')})"
         for index in range(needs)
@@ -488,15 +513,35 @@ def _add_case_statement(
         # Its own WITH (the per-key locks) nests in this one.
         children.append(f"added_events AS ({outbox})")
     insert_case = insert("cases", _CASE_COLUMNS)
+    found = (
+        ", ARRAY(SELECT case_id FROM duplicates ORDER BY registered_at, case_id)"
+        if duplicates
+        else ""
+    )
     if keyed:
         # The case's insert is a CTE too, and the statement answers whether the key was free
         # (every data-modifying CTE runs to completion, read or not).
         children.append(f"added_case AS ({insert_case})")
-        main = "SELECT count(*) FROM first_response"
+        main = f"SELECT (SELECT count(*) FROM first_response){found}"  # noqa: S608 - no input
     else:
-        main = insert_case
+        main = f"{insert_case} RETURNING {found[2:]}" if duplicates else insert_case
     with_children = f"WITH {', '.join(children)} " if children else ""
     return Prebuilt(f"{with_children}{main}")
+
+
+def _duplicates_sql(match_keys: int) -> str:
+    """`SqlCaseRepository.possible_duplicates` for the statement's own match keys."""
+    matches = " OR ".join(
+        f"(m.kind = :match{index}_kind AND m.digest = :match{index}_digest)"
+        for index in range(match_keys)
+    )
+    return (
+        "SELECT c.case_id, c.registered_at FROM cases c "  # noqa: S608 - names and a code, no input
+        "JOIN case_match_keys m ON m.case_id = c.case_id "
+        f"WHERE ({matches}) AND c.case_id <> :case_id "
+        f"AND c.status = '{CaseStatus.OPEN.value}' AND c.erased_at IS NULL "
+        "GROUP BY c.case_id, c.registered_at ORDER BY c.registered_at, c.case_id LIMIT 20"
+    )
 
 
 def _within(where: ScopeFilter) -> ColumnElement[bool]:

@@ -18,7 +18,12 @@ from mpa_intake.adapters.psea_store import SqlPseaComplaintRepository
 from mpa_intake.adapters.reference_counter import REFERENCE_SPACE_EXHAUSTED, SqlReferenceCounter
 from mpa_intake.adapters.tables import outbox
 from mpa_intake.app.context import EVENT_SOURCE
-from mpa_intake.app.ports import KeyedResponse, ReferenceSpaceExhausted, SealedPersonalData
+from mpa_intake.app.ports import (
+    KeyedResponse,
+    ReferenceSpaceExhausted,
+    Registered,
+    SealedPersonalData,
+)
 from mpa_intake.domain.case import Case
 from mpa_intake.domain.matching import MatchKind
 
@@ -68,18 +73,21 @@ class IntakeUnitOfWork(UnitOfWork):
         *,
         match_keys: Mapping[MatchKind, bytes] | None = None,
         first_response: KeyedResponse | None = None,
-    ) -> bool:
-        """One statement, its own transaction: the case's rows, the idempotency record and
-        the pending events' outbox rows (see `SqlCaseRepository.add_in_one_statement`)."""
+    ) -> Registered:
+        """One statement, its own transaction: the case's rows, its possible duplicates,
+        the idempotency record and the pending events' outbox rows (see
+        `SqlCaseRepository.add_in_one_statement`)."""
 
-        async def write(connection: AsyncConnection, outbox: OutboxInsert | None) -> bool:
-            return await self.cases.add_in_one_statement(
-                connection,
-                case,
-                sealed,
-                match_keys=match_keys,
-                first_response=first_response,
-                outbox=outbox,
+        async def write(connection: AsyncConnection, outbox: OutboxInsert | None) -> Registered:
+            return Registered(
+                *await self.cases.add_in_one_statement(
+                    connection,
+                    case,
+                    sealed,
+                    match_keys=match_keys,
+                    first_response=first_response,
+                    outbox=outbox,
+                )
             )
 
         try:

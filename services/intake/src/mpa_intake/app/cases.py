@@ -129,16 +129,15 @@ async def register_case(
                         return replay
                 raise
             case = registration.case
-            duplicates = await uow.cases.possible_duplicates(
-                registration.digests, excluding=case.case_id
-            )
             result = RegistrationResult(
                 case_id=case.case_id,
                 reference="",  # a replay reads it from the case: it does not exist yet
                 status=case.status,
                 need_ids=[need.need_id for need in case.needs],
                 consent_scopes=list(case.consent.scopes) if case.consent else [],
-                possible_duplicates=duplicates,
+                # Found by the registration's own statement, which also writes them into
+                # the idempotency record's body.
+                possible_duplicates=[],
                 registered_at=case.registered_at,
             )
             first_response = (
@@ -149,17 +148,23 @@ async def register_case(
                 else None
             )
             uow.emit_envelope(_registered(actor, case))
-            if not await uow.commit_registration(
+            registered = await uow.commit_registration(
                 case,
                 registration.sealed,
                 match_keys=registration.digests,
                 first_response=first_response,
-            ):
+            )
+            if not registered.recorded:
                 # The key was used before, or a twin with it committed after our
                 # statement began: ours wrote nothing, and the first answer is the answer.
                 raise _LostIdempotencyRace
             reference = await uow.references.assigned(case.case_id)
-            return result.model_copy(update={"reference": reference})
+            return result.model_copy(
+                update={
+                    "reference": reference,
+                    "possible_duplicates": registered.possible_duplicates,
+                }
+            )
     except _LostIdempotencyRace:
         assert idempotency_key is not None
         async with ctx.unit_of_work() as uow:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 from uuid import UUID
 
 from mpa_common.uow import AfterCommit, Cause
@@ -326,6 +326,13 @@ class PseaComplaintRepository(Protocol):
     async def count_by_master_key(self) -> dict[str, int]: ...
 
 
+class Registered(NamedTuple):
+    """What `IntakeUnitOfWorkPort.commit_registration` answers."""
+
+    recorded: bool  # False: the Idempotency-Key was taken, nothing was written
+    possible_duplicates: list[UUID]
+
+
 class IntakeUnitOfWorkPort(Protocol):
     """One transaction: the repositories, the events it will publish, and its commit.
 
@@ -389,13 +396,15 @@ class IntakeUnitOfWorkPort(Protocol):
         *,
         match_keys: Mapping[MatchKind, bytes] | None = None,
         first_response: KeyedResponse | None = None,
-    ) -> bool:
+    ) -> Registered:
         """Commits a new case as `CaseRepository.add` stores it, together with the pending
-        events, in ONE statement that is its own transaction (after `without_transaction`).
-        False when `first_response`'s key is taken: then nothing at all is written, events
-        included. Either way the pending events are cleared and the after-commit callbacks
-        run, as after `commit`. Raises ReferenceSpaceExhausted when the commit finds no
-        reference left."""
+        events, in ONE statement that is its own transaction (after `without_transaction`),
+        which also finds its possible duplicates (`CaseRepository.possible_duplicates`)
+        and writes them into `first_response`'s body (under "possible_duplicates").
+        Not `recorded` when `first_response`'s key is taken: then nothing at all is
+        written, events included. Either way the pending events are cleared and the
+        after-commit callbacks run, as after `commit`. Raises ReferenceSpaceExhausted when
+        the commit finds no reference left."""
         ...
 
 
