@@ -74,9 +74,9 @@ async def intake(
 
 
 class _HeldInTransaction:
-    """Holds the next registration inside its transaction — case, children and event
-    written, reference not yet taken (that happens inside COMMIT) — until the test has
-    stopped the server."""
+    """Holds the next registration on its connection — duplicate lookup done, case,
+    children, idempotency record and event about to go in their one statement (the
+    reference is taken at its commit) — until the test has stopped the server."""
 
     def __init__(self) -> None:
         self.inside = asyncio.Event()
@@ -84,17 +84,17 @@ class _HeldInTransaction:
         self.armed = True
 
     def patch(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        original = IntakeUnitOfWork.commit
+        original = IntakeUnitOfWork.commit_registration
 
-        async def commit(uow: IntakeUnitOfWork) -> None:
+        async def commit_registration(uow: IntakeUnitOfWork, *args: Any, **kwargs: Any) -> bool:
             registering = any(e.type == CaseRegisteredV1.event_type for e in uow.pending_events)
             if self.armed and registering:
                 self.armed = False
                 self.inside.set()
                 await self.release.wait()
-            await original(uow)
+            return await original(uow, *args, **kwargs)
 
-        monkeypatch.setattr(IntakeUnitOfWork, "commit", commit)
+        monkeypatch.setattr(IntakeUnitOfWork, "commit_registration", commit_registration)
 
 
 def _assert_unavailable(response: httpx.Response, *needles: str) -> None:

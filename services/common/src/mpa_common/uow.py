@@ -18,18 +18,44 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from mpa_common.messaging.outbox import CommitOrder, stage_events, with_current_trace
+from mpa_common.messaging.outbox import (
+    CommitOrder,
+    outbox_insert_sql,
+    outbox_parameters,
+    stage_events,
+    with_current_trace,
+)
 from mpa_contracts.envelope import Envelope, new_envelope
 from mpa_contracts.events.base import EventData
 
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None] | None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxInsert:
+    """A unit of work's pending events as an outbox INSERT (PER_KEY order: its per-key
+    advisory locks taken before any row takes its position), for a caller to send as one
+    data-modifying CTE of its own statement (see `UnitOfWork.commit_in_one_statement`)."""
+
+    table: str
+    # `outbox_insert_sql`'s `:named` parameters; a caller's own names must not clash.
+    parameters: dict[str, Any]
+
+    def sql(self, *, only_if: str | None = None) -> str:
+        """The INSERT's text; `only_if` an SQL condition without which it writes nothing
+        (e.g. `EXISTS (SELECT 1 FROM recorded)`, a sibling CTE)."""
+        return outbox_insert_sql(self.table, locked=True, only_if=only_if)
+
+
+FinalWrite = Callable[[AsyncConnection, OutboxInsert | None], Awaitable[T]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +158,7 @@ class UnitOfWork(UnitOfWorkBase):
         self._topic_prefix = topic_prefix
         self._commit_order = commit_order
         self._session: AsyncSession | None = None
+        self._outside_transaction = False
 
     @property
     def session(self) -> AsyncSession:
@@ -144,6 +171,7 @@ class UnitOfWork(UnitOfWorkBase):
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
+        self._outside_transaction = False
         self._reset()
         self._bind(self._session)
         return self
@@ -164,6 +192,9 @@ class UnitOfWork(UnitOfWorkBase):
             self._reset()
 
     async def commit(self) -> None:
+        if self._outside_transaction:
+            # Its statements committed one by one: there is no transaction to commit.
+            raise RuntimeError("a unit of work outside a transaction commits in one statement")
         await stage_events(
             self.session,
             self._outbox,
@@ -174,6 +205,53 @@ class UnitOfWork(UnitOfWorkBase):
         await self.session.commit()
         self._pending = []
         await self._run_after_commit()
+
+    async def autocommit_connection(self) -> AsyncConnection:
+        """The session's connection outside any transaction block: each statement on it is
+        its own transaction (no BEGIN, no COMMIT round trips). For a unit of work whose
+        reads come before one final write (`commit_in_one_statement`). RuntimeError when
+        the session has begun a transaction already (its work would be committed piecemeal
+        otherwise)."""
+        session = self.session
+        if not session.in_transaction():
+            self._outside_transaction = True
+            return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        connection = await session.connection()
+        options = (
+            connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+        )
+        if options.get("isolation_level") != "AUTOCOMMIT":
+            raise RuntimeError("this unit of work has begun a transaction")
+        return connection
+
+    async def commit_in_one_statement(self, write: FinalWrite[T]) -> T:
+        """Commits the unit of work as ONE statement in its own implicit transaction:
+        `write` is given the session's autocommit connection (`autocommit_connection`) and
+        the pending events' outbox insert (None when there are none), and sends its final
+        write with that insert as one of the statement's CTEs; the statement commits as it
+        ends, so they are durable together or not at all (an error — the database's
+        deferred constraints included, which run at that commit — comes out of `write`,
+        and nothing is written). Then, as `commit`: the pending events are cleared and the
+        after-commit callbacks run. Returns what `write` returns.
+
+        Only the `PER_KEY` commit order folds into a statement (`TABLE` takes its lock in
+        a statement of its own), and nothing before may have begun a transaction."""
+        if self._commit_order is not CommitOrder.PER_KEY:
+            raise RuntimeError("only the PER_KEY commit order commits in one statement")
+        connection = await self.autocommit_connection()
+        outbox = (
+            OutboxInsert(
+                self._outbox.name,
+                outbox_parameters(self._pending, topic_prefix=self._topic_prefix, locked=True),
+            )
+            if self._pending
+            else None
+        )
+        result = await write(connection, outbox)
+        await self.session.commit()  # the session's bookkeeping: no round trip in autocommit
+        self._pending = []
+        await self._run_after_commit()
+        return result
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -39,6 +39,7 @@ from mpa_intake.app.ports import (
     PageCursor,
     ReferenceSpaceExhausted,
     ReferralStatus,
+    Registered,
     SealedPersonalData,
     StoredCase,
     StoredComplaint,
@@ -510,15 +511,51 @@ class FakeIntakeUnitOfWork(InMemoryUnitOfWork):
         self.timers = FakeTimerRepository(memory)
         self.psea = FakePseaComplaintRepository(memory)
         self._snapshot: IntakeMemory | None = None
+        self._outside_transaction = False
 
     def _bind(self) -> None:
         self._snapshot = self.memory.snapshot()
+        self._outside_transaction = False
 
     def _rollback(self) -> None:
         if self._snapshot is not None:
             self.memory.restore(self._snapshot)
 
+    async def without_transaction(self) -> None:
+        self._outside_transaction = True
+
+    async def commit_registration(
+        self,
+        case: Case,
+        sealed: SealedPersonalData,
+        *,
+        match_keys: Mapping[MatchKind, bytes] | None = None,
+        first_response: KeyedResponse | None = None,
+    ) -> Registered:
+        """Like the one SQL statement: the duplicates found first (and written into the
+        idempotency record's body); a taken key writes nothing, events included (and the
+        empty transaction still commits: pending events cleared, callbacks run)."""
+        self._outside_transaction = False
+        duplicates = (
+            await self.cases.possible_duplicates(match_keys, excluding=case.case_id)
+            if match_keys
+            else []
+        )
+        if first_response is not None and match_keys:
+            body = {**first_response.body, "possible_duplicates": [str(d) for d in duplicates]}
+            first_response = replace(first_response, body=body)
+        if not await self.cases.add(
+            case, sealed, match_keys=match_keys, first_response=first_response
+        ):
+            self._pending = []
+            await self._run_after_commit()
+            return Registered(False, duplicates)
+        await self.commit()
+        return Registered(True, duplicates)
+
     async def commit(self) -> None:
+        if self._outside_transaction:
+            raise RuntimeError("a unit of work outside a transaction commits in one statement")
         self._pending = self.references.assign_at_commit(self._pending)
         self.memory.events.extend(self._pending)
         self.memory.commits += 1

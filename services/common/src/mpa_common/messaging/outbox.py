@@ -125,14 +125,18 @@ def outbox_parameters(
     return parameters
 
 
-def outbox_insert_sql(table: str, *, locked: bool) -> str:
+def outbox_insert_sql(table: str, *, locked: bool, only_if: str | None = None) -> str:
     """The INSERT of a batch of outbox rows, in the given order (positions follow it).
 
     `locked`: the per-key advisory locks are taken in the same statement, before any row
     takes its position: the rows are joined to the one row the locking CTE yields once
     every lock is held (unnest yields the sorted keys in order), and ORDER BY sorts the
     joined rows before the first is inserted.
+
+    `only_if`: an SQL condition (e.g. `EXISTS (SELECT 1 FROM recorded)`, a CTE of the
+    statement this insert is nested in) without which no row is inserted.
     """
+    where = f"WHERE {only_if} " if only_if else ""
     rows = (
         "unnest(CAST(:ids AS uuid[]), CAST(:types AS text[]), CAST(:topics AS text[]), "
         "CAST(:kafka_keys AS bytea[]), CAST(:envelopes AS text[])) WITH ORDINALITY "
@@ -143,9 +147,9 @@ def outbox_insert_sql(table: str, *, locked: bool) -> str:
         "SELECT r.event_id, r.event_type, r.topic, r.kafka_key, CAST(r.envelope AS jsonb) "
     )
     if not locked:
-        return f"{insert}FROM {rows} ORDER BY r.n"
+        return f"{insert}FROM {rows} {where}ORDER BY r.n"
     locks = (
         "WITH locks AS (SELECT count(pg_advisory_xact_lock(:space, k)) AS taken "
         "FROM unnest(CAST(:keys AS int[])) AS k) "
     )
-    return f"{locks}{insert}FROM locks CROSS JOIN {rows} ORDER BY r.n"
+    return f"{locks}{insert}FROM locks CROSS JOIN {rows} {where}ORDER BY r.n"

@@ -27,8 +27,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from mpa_common.uow import OutboxInsert
 from mpa_contracts.events.case import SafetyFlags
 from mpa_contracts.vocabularies import (
     CaseClosureReason,
@@ -45,7 +46,7 @@ from mpa_contracts.vocabularies import (
     Urgency,
     Vulnerability,
 )
-from mpa_intake.adapters.prebuilt import Prebuilt, insert_values
+from mpa_intake.adapters.prebuilt import Prebuilt, insert_select, insert_values
 from mpa_intake.adapters.reference_counter import pending_reference
 from mpa_intake.adapters.tables import case_consents, case_match_keys, case_needs, cases
 from mpa_intake.app.ports import (
@@ -83,43 +84,32 @@ class SqlCaseRepository:
         case's INSERT; their foreign keys are checked at the end of the statement, when
         the case row exists). A taken key inserts no idempotency record, and the statement
         says so (the caller then rolls the case back)."""
-        digests = match_keys or {}
-        parameters: dict[str, Any] = {
-            "case_id": case.case_id,
-            "reference": case.reference or pending_reference(case.case_id),
-            "correlation_id": case.correlation_id,
-            "registered_at": case.registered_at,
-            "registered_by": case.registered_by,
-            "owner_id": case.ownership.owner_id,
-            "owner_team": case.ownership.team,
-            "owner_agency": case.ownership.agency,
-            "owner_country": case.ownership.country,
-            "shared_with": list(case.ownership.shared_with),
-            **_case_state(case),
-            "master_key_id": sealed.master_key_id,
-            "wrapped_data_key": sealed.wrapped_data_key,
-            "personal_data": sealed.ciphertext,
-        }
-        for index, row in enumerate(_need_rows(case.case_id, case.needs, case.registered_by, 0)):
-            parameters.update({f"need{index}_{name}": value for name, value in row.items()})
-        if case.consent is not None:
-            consent = _consent_row(case.case_id, case.consent)
-            parameters.update({f"consent_{name}": value for name, value in consent.items()})
-        for index, row in enumerate(_match_key_rows(case.case_id, digests)):
-            parameters.update({f"match{index}_{name}": value for name, value in row.items()})
-        if first_response is not None:
-            parameters.update(
-                first_subject=first_response.subject,
-                first_idempotency_key=first_response.key,
-                first_request_digest=first_response.request_digest,
-                first_response_status=first_response.status,
-                first_response_body=json.dumps(first_response.body, separators=(",", ":")),
-            )
-        statement = _add_case_statement(
-            len(case.needs), case.consent is not None, len(digests), first_response is not None
-        )
+        statement, parameters = _add_case(case, sealed, match_keys, first_response, None)
         result = await statement.execute(self._session, parameters)
         return first_response is None or bool(result.scalar())
+
+    async def add_in_one_statement(
+        self,
+        connection: AsyncConnection,
+        case: Case,
+        sealed: SealedPersonalData,
+        *,
+        match_keys: Mapping[MatchKind, bytes] | None = None,
+        first_response: KeyedResponse | None = None,
+        outbox: OutboxInsert | None = None,
+    ) -> tuple[bool, list[UUID]]:
+        """`add`, with the case's possible duplicates (as `possible_duplicates` finds them,
+        written into `first_response`'s body) and `outbox` (the unit of work's pending
+        events) in the same statement, sent on `connection` outside any transaction block:
+        the statement is its own transaction (see `UnitOfWork.commit_in_one_statement`). A
+        taken key writes nothing at all, outbox rows included. Returns whether the key was
+        free (True unkeyed) and the possible duplicates."""
+        statement, parameters = _add_case(
+            case, sealed, match_keys, first_response, outbox, duplicates=True
+        )
+        row = (await statement.execute_on(connection, parameters)).one()
+        recorded = first_response is None or bool(row[0])
+        return recorded, list(row[-1]) if match_keys else []
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> StoredCase | None:
         query = select(cases).where(cases.c.case_id == case_id)
@@ -403,34 +393,155 @@ _FIRST_RESPONSE_COLUMNS = (
 )
 
 
+def _add_case(
+    case: Case,
+    sealed: SealedPersonalData,
+    match_keys: Mapping[MatchKind, bytes] | None,
+    first_response: KeyedResponse | None,
+    outbox: OutboxInsert | None,
+    *,
+    duplicates: bool = False,
+) -> tuple[Prebuilt, dict[str, Any]]:
+    """`SqlCaseRepository.add`'s statement and its parameters (`duplicates`: it looks up
+    the case's possible duplicates too)."""
+    digests = match_keys or {}
+    parameters: dict[str, Any] = {
+        "case_id": case.case_id,
+        "reference": case.reference or pending_reference(case.case_id),
+        "correlation_id": case.correlation_id,
+        "registered_at": case.registered_at,
+        "registered_by": case.registered_by,
+        "owner_id": case.ownership.owner_id,
+        "owner_team": case.ownership.team,
+        "owner_agency": case.ownership.agency,
+        "owner_country": case.ownership.country,
+        "shared_with": list(case.ownership.shared_with),
+        **_case_state(case),
+        "master_key_id": sealed.master_key_id,
+        "wrapped_data_key": sealed.wrapped_data_key,
+        "personal_data": sealed.ciphertext,
+    }
+    for index, row in enumerate(_need_rows(case.case_id, case.needs, case.registered_by, 0)):
+        parameters.update({f"need{index}_{name}": value for name, value in row.items()})
+    if case.consent is not None:
+        consent = _consent_row(case.case_id, case.consent)
+        parameters.update({f"consent_{name}": value for name, value in consent.items()})
+    for index, row in enumerate(_match_key_rows(case.case_id, digests)):
+        parameters.update({f"match{index}_{name}": value for name, value in row.items()})
+    if first_response is not None:
+        parameters.update(
+            first_subject=first_response.subject,
+            first_idempotency_key=first_response.key,
+            first_request_digest=first_response.request_digest,
+            first_response_status=first_response.status,
+            first_response_body=json.dumps(first_response.body, separators=(",", ":")),
+        )
+    if outbox is not None:
+        parameters.update(outbox.parameters)
+    statement = _add_case_statement(
+        len(case.needs),
+        case.consent is not None,
+        len(digests),
+        first_response is not None,
+        outbox.sql(only_if=_RECORDED if first_response is not None else None)
+        if outbox is not None
+        else None,
+        duplicates and bool(digests),
+    )
+    return statement, parameters
+
+
+# Whether the request's idempotency record was inserted (its key was free): every other
+# insert of a keyed registration is made only then.
+_RECORDED = "EXISTS (SELECT 1 FROM first_response)"
+
+
 @functools.cache
-def _add_case_statement(needs: int, consent: bool, match_keys: int, keyed: bool) -> Prebuilt:
-    """`SqlCaseRepository.add`'s statement for a case of this shape (built once per shape).
-    Keyed, it returns how many idempotency records it inserted (0: the key was taken)."""
-    children = [
-        f"added_need_{index} AS ({insert_values('case_needs', _NEED_COLUMNS, f'need{index}_')})"
+def _add_case_statement(
+    needs: int,
+    consent: bool,
+    match_keys: int,
+    keyed: bool,
+    outbox: str | None = None,
+    duplicates: bool = False,
+) -> Prebuilt:
+    """`SqlCaseRepository.add`'s statement for a case of this shape (built once per shape),
+    with `outbox` (an outbox insert's text) as one more CTE when given.
+
+    `duplicates` (with match keys): the statement also looks up the case's possible
+    duplicates (`SqlCaseRepository.possible_duplicates`, in the statement's snapshot, so
+    without the case itself), writes them into the idempotency record's body and returns
+    them, as its last column.
+
+    Keyed, the idempotency record is inserted first (ON CONFLICT DO NOTHING), every other
+    row only if it was (`_RECORDED`: a taken key writes nothing), and the statement returns
+    how many records it inserted (0: the key was taken)."""
+    only_if = _RECORDED if keyed else None
+
+    def insert(table: str, columns: tuple[str, ...], prefix: str = "") -> str:
+        if only_if is None:
+            return insert_values(table, columns, prefix)
+        return insert_select(table, columns, prefix, only_if=only_if)
+
+    children = []
+    if duplicates:
+        children.append(f"duplicates AS ({_duplicates_sql(match_keys)})")
+    if keyed:
+        record = insert_values("idempotency_keys", _FIRST_RESPONSE_COLUMNS, "first_")
+        if duplicates:
+            record = record.replace(
+                ":first_response_body",
+                "jsonb_set(CAST(:first_response_body AS jsonb), '{possible_duplicates}', "
+                "(SELECT coalesce(jsonb_agg(case_id ORDER BY registered_at, case_id), "
+                "'[]'::jsonb) FROM duplicates))",
+            )
+        children.append(f"first_response AS ({record} ON CONFLICT DO NOTHING RETURNING 1)")
+    children += [
+        f"added_need_{index} AS ({insert('case_needs', _NEED_COLUMNS, f'need{index}_')})"
         for index in range(needs)
     ]
     if consent:
         children.append(
-            f"added_consent AS ({insert_values('case_consents', _CONSENT_COLUMNS, 'consent_')})"
+            f"added_consent AS ({insert('case_consents', _CONSENT_COLUMNS, 'consent_')})"
         )
     children += [
         f"added_match_key_{index} AS ("
-        f"{insert_values('case_match_keys', _MATCH_KEY_COLUMNS, f'match{index}_')})"
+        f"{insert('case_match_keys', _MATCH_KEY_COLUMNS, f'match{index}_')})"
         for index in range(match_keys)
     ]
-    returning = ""
+    if outbox is not None:
+        # Its own WITH (the per-key locks) nests in this one.
+        children.append(f"added_events AS ({outbox})")
+    insert_case = insert("cases", _CASE_COLUMNS)
+    found = (
+        ", ARRAY(SELECT case_id FROM duplicates ORDER BY registered_at, case_id)"
+        if duplicates
+        else ""
+    )
     if keyed:
-        children.append(
-            "first_response AS ("
-            f"{insert_values('idempotency_keys', _FIRST_RESPONSE_COLUMNS, 'first_')} "
-            "ON CONFLICT DO NOTHING RETURNING 1)"
-        )
-        returning = " RETURNING (SELECT count(*) FROM first_response)"
-    insert_case = insert_values("cases", _CASE_COLUMNS)
+        # The case's insert is a CTE too, and the statement answers whether the key was free
+        # (every data-modifying CTE runs to completion, read or not).
+        children.append(f"added_case AS ({insert_case})")
+        main = f"SELECT (SELECT count(*) FROM first_response){found}"  # noqa: S608 - no input
+    else:
+        main = f"{insert_case} RETURNING {found[2:]}" if duplicates else insert_case
     with_children = f"WITH {', '.join(children)} " if children else ""
-    return Prebuilt(f"{with_children}{insert_case}{returning}")
+    return Prebuilt(f"{with_children}{main}")
+
+
+def _duplicates_sql(match_keys: int) -> str:
+    """`SqlCaseRepository.possible_duplicates` for the statement's own match keys."""
+    matches = " OR ".join(
+        f"(m.kind = :match{index}_kind AND m.digest = :match{index}_digest)"
+        for index in range(match_keys)
+    )
+    return (
+        "SELECT c.case_id, c.registered_at FROM cases c "  # noqa: S608 - names and a code, no input
+        "JOIN case_match_keys m ON m.case_id = c.case_id "
+        f"WHERE ({matches}) AND c.case_id <> :case_id "
+        f"AND c.status = '{CaseStatus.OPEN.value}' AND c.erased_at IS NULL "
+        "GROUP BY c.case_id, c.registered_at ORDER BY c.registered_at, c.case_id LIMIT 20"
+    )
 
 
 def _within(where: ScopeFilter) -> ColumnElement[bool]:

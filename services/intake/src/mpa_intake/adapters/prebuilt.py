@@ -56,3 +56,10 @@ def insert_values(table: str, columns: tuple[str, ...], prefix: str = "") -> str
     """`INSERT INTO table (a, b) VALUES (:prefix_a, :prefix_b)`."""
     values = ", ".join(f":{prefix}{column}" for column in columns)
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608 - names from the schema
+
+
+def insert_select(table: str, columns: tuple[str, ...], prefix: str = "", *, only_if: str) -> str:
+    """`INSERT INTO table (a, b) SELECT :prefix_a, :prefix_b WHERE only_if`: one row, or none
+    when `only_if` is false (PostgreSQL still types each parameter by the column it fills)."""
+    values = ", ".join(f":{prefix}{column}" for column in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} WHERE {only_if}"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from mpa_common.messaging.outbox import CommitOrder
-from mpa_common.uow import UnitOfWork
+from mpa_common.uow import OutboxInsert, UnitOfWork
 from mpa_intake.adapters.case_store import SqlCaseRepository
 from mpa_intake.adapters.casework_store import SqlCaseworkRepository, SqlTimerRepository
 from mpa_intake.adapters.grant_store import SqlGrantRepository
@@ -18,7 +18,14 @@ from mpa_intake.adapters.psea_store import SqlPseaComplaintRepository
 from mpa_intake.adapters.reference_counter import REFERENCE_SPACE_EXHAUSTED, SqlReferenceCounter
 from mpa_intake.adapters.tables import outbox
 from mpa_intake.app.context import EVENT_SOURCE
-from mpa_intake.app.ports import ReferenceSpaceExhausted
+from mpa_intake.app.ports import (
+    KeyedResponse,
+    ReferenceSpaceExhausted,
+    Registered,
+    SealedPersonalData,
+)
+from mpa_intake.domain.case import Case
+from mpa_intake.domain.matching import MatchKind
 
 
 class IntakeUnitOfWork(UnitOfWork):
@@ -53,9 +60,40 @@ class IntakeUnitOfWork(UnitOfWork):
         try:
             await super().commit()
         except DBAPIError as error:
-            # Raised by the reference trigger inside COMMIT (reference_counter.py).
-            if getattr(error.orig, "sqlstate", None) == REFERENCE_SPACE_EXHAUSTED:
-                raise ReferenceSpaceExhausted("no case reference left this year") from None
+            _raise_exhausted(error)
+            raise
+
+    async def without_transaction(self) -> None:
+        await self.autocommit_connection()
+
+    async def commit_registration(
+        self,
+        case: Case,
+        sealed: SealedPersonalData,
+        *,
+        match_keys: Mapping[MatchKind, bytes] | None = None,
+        first_response: KeyedResponse | None = None,
+    ) -> Registered:
+        """One statement, its own transaction: the case's rows, its possible duplicates,
+        the idempotency record and the pending events' outbox rows (see
+        `SqlCaseRepository.add_in_one_statement`)."""
+
+        async def write(connection: AsyncConnection, outbox: OutboxInsert | None) -> Registered:
+            return Registered(
+                *await self.cases.add_in_one_statement(
+                    connection,
+                    case,
+                    sealed,
+                    match_keys=match_keys,
+                    first_response=first_response,
+                    outbox=outbox,
+                )
+            )
+
+        try:
+            return await self.commit_in_one_statement(write)
+        except DBAPIError as error:
+            _raise_exhausted(error)
             raise
 
     def _bind(self, session: AsyncSession) -> None:
@@ -66,6 +104,12 @@ class IntakeUnitOfWork(UnitOfWork):
         self.casework = SqlCaseworkRepository(session)
         self.timers = SqlTimerRepository(session)
         self.psea = SqlPseaComplaintRepository(session)
+
+
+def _raise_exhausted(error: DBAPIError) -> None:
+    # Raised by the reference trigger at the commit (reference_counter.py).
+    if getattr(error.orig, "sqlstate", None) == REFERENCE_SPACE_EXHAUSTED:
+        raise ReferenceSpaceExhausted("no case reference left this year") from None
 
 
 def unit_of_work_factory(

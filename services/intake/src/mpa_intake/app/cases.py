@@ -102,8 +102,9 @@ class _Registration:
 async def register_case(
     ctx: IntakeContext, actor: Actor, command: RegisterCase, idempotency_key: str | None = None
 ) -> RegistrationResult:
-    """Registers a case in one transaction: the idempotency check and record, the case, its
-    reference number and its outbox event commit together or not at all. With an
+    """Registers a case in one transaction, ONE statement outside any transaction block
+    (`commit_registration`): the idempotency check and record, the case, its reference
+    number and its outbox event commit together or not at all. With an
     Idempotency-Key, a repeat returns the first result.
 
     References stay gap-free: the number is taken as the transaction commits (see
@@ -112,6 +113,9 @@ async def register_case(
     digest = ctx.matcher.request_digest(command.model_dump_json().encode())
     try:
         async with ctx.unit_of_work() as uow:
+            # No transaction block: the reads are each their own, and the registration is
+            # ONE statement that commits by itself (no BEGIN and COMMIT round trips).
+            await uow.without_transaction()
             # No lookup of the key first: a first request (the common case) records it in
             # the case's own INSERT, and finding it taken there is the cue to answer as
             # the first request did (below).
@@ -125,16 +129,15 @@ async def register_case(
                         return replay
                 raise
             case = registration.case
-            duplicates = await uow.cases.possible_duplicates(
-                registration.digests, excluding=case.case_id
-            )
             result = RegistrationResult(
                 case_id=case.case_id,
                 reference="",  # a replay reads it from the case: it does not exist yet
                 status=case.status,
                 need_ids=[need.need_id for need in case.needs],
                 consent_scopes=list(case.consent.scopes) if case.consent else [],
-                possible_duplicates=duplicates,
+                # Found by the registration's own statement, which also writes them into
+                # the idempotency record's body.
+                possible_duplicates=[],
                 registered_at=case.registered_at,
             )
             first_response = (
@@ -144,19 +147,24 @@ async def register_case(
                 if idempotency_key is not None
                 else None
             )
-            if not await uow.cases.add(
+            uow.emit_envelope(_registered(actor, case))
+            registered = await uow.commit_registration(
                 case,
                 registration.sealed,
                 match_keys=registration.digests,
                 first_response=first_response,
-            ):
+            )
+            if not registered.recorded:
                 # The key was used before, or a twin with it committed after our
-                # statement began: ours rolls back, and the first answer is the answer.
+                # statement began: ours wrote nothing, and the first answer is the answer.
                 raise _LostIdempotencyRace
-            uow.emit_envelope(_registered(actor, case))
-            await uow.commit()
             reference = await uow.references.assigned(case.case_id)
-            return result.model_copy(update={"reference": reference})
+            return result.model_copy(
+                update={
+                    "reference": reference,
+                    "possible_duplicates": registered.possible_duplicates,
+                }
+            )
     except _LostIdempotencyRace:
         assert idempotency_key is not None
         async with ctx.unit_of_work() as uow:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 from uuid import UUID
 
 from mpa_common.uow import AfterCommit, Cause
@@ -326,6 +326,13 @@ class PseaComplaintRepository(Protocol):
     async def count_by_master_key(self) -> dict[str, int]: ...
 
 
+class Registered(NamedTuple):
+    """What `IntakeUnitOfWorkPort.commit_registration` answers."""
+
+    recorded: bool  # False: the Idempotency-Key was taken, nothing was written
+    possible_duplicates: list[UUID]
+
+
 class IntakeUnitOfWorkPort(Protocol):
     """One transaction: the repositories, the events it will publish, and its commit.
 
@@ -375,6 +382,30 @@ class IntakeUnitOfWorkPort(Protocol):
     def after_commit(self, callback: AfterCommit) -> None: ...
 
     async def commit(self) -> None: ...
+
+    async def without_transaction(self) -> None:
+        """Makes this a unit of work that ends in `commit_registration`: called before
+        anything else, its reads are each their own implicit transaction (no BEGIN), and
+        nothing is written but by that final statement (`commit` refuses)."""
+        ...
+
+    async def commit_registration(
+        self,
+        case: Case,
+        sealed: SealedPersonalData,
+        *,
+        match_keys: Mapping[MatchKind, bytes] | None = None,
+        first_response: KeyedResponse | None = None,
+    ) -> Registered:
+        """Commits a new case as `CaseRepository.add` stores it, together with the pending
+        events, in ONE statement that is its own transaction (after `without_transaction`),
+        which also finds its possible duplicates (`CaseRepository.possible_duplicates`)
+        and writes them into `first_response`'s body (under "possible_duplicates").
+        Not `recorded` when `first_response`'s key is taken: then nothing at all is
+        written, events included. Either way the pending events are cleared and the
+        after-commit callbacks run, as after `commit`. Raises ReferenceSpaceExhausted when
+        the commit finds no reference left."""
+        ...
 
 
 UnitOfWorkFactory = Callable[[], IntakeUnitOfWorkPort]
