@@ -368,24 +368,33 @@ bearer_scheme = HTTPBearer(
 )
 
 
-async def authenticated(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
-    """FastAPI dependency: the verified principal of a request with a bearer token."""
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or not credentials.credentials.strip():
         raise _unauthorized("A bearer token is required")
     production = getattr(request.app.state, "production", False)
     return _verifier(bool(production)).verify(credentials.credentials.strip())
 
 
+async def authenticated(request: Request, credentials: BearerCredentials) -> Principal:
+    """FastAPI dependency: the verified principal of a request with a bearer token."""
+    return _principal(request, credentials)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(authenticated)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    """FastAPI dependency factory: the principal, if it holds one of `roles` (else 403)."""
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """FastAPI dependency factory: the principal, if it holds one of `roles` (else 403).
 
-    async def check(principal: CurrentPrincipal) -> Principal:
+    It reads the bearer credentials itself rather than through `authenticated`: each level
+    of dependencies is a solve of its own on every request (the same token check, and the
+    same `bearerAuth` requirement in the OpenAPI document)."""
+
+    async def check(request: Request, credentials: BearerCredentials) -> Principal:
+        principal = _principal(request, credentials)
         if not principal.has(*roles):
             allowed = ", ".join(r.value for r in roles)
             raise Problem(403, "Forbidden", f"This needs one of the roles: {allowed}")
