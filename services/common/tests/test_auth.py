@@ -255,3 +255,69 @@ def test_a_missing_or_wrong_type_of_header_is_a_401_with_www_authenticate(
         assert response.headers["www-authenticate"] == "Bearer"
     assert app.openapi()["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     auth._verifier.cache_clear()
+
+
+# ---- the cache of verified tokens ---------------------------------------------------------
+
+
+def test_a_verified_token_is_not_verified_again_within_the_minute(
+    settings: AuthSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(settings, production=False)
+    token = mint_dev_token([Role.OPERATOR], subject="op-1", settings=settings)
+    first = verifier.verify(token)
+    calls = []
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: calls.append(a) or {})
+    assert verifier.verify(token) is first
+    assert calls == []
+
+
+def test_a_remembered_token_is_verified_again_after_a_minute(
+    settings: AuthSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mpa_common import auth
+
+    verifier = TokenVerifier(settings, production=False)
+    token = mint_dev_token([Role.OPERATOR], settings=settings)
+    verifier.verify(token)
+    now = time.monotonic()
+    monkeypatch.setattr(auth.time, "monotonic", lambda: now + auth.VERIFIED_TOKEN_TTL_SECONDS)
+    # The issuer's key is gone (rotated out): the token is refused once the entry ends.
+    verifier._dev_key = ensure_dev_key(settings.auth_dev_key_file.with_name("new.pem")).public_key()
+    with pytest.raises(Problem) as error:
+        verifier.verify(token)
+    assert error.value.status == 401
+
+
+def test_a_remembered_token_ends_at_its_own_expiry(settings: AuthSettings) -> None:
+    verifier = TokenVerifier(settings, production=False)
+    token = _signed(settings, exp=int(time.time()) + 2)
+    verifier.verify(token)
+    _principal, deadline = verifier._verified[token]
+    assert deadline <= time.monotonic() + 2
+
+
+def test_an_altered_copy_of_a_remembered_token_is_refused(settings: AuthSettings) -> None:
+    verifier = TokenVerifier(settings, production=False)
+    token = mint_dev_token([Role.OPERATOR], settings=settings)
+    verifier.verify(token)
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    altered = f"{header}.{_segment({**claims, 'roles': ['admin']})}.{signature}"
+    for forged in (altered, token[:-2] + ("AA" if not token.endswith("AA") else "BB"), token + " "):
+        with pytest.raises(Problem) as error:
+            verifier.verify(forged)
+        assert error.value.status == 401
+
+
+def test_the_cache_of_verified_tokens_is_bounded(
+    settings: AuthSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mpa_common import auth
+
+    monkeypatch.setattr(auth, "VERIFIED_TOKEN_CACHE_SIZE", 3)
+    verifier = TokenVerifier(settings, production=False)
+    tokens = [_signed(settings, sub=f"u-{n}") for n in range(5)]
+    for token in tokens:
+        verifier.verify(token)
+    assert list(verifier._verified) == tokens[2:]

@@ -56,6 +56,8 @@ class RouteBodyLimits:
         self.default = default
         self._overrides = {_normalise(key): value for key, value in (overrides or {}).items()}
         self._routes: list[tuple[APIRoute, dict[str, int]]] | None = None
+        # Every route's limit is the default (most services): no request needs matching.
+        self._uniform = False
 
     def _table(self) -> list[tuple[APIRoute, dict[str, int]]]:
         # Built on first use: routers are all included by then.
@@ -74,10 +76,14 @@ class RouteBodyLimits:
                 }
                 table.append((route, limits))
             self._routes = table
+            self._uniform = all(v == self.default for _, limits in table for v in limits.values())
         return self._routes
 
     def for_scope(self, scope: Scope) -> int:
-        for route, limits in self._table():
+        table = self._table()
+        if self._uniform:
+            return self.default
+        for route, limits in table:
             match, _ = route.matches(scope)
             if match is Match.FULL:
                 return limits.get(scope["method"], self.default)

@@ -157,6 +157,10 @@ def create_service_app(
         version=version,
         lifespan=lifespan,
         openapi_tags=openapi_tags,
+        # The server spans are the OpenTelemetry instrumentation's (instrument_app below),
+        # which FastAPI's own telemetry then stands aside for; off, it no longer checks the
+        # providers and walks the middleware stack on every request to find that out.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.context = context
     app.state.production = settings.environment == "production"

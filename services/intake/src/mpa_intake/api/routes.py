@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
-from mpa_common.auth import Principal, Role, require_roles
+from mpa_common.auth import BearerCredentials, Role, authorize
 from mpa_common.request_types import DateTime, Text
 from mpa_contracts.vocabularies import (
     AccessPurpose,
@@ -47,9 +47,11 @@ CaseIdPath = Annotated[
 
 def acting_as(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     """Dependency: the caller as an Actor, acting in the first of `roles` it holds."""
-    check = require_roles(*roles)
 
-    async def actor(request: Request, principal: Annotated[Principal, Depends(check)]) -> Actor:
+    # The token and role checks of require_roles, in this one dependency: every level of
+    # dependencies is a solve of its own on each request.
+    async def actor(request: Request, credentials: BearerCredentials) -> Actor:
+        principal = authorize(request, credentials, roles)
         role = next(role for role in roles if role in principal.roles)
         # A partner's own token is handed on to the referral service to confirm, at read
         # time, what it holds there; nobody else's is.
