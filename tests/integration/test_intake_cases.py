@@ -60,6 +60,32 @@ async def test_a_retry_with_the_same_key_returns_the_first_result(intake: Intake
     ] != first.json()["case_id"]
 
 
+@pytest.mark.parametrize("keyed", [True, False], ids=["keyed", "unkeyed"])
+@pytest.mark.parametrize("matchable", [True, False], ids=["match-keys", "no-match-keys"])
+async def test_every_shape_of_registration_is_stored_with_its_event(
+    intake: IntakeUnderTest, keyed: bool, matchable: bool
+) -> None:
+    """With or without an Idempotency-Key, with or without what duplicate matching keys on
+    (a date of birth, a phone): the one registration statement takes each shape."""
+    subject = f"op-shape-{uuid.uuid4().hex[:8]}"
+    headers = intake.auth(Role.OPERATOR, subject=subject)
+    if keyed:
+        headers["Idempotency-Key"] = f"shape-{uuid.uuid4().hex[:8]}"
+    body = case_body(FictionalPerson.new())
+    if not matchable:
+        body["person"].pop("date_of_birth")
+        body["person"]["estimated_age"] = 30
+        body["person"].pop("phone")
+        body["safety"]["safe_contact_method"] = "through_caseworker"
+        body["safety"].pop("safe_contact_details")
+    response = await intake.client.post("/v1/cases", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    assert re.fullmatch(r"MPA-\d{4}-\d{6}", response.json()["reference"])
+    assert response.json()["possible_duplicates"] == []
+    (event,) = await _events_by(intake, f"operator:{subject}")
+    assert event["envelope"]["data"]["case_reference"] == response.json()["reference"]
+
+
 async def test_concurrent_retries_register_once(intake: IntakeUnderTest) -> None:
     op_race = f"op-race-{uuid.uuid4().hex[:8]}"
     operator = {**intake.auth(Role.OPERATOR, subject=op_race), "Idempotency-Key": "race-1"}

@@ -524,7 +524,8 @@ def _add_case_statement(
         children.append(f"added_case AS ({insert_case})")
         main = f"SELECT (SELECT count(*) FROM first_response){found}"  # noqa: S608 - no input
     else:
-        main = f"{insert_case} RETURNING {found[2:]}" if duplicates else insert_case
+        # One row either way: `add_in_one_statement` reads it.
+        main = f"{insert_case} RETURNING {found[2:] if duplicates else 'true'}"
     with_children = f"WITH {', '.join(children)} " if children else ""
     return Prebuilt(f"{with_children}{main}")
 
