@@ -32,12 +32,14 @@ def subscription(context: NotificationContext) -> Subscription[NotificationUnitO
         await on_directory_event(uow, context, delivery.envelope)
 
     # A webhook leaves within 50 ms of its event: under load one fetch carries 50 ms of
-    # referral events, not one each.
+    # referral events, not one each, fanned out in one transaction for every partition
+    # (one lane: see referral's cases subscription for the price).
     return Subscription(
         CONSUMER_GROUP,
         *(handles(event_class, referral_event) for event_class in REFERRAL_EVENTS),
         *(handles(event_class, directory_event) for event_class in DIRECTORY_EVENTS),
         gather_ms=50,
+        single_lane=True,
     )
 
 
