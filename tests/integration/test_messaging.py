@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import text
 
 from mpa_common.kafka import operator_options
+from mpa_common.messaging.consumer import EventConsumer
 from mpa_common.messaging.subscriptions import Delivery, RecordOrigin, SkipReason
 from mpa_common.telemetry import configure_tracing
 from mpa_common.uow import UnitOfWork
@@ -111,10 +112,7 @@ async def test_a_gathering_consumer_answers_the_first_record_after_a_pause_at_on
     consumer = playground.consumer(playground.recording_handler("reader"), gather_ms=5000)
     await consumer.start()
 
-    async def assigned() -> bool:
-        return bool(consumer._consumer and len(consumer._consumer.assignment()) == 6)
-
-    await eventually(assigned, what="six partitions assigned")
+    await _six_partitions_assigned(consumer)
     await asyncio.sleep(1.5)  # idle: no record for longer than a getmany's wait
     staged_at = asyncio.get_running_loop().time()
     await playground.stage(case_event(uuid.uuid4()))
@@ -325,6 +323,13 @@ async def test_per_case_order_holds_across_six_partitions_and_two_consumers(
     assert second.handled > 0  # both instances took part
 
 
+async def _six_partitions_assigned(consumer: EventConsumer[UnitOfWork]) -> None:
+    async def assigned() -> bool:
+        return bool(consumer._consumer and len(consumer._consumer.assignment()) == 6)
+
+    await eventually(assigned, what="six partitions assigned")
+
+
 async def test_a_gathering_consumer_takes_records_that_arrive_apart_in_few_fetches(
     playground: Playground,
 ) -> None:
@@ -336,10 +341,7 @@ async def test_a_gathering_consumer_takes_records_that_arrive_apart_in_few_fetch
     consumer = playground.consumer(playground.recording_handler("reader"), gather_ms=3000)
     await consumer.start()
 
-    async def assigned() -> bool:
-        return bool(consumer._consumer and len(consumer._consumer.assignment()) == 6)
-
-    await eventually(assigned, what="six partitions assigned")
+    await _six_partitions_assigned(consumer)
     for _ in range(12):
         await playground.stage(case_event(uuid.uuid4()))
         await asyncio.sleep(0.03)

@@ -378,11 +378,11 @@ async def test_the_log_pages_newest_first_and_filters(backend: Backend) -> None:
 
 async def claim(backend: Backend, limit: int = 100, **kwargs: Any) -> list[Any]:
     async with backend.uow() as uow:
-        claimed = await uow.queue.claim_due(
+        claim = await uow.queue.claim(
             limit=limit, endpoint_cap=3, email_cap=2, lease_seconds=LEASE, **kwargs
         )
         await uow.commit()
-    return claimed
+    return claim.claimed
 
 
 async def test_a_claim_takes_due_work_within_each_lane_s_room_and_leases_it(

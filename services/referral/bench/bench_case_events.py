@@ -19,7 +19,8 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import bench_routing as directory_bench
 from sqlalchemy.dialects.postgresql import insert
@@ -50,7 +51,16 @@ def case_event() -> Envelope:
     return new_envelope(registered(country, needs), source=INTAKE)
 
 
-async def run(engine: AsyncEngine, events: Sequence[Envelope], batch: int) -> None:
+class Referral(NamedTuple):
+    sessions: async_sessionmaker[Any]
+    snapshot: DirectorySnapshot
+    units_of_work: Callable[[], ReferralUnitOfWork]
+    handlers: CaseEventHandlers
+
+
+def referral_on(engine: AsyncEngine) -> Referral:
+    """The referral service's units of work and case handlers over `engine`, as its
+    composition root builds them (one directory snapshot, a throwaway notes key)."""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     snapshot = DirectorySnapshot()
     notes = NoteCipher(os.urandom(32))
@@ -63,6 +73,11 @@ async def run(engine: AsyncEngine, events: Sequence[Envelope], batch: int) -> No
     handlers = CaseEventHandlers(
         ReferralContext(units_of_work, referral_policy(ReferralSettings()))
     )
+    return Referral(sessions, snapshot, units_of_work, handlers)
+
+
+async def run(engine: AsyncEngine, events: Sequence[Envelope], batch: int) -> None:
+    sessions, snapshot, units_of_work, handlers = referral_on(engine)
     # A running service loads its snapshot once, at start-up: not part of the figures.
     async with sessions() as session:
         await snapshot.catch_up(session)

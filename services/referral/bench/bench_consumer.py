@@ -25,21 +25,14 @@ import uuid
 from typing import Any
 
 import bench_routing as directory_bench
+from bench_case_events import referral_on
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from mpa_common.messaging.consumer import EventConsumer, _Lane
 from mpa_common.messaging.subscriptions import Delivery, RecordOrigin
 from mpa_contracts.envelope import new_envelope
 from mpa_contracts.vocabularies import NeedCategory, Urgency
-from mpa_referral.adapters.directory_snapshot import DirectorySnapshot
-from mpa_referral.adapters.notes import NoteCipher
 from mpa_referral.adapters.tables import partners, processed_events, services
-from mpa_referral.adapters.uow import ReferralUnitOfWork
-from mpa_referral.app.common import ReferralContext
-from mpa_referral.handlers import CaseEventHandlers
-from mpa_referral.main import referral_policy
-from mpa_referral.settings import ReferralSettings
 from mpa_referral.testing import INTAKE, registered
 
 CASES = int(os.environ.get("BENCH_CASES", "400"))
@@ -80,18 +73,8 @@ async def main() -> None:
                 "vulnerability_focus": [],
             },
         )
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    snapshot = DirectorySnapshot()
-    notes = NoteCipher(os.urandom(32))
-
-    def units_of_work() -> ReferralUnitOfWork:
-        return ReferralUnitOfWork(
-            sessions, source="urn:mpa:service:referral", snapshot=snapshot, notes=notes
-        )
-
-    handlers = CaseEventHandlers(
-        ReferralContext(units_of_work, referral_policy(ReferralSettings()))
-    )
+    referral = referral_on(engine)
+    units_of_work, handlers = referral.units_of_work, referral.handlers
     consumer = EventConsumer(
         handlers.subscription(),
         unit_of_work=units_of_work,

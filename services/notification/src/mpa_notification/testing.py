@@ -367,7 +367,7 @@ class MemoryDeliveryQueue:
     def __init__(self, store: InMemoryNotificationStore) -> None:
         self._store = store
 
-    async def claim_due(
+    async def claim(
         self,
         *,
         limit: int,
@@ -375,6 +375,17 @@ class MemoryDeliveryQueue:
         email_cap: int,
         lease_seconds: float,
         ended: Collection[tuple[uuid.UUID, datetime]] = (),
+    ) -> Claim:
+        claimed = self._take(limit, endpoint_cap, email_cap, lease_seconds, ended)
+        return Claim(claimed, await self.next_due_in())
+
+    def _take(
+        self,
+        limit: int,
+        endpoint_cap: int,
+        email_cap: int,
+        lease_seconds: float,
+        ended: Collection[tuple[uuid.UUID, datetime]],
     ) -> list[Claimed]:
         store = self._store
         now = store.clock()
@@ -436,24 +447,6 @@ class MemoryDeliveryQueue:
         return [
             Claimed(d, store.endpoints[d.endpoint_id] if d.endpoint_id else None) for d in taken
         ]
-
-    async def claim(
-        self,
-        *,
-        limit: int,
-        endpoint_cap: int,
-        email_cap: int,
-        lease_seconds: float,
-        ended: Collection[tuple[uuid.UUID, datetime]] = (),
-    ) -> Claim:
-        claimed = await self.claim_due(
-            limit=limit,
-            endpoint_cap=endpoint_cap,
-            email_cap=email_cap,
-            lease_seconds=lease_seconds,
-            ended=ended,
-        )
-        return Claim(claimed, await self.next_due_in())
 
     async def next_due_in(self) -> float | None:
         store = self._store

@@ -280,24 +280,6 @@ class SqlDeliveryQueue:
             due_in = lease_seconds if due_in is None else min(due_in, lease_seconds)
         return Claim(claimed, due_in)
 
-    async def claim_due(
-        self,
-        *,
-        limit: int,
-        endpoint_cap: int,
-        email_cap: int,
-        lease_seconds: float,
-        ended: Collection[tuple[uuid.UUID, datetime]] = (),
-    ) -> list[Claimed]:
-        claim = await self.claim(
-            limit=limit,
-            endpoint_cap=endpoint_cap,
-            email_cap=email_cap,
-            lease_seconds=lease_seconds,
-            ended=ended,
-        )
-        return claim.claimed
-
     async def _driver(self, *, transaction: bool = True) -> asyncpg.Connection:
         return await driver_of(self._session, transaction=transaction)
 

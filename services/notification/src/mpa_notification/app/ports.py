@@ -20,7 +20,6 @@ from mpa_contracts.events.base import EventData
 from mpa_notification.domain.models import (
     Attempt,
     Claim,
-    Claimed,
     Contact,
     Delivery,
     DeliveryFilter,
@@ -150,24 +149,6 @@ class DeliveryQueue(Protocol):
     """Deliveries as work: due ones claimed under every lane's limits, leased, and their
     attempts' results recorded; re-queued and failed in bulk."""
 
-    async def claim_due(
-        self,
-        *,
-        limit: int,
-        endpoint_cap: int,
-        email_cap: int,
-        lease_seconds: float,
-        ended: Collection[tuple[uuid.UUID, datetime]] = (),
-    ) -> list[Claimed]:
-        """Up to `limit` due pending deliveries, no more per lane (an endpoint, or SMTP)
-        than its max in flight and rate limit allow across every replica; each leased for
-        `lease_seconds` (due again when the lease ends unrecorded).
-
-        `ended` names attempts this dispatcher finished but has not recorded yet, by
-        delivery and the lease it took: they no longer count as in flight (their deliveries
-        stay due only after the lease, should their results never be recorded)."""
-        ...
-
     async def claim(
         self,
         *,
@@ -177,8 +158,15 @@ class DeliveryQueue(Protocol):
         lease_seconds: float,
         ended: Collection[tuple[uuid.UUID, datetime]] = (),
     ) -> Claim:
-        """`claim_due`, and when the next delivery is due after it (as `next_due_in` would
-        answer once the claim is committed), in the same statement."""
+        """Up to `limit` due pending deliveries, no more per lane (an endpoint, or SMTP)
+        than its max in flight and rate limit allow across every replica; each leased for
+        `lease_seconds` (due again when the lease ends unrecorded). And when the next
+        delivery is due after it (as `next_due_in` would answer once the claim is
+        committed), in the same statement.
+
+        `ended` names attempts this dispatcher finished but has not recorded yet, by
+        delivery and the lease it took: they no longer count as in flight (their deliveries
+        stay due only after the lease, should their results never be recorded)."""
         ...
 
     async def next_due_in(self) -> float | None:
