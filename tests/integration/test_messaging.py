@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
@@ -21,6 +22,7 @@ from sqlalchemy import text
 
 from mpa_common.kafka import operator_options
 from mpa_common.messaging.consumer import EventConsumer
+from mpa_common.messaging.relay import _MARK_AND_READ, RELAY_SERVER_SETTINGS, asyncpg_dsn
 from mpa_common.messaging.subscriptions import Delivery, RecordOrigin, SkipReason
 from mpa_common.telemetry import configure_tracing
 from mpa_common.uow import UnitOfWork
@@ -143,6 +145,50 @@ async def test_the_relay_marks_acknowledged_rows_with_its_next_read(
     await eventually(all_marked, timeout=30, what="20 rows published and marked")
     assert relay.published_total == 20
     assert relay.reads - reads_before <= 28  # a read and a mark each: 40
+
+
+async def _plans_of_a_young_outbox(playground: Playground, settings: dict[str, str]) -> str:
+    """The relay's mark-and-read as PostgreSQL plans it for a connection with `settings`:
+    prepared and first run on the empty outbox (the plan it then keeps), shown once the
+    outbox holds 3,000 sent rows and never analysed (autovacuum has not come by yet)."""
+    connection = await asyncpg.connect(
+        asyncpg_dsn(playground.dsn),
+        server_settings={
+            **settings,
+            "search_path": playground.schema,
+            # What PostgreSQL settles on after five runs of a prepared statement, at once.
+            "plan_cache_mode": "force_generic_plan",
+        },
+    )
+    try:
+        await connection.execute(
+            f"PREPARE mark_and_read(bigint[], bigint[], int) AS {_MARK_AND_READ}"
+        )
+        explain = "EXPLAIN EXECUTE mark_and_read('{1, 2}', '{3}', 500)"
+        await connection.execute(explain)
+        await connection.execute(
+            "INSERT INTO outbox (event_id, event_type, topic, kafka_key, envelope, published_at) "
+            "SELECT gen_random_uuid(), 'org.mpa.case.registered', 'mpa.case.v1', '\\x00', "
+            "jsonb_build_object('data', repeat('x', 800)), now() "
+            "FROM generate_series(1, 3000)"
+        )
+        return "\n".join(row[0] for row in await connection.fetch(explain))
+    finally:
+        await connection.close()
+
+
+async def test_the_relay_finds_rows_by_index_however_young_the_outbox_was_at_its_start(
+    playground: Playground,
+) -> None:
+    """A plan made on an empty outbox scans it whole; the relay's connections never do."""
+    assert "Seq Scan" in await _plans_of_a_young_outbox(playground, {})  # what would be
+    await playground.engine.dispose()
+    async with playground.engine.begin() as connection:
+        await connection.execute(text("TRUNCATE outbox"))
+    plan = await _plans_of_a_young_outbox(playground, RELAY_SERVER_SETTINGS)
+    assert "Seq Scan" not in plan, plan
+    assert "outbox_pkey" in plan, plan
+    assert "ix_outbox_unpublished" in plan, plan
 
 
 async def _true(value: bool) -> bool:
