@@ -39,7 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from mpa_contracts.vocabularies import NeedCategory, PartnerType, Urgency
-from mpa_referral.adapters.tables import outbox, partners, routing_attempts, services
+from mpa_referral.adapters.tables import (
+    DIRECTORY_EVENTS_PREDICATE,
+    outbox,
+    partners,
+    routing_attempts,
+    services,
+)
 from mpa_referral.domain.directory import (
     DesignationRole,
     PartnerListing,
@@ -52,7 +58,6 @@ from mpa_referral.domain.routing import PartnerRecord
 Pool = dict[uuid.UUID, ServiceListing]
 PoolKey = tuple[NeedCategory, str]
 
-DIRECTORY_EVENT_PREFIX = "org.mpa.directory."
 # A statement that rides along with a catch-up (see `DirectoryView.current_with`): an
 # insert returning one row of one column.
 Riding = ReturningInsert[Any]
@@ -71,7 +76,8 @@ def _directory_events(riding: Riding | None = None) -> Executable:
     events = (
         select(o.position, data["partner_id"].astext, data["service_id"].astext)
         .where(o.position > bindparam("after"))
-        .where(o.event_type.like(f"{DIRECTORY_EVENT_PREFIX}%"))
+        # As text, not a parameter: so PostgreSQL sees ix_outbox_directory_events serves it.
+        .where(text(DIRECTORY_EVENTS_PREDICATE))
     )
     end = select(func.max(o.position), null(), null())
     if riding is None:

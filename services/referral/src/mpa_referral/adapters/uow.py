@@ -25,16 +25,12 @@ from mpa_common.messaging.outbox import outbox_parameters
 from mpa_common.uow import UnitOfWork
 from mpa_referral.adapters.case_repository import SqlCaseRepository
 from mpa_referral.adapters.directory_repository import SqlDirectoryRepository
-from mpa_referral.adapters.directory_snapshot import (
-    DIRECTORY_EVENT_PREFIX,
-    DirectorySnapshot,
-    DirectoryView,
-)
+from mpa_referral.adapters.directory_snapshot import DirectorySnapshot, DirectoryView
 from mpa_referral.adapters.feedback_repository import SqlFeedbackRepository
 from mpa_referral.adapters.notes import NoteCipher
 from mpa_referral.adapters.referral_repository import SqlReferralRepository
 from mpa_referral.adapters.report_repository import SqlReportRepository
-from mpa_referral.adapters.tables import outbox
+from mpa_referral.adapters.tables import DIRECTORY_EVENT_PREFIX, outbox
 from mpa_referral.adapters.timer_repository import SqlTimerRepository
 from mpa_referral.adapters.write_buffer import WriteBuffer
 
