@@ -22,6 +22,7 @@ The checks (issue 11):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 import uuid
@@ -30,12 +31,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from mpa_cli.harness.load import LoadResult
 from mpa_cli.harness.platform import SERVICES, Platform
 from mpa_cli.harness.receiver import Arrival, WebhookReceiver
-from mpa_cli.harness.topics import Offsets, TopicRecord, end_offsets, read_records
+from mpa_cli.harness.topics import (
+    Offsets,
+    TopicRecord,
+    end_offsets,
+    partitions_of,
+    read_records,
+)
 from mpa_common.auth import Role, mint_dev_token
 from mpa_contracts.events.case import CaseRegisteredV1
 from mpa_contracts.events.referral import ReferralRoutedV1, ReferralSlaBreachedV1
@@ -560,93 +570,166 @@ async def wait_until_quiet(
     last_change = time.monotonic()
     quiet_streak = 0
     state: dict[str, object] = {}
-    while True:
-        try:
-            state = await _quiet_state(platform, case_ids, receiver)
-        except Exception as error:  # a dependency still recovering: try again
-            state = {"error": f"{type(error).__name__}: {error}"}
-        quiet = (
-            state.get("undecided") == 0
-            and state.get("webhooks_missing") == 0
-            and state.get("unpublished") == 0
-            and state.get("consumer_lag") == 0
-            and state.get("timers_due") == 0
-            and time.time() >= not_before
-        )
-        quiet_streak = quiet_streak + 1 if quiet else 0
-        if quiet_streak >= 2:
-            return Drain(time.monotonic() - started, True, state)
-        signature = tuple(sorted((k, str(v)) for k, v in state.items()))
-        if signature != last_signature:
-            last_signature, last_change = signature, time.monotonic()
-        now = time.monotonic()
-        stalled = now - last_change > stall_seconds and time.time() >= not_before
-        if now - started > deadline_seconds or stalled:
-            return Drain(now - started, False, state)
-        await asyncio.sleep(interval)
-
-
-async def _quiet_state(
-    platform: Platform, case_ids: list[uuid.UUID], receiver: WebhookReceiver
-) -> dict[str, object]:
-    decided = await platform.query(
-        "referral",
-        "SELECT count(DISTINCT c.case_id) AS known,"
-        " count(r.id) FILTER (WHERE r.state = 'requested') AS requested,"
-        " (SELECT count(*) FROM routing_attempts a JOIN referrals x ON x.id = a.referral_id"
-        "   WHERE x.case_id = ANY($1) AND a.partner_id IS NOT NULL) AS routings"
-        " FROM cases c LEFT JOIN referrals r ON r.case_id = c.case_id"
-        " WHERE c.case_id = ANY($1)",
-        case_ids,
-    )
-    timers_due = await platform.query(
-        "referral",
-        "SELECT count(*) AS n FROM timers WHERE fired_at IS NULL AND due_at <= now()"
-        " AND kind = ANY($1)",
-        list(SLA_TIMER_KINDS),
-    )
-    unpublished = 0
-    for service in SERVICES:
-        rows = await platform.query(
-            service, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"
-        )
-        unpublished += int(rows[0]["n"])
-    wanted = {str(c) for c in case_ids}
-    told = {a.event_id for a in receiver.arrivals if a.case_id in wanted and a.event_id}
-    row = decided[0]
-    return {
-        "undecided": len(case_ids) - int(row["known"]) + int(row["requested"]),
-        "webhooks_missing": max(0, int(row["routings"]) - len(told)),
-        "unpublished": unpublished,
-        "consumer_lag": await consumer_lag(platform),
-        "timers_due": int(timers_due[0]["n"]),
-    }
-
-
-async def consumer_lag(platform: Platform) -> int:
-    """Records not yet committed by the deployment's consumer groups, over all partitions
-    they consume (Kafka's own view: no service database is read)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(**platform.stack.kafka_options)
-    await admin.start()
+    probe = _QuietProbe(platform)
     try:
-        groups = [
-            g[0] for g in await admin.list_consumer_groups() if g[0].startswith(platform.prefix)
-        ]
-        # group -> topic -> partition -> committed offset
-        committed: dict[str, dict[str, dict[int, int]]] = {}
-        for group in groups:
-            for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
-                committed.setdefault(group, {}).setdefault(tp.topic, {})[tp.partition] = max(
-                    0, meta.offset
-                )
+        while True:
+            try:
+                state = await probe.state(case_ids, receiver)
+            except Exception as error:  # a dependency still recovering: try again
+                state = {"error": f"{type(error).__name__}: {error}"}
+            quiet = (
+                state.get("undecided") == 0
+                and state.get("webhooks_missing") == 0
+                and state.get("unpublished") == 0
+                and state.get("consumer_lag") == 0
+                and state.get("timers_due") == 0
+                and time.time() >= not_before
+            )
+            quiet_streak = quiet_streak + 1 if quiet else 0
+            if quiet_streak >= 2:
+                return Drain(time.monotonic() - started, True, state)
+            signature = tuple(sorted((k, str(v)) for k, v in state.items()))
+            if signature != last_signature:
+                last_signature, last_change = signature, time.monotonic()
+            now = time.monotonic()
+            stalled = now - last_change > stall_seconds and time.time() >= not_before
+            if now - started > deadline_seconds or stalled:
+                return Drain(now - started, False, state)
+            await asyncio.sleep(interval)
     finally:
-        await admin.close()
-    ends = await end_offsets(platform.stack.kafka_options, platform.main_topics)
+        await probe.close()
+
+
+class _QuietProbe:
+    """What `wait_until_quiet` reads, over connections kept for the whole wait and made
+    again after a failure (a fault scenario stops the servers under it). New ones at every
+    poll (six PostgreSQL connections, each a backend forked and a SCRAM exchange on both
+    sides, and a Kafka admin client and consumer) were CPU that the bench counted as the
+    platform's."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._connections: dict[str, asyncpg.Connection] = {}
+        self._admin: AIOKafkaAdminClient | None = None
+        self._reader: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+
+    async def state(
+        self, case_ids: list[uuid.UUID], receiver: WebhookReceiver
+    ) -> dict[str, object]:
+        decided = await self._query(
+            "referral",
+            "SELECT count(DISTINCT c.case_id) AS known,"
+            " count(r.id) FILTER (WHERE r.state = 'requested') AS requested,"
+            " (SELECT count(*) FROM routing_attempts a JOIN referrals x ON x.id = a.referral_id"
+            "   WHERE x.case_id = ANY($1) AND a.partner_id IS NOT NULL) AS routings"
+            " FROM cases c LEFT JOIN referrals r ON r.case_id = c.case_id"
+            " WHERE c.case_id = ANY($1)",
+            case_ids,
+        )
+        timers_due = await self._query(
+            "referral",
+            "SELECT count(*) AS n FROM timers WHERE fired_at IS NULL AND due_at <= now()"
+            " AND kind = ANY($1)",
+            list(SLA_TIMER_KINDS),
+        )
+        unpublished = 0
+        for service in SERVICES:
+            rows = await self._query(
+                service, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"
+            )
+            unpublished += int(rows[0]["n"])
+        wanted = {str(c) for c in case_ids}
+        told = {a.event_id for a in receiver.arrivals if a.case_id in wanted and a.event_id}
+        row = decided[0]
+        return {
+            "undecided": len(case_ids) - int(row["known"]) + int(row["requested"]),
+            "webhooks_missing": max(0, int(row["routings"]) - len(told)),
+            "unpublished": unpublished,
+            "consumer_lag": await self._consumer_lag(),
+            "timers_due": int(timers_due[0]["n"]),
+        }
+
+    async def _query(self, service: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        connection = self._connections.get(service)
+        if connection is None or connection.is_closed():
+            connection = self._connections[service] = await self._platform.connect(service)
+        try:
+            return list(await connection.fetch(sql, *args))
+        except Exception:
+            del self._connections[service]
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
+            raise
+
+    async def _consumer_lag(self) -> int:
+        kafka = self._platform.stack.kafka_options
+        try:
+            if self._admin is None:
+                self._admin = AIOKafkaAdminClient(**kafka, client_id="mpa-harness-quiet")
+                await self._admin.start()
+            if self._reader is None:
+                self._reader = AIOKafkaConsumer(
+                    **kafka, group_id=None, enable_auto_commit=False, client_id="mpa-harness-quiet"
+                )
+                await self._reader.start()
+            if not self._partitions:
+                self._partitions = await partitions_of(kafka, self._platform.main_topics)
+            committed = await _committed_offsets(self._admin, self._platform.prefix)
+            ends = await self._reader.end_offsets(self._partitions)
+        except Exception:
+            await self._close_kafka()
+            raise
+        return _lag(committed, {(tp.topic, tp.partition): int(o) for tp, o in ends.items()})
+
+    async def _close_kafka(self) -> None:
+        admin, reader, self._admin, self._reader = self._admin, self._reader, None, None
+        with contextlib.suppress(Exception):
+            if admin is not None:
+                await admin.close()
+        with contextlib.suppress(Exception):
+            if reader is not None:
+                await reader.stop()
+
+    async def close(self) -> None:
+        connections, self._connections = list(self._connections.values()), {}
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
+        await self._close_kafka()
+
+
+async def _committed_offsets(
+    admin: AIOKafkaAdminClient, prefix: str
+) -> dict[str, dict[str, dict[int, int]]]:
+    """group -> topic -> partition -> committed offset, for the deployment's groups."""
+    groups = [g[0] for g in await admin.list_consumer_groups() if g[0].startswith(prefix)]
+    committed: dict[str, dict[str, dict[int, int]]] = {}
+    for group in groups:
+        for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
+            committed.setdefault(group, {}).setdefault(tp.topic, {})[tp.partition] = max(
+                0, meta.offset
+            )
+    return committed
+
+
+def _lag(committed: dict[str, dict[str, dict[int, int]]], ends: Offsets) -> int:
     lag = 0
     for topics in committed.values():
         for (topic, partition), end in ends.items():
             if topic in topics:  # a partition it never committed counts from offset 0
                 lag += max(0, end - topics[topic].get(partition, 0))
     return lag
+
+
+async def consumer_lag(platform: Platform) -> int:
+    """Records not yet committed by the deployment's consumer groups, over all partitions
+    they consume (Kafka's own view: no service database is read)."""
+    admin = AIOKafkaAdminClient(**platform.stack.kafka_options)
+    await admin.start()
+    try:
+        committed = await _committed_offsets(admin, platform.prefix)
+    finally:
+        await admin.close()
+    ends = await end_offsets(platform.stack.kafka_options, platform.main_topics)
+    return _lag(committed, ends)
