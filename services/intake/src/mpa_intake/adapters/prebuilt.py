@@ -12,31 +12,22 @@ the document's text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-# `:name`, not the second colon of a `::type` cast.
-_NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+from mpa_common.driver import DriverSql
 
 
 class Prebuilt:
     """A statement text with `:named` parameters, executed with a mapping of them."""
 
     def __init__(self, sql: str) -> None:
-        names: list[str] = []
-
-        def position(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in names:
-                names.append(name)
-            return f"${names.index(name) + 1}"
-
-        self.sql = _NAMED.sub(position, sql)
-        self.names = tuple(names)
+        positional = DriverSql(sql)
+        self.sql = positional.sql
+        self.names = positional.names
 
     async def execute(
         self, session: AsyncSession, parameters: Mapping[str, Any]

@@ -18,7 +18,7 @@ import asyncpg
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_notification.adapters.driver import driver_of
+from mpa_common.driver import driver_of
 from mpa_notification.adapters.records import delivery_of, endpoint_of
 from mpa_notification.adapters.tables import deliveries, endpoints
 from mpa_notification.domain.models import (

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpa_notification.adapters.driver import driver_of
+from mpa_common.driver import driver_of
 from mpa_notification.adapters.records import (
     contact_of,
     delivery_of,

@@ -12,6 +12,7 @@ from sqlalchemy import any_, bindparam, func, literal, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from mpa_common.driver import DriverSql, driver_of
 from mpa_common.messaging.relay import advisory_lock_key
 from mpa_contracts.vocabularies import NeedCategory, PartnerType, ServiceStatus, Urgency
 from mpa_referral.adapters.directory_snapshot import DirectoryView
@@ -76,6 +77,11 @@ _RELEASE = (
     )
     .returning(services.c.capacity_available)
 )
+
+# Routing takes a place for every referral it routes, in a round trip of its own: through
+# the driver, a third of the CPU of the same statement through the session.
+_RESERVE_ON_DRIVER = DriverSql.of(_RESERVE)
+_CONFIRM_UNTRACKED_ON_DRIVER = DriverSql.of(_CONFIRM_UNTRACKED)
 
 
 class SqlDirectoryRepository:
@@ -268,13 +274,16 @@ class SqlDirectoryRepository:
         # Concurrent callers queue on the row lock and re-check the condition, so places
         # never go negative.
         view = await self._view.current()
-        if not view.tracks_capacity(service_id):
-            confirmed = await self._session.execute(_CONFIRM_UNTRACKED, {"service_id": service_id})
-            if confirmed.first() is not None:
-                return False
-            # Inactive, gone, or counting places since the snapshot was taken: _RESERVE says.
-        result = await self._session.execute(_RESERVE, {"service_id": service_id})
-        row = result.first()
+        driver = await driver_of(self._session)
+        service = {"service_id": service_id}
+        if (
+            not view.tracks_capacity(service_id)
+            and await _CONFIRM_UNTRACKED_ON_DRIVER.fetchrow(driver, service) is not None
+        ):
+            return False
+        # Counting its places, or (not confirmed) inactive, gone or counting them since the
+        # snapshot was taken: _RESERVE says.
+        row = await _RESERVE_ON_DRIVER.fetchrow(driver, service)
         if row is None:
             return None
         self._view.placed(service_id, row[0])

@@ -393,6 +393,11 @@ class DirectoryView:
             self._current = True
         return self
 
+    @property
+    def caught_up(self) -> bool:
+        """Whether this unit of work has caught up on the directory already."""
+        return self._current
+
     async def current_with(self, statement: Riding, parameters: Mapping[str, Any]) -> Any:
         """Runs `statement` (an insert returning one value, of no directory table) and
         returns its value; in the round trip of this unit of work's catch-up if it has
