@@ -399,11 +399,12 @@ class DirectoryView:
         return self._current
 
     async def current_with(self, statement: Riding, parameters: Mapping[str, Any]) -> Any:
-        """Runs `statement` (an insert returning one value, of no directory table) and
-        returns its value; in the round trip of this unit of work's catch-up if it has
-        not caught up yet (a case's registration, which routing follows)."""
+        """Runs `statement` (an insert returning one value, of no directory table) in the
+        round trip of this unit of work's catch-up (a case's registration, which routing
+        follows) and returns its value. Only before the catch-up (`caught_up`): after it,
+        the caller sends its statement on its own."""
         if self._current:
-            return await self._session.scalar(statement, parameters)
+            raise RuntimeError("this unit of work has caught up on the directory already")
         value = await self._snapshot.catch_up(self._session, (statement, parameters))
         self._current = True
         return value
